@@ -1,0 +1,225 @@
+#pragma once
+
+// The message graph of troupe in one place: the type-ID block shared by code
+// and tests, the inspect() of every message type, and the typed interface of
+// every actor.
+//
+//   orchestrator --task--> worker --permit_ask--> rate_limiter
+//        ^                   |  \--settle-------> rate_limiter
+//        +------result-------+
+//        +--task_event/result--> recorder (results/, events.jsonl, progress)
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "caf/fwd.hpp"
+#include "caf/meta/load_callback.hpp"
+#include "caf/meta/type_name.hpp"
+#include "caf/type_id.hpp"
+#include "caf/typed_actor.hpp"
+#include "caf/replies_to.hpp"
+
+#include "core/limiter_core.hpp"
+#include "core/model.hpp"
+#include "core/report.hpp"
+
+namespace troupe {
+
+/// A state change of a task, for the event log and live progress.
+struct task_event {
+  std::string run_id; // empty from workers: the recorder knows the task's run
+  std::string kind; // queued, running, complete, failed, ...
+  std::string task_id;
+  std::string worker;
+  std::string detail;
+};
+
+/// What a run's settle message reports back to the limiter.
+struct run_usage {
+  double requests = 1;
+  double input_tokens = 0;
+  double output_tokens = 0;
+};
+
+} // namespace troupe
+
+CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
+
+  CAF_ADD_TYPE_ID(troupe, (troupe::task))
+  CAF_ADD_TYPE_ID(troupe, (troupe::result))
+  CAF_ADD_TYPE_ID(troupe, (troupe::workflow))
+  CAF_ADD_TYPE_ID(troupe, (troupe::run_summary))
+  CAF_ADD_TYPE_ID(troupe, (troupe::permit_ask))
+  CAF_ADD_TYPE_ID(troupe, (troupe::run_usage))
+  CAF_ADD_TYPE_ID(troupe, (troupe::task_event))
+
+  CAF_ADD_ATOM(troupe, troupe, run_atom, "run")
+  CAF_ADD_ATOM(troupe, troupe, permit_atom, "permit")
+  CAF_ADD_ATOM(troupe, troupe, settle_atom, "settle")
+  CAF_ADD_ATOM(troupe, troupe, tick_atom, "tick")
+  CAF_ADD_ATOM(troupe, troupe, done_atom, "done")
+  CAF_ADD_ATOM(troupe, troupe, flush_atom, "flush")
+  CAF_ADD_ATOM(troupe, troupe, event_atom, "event")
+  CAF_ADD_ATOM(troupe, troupe, record_atom, "record")
+
+CAF_END_TYPE_ID_BLOCK(troupe)
+
+namespace troupe {
+
+// -- inspect: JSON-valued fields travel as their text ----------------------
+
+namespace detail {
+
+/// Binds a JSON value to a string for the inspector: dumped before saving,
+/// parsed after loading.
+template <class Inspector>
+struct json_field {
+  json& value;
+  std::string text;
+  explicit json_field(json& v) : value(v) {
+    if constexpr (Inspector::reads_state)
+      text = v.dump();
+  }
+  void load() { value = json::parse(text, nullptr, false); }
+};
+
+template <class T>
+double opt_num(const std::optional<T>& x) {
+  return x ? static_cast<double>(*x) : -1.0;
+}
+
+template <class T>
+void set_opt_num(std::optional<T>& x, double v) {
+  if (v >= 0)
+    x = static_cast<T>(v);
+  else
+    x.reset();
+}
+
+} // namespace detail
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task& x) {
+  detail::json_field<Inspector> ctx{x.context}, extra{x.extra};
+  auto prio = static_cast<uint8_t>(x.prio);
+  auto timeout = detail::opt_num(x.timeout_s);
+  auto attempts = detail::opt_num(x.max_attempts);
+  auto budget = detail::opt_num(x.budget_usd);
+  auto model = x.model.value_or("");
+  return f(caf::meta::type_name("task"), x.task_id, x.worker, x.description,
+           x.dependencies, prio, ctx.text, timeout, attempts, model, budget,
+           extra.text, caf::meta::load_callback([&]() -> caf::error {
+             x.prio = static_cast<priority>(prio);
+             ctx.load();
+             extra.load();
+             detail::set_opt_num(x.timeout_s, timeout);
+             detail::set_opt_num(x.max_attempts, attempts);
+             detail::set_opt_num(x.budget_usd, budget);
+             if (model.empty())
+               x.model.reset();
+             else
+               x.model = model;
+             return caf::none;
+           }));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, usage& x) {
+  return f(caf::meta::type_name("usage"), x.input_tokens, x.output_tokens,
+           x.cache_creation_input_tokens, x.cache_read_input_tokens);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, result& x) {
+  detail::json_field<Inspector> extra{x.extra};
+  auto st = static_cast<uint8_t>(x.state);
+  bool has_error = x.error.has_value();
+  auto kind = has_error ? x.error->kind : std::string{};
+  auto message = has_error ? x.error->message : std::string{};
+  return f(caf::meta::type_name("result"), x.task_id, st, x.worker,
+           x.completed_at, x.artifacts, x.summary, x.findings, x.attempt,
+           x.duration_ms, x.model, x.session_id, x.tokens, x.cost_usd,
+           has_error, kind, message, x.simulated, extra.text,
+           caf::meta::load_callback([&]() -> caf::error {
+             x.state = static_cast<status>(st);
+             extra.load();
+             if (has_error)
+               x.error = error_info{kind, message};
+             else
+               x.error.reset();
+             return caf::none;
+           }));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, workflow& x) {
+  detail::json_field<Inspector> extra{x.extra};
+  auto budget = detail::opt_num(x.budget_usd);
+  return f(caf::meta::type_name("workflow"), x.name, x.description, x.tasks,
+           x.synthesize, budget, extra.text,
+           caf::meta::load_callback([&]() -> caf::error {
+             extra.load();
+             detail::set_opt_num(x.budget_usd, budget);
+             return caf::none;
+           }));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
+  return f(caf::meta::type_name("run_summary"), x.run_id, x.workflow_name,
+           x.workflow_description, x.started_at, x.finished_at, x.duration_ms,
+           x.tasks, x.results);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, permit_ask& x) {
+  auto prio = static_cast<uint8_t>(x.prio);
+  return f(caf::meta::type_name("permit_ask"), x.id, x.worker, x.model, prio,
+           x.requests, x.input_tokens, x.output_tokens,
+           caf::meta::load_callback([&]() -> caf::error {
+             x.prio = static_cast<priority>(prio);
+             return caf::none;
+           }));
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, run_usage& x) {
+  return f(caf::meta::type_name("run_usage"), x.requests, x.input_tokens,
+           x.output_tokens);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, task_event& x) {
+  return f(caf::meta::type_name("task_event"), x.run_id, x.kind, x.task_id, x.worker,
+           x.detail);
+}
+
+// -- actor interfaces -------------------------------------------------------
+
+/// Hands out permits to call the API; takes back what a run actually used.
+using rate_limiter_actor = caf::typed_actor<
+  caf::replies_to<permit_atom, permit_ask>::with<permit_ask>,
+  caf::reacts_to<settle_atom, permit_ask, run_usage>,
+  caf::reacts_to<tick_atom>>;
+
+/// Runs one worker's tasks on N slots; replies with each task's result.
+using worker_actor = caf::typed_actor<
+  caf::replies_to<task>::with<result>,
+  caf::reacts_to<done_atom, uint64_t, result>>;
+
+/// Runs a blocking executor off the scheduler (spawned detached).
+using runner_actor
+  = caf::typed_actor<caf::replies_to<run_atom, task>::with<result>>;
+
+/// Takes a workflow to its summary: dependencies, priorities, failures.
+using orchestrator_actor = caf::typed_actor<
+  caf::replies_to<run_atom, workflow>::with<run_summary>>;
+
+/// Writes results and the event log; replies to flush once all is written.
+using recorder_actor = caf::typed_actor<
+  caf::reacts_to<event_atom, task_event>,
+  caf::reacts_to<record_atom, result>,
+  caf::replies_to<flush_atom>::with<bool>>;
+
+} // namespace troupe

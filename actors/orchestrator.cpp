@@ -1,0 +1,185 @@
+#include "actors/orchestrator.hpp"
+
+#include "caf/all.hpp"
+#include "core/clock.hpp"
+
+namespace troupe {
+
+namespace {
+
+using self_ptr = orchestrator_actor::stateful_pointer<orchestrator_state>;
+using run_t = orchestrator_state::run;
+
+void event(self_ptr self, const run_t& run, const char* kind, const task& t,
+           std::string detail = {}) {
+  if (self->state.recorder)
+    self->send(self->state.recorder, event_atom_v,
+               task_event{run.id, kind, t.task_id, t.worker, std::move(detail)});
+}
+
+/// What a dependent gets of a finished dependency: never its transcript.
+json handoff(const result& r) {
+  return {{"worker", r.worker},
+          {"status", std::string{to_string(r.state)}},
+          {"summary", r.summary},
+          {"findings", r.findings},
+          {"artifacts", r.artifacts}};
+}
+
+void on_result(self_ptr self, uint64_t run_no, size_t i, result r);
+
+void dispatch(self_ptr self, uint64_t run_no, size_t i) {
+  auto& run = self->state.runs.at(run_no);
+  auto t = run.wf.tasks[i];
+  if (!t.dependencies.empty()) {
+    json deps = json::object();
+    for (auto& d : t.dependencies)
+      if (auto j = run.graph->index_of(d); j != task_graph::npos
+                                           && run.results[j])
+        deps[d] = handoff(*run.results[j]);
+    t.context["dependency_results"] = std::move(deps);
+  }
+  ++run.attempts[i];
+  event(self, run, "queued", t,
+        run.attempts[i] > 1 ? "attempt " + std::to_string(run.attempts[i])
+                            : std::string{});
+  // The run handler checked that every worker exists.
+  auto& w = self->state.workers.at(t.worker);
+  self->request(w, caf::infinite, std::move(t))
+    .then([=](result& r) { on_result(self, run_no, i, std::move(r)); },
+          [=](caf::error& err) {
+            auto& run = self->state.runs.at(run_no);
+            on_result(self, run_no, i,
+                      make_failure(run.wf.tasks[i], status::failed, "crashed",
+                                   "worker failed: "
+                                     + self->system().render(err)));
+          });
+}
+
+void finish_run(self_ptr self, uint64_t run_no) {
+  auto& run = self->state.runs.at(run_no);
+  run_summary s;
+  s.run_id = run.id;
+  s.workflow_name = run.wf.name;
+  s.workflow_description = run.wf.description;
+  s.started_at = run.started_at;
+  s.finished_at = rfc3339_now();
+  s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    self->clock().now() - run.t0)
+                    .count();
+  for (auto& r : run.results)
+    s.results.push_back(*r);
+  s.tasks = std::move(run.wf.tasks);
+  auto rp = run.rp;
+  if (self->state.recorder)
+    self->send(self->state.recorder, event_atom_v,
+               task_event{run.id, "run_finished", {}, {},
+                          s.all_complete() ? "complete" : "failed"});
+  self->state.runs.erase(run_no);
+  if (!self->state.recorder) {
+    rp.deliver(std::move(s));
+    return;
+  }
+  // The summary goes out once every result and event is on disk.
+  self->request(self->state.recorder, caf::infinite, flush_atom_v)
+    .then([=](bool) mutable { rp.deliver(std::move(s)); },
+          [=](caf::error&) mutable { rp.deliver(std::move(s)); });
+}
+
+void record(self_ptr self, run_t& run, size_t i, result r) {
+  auto& t = run.wf.tasks[i];
+  event(self, run, r.ok() ? "complete" : std::string{to_string(r.state)}.c_str(),
+        t, r.ok() ? std::string{} : r.error ? r.error->kind + ": " + r.error->message : r.summary);
+  if (self->state.recorder)
+    self->send(self->state.recorder, record_atom_v, r);
+  run.results[i] = std::move(r);
+}
+
+void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
+  auto& st = self->state;
+  auto& run = st.runs.at(run_no);
+  auto& t = run.wf.tasks[i];
+  r.attempt = run.attempts[i];
+  if (r.state == status::failed && r.error && retryable(r.error->kind)) {
+    auto limit = t.max_attempts ? *t.max_attempts
+                 : st.cfg.max_attempts.count(t.worker)
+                   ? st.cfg.max_attempts[t.worker]
+                   : 1;
+    if (run.attempts[i] < limit) {
+      event(self, run, "retry", t, r.error->kind + ": " + r.error->message);
+      dispatch(self, run_no, i);
+      return;
+    }
+  }
+  if (r.ok()) {
+    record(self, run, i, std::move(r));
+    for (auto j : run.graph->complete(i))
+      dispatch(self, run_no, j);
+  } else {
+    auto why = r.error ? r.error->kind + ": " + r.error->message : r.summary;
+    auto failed_id = t.task_id;
+    record(self, run, i, std::move(r));
+    for (auto j : run.graph->fail(i))
+      record(self, run, j,
+             make_failure(run.wf.tasks[j], status::failed, "dependency_failed",
+                          "dependency \"" + failed_id + "\" failed (" + why
+                            + ")"));
+  }
+  if (run.graph->done())
+    finish_run(self, run_no);
+}
+
+} // namespace
+
+bool retryable(const std::string& kind) {
+  return kind == "timeout" || kind == "crashed" || kind == "bad_output"
+         || kind == "overloaded" || kind == "server_error"
+         || kind == "rate_limited" || kind == "connection"
+         || kind == "stalled";
+}
+
+orchestrator_actor::behavior_type
+orchestrator(self_ptr self, orchestrator_settings cfg,
+             std::map<std::string, worker_actor> workers,
+             recorder_actor recorder) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.workers = std::move(workers);
+  st.recorder = std::move(recorder);
+  if (!st.cfg.make_run_id)
+    st.cfg.make_run_id = [] { return compact_utc_now(); };
+  return {
+    [=](run_atom, workflow& wf) -> caf::result<run_summary> {
+      auto& st = self->state;
+      for (auto& t : wf.tasks)
+        if (st.workers.count(t.worker) == 0)
+          return caf::make_error(caf::sec::invalid_argument,
+                                 "task \"" + t.task_id + "\": no worker named \""
+                                   + t.worker + "\" is running");
+      auto run_no = st.next_run++;
+      auto& run = st.runs[run_no];
+      run.id = st.cfg.make_run_id();
+      run.graph = std::make_unique<task_graph>(wf.tasks);
+      run.results.resize(wf.tasks.size());
+      run.attempts.resize(wf.tasks.size(), 0);
+      run.wf = std::move(wf);
+      run.rp = self->make_response_promise<run_summary>();
+      run.started_at = rfc3339_now();
+      run.t0 = self->clock().now();
+      auto rp = run.rp;
+      if (self->state.recorder)
+        self->send(self->state.recorder, event_atom_v,
+                   task_event{run.id, "run_started", {}, {}, run.wf.name});
+      auto ready = run.graph->take_initial();
+      if (run.wf.tasks.empty()) {
+        finish_run(self, run_no);
+        return rp;
+      }
+      for (auto i : ready)
+        dispatch(self, run_no, i);
+      return rp;
+    },
+  };
+}
+
+} // namespace troupe

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "caf/typed_response_promise.hpp"
+#include "core/task_graph.hpp"
+
+namespace troupe {
+
+struct orchestrator_settings {
+  /// Attempts per task when the task does not say (by worker name).
+  std::map<std::string, int> max_attempts;
+  /// Makes run ids; tests inject a deterministic one.
+  std::function<std::string()> make_run_id;
+};
+
+struct orchestrator_state {
+  static inline const char* name = "orchestrator";
+
+  struct run {
+    std::string id;
+    workflow wf;
+    std::unique_ptr<task_graph> graph;
+    std::vector<std::optional<result>> results;
+    std::vector<int> attempts;
+    caf::typed_response_promise<run_summary> rp;
+    std::string started_at;
+    caf::actor_clock::time_point t0;
+  };
+
+  orchestrator_settings cfg;
+  std::map<std::string, worker_actor> workers;
+  recorder_actor recorder; // may be invalid: nothing written then
+  std::map<uint64_t, run> runs;
+  uint64_t next_run = 1;
+};
+
+/// Error kinds worth another attempt (the failure may not repeat).
+bool retryable(const std::string& kind);
+
+/// Spawns an ORCHESTRATOR: releases each task the moment its dependencies
+/// are complete, highest priority first; hands dependents their
+/// dependencies' summary, findings and artifacts; fails the dependents of a
+/// failed task; replies with the run's summary.
+orchestrator_actor::behavior_type
+orchestrator(orchestrator_actor::stateful_pointer<orchestrator_state> self,
+             orchestrator_settings cfg,
+             std::map<std::string, worker_actor> workers,
+             recorder_actor recorder);
+
+} // namespace troupe

@@ -1,0 +1,70 @@
+#include "actors/rate_limiter.hpp"
+
+#include "caf/all.hpp"
+
+namespace troupe {
+
+namespace {
+
+using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
+
+/// Delivers what can be granted now and sets one timer for the rest.
+void serve(self_ptr self) {
+  auto& st = self->state;
+  auto now = self->clock().now();
+  for (auto& granted : st.core->grant(now)) {
+    auto i = st.waiting.find(granted.id);
+    if (i != st.waiting.end()) {
+      i->second.deliver(granted);
+      st.waiting.erase(i);
+    }
+  }
+  if (st.tick_scheduled)
+    return;
+  if (auto wait = st.core->next_try(now)) {
+    st.tick_scheduled = true;
+    // At least 1 ms: avoids spinning on rounding at the bucket's edge.
+    auto d = std::max<caf::timespan>(*wait, std::chrono::milliseconds(1));
+    self->delayed_send(self, d, tick_atom_v);
+  }
+}
+
+} // namespace
+
+rate_limiter_actor::behavior_type
+rate_limiter(self_ptr self, rate_limits global,
+             std::map<std::string, rate_limits> per_worker) {
+  self->state.core = std::make_unique<limiter_core>(global, std::move(per_worker),
+                                                    self->clock().now());
+  return {
+    [=](permit_atom, permit_ask ask) -> caf::result<permit_ask> {
+      auto& st = self->state;
+      ask.id = st.next_id++;
+      // Estimates: the prompt is known; output and turns come from what
+      // this worker's runs used so far.
+      if (auto avg = st.core->avg_output(ask.worker); avg > 0)
+        ask.output_tokens = std::max(ask.output_tokens, avg);
+      if (auto avg = st.core->avg_requests(ask.worker); avg > 0)
+        ask.requests = std::max(ask.requests, avg);
+      if (st.core->unlimited())
+        return ask;
+      auto rp = self->make_response_promise<permit_ask>();
+      st.waiting.emplace(ask.id, rp);
+      st.core->enqueue(std::move(ask));
+      serve(self);
+      return rp;
+    },
+    [=](settle_atom, const permit_ask& granted, const run_usage& used) {
+      self->state.core->settle(granted, used.requests, used.input_tokens,
+                               used.output_tokens, self->clock().now());
+      if (!self->state.waiting.empty())
+        serve(self);
+    },
+    [=](tick_atom) {
+      self->state.tick_scheduled = false;
+      serve(self);
+    },
+  };
+}
+
+} // namespace troupe

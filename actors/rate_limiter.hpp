@@ -1,0 +1,25 @@
+#pragma once
+
+#include <map>
+#include <memory>
+
+#include "actors/messages.hpp"
+#include "caf/typed_response_promise.hpp"
+
+namespace troupe {
+
+struct rate_limiter_state {
+  static inline const char* name = "rate_limiter";
+  std::unique_ptr<limiter_core> core;
+  std::map<uint64_t, caf::typed_response_promise<permit_ask>> waiting;
+  uint64_t next_id = 1;
+  bool tick_scheduled = false;
+};
+
+/// Spawns a RATE LIMITER: grants permits within the global and per-worker
+/// buckets, waking itself when the next waiting permit can be granted.
+rate_limiter_actor::behavior_type
+rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
+             rate_limits global, std::map<std::string, rate_limits> per_worker);
+
+} // namespace troupe

@@ -1,0 +1,64 @@
+#include "actors/team.hpp"
+
+#include <filesystem>
+
+#include "actors/orchestrator.hpp"
+#include "actors/rate_limiter.hpp"
+#include "actors/worker.hpp"
+#include "caf/all.hpp"
+#include "core/executor.hpp"
+
+namespace troupe {
+
+void add_troupe_types(caf::actor_system_config& cfg) {
+  cfg.add_message_types<caf::id_block::troupe>();
+}
+
+void stop_team(team& t) {
+  auto reason = caf::exit_reason::user_shutdown;
+  caf::anon_send_exit(t.orchestrator, reason);
+  for (auto& [name, w] : t.workers)
+    caf::anon_send_exit(w, reason);
+  caf::anon_send_exit(t.limiter, reason);
+  if (t.recorder)
+    caf::anon_send_exit(t.recorder, reason);
+}
+
+std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
+                               const team_options& opts, problems& out) {
+  std::vector<std::pair<worker_config, executor_ptr>> execs;
+  for (auto& w : cfg.workers) {
+    auto e = make_executor(opts.executor, cfg, w, opts.root, out);
+    if (!e)
+      return std::nullopt;
+    execs.emplace_back(w, std::move(e));
+  }
+  team t;
+  std::map<std::string, rate_limits> per_worker;
+  for (auto& w : cfg.workers)
+    per_worker[w.name] = w.limits;
+  t.limiter = sys.spawn(rate_limiter, cfg.limits, per_worker);
+  if (opts.record) {
+    auto rs = opts.recording;
+    if (rs.root.empty())
+      rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
+    t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));
+  }
+  orchestrator_settings os;
+  os.make_run_id = opts.make_run_id;
+  for (auto& [w, e] : execs) {
+    worker_settings ws;
+    ws.name = w.name;
+    ws.model = w.model;
+    ws.slots = w.slots;
+    std::error_code ec;
+    auto size = std::filesystem::file_size(w.prompt_path, ec);
+    ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;
+    t.workers[w.name] = sys.spawn(worker, ws, e, t.limiter, t.recorder);
+    os.max_attempts[w.name] = w.max_attempts;
+  }
+  t.orchestrator = sys.spawn(orchestrator, os, t.workers, t.recorder);
+  return t;
+}
+
+} // namespace troupe

@@ -1,0 +1,45 @@
+#pragma once
+
+// Wires a whole team from config: a rate limiter, one worker per configured
+// agent, a recorder and the orchestrator. Used by `caf-node run`, `serve`
+// and the benchmarks, so they all run the same graph.
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "actors/recorder.hpp"
+#include "core/config.hpp"
+
+namespace troupe {
+
+struct team_options {
+  std::string root = ".";
+  std::string executor;   // empty: each worker's own
+  bool record = true;     // spawn a recorder (results/, runs/)
+  recorder_settings recording;
+  /// Names each run (default: a UTC time stamp).
+  std::function<std::string()> make_run_id;
+};
+
+struct team {
+  rate_limiter_actor limiter;
+  std::map<std::string, worker_actor> workers;
+  recorder_actor recorder;
+  orchestrator_actor orchestrator;
+};
+
+/// Spawns the team; returns nullopt and adds problems if an executor cannot
+/// be built.
+std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
+                               const team_options& opts, problems& out);
+
+/// Stops every actor of the team (the actor system then winds down).
+void stop_team(team& t);
+
+/// Registers troupe's message types with a CAF config.
+void add_troupe_types(caf::actor_system_config& cfg);
+
+} // namespace troupe

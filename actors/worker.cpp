@@ -1,0 +1,150 @@
+#include "actors/worker.hpp"
+
+#include "caf/all.hpp"
+
+namespace troupe {
+
+namespace {
+
+using self_ptr = worker_actor::stateful_pointer<worker_state>;
+
+void pump(self_ptr self);
+
+void event(self_ptr self, const char* kind, const task& t) {
+  if (self->state.recorder)
+    self->send(self->state.recorder, event_atom_v,
+               task_event{{}, kind, t.task_id, t.worker, {}});
+}
+
+/// Ends a job: the limiter learns what it cost, the caller gets the result.
+void finish(self_ptr self, uint64_t id, result r) {
+  auto& st = self->state;
+  auto i = st.jobs.find(id);
+  if (i == st.jobs.end())
+    return;
+  run_usage used;
+  if (auto turns = r.extra.find("num_turns");
+      turns != r.extra.end() && turns->is_number())
+    used.requests = std::max(1.0, turns->get<double>());
+  used.input_tokens = static_cast<double>(r.tokens.metered_input());
+  used.output_tokens = static_cast<double>(r.tokens.output_tokens);
+  self->send(st.limiter, settle_atom_v, i->second.permit, used);
+  i->second.rp.deliver(std::move(r));
+  st.jobs.erase(i);
+  --st.busy;
+  pump(self);
+}
+
+void start(self_ptr self, uint64_t id) {
+  auto& st = self->state;
+  auto& j = st.jobs.at(id);
+  event(self, "running", j.t);
+  if (st.exec->blocking()) {
+    // One runner per slot, and busy <= slots, so one is always idle here.
+    auto r = st.idle_runners.back();
+    st.idle_runners.pop_back();
+    self->request(r, caf::infinite, run_atom_v, j.t)
+      .then(
+        [=](result& res) {
+          self->state.idle_runners.push_back(r);
+          finish(self, id, std::move(res));
+        },
+        [=](caf::error& err) {
+          self->state.idle_runners.push_back(r);
+          auto& job = self->state.jobs.at(id);
+          finish(self, id,
+                 make_failure(job.t, status::failed, "crashed",
+                              "executor runner failed: "
+                                + self->system().render(err)));
+        });
+    return;
+  }
+  // The simulator computes at once and only pretends to take time: a timer,
+  // not a thread, so thousands of slots cost nothing.
+  auto res = st.exec->run(j.t, 1);
+  auto latency = st.exec->latency();
+  if (latency.count() == 0)
+    finish(self, id, std::move(res));
+  else
+    self->delayed_send(self, latency, done_atom_v, id, std::move(res));
+}
+
+bool pop_next(worker_state& st, uint64_t& id) {
+  for (auto& q : st.queue)
+    if (!q.empty()) {
+      id = q.front();
+      q.pop_front();
+      return true;
+    }
+  return false;
+}
+
+void pump(self_ptr self) {
+  auto& st = self->state;
+  uint64_t id;
+  while (st.busy < static_cast<size_t>(st.cfg.slots) && pop_next(st, id)) {
+    ++st.busy;
+    auto& j = st.jobs.at(id);
+    permit_ask ask;
+    ask.worker = st.cfg.name;
+    ask.model = j.t.model ? *j.t.model : st.cfg.model;
+    ask.prio = j.t.prio;
+    ask.input_tokens = st.cfg.system_prompt_tokens
+                       + static_cast<double>(j.t.description.size()
+                                             + j.t.context.dump().size())
+                           / 4.0;
+    self->request(st.limiter, caf::infinite, permit_atom_v, std::move(ask))
+      .then(
+        [=](permit_ask& granted) {
+          self->state.jobs.at(id).permit = std::move(granted);
+          start(self, id);
+        },
+        [=](caf::error& err) {
+          auto& job = self->state.jobs.at(id);
+          finish(self, id,
+                 make_failure(job.t, status::failed, "crashed",
+                              "no permit from the rate limiter: "
+                                + self->system().render(err)));
+        });
+  }
+}
+
+} // namespace
+
+runner_actor::behavior_type runner(runner_actor::pointer, executor_ptr exec) {
+  return {
+    [=](run_atom, const task& t) { return exec->run(t, 1); },
+  };
+}
+
+worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
+                                   executor_ptr exec,
+                                   rate_limiter_actor limiter,
+                                   recorder_actor recorder) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.exec = std::move(exec);
+  st.limiter = std::move(limiter);
+  st.recorder = std::move(recorder);
+  if (st.exec->blocking())
+    for (int i = 0; i < st.cfg.slots; ++i)
+      st.idle_runners.push_back(
+        st.cfg.detached_runners
+          ? self->spawn<caf::detached + caf::linked>(runner, st.exec)
+          : self->spawn<caf::linked>(runner, st.exec));
+  return {
+    [=](task& t) -> caf::result<result> {
+      auto& st = self->state;
+      auto rp = self->make_response_promise<result>();
+      auto id = st.next_job++;
+      auto prio = static_cast<int>(t.prio);
+      st.jobs.emplace(id, worker_state::job{std::move(t), rp, {}});
+      st.queue[prio].push_back(id);
+      pump(self);
+      return rp;
+    },
+    [=](done_atom, uint64_t id, result& r) { finish(self, id, std::move(r)); },
+  };
+}
+
+} // namespace troupe

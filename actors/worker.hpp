@@ -1,0 +1,54 @@
+#pragma once
+
+#include <deque>
+#include <unordered_map>
+#include <vector>
+
+#include "actors/messages.hpp"
+#include "caf/typed_response_promise.hpp"
+#include "core/executor.hpp"
+
+namespace troupe {
+
+struct worker_settings {
+  std::string name;
+  std::string model;
+  int slots = 1;
+  /// Size of the system prompt in tokens (estimated), added to each ask.
+  double system_prompt_tokens = 0;
+  /// Run blocking executors on detached actors (own threads). Tests under
+  /// the deterministic scheduler turn it off.
+  bool detached_runners = true;
+};
+
+struct worker_state {
+  static inline const char* name = "worker";
+
+  struct job {
+    task t;
+    caf::typed_response_promise<result> rp;
+    permit_ask permit;
+  };
+
+  worker_settings cfg;
+  executor_ptr exec;
+  rate_limiter_actor limiter;
+  recorder_actor recorder; // may be invalid: no events then
+  std::deque<uint64_t> queue[3]; // job ids by priority, FIFO within one
+  std::unordered_map<uint64_t, job> jobs;
+  std::vector<runner_actor> idle_runners;
+  size_t busy = 0; // slots waiting for a permit or running
+  uint64_t next_job = 1;
+};
+
+/// Spawns a RUNNER: runs a (blocking) executor for one task at a time.
+runner_actor::behavior_type runner(runner_actor::pointer self,
+                                   executor_ptr exec);
+
+/// Spawns a WORKER: N slots over a priority queue; a permit from the rate
+/// limiter before each run, the actual usage back after it.
+worker_actor::behavior_type
+worker(worker_actor::stateful_pointer<worker_state> self, worker_settings cfg,
+       executor_ptr exec, rate_limiter_actor limiter, recorder_actor recorder);
+
+} // namespace troupe

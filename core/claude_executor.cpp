@@ -1,0 +1,223 @@
+#include "core/claude_executor.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <sstream>
+
+#include "core/clock.hpp"
+#include "core/executor_common.hpp"
+#include "core/json_codec.hpp"
+#include "core/prompt.hpp"
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string fmt_double(double x) {
+  std::ostringstream ss;
+  ss << x;
+  return ss.str();
+}
+
+/// Sums modelUsage[*]; the model with most output names the result's model.
+void take_usage(const json& j, result& r) {
+  auto mu = j.find("modelUsage");
+  if (mu != j.end() && mu->is_object() && !mu->empty()) {
+    int64_t best = -1;
+    for (auto& [model, m] : mu->items()) {
+      auto get = [&](const char* k) -> int64_t {
+        auto i = m.find(k);
+        return i != m.end() && i->is_number() ? i->get<int64_t>() : 0;
+      };
+      r.tokens.input_tokens += get("inputTokens");
+      r.tokens.output_tokens += get("outputTokens");
+      r.tokens.cache_read_input_tokens += get("cacheReadInputTokens");
+      r.tokens.cache_creation_input_tokens += get("cacheCreationInputTokens");
+      if (get("outputTokens") > best) {
+        best = get("outputTokens");
+        r.model = model;
+      }
+    }
+  } else if (auto u = j.find("usage"); u != j.end()) {
+    r.tokens = usage_from_json(*u);
+  }
+  if (auto c = j.find("total_cost_usd"); c != j.end() && c->is_number())
+    r.cost_usd = c->get<double>();
+}
+
+std::string errors_text(const json& j) {
+  std::string out;
+  if (auto e = j.find("errors"); e != j.end() && e->is_array())
+    for (auto& x : *e)
+      out += (out.empty() ? "" : "; ")
+             + (x.is_string() ? x.get<std::string>() : x.dump());
+  return out;
+}
+
+/// API failures: "subtype":"success","is_error":true, with api_error_status.
+void classify_api_error(const json& j, result& r) {
+  std::string text = j.value("result", "");
+  if (text.empty())
+    text = errors_text(j);
+  auto st = j.find("api_error_status");
+  int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
+  auto lt = lower(text);
+  std::string kind;
+  if (code == 429)
+    kind = "rate_limited";
+  else if (code == 529)
+    kind = "overloaded";
+  else if (code == 401 || code == 403)
+    kind = "auth";
+  else if (code >= 500)
+    kind = "server_error";
+  else if (lt.find("not logged in") != std::string::npos
+           || lt.find("/login") != std::string::npos)
+    kind = "not_logged_in";
+  else if (code == 0)
+    kind = "connection";
+  else
+    kind = "server_error";
+  if (text.empty())
+    text = "API error" + (code ? " " + std::to_string(code) : std::string{});
+  fail_result(r, kind, text);
+  if (code)
+    r.extra["api_error_status"] = code;
+}
+
+} // namespace
+
+claude_executor::claude_executor(claude_settings s, worker_config w,
+                                 worker_paths p)
+  : settings_(std::move(s)), worker_(std::move(w)), paths_(std::move(p)) {
+  // The worker's own config dir: the CLI keeps its login and state there.
+  std::error_code ec;
+  fs::create_directories(paths_.auth_home + "/.claude", ec);
+}
+
+std::vector<std::string> claude_executor::argv_for(const task& t) const {
+  std::vector<std::string> a{settings_.bin,
+                             "-p",
+                             "--output-format",
+                             "json",
+                             "--system-prompt-file",
+                             worker_.prompt_path,
+                             "--model",
+                             t.model ? *t.model : worker_.model,
+                             "--max-turns",
+                             std::to_string(worker_.max_turns)};
+  auto budget = t.budget_usd ? t.budget_usd : worker_.max_budget_usd;
+  if (budget) {
+    a.push_back("--max-budget-usd");
+    a.push_back(fmt_double(*budget));
+  }
+  if (!worker_.tools.empty()) {
+    // Variadic flags swallow a following positional: use the = form.
+    std::string list;
+    for (auto& x : worker_.tools)
+      list += (list.empty() ? "" : ",") + x;
+    a.push_back("--tools=" + list);
+  }
+  return a;
+}
+
+std::vector<std::string> claude_executor::env() const {
+  auto e = inherit_env({"PATH", "LANG", "LC_ALL", "TZ"});
+  auto pass = inherit_env(settings_.pass_env);
+  e.insert(e.end(), pass.begin(), pass.end());
+  e.push_back("HOME=" + paths_.auth_home);
+  e.push_back("CLAUDE_CONFIG_DIR=" + paths_.auth_home + "/.claude");
+  e.push_back("CLAUDE_CODE_MAX_RETRIES=" + std::to_string(settings_.max_retries));
+  e.push_back("DISABLE_AUTOUPDATER=1");
+  e.push_back("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+  if (!worker_.api_key_env.empty())
+    if (auto key = std::getenv(worker_.api_key_env.c_str()))
+      e.push_back(std::string{"ANTHROPIC_API_KEY="} + key);
+  return e;
+}
+
+void classify_claude_outcome(const process_outcome& o, result& r) {
+  r.duration_ms = o.duration_ms;
+  if (classify_supervision(o, r))
+    return;
+  if (o.truncated) {
+    fail_result(r, "bad_output", "output exceeded the cap and was cut");
+    return;
+  }
+  auto j = json::parse(o.out, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    if (!o.exited_ok())
+      fail_result(r, "crashed",
+                  "claude " + o.describe() + ": " + tail(o.err.empty() ? o.out : o.err));
+    else
+      fail_result(r, "bad_output",
+                  "stdout is not a JSON result: " + tail(o.out, 200));
+    return;
+  }
+  if (j.value("type", "") != "result") {
+    fail_result(r, "bad_output", "stdout JSON has no \"type\":\"result\"");
+    return;
+  }
+  take_usage(j, r);
+  r.session_id = j.value("session_id", "");
+  auto subtype = j.value("subtype", "");
+  if (subtype == "error_max_turns") {
+    fail_result(r, "max_turns", "stopped at the turn limit: " + errors_text(j));
+    return;
+  }
+  if (subtype == "error_max_budget_usd") {
+    fail_result(r, "budget", "stopped at the budget limit: " + errors_text(j));
+    return;
+  }
+  if (subtype != "success") {
+    fail_result(r, "crashed",
+                "run ended with " + subtype + ": " + errors_text(j));
+    return;
+  }
+  if (j.value("is_error", true)) {
+    classify_api_error(j, r);
+    return;
+  }
+  if (!o.exited_ok()) {
+    fail_result(r, "crashed", "claude " + o.describe() + " after a result");
+    return;
+  }
+  auto text = j.value("result", "");
+  auto rep = extract_report(text);
+  r.state = status::complete;
+  r.summary = rep.summary;
+  r.findings = rep.findings;
+  r.artifacts = rep.artifacts;
+  if (auto n = j.find("num_turns"); n != j.end() && n->is_number_integer())
+    r.extra["num_turns"] = *n;
+}
+
+result claude_executor::run(const task& t, int attempt) const {
+  auto r = begin_result(t, attempt, worker_.model);
+  process_spec spec;
+  spec.argv = argv_for(t);
+  spec.env = env();
+  spec.cwd = paths_.workspace;
+  spec.stdin_data = compose_task_prompt(t);
+  spec.deadline = task_deadline(t, worker_);
+  spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
+  spec.max_output = settings_.max_output_bytes;
+  auto o = run_process(spec);
+  classify_claude_outcome(o, r);
+  if (r.ok())
+    r.artifacts = normalize_artifacts(r.artifacts, paths_.root,
+                                      paths_.workspace_rel);
+  r.completed_at = rfc3339_now();
+  return r;
+}
+
+} // namespace troupe

@@ -1,0 +1,35 @@
+#pragma once
+
+// Runs a task with the Claude Code CLI exactly as DESIGN.md §4 says, and
+// classifies what came back.
+
+#include "core/executor.hpp"
+#include "core/process.hpp"
+
+namespace troupe {
+
+class claude_executor : public executor {
+public:
+  claude_executor(claude_settings s, worker_config w, worker_paths p);
+
+  result run(const task& t, int attempt) const override;
+  std::string kind() const override { return "claude"; }
+
+  /// The argv for one task (public so tests can check it).
+  std::vector<std::string> argv_for(const task& t) const;
+
+  /// The environment of every run: a minimal allow-list, the worker's own
+  /// config dir and key, and a low retry count.
+  std::vector<std::string> env() const;
+
+private:
+  claude_settings settings_;
+  worker_config worker_;
+  worker_paths paths_;
+};
+
+/// Turns the CLI's outcome into a result (pure; unit-tested on its own).
+/// `r` arrives with task_id, worker, attempt and model set.
+void classify_claude_outcome(const process_outcome& o, result& r);
+
+} // namespace troupe

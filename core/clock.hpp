@@ -1,0 +1,21 @@
+#pragma once
+
+#include <chrono>
+#include <string>
+
+namespace troupe {
+
+/// Current UTC time as RFC 3339 with milliseconds, e.g. 2025-11-17T09:30:00.123Z.
+std::string rfc3339_now();
+
+/// A compact UTC stamp for ids, e.g. 20251117T093000Z.
+std::string compact_utc_now();
+
+/// Milliseconds on the steady clock since an arbitrary epoch.
+inline int64_t steady_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace troupe

@@ -1,0 +1,90 @@
+#include "core/command_executor.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include "core/claude_executor.hpp"
+#include "core/clock.hpp"
+#include "core/executor_common.hpp"
+#include "core/prompt.hpp"
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+void replace_all(std::string& s, std::string_view from, const std::string& to) {
+  for (size_t pos = 0; (pos = s.find(from, pos)) != std::string::npos;
+       pos += to.size())
+    s.replace(pos, from.size(), to);
+}
+
+} // namespace
+
+command_executor::command_executor(command_settings s, worker_config w,
+                                   worker_paths p)
+  : settings_(std::move(s)), worker_(std::move(w)), paths_(std::move(p)) {
+  for (auto& a : settings_.argv)
+    needs_prompt_file_ |= a.find("{prompt_file}") != std::string::npos;
+}
+
+result command_executor::run(const task& t, int attempt) const {
+  auto r = begin_result(t, attempt, worker_.model);
+  auto prompt = compose_task_prompt(t);
+  std::string prompt_file;
+  if (needs_prompt_file_) {
+    // Only written when the template asks for it: no file cost otherwise.
+    auto dir = paths_.workspace + "/.troupe";
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    prompt_file = dir + "/" + t.task_id + ".prompt.md";
+    std::ofstream(prompt_file, std::ios::binary) << prompt;
+  }
+  process_spec spec;
+  for (auto a : settings_.argv) {
+    replace_all(a, "{prompt_file}", prompt_file);
+    replace_all(a, "{system_prompt_file}", worker_.prompt_path);
+    replace_all(a, "{model}", r.model);
+    replace_all(a, "{task_id}", t.task_id);
+    replace_all(a, "{worker}", worker_.name);
+    spec.argv.push_back(std::move(a));
+  }
+  spec.env = inherit_env({"PATH", "LANG", "LC_ALL", "TZ"});
+  spec.env.push_back("HOME=" + paths_.auth_home);
+  spec.cwd = paths_.workspace;
+  spec.stdin_data = std::move(prompt);
+  spec.deadline = task_deadline(t, worker_);
+  spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
+  spec.max_output = settings_.max_output_bytes;
+  auto o = run_process(spec);
+  r.duration_ms = o.duration_ms;
+  auto j = json::parse(o.out, nullptr, false);
+  if (!j.is_discarded() && j.is_object() && j.value("type", "") == "result") {
+    // A Claude-compatible CLI: same contract, same classification.
+    classify_claude_outcome(o, r);
+  } else if (!classify_supervision(o, r)) {
+    if (!o.exited_ok()) {
+      fail_result(r, "crashed",
+                  "command " + o.describe() + ": "
+                    + tail(o.err.empty() ? o.out : o.err));
+    } else {
+      agent_report rep;
+      if (!j.is_discarded() && j.is_object() && j.contains("summary"))
+        rep = extract_report("```json\n" + o.out + "\n```");
+      else
+        rep = extract_report(o.out);
+      r.state = status::complete;
+      r.summary = rep.summary.empty() ? "command exited 0" : rep.summary;
+      r.findings = std::move(rep.findings);
+      r.artifacts = std::move(rep.artifacts);
+    }
+  }
+  if (r.ok())
+    r.artifacts = normalize_artifacts(r.artifacts, paths_.root,
+                                      paths_.workspace_rel);
+  r.completed_at = rfc3339_now();
+  return r;
+}
+
+} // namespace troupe

@@ -1,0 +1,25 @@
+#pragma once
+
+// Runs any other agent CLI from an argv template, under the same supervision
+// as the Claude executor. Placeholders: {prompt_file}, {system_prompt_file},
+// {model}, {task_id}, {worker}. The task text also goes to stdin.
+
+#include "core/executor.hpp"
+
+namespace troupe {
+
+class command_executor : public executor {
+public:
+  command_executor(command_settings s, worker_config w, worker_paths p);
+
+  result run(const task& t, int attempt) const override;
+  std::string kind() const override { return "command"; }
+
+private:
+  command_settings settings_;
+  worker_config worker_;
+  worker_paths paths_;
+  bool needs_prompt_file_ = false;
+};
+
+} // namespace troupe

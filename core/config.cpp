@@ -1,0 +1,273 @@
+#include "core/config.hpp"
+
+#include <filesystem>
+#include <set>
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+/// Walks one JSON object, taking known keys and reporting the rest.
+class object_reader {
+public:
+  object_reader(const json& j, std::string path, problems& out)
+    : j_(j), path_(std::move(path)), out_(out) {
+    if (!j_.is_object())
+      out_.push_back(path_ + ": must be an object");
+  }
+
+  ~object_reader() {
+    if (!j_.is_object())
+      return;
+    for (auto& [key, value] : j_.items())
+      if (seen_.count(key) == 0)
+        out_.push_back(at(key) + ": unknown key");
+  }
+
+  std::string at(const std::string& key) const {
+    return path_.empty() ? key : path_ + "." + key;
+  }
+
+  const json* get(const std::string& key) {
+    seen_.insert(key);
+    if (!j_.is_object())
+      return nullptr;
+    auto i = j_.find(key);
+    return i == j_.end() ? nullptr : &*i;
+  }
+
+  void fail(const std::string& key, const json& v, const std::string& why) {
+    auto s = v.dump();
+    if (s.size() > 60)
+      s = s.substr(0, 57) + "...";
+    out_.push_back(at(key) + " " + s + ": " + why);
+  }
+
+  void str(const std::string& key, std::string& dst, bool allow_empty = false) {
+    if (auto v = get(key)) {
+      if (v->is_string() && (allow_empty || !v->get_ref<const std::string&>().empty()))
+        dst = v->get<std::string>();
+      else
+        fail(key, *v, "must be a non-empty string");
+    }
+  }
+
+  template <class Int>
+  void integer(const std::string& key, Int& dst, int64_t lo, int64_t hi) {
+    if (auto v = get(key)) {
+      if (v->is_number_integer() && v->get<int64_t>() >= lo
+          && v->get<int64_t>() <= hi)
+        dst = static_cast<Int>(v->get<int64_t>());
+      else
+        fail(key, *v,
+             "must be an integer from " + std::to_string(lo) + " to "
+               + std::to_string(hi));
+    }
+  }
+
+  void number(const std::string& key, double& dst, double lo, bool lo_open) {
+    if (auto v = get(key)) {
+      auto ok = v->is_number()
+                && (lo_open ? v->get<double>() > lo : v->get<double>() >= lo);
+      if (ok)
+        dst = v->get<double>();
+      else
+        fail(key, *v, std::string{"must be a number "} + (lo_open ? "> " : ">= ")
+                        + std::to_string(static_cast<int64_t>(lo)));
+    }
+  }
+
+  void strings(const std::string& key, std::vector<std::string>& dst) {
+    if (auto v = get(key)) {
+      bool ok = v->is_array();
+      if (ok)
+        for (auto& x : *v)
+          ok = ok && x.is_string() && !x.get_ref<const std::string&>().empty();
+      if (ok)
+        dst = v->get<std::vector<std::string>>();
+      else
+        fail(key, *v, "must be an array of non-empty strings");
+    }
+  }
+
+  problems& out() { return out_; }
+
+private:
+  const json& j_;
+  std::string path_;
+  problems& out_;
+  std::set<std::string> seen_;
+};
+
+const std::set<std::string> executor_kinds{"claude", "command", "sim"};
+
+void read_executor_kind(object_reader& r, std::string& dst) {
+  if (auto v = r.get("executor")) {
+    if (v->is_string() && executor_kinds.count(v->get<std::string>()))
+      dst = v->get<std::string>();
+    else
+      r.fail("executor", *v, "must be one of claude, command, sim");
+  }
+}
+
+void read_limits(object_reader& parent, const std::string& key,
+                 rate_limits& dst) {
+  if (auto v = parent.get(key)) {
+    object_reader r(*v, parent.at(key), parent.out());
+    r.number("requests_per_min", dst.requests_per_min, 0, false);
+    r.number("input_tokens_per_min", dst.input_tokens_per_min, 0, false);
+    r.number("output_tokens_per_min", dst.output_tokens_per_min, 0, false);
+  }
+}
+
+std::string resolve(const std::string& base_dir, const std::string& p) {
+  if (p.empty() || fs::path{p}.is_absolute())
+    return p;
+  return (fs::path{base_dir} / p).lexically_normal().string();
+}
+
+bool valid_worker_name(const std::string& n) {
+  // A worker name becomes a folder name: same rule as task ids.
+  return valid_task_id(n) && n.size() <= 64;
+}
+
+} // namespace
+
+const worker_config* config::find_worker(const std::string& name) const {
+  for (auto& w : workers)
+    if (w.name == name)
+      return &w;
+  return nullptr;
+}
+
+std::set<std::string> config::worker_names() const {
+  std::set<std::string> xs;
+  for (auto& w : workers)
+    xs.insert(w.name);
+  return xs;
+}
+
+std::optional<config> config_from_json(const json& j,
+                                       const std::string& base_dir,
+                                       problems& out) {
+  auto before = out.size();
+  config cfg;
+  {
+    object_reader top(j, "", out);
+    if (auto ws = top.get("workers")) {
+      if (!ws->is_object() || ws->empty()) {
+        top.fail("workers", *ws, "must be an object with at least one worker");
+      } else {
+        for (auto& [name, wj] : ws->items()) {
+          worker_config w;
+          w.name = name;
+          if (!valid_worker_name(name))
+            out.push_back("workers." + name
+                          + ": worker name must match "
+                            "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+          object_reader r(wj, "workers." + name, out);
+          std::string prompt;
+          r.str("prompt", prompt);
+          if (prompt.empty() && wj.is_object() && !wj.contains("prompt"))
+            out.push_back(r.at("prompt") + ": required");
+          w.prompt_path = resolve(base_dir, prompt);
+          r.str("role", w.role, true);
+          r.strings("keywords", w.keywords);
+          r.str("model", w.model);
+          r.integer("slots", w.slots, 1, 256);
+          read_executor_kind(r, w.executor);
+          r.number("deadline_s", w.deadline_s, 0, true);
+          r.integer("max_turns", w.max_turns, 1, 1000);
+          r.integer("max_attempts", w.max_attempts, 1, 100);
+          if (wj.is_object() && wj.contains("max_budget_usd")) {
+            double b = 0;
+            r.number("max_budget_usd", b, 0, true);
+            w.max_budget_usd = b;
+          }
+          r.str("api_key_env", w.api_key_env);
+          r.strings("tools", w.tools);
+          read_limits(r, "limits", w.limits);
+          cfg.workers.push_back(std::move(w));
+        }
+      }
+    } else {
+      out.push_back("workers: required");
+    }
+    if (auto oj = top.get("orchestrator")) {
+      object_reader r(*oj, "orchestrator", out);
+      std::string prompt;
+      r.str("prompt", prompt);
+      cfg.orchestrator.prompt_path = resolve(base_dir, prompt);
+      r.str("model", cfg.orchestrator.model);
+      read_executor_kind(r, cfg.orchestrator.executor);
+      r.number("deadline_s", cfg.orchestrator.deadline_s, 0, true);
+      r.integer("max_tasks", cfg.orchestrator.max_tasks, 1, 10000);
+      r.integer("max_depth", cfg.orchestrator.max_depth, 1, 1000);
+    }
+    read_limits(top, "limits", cfg.limits);
+    if (auto ej = top.get("executors")) {
+      object_reader e(*ej, "executors", out);
+      if (auto cj = e.get("claude")) {
+        object_reader r(*cj, "executors.claude", out);
+        r.str("bin", cfg.claude.bin);
+        r.integer("max_retries", cfg.claude.max_retries, 0, 10);
+        r.integer("max_output_bytes", cfg.claude.max_output_bytes, 1024,
+                  int64_t{1} << 32);
+        r.integer("kill_grace_ms", cfg.claude.kill_grace_ms, 0, 60000);
+        r.strings("pass_env", cfg.claude.pass_env);
+      }
+      if (auto cj = e.get("command")) {
+        object_reader r(*cj, "executors.command", out);
+        r.strings("argv", cfg.command.argv);
+        r.integer("max_output_bytes", cfg.command.max_output_bytes, 1024,
+                  int64_t{1} << 32);
+        r.integer("kill_grace_ms", cfg.command.kill_grace_ms, 0, 60000);
+      }
+      if (auto sj = e.get("sim")) {
+        object_reader r(*sj, "executors.sim", out);
+        r.integer("latency_ms", cfg.sim.latency_ms, 0, 3600000);
+        r.integer("input_tokens", cfg.sim.input_tokens, 0, 10000000);
+        r.integer("output_tokens", cfg.sim.output_tokens, 0, 10000000);
+        r.number("usd_per_mtok_in", cfg.sim.usd_per_mtok_in, 0, false);
+        r.number("usd_per_mtok_out", cfg.sim.usd_per_mtok_out, 0, false);
+      }
+    }
+  } // readers report unknown keys when they go out of scope
+  if (out.size() != before)
+    return std::nullopt;
+  return cfg;
+}
+
+std::optional<config> load_config(const std::string& path, problems& out) {
+  auto text = read_text_file(path, out);
+  if (!text)
+    return std::nullopt;
+  problems local;
+  auto j = parse_json_text(*text, local);
+  if (!j) {
+    for (auto& p : local)
+      out.push_back(path + ": " + p);
+    return std::nullopt;
+  }
+  auto base = fs::absolute(fs::path{path}).parent_path().string();
+  auto cfg = config_from_json(*j, base, out);
+  if (cfg)
+    cfg->source = path;
+  return cfg;
+}
+
+bool check_config_files(const config& cfg, problems& out) {
+  auto before = out.size();
+  for (auto& w : cfg.workers)
+    if (!w.prompt_path.empty() && !fs::is_regular_file(w.prompt_path))
+      out.push_back("workers." + w.name + ".prompt: file not found: "
+                    + w.prompt_path);
+  auto& o = cfg.orchestrator;
+  if (!o.prompt_path.empty() && !fs::is_regular_file(o.prompt_path))
+    out.push_back("orchestrator.prompt: file not found: " + o.prompt_path);
+  return out.size() == before;
+}
+
+} // namespace troupe

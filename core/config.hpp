@@ -1,0 +1,102 @@
+#pragma once
+
+// config/troupe.json: the workers, the orchestrator, the limits and the
+// executors. Every value has a default (docs/CONFIG.md); a bad value or an
+// unknown key is refused with the path of the key, e.g.
+//   workers.marie.slots 0: must be an integer from 1 to 256
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+/// Per-minute ceilings of the three meters; 0 means "no limit".
+struct rate_limits {
+  double requests_per_min = 0;
+  double input_tokens_per_min = 0;
+  double output_tokens_per_min = 0;
+
+  bool unlimited() const {
+    return requests_per_min == 0 && input_tokens_per_min == 0
+           && output_tokens_per_min == 0;
+  }
+};
+
+struct worker_config {
+  std::string name;
+  std::string prompt_path; // absolute, resolved against the config's folder
+  std::string role;
+  std::vector<std::string> keywords;
+  std::string model = "claude-sonnet-4-5";
+  int slots = 2;
+  std::string executor = "claude";
+  double deadline_s = 900;
+  int max_turns = 30;
+  int max_attempts = 1;
+  std::optional<double> max_budget_usd;
+  std::string api_key_env;          // env var of the node holding this key
+  std::vector<std::string> tools;   // empty: the CLI's default tool set
+  rate_limits limits;
+};
+
+struct orchestrator_config {
+  std::string prompt_path;
+  std::string model = "claude-sonnet-4-5";
+  std::string executor = "claude";
+  double deadline_s = 300;
+  size_t max_tasks = 50;
+  size_t max_depth = 10;
+};
+
+struct claude_settings {
+  std::string bin = "claude";
+  int max_retries = 1;                 // CLAUDE_CODE_MAX_RETRIES
+  size_t max_output_bytes = 8u << 20;  // stdout beyond this is cut: bad_output
+  int kill_grace_ms = 2000;            // SIGTERM, then SIGKILL after this
+  std::vector<std::string> pass_env{"ANTHROPIC_BASE_URL"};
+};
+
+struct command_settings {
+  std::vector<std::string> argv;
+  size_t max_output_bytes = 8u << 20;
+  int kill_grace_ms = 2000;
+};
+
+struct sim_settings {
+  int latency_ms = 200;
+  int64_t input_tokens = 1500;
+  int64_t output_tokens = 400;
+  double usd_per_mtok_in = 3.0;
+  double usd_per_mtok_out = 15.0;
+};
+
+struct config {
+  std::vector<worker_config> workers;
+  orchestrator_config orchestrator;
+  rate_limits limits;
+  claude_settings claude;
+  command_settings command;
+  sim_settings sim;
+  std::string source; // the file it came from, or "(defaults)"
+
+  const worker_config* find_worker(const std::string& name) const;
+  std::set<std::string> worker_names() const;
+};
+
+/// Decodes a config object; `base_dir` resolves relative prompt paths.
+std::optional<config> config_from_json(const json& j,
+                                       const std::string& base_dir,
+                                       problems& out);
+
+/// Reads and decodes a config file.
+std::optional<config> load_config(const std::string& path, problems& out);
+
+/// Checks that every prompt file exists (a separate step, so `validate` can
+/// report it and unit tests can decode configs without files).
+bool check_config_files(const config& cfg, problems& out);
+
+} // namespace troupe

@@ -1,0 +1,25 @@
+#pragma once
+
+// Pieces shared by the process-based executors.
+
+#include "core/executor.hpp"
+#include "core/process.hpp"
+
+namespace troupe {
+
+/// A result for `t` with the bookkeeping fields filled in.
+result begin_result(const task& t, int attempt, const std::string& model);
+
+/// Marks `r` failed with `kind` and `message`.
+void fail_result(result& r, std::string kind, std::string message);
+
+/// Maps a timeout or a failure to start onto `r`; returns true if it did.
+bool classify_supervision(const process_outcome& o, result& r);
+
+/// The last `n` bytes of a stream, for error messages.
+std::string tail(const std::string& s, size_t n = 400);
+
+/// The deadline of a task: its own timeout_s, else the worker's.
+std::chrono::milliseconds task_deadline(const task& t, const worker_config& w);
+
+} // namespace troupe

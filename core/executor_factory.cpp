@@ -1,0 +1,93 @@
+#include "core/claude_executor.hpp"
+#include "core/command_executor.hpp"
+#include "core/executor_common.hpp"
+#include "core/sim_executor.hpp"
+
+#include <filesystem>
+
+#include "core/clock.hpp"
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+
+worker_paths worker_paths::make(const std::string& root,
+                                const std::string& worker) {
+  worker_paths p;
+  p.root = fs::absolute(root).lexically_normal().string();
+  p.workspace_rel = "workspaces/" + worker;
+  p.workspace = p.root + "/" + p.workspace_rel;
+  p.auth_home = p.root + "/auth-homes/" + worker;
+  return p;
+}
+
+result begin_result(const task& t, int attempt, const std::string& model) {
+  result r;
+  r.task_id = t.task_id;
+  r.worker = t.worker;
+  r.attempt = attempt;
+  r.model = t.model ? *t.model : model;
+  return r;
+}
+
+void fail_result(result& r, std::string kind, std::string message) {
+  r.state = status::failed;
+  if (r.summary.empty())
+    r.summary = message;
+  r.error = error_info{std::move(kind), std::move(message)};
+}
+
+bool classify_supervision(const process_outcome& o, result& r) {
+  if (!o.started) {
+    fail_result(r, "crashed", "could not start " + o.start_error);
+    return true;
+  }
+  if (o.timed_out) {
+    fail_result(r, "timeout",
+                "no result within the deadline of "
+                  + std::to_string(o.duration_ms / 1000)
+                  + " s; process group killed");
+    return true;
+  }
+  return false;
+}
+
+std::string tail(const std::string& s, size_t n) {
+  return s.size() <= n ? s : "..." + s.substr(s.size() - n);
+}
+
+std::chrono::milliseconds task_deadline(const task& t, const worker_config& w) {
+  double s = t.timeout_s ? *t.timeout_s : w.deadline_s;
+  return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));
+}
+
+executor_ptr make_executor(const std::string& kind, const config& cfg,
+                           const worker_config& w, const std::string& root,
+                           std::vector<std::string>& problems) {
+  auto k = kind.empty() ? w.executor : kind;
+  auto paths = worker_paths::make(root, w.name);
+  std::error_code ec;
+  fs::create_directories(paths.workspace, ec);
+  if (ec) {
+    problems.push_back("cannot create " + paths.workspace + ": "
+                       + ec.message());
+    return nullptr;
+  }
+  if (k == "sim")
+    return std::make_shared<sim_executor>(cfg.sim, w);
+  if (k == "command") {
+    if (cfg.command.argv.empty()) {
+      problems.push_back(
+        "executors.command.argv: required for the command executor");
+      return nullptr;
+    }
+    return std::make_shared<command_executor>(cfg.command, w, paths);
+  }
+  if (k == "claude")
+    return std::make_shared<claude_executor>(cfg.claude, w, paths);
+  problems.push_back("unknown executor \"" + k
+                     + "\" (expected claude, command or sim)");
+  return nullptr;
+}
+
+} // namespace troupe

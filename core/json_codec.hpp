@@ -1,0 +1,47 @@
+#pragma once
+
+// Strict JSON codec for the model. Every violation becomes one message that
+// names the field and the reason, e.g.
+//   task_id "../x": must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$
+// Unknown fields are kept in `extra`, never rejected.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace troupe {
+
+using problems = std::vector<std::string>;
+
+inline constexpr std::string_view task_id_pattern
+  = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+
+/// True if `id` matches task_id_pattern (safe as a file name, no traversal).
+bool valid_task_id(std::string_view id);
+
+/// Parses text as JSON; on failure adds "not valid JSON: <why>".
+std::optional<json> parse_json_text(std::string_view text, problems& out);
+
+/// Decodes a task. `prefix` is prepended to field names ("tasks[2].").
+std::optional<task> task_from_json(const json& j, problems& out,
+                                   const std::string& prefix = "");
+json to_json(const task& t);
+
+std::optional<result> result_from_json(const json& j, problems& out);
+json to_json(const result& r);
+json to_json(const usage& u);
+usage usage_from_json(const json& j);
+
+/// Decodes a workflow file (its tasks are decoded but not cross-checked:
+/// see workflow_check.hpp for ids, dependencies, cycles and workers).
+std::optional<workflow> workflow_from_json(const json& j, problems& out);
+json to_json(const workflow& w);
+
+/// Reads a whole file; on failure adds "cannot read <path>: <why>".
+std::optional<std::string> read_text_file(const std::string& path,
+                                          problems& out);
+
+} // namespace troupe

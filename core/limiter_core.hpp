@@ -1,0 +1,87 @@
+#pragma once
+
+// The rate limiter's logic, free of actors: buckets for requests, input and
+// output tokens per worker and global (per model class); a queue of permit
+// requests served high priority first, FIFO within a priority; estimates
+// reconciled with actual usage. The rate_limiter actor wraps this.
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/config.hpp"
+#include "core/token_bucket.hpp"
+
+namespace troupe {
+
+struct permit_ask {
+  uint64_t id = 0;
+  std::string worker;
+  std::string model;
+  priority prio = priority::medium;
+  double requests = 1;
+  double input_tokens = 0;
+  double output_tokens = 0;
+};
+
+/// "opus", "sonnet", "haiku", or the model name itself: Anthropic meters
+/// limits per model class.
+std::string model_class(const std::string& model);
+
+class limiter_core {
+public:
+  limiter_core(rate_limits global,
+               std::map<std::string, rate_limits> per_worker, steady_time now);
+
+  void enqueue(permit_ask a);
+
+  /// Grants what the buckets allow now, in order. A request blocked by the
+  /// global buckets blocks everything behind it (so it is never starved by
+  /// smaller ones); one blocked by its worker's buckets blocks that worker.
+  std::vector<permit_ask> grant(steady_time now);
+
+  /// When grant() may succeed again; nullopt if nothing waits.
+  std::optional<steady_duration> next_try(steady_time now);
+
+  /// Settles a granted permit against what the run actually used.
+  void settle(const permit_ask& granted, double requests, double input_tokens,
+              double output_tokens, steady_time now);
+
+  size_t waiting() const;
+
+  /// True when no meter anywhere has a limit: every ask is granted at once.
+  bool unlimited() const;
+
+  /// Per-worker moving averages used to estimate the next run.
+  double avg_output(const std::string& worker) const;
+  double avg_requests(const std::string& worker) const;
+
+private:
+  struct meters {
+    token_bucket requests, input, output;
+    meters(const rate_limits& l, steady_time now)
+      : requests(l.requests_per_min, now),
+        input(l.input_tokens_per_min, now),
+        output(l.output_tokens_per_min, now) {
+    }
+    void refill(steady_time now);
+    bool can_take(const permit_ask& a) const;
+    void take(double r, double i, double o);
+    steady_duration time_until(const permit_ask& a) const;
+  };
+
+  meters& global_for(const std::string& model, steady_time now);
+  meters& worker_for(const std::string& worker, steady_time now);
+
+  rate_limits global_limits_;
+  std::map<std::string, rate_limits> worker_limits_;
+  std::map<std::string, meters> global_;
+  std::map<std::string, meters> workers_;
+  std::deque<permit_ask> queue_[3]; // by priority
+  std::map<std::string, std::pair<double, double>> averages_; // out, requests
+};
+
+} // namespace troupe

@@ -1,0 +1,267 @@
+#include "core/process.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <algorithm>
+#include <mutex>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace troupe {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+/// Closes a descriptor once.
+struct fd_guard {
+  int fd = -1;
+  ~fd_guard() { reset(); }
+  void reset() {
+    if (fd >= 0)
+      ::close(fd);
+    fd = -1;
+  }
+};
+
+bool make_pipe(fd_guard& r, fd_guard& w) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return false;
+  r.fd = fds[0];
+  w.fd = fds[1];
+  return true;
+}
+
+void set_nonblocking(int fd) {
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+}
+
+int open_pidfd(pid_t pid) {
+#ifdef SYS_pidfd_open
+  return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0));
+#else
+  return -1;
+#endif
+}
+
+void ignore_sigpipe_once() {
+  // A child that closes stdin early must give us EPIPE, not kill the node.
+  static std::once_flag flag;
+  std::call_once(flag, [] { ::signal(SIGPIPE, SIG_IGN); });
+}
+
+/// Appends what `fd` has; returns false at EOF or a hard error.
+bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      auto room = cap > dst.size() ? cap - dst.size() : 0;
+      if (static_cast<size_t>(n) > room)
+        truncated = true;
+      dst.append(buf, std::min(static_cast<size_t>(n), room));
+      continue;
+    }
+    if (n == 0)
+      return false;
+    if (errno == EINTR)
+      continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+}
+
+} // namespace
+
+std::string process_outcome::describe() const {
+  if (!started)
+    return "could not start: " + start_error;
+  if (timed_out)
+    return "killed at its deadline";
+  if (term_signal != 0)
+    return "killed by signal " + std::to_string(term_signal);
+  return "exit code " + std::to_string(exit_code);
+}
+
+std::vector<std::string> inherit_env(const std::vector<std::string>& names) {
+  std::vector<std::string> env;
+  for (auto& n : names)
+    if (auto v = std::getenv(n.c_str()))
+      env.push_back(n + "=" + v);
+  return env;
+}
+
+process_outcome run_process(const process_spec& spec) {
+  ignore_sigpipe_once();
+  process_outcome res;
+  auto t0 = clock_type::now();
+  if (spec.argv.empty()) {
+    res.start_error = "empty command";
+    return res;
+  }
+  fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
+  if (!make_pipe(in_r, in_w) || !make_pipe(out_r, out_w)
+      || !make_pipe(err_r, err_w)) {
+    res.start_error = std::string{"pipe: "} + std::strerror(errno);
+    return res;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in_r.fd, 0);
+  posix_spawn_file_actions_adddup2(&fa, out_w.fd, 1);
+  posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
+  if (!spec.cwd.empty())
+    posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  // Own process group, so a deadline kills the child and all it started;
+  // clean signal state, whatever the calling thread had blocked.
+  posix_spawnattr_setpgroup(&attr, 0);
+  sigset_t none, defaults;
+  sigemptyset(&none);
+  sigfillset(&defaults);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setsigdefault(&attr, &defaults);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
+                                    | POSIX_SPAWN_SETSIGDEF);
+  std::vector<char*> argv, envp;
+  for (auto& a : spec.argv)
+    argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  for (auto& e : spec.env)
+    envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
+  pid_t pid = -1;
+  // posix_spawnp searches the PATH of *this* process, which is the PATH we
+  // also hand down (inherit_env), so both agree.
+  int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  posix_spawnattr_destroy(&attr);
+  in_r.reset();
+  out_w.reset();
+  err_w.reset();
+  if (rc != 0) {
+    res.start_error = spec.argv[0] + ": " + std::strerror(rc);
+    res.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        clock_type::now() - t0)
+                        .count();
+    return res;
+  }
+  res.started = true;
+  set_nonblocking(in_w.fd);
+  set_nonblocking(out_r.fd);
+  set_nonblocking(err_r.fd);
+  fd_guard pidfd;
+  pidfd.fd = open_pidfd(pid);
+  size_t written = 0;
+  if (spec.stdin_data.empty())
+    in_w.reset(); // closed at once: the CLI must not wait for input
+  auto deadline = t0 + spec.deadline;
+  auto kill_at = clock_type::time_point::max();
+  bool exited = false;
+  int wstatus = 0;
+  auto reap = [&](bool block) {
+    auto r = ::waitpid(pid, &wstatus, block ? 0 : WNOHANG);
+    if (r == pid) {
+      exited = true;
+      // Whatever the child left behind in its group goes with it.
+      ::kill(-pid, SIGKILL);
+    }
+  };
+  // After the child exits, wait a little for the pipes to reach EOF (data
+  // still buffered), but never for descendants that escaped the group.
+  auto linger_until = clock_type::time_point::max();
+  while (out_r.fd >= 0 || err_r.fd >= 0 || !exited) {
+    auto now = clock_type::now();
+    if (!exited && !res.timed_out && now >= deadline) {
+      res.timed_out = true;
+      ::kill(-pid, SIGTERM);
+      kill_at = now + spec.kill_grace;
+    }
+    if (!exited && now >= kill_at) {
+      ::kill(-pid, SIGKILL);
+      kill_at = clock_type::time_point::max();
+    }
+    if (exited && linger_until == clock_type::time_point::max())
+      linger_until = now + std::chrono::milliseconds(200);
+    if (exited && now >= linger_until)
+      break;
+    pollfd fds[4];
+    int n = 0;
+    int i_in = -1, i_out = -1, i_err = -1, i_pid = -1;
+    if (in_w.fd >= 0) {
+      fds[n] = {in_w.fd, POLLOUT, 0};
+      i_in = n++;
+    }
+    if (out_r.fd >= 0) {
+      fds[n] = {out_r.fd, POLLIN, 0};
+      i_out = n++;
+    }
+    if (err_r.fd >= 0) {
+      fds[n] = {err_r.fd, POLLIN, 0};
+      i_err = n++;
+    }
+    if (!exited && pidfd.fd >= 0) {
+      fds[n] = {pidfd.fd, POLLIN, 0};
+      i_pid = n++;
+    }
+    auto next = std::min({exited ? linger_until : clock_type::time_point::max(),
+                          res.timed_out ? kill_at : deadline});
+    auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                     next - now)
+                     .count()
+                   + 1;
+    if (pidfd.fd < 0 && !exited)
+      wait_ms = std::min<int64_t>(wait_ms, 10); // no pidfd: poll for exit
+    wait_ms = std::max<int64_t>(0, std::min<int64_t>(wait_ms, 60000));
+    auto pr = ::poll(fds, n, static_cast<int>(wait_ms));
+    if (pr < 0 && errno != EINTR)
+      break;
+    if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      while (written < spec.stdin_data.size()) {
+        auto w = ::write(in_w.fd, spec.stdin_data.data() + written,
+                         spec.stdin_data.size() - written);
+        if (w > 0) {
+          written += static_cast<size_t>(w);
+        } else if (w < 0 && errno == EINTR) {
+          continue;
+        } else {
+          if (w < 0 && errno != EAGAIN)
+            written = spec.stdin_data.size(); // EPIPE: reader is gone
+          break;
+        }
+      }
+      if (written >= spec.stdin_data.size())
+        in_w.reset();
+    }
+    if (i_out >= 0 && fds[i_out].revents
+        && !drain(out_r.fd, res.out, spec.max_output, res.truncated))
+      out_r.reset();
+    if (i_err >= 0 && fds[i_err].revents
+        && !drain(err_r.fd, res.err, spec.max_output, res.truncated))
+      err_r.reset();
+    if (!exited && (pidfd.fd < 0 || (i_pid >= 0 && fds[i_pid].revents)))
+      reap(false);
+  }
+  if (!exited) {
+    ::kill(-pid, SIGKILL);
+    reap(true);
+  }
+  if (WIFEXITED(wstatus))
+    res.exit_code = WEXITSTATUS(wstatus);
+  else if (WIFSIGNALED(wstatus))
+    res.term_signal = WTERMSIG(wstatus);
+  res.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      clock_type::now() - t0)
+                      .count();
+  return res;
+}
+
+} // namespace troupe

@@ -1,0 +1,47 @@
+#pragma once
+
+// Runs one supervised child process: argv without a shell, a given
+// environment and working directory, stdin written then closed, stdout and
+// stderr captured up to a cap, and a wall-clock deadline after which the
+// whole process group gets SIGTERM, then SIGKILL.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace troupe {
+
+struct process_spec {
+  std::vector<std::string> argv;
+  std::vector<std::string> env; // "KEY=value"; exactly this, nothing inherited
+  std::string cwd;              // empty: the caller's
+  std::string stdin_data;
+  std::chrono::milliseconds deadline{std::chrono::minutes(15)};
+  std::chrono::milliseconds kill_grace{2000};
+  size_t max_output = 8u << 20; // per stream; the rest is read and dropped
+};
+
+struct process_outcome {
+  bool started = false;
+  std::string start_error;
+  int exit_code = -1;   // valid when the child exited normally
+  int term_signal = 0;  // the signal that ended it, if any
+  bool timed_out = false;
+  bool truncated = false;
+  std::string out;
+  std::string err;
+  int64_t duration_ms = 0;
+
+  bool exited_ok() const { return started && term_signal == 0 && exit_code == 0; }
+  /// "exit code 3", "killed by signal 9", ...
+  std::string describe() const;
+};
+
+process_outcome run_process(const process_spec& spec);
+
+/// Builds the minimal environment: the listed variables of this process (if
+/// set) plus the given extra ones.
+std::vector<std::string> inherit_env(const std::vector<std::string>& names);
+
+} // namespace troupe

@@ -1,0 +1,121 @@
+#include "core/prompt.hpp"
+
+#include <filesystem>
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view report_instructions = R"(
+## How to report
+Work in your current directory; write any document you produce there as a file.
+When you are done, end your answer with exactly one fenced JSON block:
+
+```json
+{"summary": "two or three sentences on what you did and concluded",
+ "findings": ["one point per entry: facts, scores, risks, recommendations"],
+ "artifacts": ["paths of the files you wrote, relative to your working directory"]}
+```
+)";
+
+std::string trim(std::string_view s) {
+  auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos)
+    return {};
+  auto e = s.find_last_not_of(" \t\r\n");
+  return std::string{s.substr(b, e - b + 1)};
+}
+
+} // namespace
+
+std::string compose_task_prompt(const task& t) {
+  std::string out = t.description;
+  out += "\n";
+  json ctx = t.context;
+  json deps;
+  if (auto i = ctx.find("dependency_results"); i != ctx.end()) {
+    deps = *i;
+    ctx.erase(i);
+  }
+  if (!ctx.empty()) {
+    out += "\n## Context\n```json\n" + ctx.dump(2) + "\n```\n";
+  }
+  if (deps.is_object() && !deps.empty()) {
+    out += "\n## Results of the tasks this one builds on\n";
+    for (auto& [id, r] : deps.items()) {
+      out += "\n### " + id;
+      if (r.contains("worker") && r["worker"].is_string())
+        out += " (" + r["worker"].get<std::string>() + ")";
+      out += "\n";
+      if (r.contains("summary") && r["summary"].is_string())
+        out += r["summary"].get<std::string>() + "\n";
+      if (r.contains("findings") && r["findings"].is_array())
+        for (auto& f : r["findings"])
+          if (f.is_string())
+            out += "- " + f.get<std::string>() + "\n";
+      if (r.contains("artifacts") && r["artifacts"].is_array()
+          && !r["artifacts"].empty()) {
+        out += "Artifacts (paths relative to the project root):";
+        for (auto& a : r["artifacts"])
+          if (a.is_string())
+            out += " " + a.get<std::string>();
+        out += "\n";
+      }
+    }
+  }
+  out += report_instructions;
+  return out;
+}
+
+agent_report extract_report(std::string_view text) {
+  agent_report rep;
+  // Scan the fenced blocks from the end: the report is the last one.
+  size_t end = text.size();
+  while (end > 0) {
+    auto open = text.rfind("```json", end - 1);
+    if (open == std::string_view::npos)
+      break;
+    auto body = open + 7;
+    auto close = text.find("```", body);
+    if (close != std::string_view::npos) {
+      auto j = json::parse(text.substr(body, close - body), nullptr, false);
+      if (j.is_object() && j.contains("summary") && j["summary"].is_string()) {
+        rep.structured = true;
+        rep.summary = j["summary"].get<std::string>();
+        for (const char* key : {"findings", "artifacts"}) {
+          auto& dst = key[0] == 'f' ? rep.findings : rep.artifacts;
+          if (j.contains(key) && j[key].is_array())
+            for (auto& x : j[key])
+              if (x.is_string())
+                dst.push_back(x.get<std::string>());
+        }
+        return rep;
+      }
+    }
+    if (open == 0)
+      break;
+    end = open;
+  }
+  rep.summary = trim(text);
+  return rep;
+}
+
+std::vector<std::string> normalize_artifacts(const std::vector<std::string>& xs,
+                                             const std::string& root,
+                                             const std::string& workspace_rel) {
+  std::vector<std::string> out;
+  auto abs_root = fs::absolute(root).lexically_normal();
+  for (auto& x : xs) {
+    fs::path p{x};
+    fs::path abs = p.is_absolute() ? p : abs_root / workspace_rel / p;
+    auto rel = abs.lexically_normal().lexically_relative(abs_root);
+    if (rel.empty() || *rel.begin() == "..")
+      continue; // outside the root: not ours to report
+    out.push_back(rel.string());
+  }
+  return out;
+}
+
+} // namespace troupe

@@ -1,0 +1,36 @@
+#pragma once
+
+// What an agent is told (the task text on stdin) and what we take back from
+// its answer (summary, findings, artifacts).
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace troupe {
+
+/// The task text: description, context (dependency results apart), and the
+/// instruction to end with a JSON report block.
+std::string compose_task_prompt(const task& t);
+
+struct agent_report {
+  std::string summary;
+  std::vector<std::string> findings;
+  std::vector<std::string> artifacts;
+  bool structured = false; // true if a JSON report block was found
+};
+
+/// Takes the last ```json block holding an object with "summary" from the
+/// agent's answer; otherwise the whole (trimmed) answer is the summary.
+agent_report extract_report(std::string_view text);
+
+/// Makes agent-reported artifact paths relative to the root: a relative path
+/// is taken as relative to `workspace_rel` (e.g. "workspaces/marie"). Paths
+/// that leave the root are dropped.
+std::vector<std::string> normalize_artifacts(const std::vector<std::string>& xs,
+                                             const std::string& root,
+                                             const std::string& workspace_rel);
+
+} // namespace troupe

@@ -1,0 +1,165 @@
+#include "core/report.hpp"
+
+#include <cstdio>
+#include <map>
+
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+namespace {
+
+std::string money(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "$%.4f", usd);
+  return buf;
+}
+
+std::string percent(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f %%", x * 100);
+  return buf;
+}
+
+/// Cache reads as a share of all input the model saw.
+double cache_read_ratio(const usage& u) {
+  auto all = u.input_tokens + u.cache_creation_input_tokens
+             + u.cache_read_input_tokens;
+  return all == 0 ? 0 : static_cast<double>(u.cache_read_input_tokens) / all;
+}
+
+struct totals {
+  usage tokens;
+  double cost = 0;
+  int64_t duration_ms = 0;
+  size_t tasks = 0, complete = 0;
+
+  void add(const result& r) {
+    tokens += r.tokens;
+    cost += r.cost_usd;
+    duration_ms += r.duration_ms;
+    ++tasks;
+    complete += r.ok() ? 1 : 0;
+  }
+
+  json to_json() const {
+    return {{"tasks", tasks},
+            {"complete", complete},
+            {"usage", troupe::to_json(tokens)},
+            {"cache_read_ratio", cache_read_ratio(tokens)},
+            {"cost_usd", cost},
+            {"busy_ms", duration_ms}};
+  }
+};
+
+
+} // namespace
+
+bool run_summary::all_complete() const {
+  return count(status::complete) == results.size() && !results.empty();
+}
+
+size_t run_summary::count(status s) const {
+  size_t n = 0;
+  for (auto& r : results)
+    n += r.state == s ? 1 : 0;
+  return n;
+}
+
+json report_json(const run_summary& s) {
+  totals all;
+  std::map<std::string, totals> by_worker;
+  json tasks = json::array();
+  bool simulated = false;
+  for (auto& r : s.results) {
+    all.add(r);
+    by_worker[r.worker].add(r);
+    simulated |= r.simulated;
+    tasks.push_back(to_json(r));
+  }
+  json workers = json::object();
+  for (auto& [name, t] : by_worker)
+    workers[name] = t.to_json();
+  return {{"run_id", s.run_id},
+          {"workflow", s.workflow_name},
+          {"description", s.workflow_description},
+          {"started_at", s.started_at},
+          {"finished_at", s.finished_at},
+          {"duration_ms", s.duration_ms},
+          {"status", s.all_complete() ? "complete" : "failed"},
+          {"simulated", simulated},
+          {"counts",
+           {{"complete", s.count(status::complete)},
+            {"failed", s.count(status::failed)},
+            {"rejected", s.count(status::rejected)},
+            {"cancelled", s.count(status::cancelled)}}},
+          {"totals", all.to_json()},
+          {"workers", workers},
+          {"tasks", tasks}};
+}
+
+std::string report_markdown(const run_summary& s) {
+  totals all;
+  std::map<std::string, totals> by_worker;
+  bool simulated = false;
+  for (auto& r : s.results) {
+    all.add(r);
+    by_worker[r.worker].add(r);
+    simulated |= r.simulated;
+  }
+  std::string md = "# " + s.workflow_name + "\n\n";
+  if (!s.workflow_description.empty())
+    md += s.workflow_description + "\n\n";
+  if (simulated)
+    md += "> Simulated run: these results come from troupe's built-in "
+          "simulator, not from an LLM.\n\n";
+  md += "Run `" + s.run_id + "`, " + std::to_string(s.results.size())
+        + " tasks: " + std::to_string(s.count(status::complete))
+        + " complete, " + std::to_string(s.count(status::failed))
+        + " failed, in " + std::to_string(s.duration_ms) + " ms. Tokens in "
+        + std::to_string(all.tokens.metered_input()) + ", out "
+        + std::to_string(all.tokens.output_tokens) + ", cache reads "
+        + percent(cache_read_ratio(all.tokens)) + "; cost "
+        + money(all.cost) + ".\n\n";
+  md += "## Results\n\n";
+  for (size_t i = 0; i < s.results.size(); ++i) {
+    auto& r = s.results[i];
+    md += "### " + r.task_id + " (" + r.worker + "): "
+          + std::string{to_string(r.state)} + "\n\n";
+    if (!r.ok() && r.error)
+      md += "**" + r.error->kind + "**: " + r.error->message + "\n\n";
+    else if (!r.summary.empty())
+      md += r.summary + "\n\n";
+    for (auto& f : r.findings)
+      md += "- " + f + "\n";
+    if (!r.findings.empty())
+      md += "\n";
+    if (!r.artifacts.empty()) {
+      md += "Artifacts:";
+      for (auto& a : r.artifacts)
+        md += " `" + a + "`";
+      md += "\n\n";
+    }
+  }
+  md += "## Tasks\n\n| task | worker | status | time | tokens in/out | cost |\n"
+        "|---|---|---|---|---|---|\n";
+  for (auto& r : s.results)
+    md += "| " + r.task_id + " | " + r.worker + " | "
+          + std::string{to_string(r.state)} + " | "
+          + std::to_string(r.duration_ms) + " ms | "
+          + std::to_string(r.tokens.metered_input()) + " / "
+          + std::to_string(r.tokens.output_tokens) + " | " + money(r.cost_usd)
+          + " |\n";
+  md += "\n## Workers\n\n| worker | tasks | complete | tokens in/out | "
+        "cache reads | cost |\n|---|---|---|---|---|---|\n";
+  for (auto& [name, t] : by_worker)
+    md += "| " + name + " | " + std::to_string(t.tasks) + " | "
+          + std::to_string(t.complete) + " | "
+          + std::to_string(t.tokens.metered_input()) + " / "
+          + std::to_string(t.tokens.output_tokens) + " | "
+          + percent(cache_read_ratio(t.tokens)) + " | " + money(t.cost)
+          + " |\n";
+  return md;
+}
+
+} // namespace troupe

@@ -1,0 +1,31 @@
+#pragma once
+
+// The run report: report.json for programs, report.md for people. Without an
+// LLM synthesiser this deterministic template does the job.
+
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace troupe {
+
+/// Everything a finished run produced, results in workflow order.
+struct run_summary {
+  std::string run_id;
+  std::string workflow_name;
+  std::string workflow_description;
+  std::string started_at;
+  std::string finished_at;
+  int64_t duration_ms = 0;
+  std::vector<task> tasks;
+  std::vector<result> results;
+
+  bool all_complete() const;
+  size_t count(status s) const;
+};
+
+json report_json(const run_summary& s);
+std::string report_markdown(const run_summary& s);
+
+} // namespace troupe

@@ -1,0 +1,87 @@
+// caf-node validate <file>...: checks task, workflow and config files and
+// prints every problem.
+
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+
+#include "core/config.hpp"
+#include "core/workflow_check.hpp"
+#include "node/commands.hpp"
+#include "node/options.hpp"
+
+namespace troupe::node {
+
+namespace {
+
+struct validate_options {
+  std::vector<std::string> files;
+  std::string config_path;
+};
+
+/// Checks one file; returns true if it is valid.
+bool validate_file(const std::string& path, const validate_options& opts) {
+  problems ps;
+  std::string what;
+  auto text = read_text_file(path, ps);
+  std::optional<json> j;
+  if (text)
+    j = parse_json_text(*text, ps);
+  if (j && j->is_object() && j->contains("workers")) {
+    what = "config";
+    auto base = std::filesystem::absolute(path).parent_path().string();
+    if (auto cfg = config_from_json(*j, base, ps))
+      check_config_files(*cfg, ps);
+  } else if (j && j->is_object() && j->contains("tasks")) {
+    what = "workflow";
+    if (auto wf = workflow_from_json(*j, ps)) {
+      problems cfg_ps;
+      auto cfg_path = opts.config_path.empty() ? std::string{"config/troupe.json"}
+                                               : opts.config_path;
+      auto cfg = load_config(cfg_path, cfg_ps);
+      std::set<std::string> workers;
+      if (cfg) {
+        workers = cfg->worker_names();
+      } else {
+        // Without a config the worker names cannot be checked; say so.
+        for (auto& t : wf->tasks)
+          workers.insert(t.worker);
+        std::fprintf(stderr, "note: %s: worker names not checked (%s)\n",
+                     path.c_str(), cfg_ps.empty() ? "" : cfg_ps[0].c_str());
+      }
+      if (check_workflow(*wf, workers, ps))
+        what += " (" + std::to_string(wf->tasks.size()) + " tasks)";
+    }
+  } else if (j) {
+    what = "task";
+    task_from_json(*j, ps);
+  }
+  if (!ps.empty()) {
+    print_problems(path + ": invalid" + (what.empty() ? "" : " " + what) + ":",
+                   ps);
+    return false;
+  }
+  std::printf("%s: valid %s\n", path.c_str(), what.c_str());
+  return true;
+}
+
+} // namespace
+
+command add_validate(CLI::App& app) {
+  auto opts = std::make_shared<validate_options>();
+  auto cmd = app.add_subcommand(
+    "validate", "check task, workflow or config files and print every problem");
+  cmd->add_option("files", opts->files, "files to check")->required();
+  cmd->add_option("--config", opts->config_path,
+                  "config whose workers a workflow may use (default "
+                  "config/troupe.json)");
+  return [opts] {
+    bool ok = true;
+    for (auto& f : opts->files)
+      ok = validate_file(f, *opts) && ok;
+    return ok ? exit_ok : exit_failed;
+  };
+}
+
+} // namespace troupe::node

@@ -1,0 +1,57 @@
+#include "node/options.hpp"
+
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+
+namespace troupe::node {
+
+namespace fs = std::filesystem;
+
+void add_common_options(CLI::App* cmd, common_options& opts) {
+  cmd->add_option("--root", opts.root,
+                  "folder holding tasks/, results/, workspaces/, auth-homes/, "
+                  "runs/")
+    ->capture_default_str();
+  cmd->add_option("--config", opts.config_path,
+                  "config file (default: <root>/config/troupe.json, else "
+                  "./config/troupe.json)");
+  cmd->add_option("--executor", opts.executor,
+                  "run every worker with this executor instead of its own")
+    ->check(CLI::IsMember({"claude", "command", "sim"}));
+  cmd->add_option("--sim-latency-ms", opts.sim_latency_ms,
+                  "latency of the simulator per task")
+    ->check(CLI::Range(0, 3600000));
+}
+
+void print_problems(const std::string& heading, const problems& ps) {
+  std::fprintf(stderr, "%s\n", heading.c_str());
+  for (auto& p : ps)
+    std::fprintf(stderr, "  - %s\n", p.c_str());
+}
+
+std::optional<config> load_effective_config(const common_options& opts) {
+  auto path = opts.config_path;
+  if (path.empty()) {
+    path = (fs::path{opts.root} / "config/troupe.json").string();
+    if (!fs::exists(path))
+      path = "config/troupe.json";
+  }
+  problems ps;
+  auto cfg = load_config(path, ps);
+  if (cfg)
+    check_config_files(*cfg, ps);
+  if (!ps.empty()) {
+    print_problems("error: bad config " + path + ":", ps);
+    return std::nullopt;
+  }
+  if (opts.sim_latency_ms >= 0)
+    cfg->sim.latency_ms = opts.sim_latency_ms;
+  if (!opts.executor.empty())
+    for (auto& w : cfg->workers)
+      w.executor = opts.executor;
+  return cfg;
+}
+
+} // namespace troupe::node

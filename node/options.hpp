@@ -1,0 +1,32 @@
+#pragma once
+
+// Options shared by the commands that start workers (run, serve, ...).
+
+#include <optional>
+#include <string>
+
+#include "core/config.hpp"
+
+namespace CLI {
+class App;
+}
+
+namespace troupe::node {
+
+struct common_options {
+  std::string root = ".";
+  std::string config_path; // empty: <root>/config/troupe.json, else ./config
+  std::string executor;    // empty: as configured per worker
+  int sim_latency_ms = -1; // -1: as configured
+};
+
+void add_common_options(CLI::App* cmd, common_options& opts);
+
+/// Loads the config and applies the command-line overrides; prints every
+/// problem to stderr and returns nullopt on failure.
+std::optional<config> load_effective_config(const common_options& opts);
+
+/// Prints problems to stderr, one per line, after a heading.
+void print_problems(const std::string& heading, const problems& ps);
+
+} // namespace troupe::node
