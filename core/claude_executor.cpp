@@ -102,6 +102,7 @@ claude_executor::claude_executor(claude_settings s, worker_config w,
   // The worker's own config dir: the CLI keeps its login and state there.
   std::error_code ec;
   fs::create_directories(paths_.auth_home + "/.claude", ec);
+  fs::create_directories(paths_.workspace, ec);
 }
 
 std::vector<std::string> claude_executor::argv_for(const task& t) const {

@@ -25,6 +25,8 @@ void replace_all(std::string& s, std::string_view from, const std::string& to) {
 command_executor::command_executor(command_settings s, worker_config w,
                                    worker_paths p)
   : settings_(std::move(s)), worker_(std::move(w)), paths_(std::move(p)) {
+  std::error_code ec;
+  fs::create_directories(paths_.workspace, ec);
   for (auto& a : settings_.argv)
     needs_prompt_file_ |= a.find("{prompt_file}") != std::string::npos;
 }

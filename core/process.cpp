@@ -106,6 +106,10 @@ process_outcome run_process(const process_spec& spec) {
     res.start_error = "empty command";
     return res;
   }
+  if (!spec.cwd.empty() && ::access(spec.cwd.c_str(), X_OK) != 0) {
+    res.start_error = "working directory " + spec.cwd + ": " + std::strerror(errno);
+    return res;
+  }
   fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
   if (!make_pipe(in_r, in_w) || !make_pipe(out_r, out_w)
       || !make_pipe(err_r, err_w)) {

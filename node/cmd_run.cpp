@@ -58,7 +58,7 @@ int run(const run_options& opts) {
   auto cfg = load_effective_config(opts.common);
   if (!cfg)
     return exit_usage;
-  if (!fs::is_regular_file(opts.target)) {
+  if (!fs::exists(opts.target) || fs::is_directory(opts.target)) {
     std::fprintf(stderr,
                  "error: %s is not a workflow file (planning from a "
                  "plain-language request is not available in this version)\n",

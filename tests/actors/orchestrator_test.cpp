@@ -1,0 +1,142 @@
+#define CAF_SUITE orchestrator
+
+#include "actors/orchestrator.hpp"
+
+#include "actors/rate_limiter.hpp"
+#include "actors/worker.hpp"
+#include "caf/all.hpp"
+#include "fixture.hpp"
+
+using namespace troupe;
+using namespace troupe::testing;
+
+namespace {
+
+struct fixture : test_coordinator_fixture<test_config> {
+  std::shared_ptr<scripted_executor> exec = std::make_shared<scripted_executor>();
+  orchestrator_actor orch;
+
+  fixture() {
+    auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{});
+    std::map<std::string, worker_actor> workers;
+    for (auto name : {"marie", "anga"}) {
+      worker_settings ws;
+      ws.name = name;
+      ws.slots = 4;
+      workers[name] = sys.spawn(worker, ws, exec, limiter, recorder_actor{});
+    }
+    orchestrator_settings os;
+    os.max_attempts = {{"marie", 2}, {"anga", 1}};
+    os.make_run_id = [] { return std::string{"run-1"}; };
+    orch = sys.spawn(orchestrator, os, workers, recorder_actor{});
+    run();
+  }
+
+  run_summary run_workflow(std::vector<task> tasks) {
+    workflow wf;
+    wf.name = "test";
+    wf.tasks = std::move(tasks);
+    self->send(orch, run_atom_v, wf);
+    run();
+    run_summary got;
+    bool received = false;
+    self->receive([&](run_summary& s) { got = std::move(s); received = true; },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+    CAF_REQUIRE(received);
+    return got;
+  }
+
+  static const result& by_id(const run_summary& s, const std::string& id) {
+    for (auto& r : s.results)
+      if (r.task_id == id)
+        return r;
+    CAF_FAIL("no result for " << id);
+    return s.results.front();
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(orchestrator_tests, fixture)
+
+CAF_TEST(diamond runs the join last and hands it both results) {
+  auto s = run_workflow({mk_task("a", "marie"), mk_task("b", "marie", {"a"}),
+                         mk_task("c", "anga", {"a"}),
+                         mk_task("d", "anga", {"b", "c"})});
+  CAF_CHECK(s.all_complete());
+  CAF_CHECK_EQUAL(s.run_id, "run-1");
+  auto order = exec->order();
+  CAF_REQUIRE_EQUAL(order.size(), 4u);
+  CAF_CHECK_EQUAL(order.front(), "a");
+  CAF_CHECK_EQUAL(order.back(), "d");
+  auto& d = exec->seen.back();
+  auto deps = d.context["dependency_results"];
+  CAF_CHECK_EQUAL(deps.size(), 2u);
+  CAF_CHECK_EQUAL(deps["b"]["summary"], "did b");
+  CAF_CHECK_EQUAL(deps["c"]["findings"], json({"finding of c"}));
+  CAF_CHECK_EQUAL(deps["c"]["artifacts"], json({"workspaces/anga/c.md"}));
+  // Artifact-only hand-off: nothing but these keys.
+  std::set<std::string> keys;
+  for (auto& [k, v] : deps["b"].items())
+    keys.insert(k);
+  CAF_CHECK_EQUAL(keys, (std::set<std::string>{"artifacts", "findings",
+                                                "status", "summary", "worker"}));
+  // Results come back in workflow order.
+  CAF_CHECK_EQUAL(s.results[3].task_id, "d");
+}
+
+CAF_TEST(failure fails the dependents with the reason and spares the rest) {
+  exec->outcomes["a"] = {"auth"}; // not retryable
+  auto s = run_workflow({mk_task("a", "anga"), mk_task("b", "marie", {"a"}),
+                         mk_task("c", "marie", {"b"}), mk_task("x", "marie")});
+  CAF_CHECK(!s.all_complete());
+  CAF_CHECK_EQUAL(by_id(s, "a").error->kind, "auth");
+  auto& b = by_id(s, "b");
+  CAF_CHECK(b.state == status::failed);
+  CAF_CHECK_EQUAL(b.error->kind, "dependency_failed");
+  CAF_CHECK_EQUAL(b.error->message,
+                  "dependency \"a\" failed (auth: scripted auth)");
+  CAF_CHECK_EQUAL(by_id(s, "c").error->kind, "dependency_failed");
+  CAF_CHECK(by_id(s, "x").ok());
+  // b and c never ran.
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"a", "x"}));
+}
+
+CAF_TEST(retryable failure is retried up to the worker max_attempts) {
+  exec->outcomes["m"] = {"overloaded"};          // marie: 2 attempts
+  exec->outcomes["g"] = {"overloaded"};          // anga: 1 attempt
+  exec->outcomes["n"] = {"timeout", "timeout"};  // marie, fails twice
+  auto s = run_workflow({mk_task("m", "marie"), mk_task("g", "anga"),
+                         mk_task("n", "marie")});
+  CAF_CHECK(by_id(s, "m").ok());
+  CAF_CHECK_EQUAL(by_id(s, "m").attempt, 2);
+  CAF_CHECK_EQUAL(by_id(s, "g").error->kind, "overloaded");
+  CAF_CHECK_EQUAL(by_id(s, "g").attempt, 1);
+  CAF_CHECK_EQUAL(by_id(s, "n").error->kind, "timeout");
+  CAF_CHECK_EQUAL(by_id(s, "n").attempt, 2);
+}
+
+CAF_TEST(high priority tasks are released first) {
+  auto s = run_workflow({mk_task("low", "marie", {}, priority::low),
+                         mk_task("mid", "marie"),
+                         mk_task("high", "marie", {}, priority::high)});
+  CAF_CHECK(s.all_complete());
+  CAF_CHECK_EQUAL(exec->order(),
+                  (std::vector<std::string>{"high", "mid", "low"}));
+}
+
+CAF_TEST(unknown worker refuses the whole run) {
+  workflow wf;
+  wf.name = "bad";
+  wf.tasks = {mk_task("a", "marie"), mk_task("z", "zoe")};
+  self->send(orch, run_atom_v, wf);
+  run();
+  bool got_error = false;
+  self->receive([&](caf::error& err) { got_error = true; },
+                [&](run_summary&) {},
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK(got_error);
+  CAF_CHECK(exec->seen.empty());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,116 @@
+#define CAF_SUITE rate_limiter
+
+#include "actors/rate_limiter.hpp"
+
+#include "caf/all.hpp"
+#include "fixture.hpp"
+
+using namespace troupe;
+using namespace troupe::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture : test_coordinator_fixture<test_config> {
+  rate_limiter_actor limiter;
+
+  void start(rate_limits global, std::map<std::string, rate_limits> workers = {}) {
+    limiter = sys.spawn(rate_limiter, global, workers);
+    run();
+  }
+
+  void ask(std::string worker, double in, priority p = priority::medium) {
+    permit_ask a;
+    a.worker = std::move(worker);
+    a.model = "claude-sonnet-4-5";
+    a.prio = p;
+    a.input_tokens = in;
+    self->send(limiter, permit_atom_v, a);
+  }
+
+  void settle_messages() {
+    while (sched.try_run_once())
+      ;
+  }
+
+  std::vector<permit_ask> granted() {
+    std::vector<permit_ask> xs;
+    bool more = true;
+    while (more)
+      self->receive([&](permit_ask& p) { xs.push_back(std::move(p)); },
+                    caf::after(0s) >> [&] { more = false; });
+    return xs;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(rate_limiter_tests, fixture)
+
+CAF_TEST(grants at once within the buckets) {
+  start(rate_limits{0, 1000, 0});
+  ask("marie", 400);
+  ask("anga", 400);
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 2u);
+}
+
+CAF_TEST(holds a permit until the bucket refills then grants in order) {
+  start(rate_limits{0, 600, 0}); // 10 tokens per second
+  ask("marie", 500);
+  ask("anga", 300);  // 100 left: waits 20 s
+  ask("fabien", 50); // fits now, but FIFO keeps it behind anga
+  settle_messages();
+  auto first = granted();
+  CAF_REQUIRE_EQUAL(first.size(), 1u);
+  CAF_CHECK_EQUAL(first[0].worker, "marie");
+  advance_time(19s);
+  settle_messages();
+  CAF_CHECK(granted().empty());
+  advance_time(1s); // the limiter's own timer fires: anga's turn
+  settle_messages();
+  auto second = granted();
+  CAF_REQUIRE_EQUAL(second.size(), 1u);
+  CAF_CHECK_EQUAL(second[0].worker, "anga");
+  advance_time(5s);
+  settle_messages();
+  auto third = granted();
+  CAF_REQUIRE_EQUAL(third.size(), 1u);
+  CAF_CHECK_EQUAL(third[0].worker, "fabien");
+}
+
+CAF_TEST(per worker buckets hold one worker without blocking the others) {
+  start(rate_limits{}, {{"marie", rate_limits{1, 0, 0}}});
+  ask("marie", 1);
+  ask("marie", 1);
+  ask("anga", 1);
+  settle_messages();
+  auto got = granted();
+  CAF_REQUIRE_EQUAL(got.size(), 2u);
+  CAF_CHECK_EQUAL(got[0].worker, "marie");
+  CAF_CHECK_EQUAL(got[1].worker, "anga");
+  advance_time(60s);
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 1u);
+}
+
+CAF_TEST(settling a smaller actual usage frees tokens for waiting asks) {
+  start(rate_limits{0, 0, 1000});
+  permit_ask big;
+  big.worker = "marie";
+  big.model = "claude-sonnet-4-5";
+  big.output_tokens = 1000;
+  self->send(limiter, permit_atom_v, big);
+  settle_messages();
+  auto got = granted();
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  big.output_tokens = 600;
+  self->send(limiter, permit_atom_v, big); // waits: 0 left
+  settle_messages();
+  CAF_CHECK(granted().empty());
+  self->send(limiter, settle_atom_v, got[0], run_usage{1, 0, 200});
+  settle_messages(); // 800 come back: the waiting ask fits
+  CAF_CHECK_EQUAL(granted().size(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

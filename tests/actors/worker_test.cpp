@@ -1,0 +1,117 @@
+#define CAF_SUITE worker
+
+#include "actors/worker.hpp"
+
+#include "actors/rate_limiter.hpp"
+#include "caf/all.hpp"
+#include "fixture.hpp"
+
+using namespace troupe;
+using namespace troupe::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct fixture : test_coordinator_fixture<test_config> {
+  std::shared_ptr<scripted_executor> exec = std::make_shared<scripted_executor>();
+  rate_limiter_actor limiter;
+  worker_actor w;
+
+  void start(int slots, rate_limits limits = {}, bool blocking = false) {
+    exec->is_blocking = blocking;
+    limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{});
+    worker_settings ws;
+    ws.name = "marie";
+    ws.slots = slots;
+    ws.detached_runners = false; // the test scheduler runs them
+    w = sys.spawn(worker, ws, exec, limiter, recorder_actor{});
+    run();
+  }
+
+  /// Consumes messages only: timers (the executor's latency) do not fire.
+  void settle_messages() {
+    while (sched.try_run_once())
+      ;
+  }
+
+  std::vector<result> results() {
+    std::vector<result> xs;
+    bool more = true;
+    while (more)
+      self->receive([&](result& r) { xs.push_back(std::move(r)); },
+                    caf::after(0s) >> [&] { more = false; });
+    return xs;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(worker_tests, fixture)
+
+CAF_TEST(never runs more tasks at once than it has slots) {
+  exec->lat = 100ms;
+  start(2);
+  for (int i = 0; i < 5; ++i)
+    self->send(w, mk_task("t" + std::to_string(i), "marie"));
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK(results().empty());
+  CAF_CHECK(sched.trigger_timeouts() > 0);
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 4u);
+  CAF_CHECK_EQUAL(results().size(), 2u);
+  sched.trigger_timeouts();
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 5u);
+  sched.trigger_timeouts();
+  settle_messages();
+  CAF_CHECK_EQUAL(results().size(), 3u);
+}
+
+CAF_TEST(queued tasks run high priority first then in arrival order) {
+  exec->lat = 100ms;
+  start(1);
+  self->send(w, mk_task("busy", "marie"));
+  settle_messages();
+  self->send(w, mk_task("low", "marie", {}, priority::low));
+  self->send(w, mk_task("mid1", "marie"));
+  self->send(w, mk_task("high", "marie", {}, priority::high));
+  self->send(w, mk_task("mid2", "marie"));
+  run(); // messages and timers until all are done
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{
+                                   "busy", "high", "mid1", "mid2", "low"}));
+  CAF_CHECK_EQUAL(results().size(), 5u);
+}
+
+CAF_TEST(waits for a permit from the rate limiter before each run) {
+  // One request per minute: the second task must wait a minute of
+  // (injected) time.
+  start(2, rate_limits{1, 0, 0});
+  self->send(w, mk_task("first", "marie"));
+  self->send(w, mk_task("second", "marie"));
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+  CAF_CHECK_EQUAL(results().size(), 1u);
+  advance_time(59s);
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 1u);
+  advance_time(1s);
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->order(),
+                  (std::vector<std::string>{"first", "second"}));
+  CAF_CHECK_EQUAL(results().size(), 1u);
+}
+
+CAF_TEST(blocking executors run on runner actors and report back) {
+  start(2, {}, true);
+  self->send(w, mk_task("a", "marie"));
+  self->send(w, mk_task("b", "marie"));
+  self->send(w, mk_task("c", "marie"));
+  run();
+  auto rs = results();
+  CAF_CHECK_EQUAL(rs.size(), 3u);
+  for (auto& r : rs)
+    CAF_CHECK(r.ok());
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# caf-node as a user meets it: help, version, exit codes, error messages.
+source "$(dirname "$0")/lib.sh"
+
+expect() { # expect <rc> <stderr-substring> -- command...
+  local want=$1 msg=$2; shift 3
+  set +e
+  "$@" >"$WORK/out" 2>"$WORK/err"
+  local rc=$?
+  set -e
+  if [ "$rc" -eq "$want" ] && grep -qF -- "$msg" "$WORK/err" "$WORK/out"; then
+    pass "$* -> $rc, says '$msg'"
+  else
+    fail "$* -> $rc (want $want), output: $(head -c 400 "$WORK/err" "$WORK/out")"
+  fi
+}
+
+expect 0 "caf-node 0.1.0" -- "$CAF_NODE" --version
+for sub in run validate; do
+  expect 0 "Usage: caf-node $sub" -- "$CAF_NODE" "$sub" --help
+done
+expect 2 "A subcommand is required" -- "$CAF_NODE"
+expect 2 "workflow is required" -- "$CAF_NODE" run
+
+expect 0 "valid workflow (7 tasks)" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" \
+  "$SRC/workflows/complex-choreography.json"
+expect 0 "valid config" -- "$CAF_NODE" validate "$SRC/config/troupe.json"
+
+cat >"$WORK/cycle.json" <<'JSON'
+{"name": "c", "tasks": [
+  {"task_id": "a", "worker": "marie", "description": "x", "dependencies": ["b"]},
+  {"task_id": "b", "worker": "marie", "description": "x", "dependencies": ["a"]}]}
+JSON
+expect 1 "dependency cycle: a -> b -> a" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/cycle.json"
+expect 2 "dependency cycle: a -> b -> a" -- "$CAF_NODE" run "$WORK/cycle.json" --root "$WORK/r1" --config "$SRC/config/troupe.json"
+check "a refused workflow writes no results" [ ! -d "$WORK/r1/results" ]
+
+printf '{"task_id": "../x", "worker": "marie"}' >"$WORK/task.json"
+expect 1 'task_id "../x": must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$' -- "$CAF_NODE" validate "$WORK/task.json"
+expect 1 "description: required" -- "$CAF_NODE" validate "$WORK/task.json"
+
+printf '{"name": "x", "tasks": [{"task_id": "a", "worker": "zoe", "description": "x"}]}' >"$WORK/zoe.json"
+expect 2 'tasks[0].worker "zoe": not a configured worker' -- "$CAF_NODE" run "$WORK/zoe.json" --root "$WORK/r2" --config "$SRC/config/troupe.json"
+
+printf '{"workers": {"marie": {"prompt": "../prompts/DANCE.md", "slots": 0, "colour": "red"}}}' >"$WORK/bad-config.json"
+expect 2 "workers.marie.slots 0: must be an integer from 1 to 256" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --config "$WORK/bad-config.json" --root "$WORK/r3"
+expect 1 "workers.marie.colour: unknown key" -- "$CAF_NODE" validate "$WORK/bad-config.json"
+
+expect 2 "not valid JSON" -- "$CAF_NODE" run <(echo '{"name":') --root "$WORK/r4" --config "$SRC/config/troupe.json"
+expect 2 "is not a workflow file" -- "$CAF_NODE" run "Evaluate all students" --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "--executor: gpt not in {claude,command,sim}" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --executor gpt
+
+# The command executor: any CLI from an argv template, under supervision.
+root=$(fresh_root command)
+cat >"$root/cfg.json" <<JSON
+{"workers": {
+   "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command"},
+   "anga": {"prompt": "$SRC/prompts/ANGA.md", "executor": "command"},
+   "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "executor": "command"}},
+ "executors": {"command": {"argv": ["/bin/sh", "-c",
+   "cat {prompt_file} > out-{task_id}.txt; printf '{\\"summary\\": \\"did %s\\", \\"artifacts\\": [\\"out-%s.txt\\"]}' {task_id} {task_id}"]}}}
+JSON
+expect 0 "3 tasks: 3 complete" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --root "$root" --config "$root/cfg.json"
+check "command executor result has its summary and artifact" json_is "$root/results/anga/demo-anga-review.json" \
+  'j["summary"] == "did demo-anga-review" and j["artifacts"] == ["workspaces/anga/out-demo-anga-review.txt"]'
+check "the prompt file reached the command" grep -q "Review the attached Python function" "$root/workspaces/anga/out-demo-anga-review.txt"
+
+finish

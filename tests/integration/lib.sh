@@ -1,0 +1,30 @@
+# Helpers for the integration scripts: real caf-node, real processes, real
+# files. Usage: source lib.sh <caf-node> <source dir>
+set -euo pipefail
+CAF_NODE=$(readlink -f "$1")
+SRC=$(readlink -f "$2")
+PY=/usr/bin/python3
+FAILS=0
+PASSES=0
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-it.XXXXXX")
+trap 'rm -rf "$WORK"' EXIT
+
+pass() { PASSES=$((PASSES + 1)); echo "ok   - $*"; }
+fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
+check() { # check "description" command...
+  local what=$1; shift
+  if "$@"; then pass "$what"; else fail "$what"; fi
+}
+# Evaluates a Python expression over the JSON file $1 bound to `j`.
+json_is() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; }
+finish() {
+  echo "$PASSES passed, $FAILS failed"
+  [ "$FAILS" -eq 0 ]
+}
+# A fresh root with the fake claude first on PATH.
+fresh_root() {
+  local r="$WORK/$1"
+  mkdir -p "$r"
+  echo "$r"
+}
+with_fake_claude() { PATH="$SRC/tests/fake:$PATH" "$@"; }

@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Every workflow in workflows/ end to end: with the simulator, and with the
+# fake claude CLI on PATH (the real executor path: subprocess, stdin, JSON).
+source "$(dirname "$0")/lib.sh"
+
+for wf in "$SRC"/workflows/*.json; do
+  name=$(basename "$wf" .json)
+  n=$("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["tasks"]))' "$wf")
+  for executor in sim claude; do
+    root=$(fresh_root "$name-$executor")
+    set +e
+    with_fake_claude "$CAF_NODE" run "$wf" --root "$root" --config "$SRC/config/troupe.json" \
+      --executor "$executor" --sim-latency-ms 0 >"$root/out.md" 2>"$root/err.log"
+    rc=$?
+    set -e
+    check "$name/$executor exits 0" [ "$rc" -eq 0 ]
+    got=$(find "$root/results" -name '*.json' | wc -l)
+    check "$name/$executor writes $n results (got $got)" [ "$got" -eq "$n" ]
+    bad=0
+    for f in "$root"/results/*/*.json; do
+      json_is "$f" 'j["status"] == "complete" and j["completed_at"] and j["summary"]' || bad=1
+    done
+    check "$name/$executor results are complete and well formed" [ "$bad" -eq 0 ]
+    run_dir=$(ls -d "$root"/runs/*/)
+    check "$name/$executor report.json says complete" json_is "$run_dir/report.json" \
+      "j['status'] == 'complete' and j['counts']['complete'] == $n"
+    check "$name/$executor report.md printed on stdout" cmp -s "$root/out.md" "$run_dir/report.md"
+    events=$(grep -c '"event":"complete"' "$run_dir/events.jsonl" || true)
+    check "$name/$executor events.jsonl has $n completions" [ "$events" -eq "$n" ]
+    check "$name/$executor progress lines on stderr" grep -q "complete " "$root/err.log"
+    if [ "$executor" = claude ]; then
+      # Each agent wrote an artifact; results point at it relative to the root.
+      art_ok=1
+      for f in "$root"/results/*/*.json; do
+        a=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["artifacts"][0])' "$f")
+        [ -f "$root/$a" ] || art_ok=0
+      done
+      check "$name/claude artifacts exist under the root" [ "$art_ok" -eq 1 ]
+      check "$name/claude report is not marked simulated" json_is "$run_dir/report.json" 'not j["simulated"]'
+    else
+      check "$name/sim report says simulated" grep -q "Simulated run" "$root/out.md"
+    fi
+  done
+done
+
+# Dependent tasks receive their dependencies' results (checked on what the
+# fake CLI received on stdin).
+root=$(fresh_root handoff)
+with_fake_claude "$CAF_NODE" run "$SRC/workflows/sequential-workflow.json" --root "$root" \
+  --config "$SRC/config/troupe.json" >/dev/null 2>&1
+check "dependent receives its dependencies' summaries on stdin" \
+  grep -rlq "Results of the tasks this one builds on" "$root/auth-homes/fabien/.claude/fake-calls"
+
+# A failed task fails its dependents with the reason; the unrelated one runs.
+root=$(fresh_root failure)
+cat >"$root/wf.json" <<'JSON'
+{"name": "failure", "tasks": [
+  {"task_id": "a", "worker": "anga", "description": "Review. FAKE_CLAUDE:401"},
+  {"task_id": "b", "worker": "marie", "description": "Use a", "dependencies": ["a"]},
+  {"task_id": "c", "worker": "fabien", "description": "Unrelated"}]}
+JSON
+set +e
+with_fake_claude "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$SRC/config/troupe.json" >/dev/null 2>&1
+rc=$?
+set -e
+check "failed workflow exits 1" [ "$rc" -eq 1 ]
+check "the failing task says auth" json_is "$root/results/anga/a.json" 'j["error"]["kind"] == "auth"'
+check "its dependent fails with the reason" json_is "$root/results/marie/b.json" \
+  'j["error"]["kind"] == "dependency_failed" and "\"a\"" in j["error"]["message"]'
+check "the unrelated task completes" json_is "$root/results/fabien/c.json" 'j["status"] == "complete"'
+
+# A hanging CLI is killed at the task's deadline and the run goes on.
+root=$(fresh_root hang)
+cat >"$root/wf.json" <<'JSON'
+{"name": "hang", "tasks": [
+  {"task_id": "stuck", "worker": "anga", "description": "FAKE_CLAUDE:hang", "timeout_s": 1, "max_attempts": 1}]}
+JSON
+set +e
+with_fake_claude "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$SRC/config/troupe.json" >/dev/null 2>&1
+rc=$?
+set -e
+check "hang ends the run with exit 1" [ "$rc" -eq 1 ]
+check "hang is a timeout" json_is "$root/results/anga/stuck.json" 'j["error"]["kind"] == "timeout"'
+child=$(cat "$root/auth-homes/anga/.claude/fake-hang-child.pid")
+check "the hanging CLI's child was killed too" bash -c "! kill -0 $child 2>/dev/null || grep -q '^State:.*Z' /proc/$child/status"
+
+finish

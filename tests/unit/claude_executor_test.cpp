@@ -1,0 +1,208 @@
+// The Claude executor against the faithful fake CLI (tests/fake/claude) put
+// first on PATH: how troupe calls it, and how every outcome is classified.
+
+#include "core/claude_executor.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+
+#include <cerrno>
+#include <poll.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "core/prompt.hpp"
+
+using namespace troupe;
+namespace fs = std::filesystem;
+
+namespace {
+
+class claude_executor_test : public ::testing::Test {
+protected:
+  void SetUp() override {
+    root = fs::temp_directory_path()
+           / ("troupe-claude-" + std::to_string(::getpid()) + "-"
+              + ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+    fs::create_directories(root);
+    auto fake_dir = fs::path{TROUPE_FAKE_CLAUDE}.parent_path().string();
+    std::string path = std::getenv("PATH") ? std::getenv("PATH") : "";
+    if (path.rfind(fake_dir + ":", 0) != 0)
+      ::setenv("PATH", (fake_dir + ":" + path).c_str(), 1);
+    ::setenv("TROUPE_TEST_SECRET", "must-not-leak", 1);
+    ::setenv("MARIE_KEY", "sk-ant-test-marie", 1);
+    w.name = "marie";
+    w.prompt_path = TROUPE_SOURCE_DIR "/prompts/DANCE.md";
+    w.model = "claude-sonnet-4-5";
+    w.max_turns = 7;
+    w.api_key_env = "MARIE_KEY";
+    w.deadline_s = 30;
+    settings.kill_grace_ms = 200;
+  }
+
+  void TearDown() override { fs::remove_all(root); }
+
+  claude_executor make() {
+    return claude_executor{settings, w, worker_paths::make(root.string(), "marie")};
+  }
+
+  task mk(std::string description) {
+    task t;
+    t.task_id = "eval-001";
+    t.worker = "marie";
+    t.description = std::move(description);
+    t.context = json{{"student_name", "Emma Rodriguez"}};
+    return t;
+  }
+
+  /// The one recorded call of the fake.
+  json last_call() {
+    auto dir = root / "auth-homes/marie/.claude/fake-calls";
+    json newest;
+    std::string best;
+    for (auto& e : fs::directory_iterator(dir)) {
+      if (e.path().extension() == ".json" && e.path().string() > best) {
+        best = e.path().string();
+        newest = json::parse(std::ifstream(e.path()));
+      }
+    }
+    return newest;
+  }
+
+  fs::path root;
+  worker_config w;
+  claude_settings settings;
+};
+
+} // namespace
+
+TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
+  auto ex = make();
+  auto t = mk("Create hip-hop evaluation for Emma Rodriguez");
+  t.budget_usd = 0.5;
+  auto r = ex.run(t, 1);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  auto call = last_call();
+  EXPECT_EQ(call["argv"], json({"-p", "--output-format", "json",
+                                "--system-prompt-file", w.prompt_path, "--model",
+                                "claude-sonnet-4-5", "--max-turns", "7",
+                                "--max-budget-usd", "0.5"}));
+  EXPECT_EQ(call["stdin"], compose_task_prompt(t));
+  EXPECT_EQ(call["cwd"], (root / "workspaces/marie").string());
+  auto env = call["env"];
+  EXPECT_EQ(env["CLAUDE_CONFIG_DIR"], (root / "auth-homes/marie/.claude").string());
+  EXPECT_EQ(env["HOME"], (root / "auth-homes/marie").string());
+  EXPECT_EQ(env["CLAUDE_CODE_MAX_RETRIES"], "1");
+  EXPECT_EQ(env["ANTHROPIC_API_KEY"], "sk-ant-test-marie");
+  EXPECT_FALSE(env.contains("TROUPE_TEST_SECRET"));
+  EXPECT_FALSE(env.contains("MARIE_KEY"));
+  std::set<std::string> allowed{"PATH", "LANG", "LC_ALL", "TZ", "HOME",
+                                "CLAUDE_CONFIG_DIR", "CLAUDE_CODE_MAX_RETRIES",
+                                "DISABLE_AUTOUPDATER", "ANTHROPIC_BASE_URL",
+                                "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC",
+                                "ANTHROPIC_API_KEY"};
+  for (auto& [k, v] : env.items()) {
+    EXPECT_TRUE(allowed.count(k)) << "unexpected variable " << k;
+  }
+}
+
+TEST_F(claude_executor_test, tools_use_the_equals_form) {
+  w.tools = {"Read", "Write"};
+  auto ex = make();
+  EXPECT_EQ(ex.argv_for(mk("x")).back(), "--tools=Read,Write");
+  auto r = ex.run(mk("x"), 1);
+  EXPECT_TRUE(r.ok()) << r.summary;
+}
+
+TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {
+  auto r = make().run(mk("Create hip-hop evaluation for Emma Rodriguez"), 2);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  EXPECT_EQ(r.task_id, "eval-001");
+  EXPECT_EQ(r.worker, "marie");
+  EXPECT_EQ(r.attempt, 2);
+  EXPECT_EQ(r.summary.rfind("Fake claude completed the task", 0), 0u);
+  ASSERT_EQ(r.findings.size(), 2u);
+  ASSERT_EQ(r.artifacts.size(), 1u);
+  EXPECT_EQ(r.artifacts[0].rfind("workspaces/marie/fake-output-", 0), 0u);
+  EXPECT_TRUE(fs::exists(root / r.artifacts[0]));
+  EXPECT_EQ(r.model, "claude-sonnet-4-5-20250929");
+  EXPECT_GT(r.tokens.input_tokens, 0);
+  EXPECT_EQ(r.tokens.output_tokens, 180);
+  EXPECT_EQ(r.tokens.cache_read_input_tokens, 1200);
+  EXPECT_GT(r.cost_usd, 0);
+  EXPECT_FALSE(r.session_id.empty());
+  EXPECT_FALSE(r.completed_at.empty());
+  EXPECT_EQ(r.extra["num_turns"], 1);
+}
+
+TEST_F(claude_executor_test, every_failure_mode_is_classified) {
+  settings.max_output_bytes = 1 << 20;
+  auto ex = make();
+  std::vector<std::pair<std::string, std::string>> table{
+    {"429", "rate_limited"},       {"spend-limit", "rate_limited"},
+    {"529", "overloaded"},         {"500", "server_error"},
+    {"401", "auth"},               {"not-logged-in", "not_logged_in"},
+    {"no-connection", "connection"}, {"max-turns", "max_turns"},
+    {"budget", "budget"},          {"exec-error", "crashed"},
+    {"truncated", "bad_output"},   {"garbage", "bad_output"},
+    {"crash", "crashed"},          {"big", "bad_output"},
+  };
+  for (auto& [mode, kind] : table) {
+    auto r = ex.run(mk("Evaluate. FAKE_CLAUDE:" + mode), 1);
+    EXPECT_EQ(r.state, status::failed) << mode;
+    ASSERT_TRUE(r.error) << mode;
+    EXPECT_EQ(r.error->kind, kind) << mode << ": " << r.error->message;
+    EXPECT_FALSE(r.error->message.empty()) << mode;
+  }
+  auto r = ex.run(mk("FAKE_CLAUDE:429"), 1);
+  EXPECT_EQ(r.extra["api_error_status"], 429);
+  EXPECT_NE(r.error->message.find("rate_limit_error"), std::string::npos);
+}
+
+TEST_F(claude_executor_test, answer_without_report_block_becomes_the_summary) {
+  auto r = make().run(mk("FAKE_CLAUDE:plain"), 1);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r.summary, "I have completed the task described.");
+  EXPECT_TRUE(r.artifacts.empty());
+}
+
+TEST_F(claude_executor_test, hang_is_killed_at_its_deadline_with_its_children) {
+  auto t = mk("FAKE_CLAUDE:hang");
+  t.timeout_s = 1;
+  auto r = make().run(t, 1);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, "timeout");
+  EXPECT_GE(r.duration_ms, 1000);
+  EXPECT_LT(r.duration_ms, 10000);
+  pid_t child = 0;
+  std::ifstream(root / "auth-homes/marie/.claude/fake-hang-child.pid") >> child;
+  ASSERT_GT(child, 0);
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, child, 0));
+  if (fd < 0) {
+    EXPECT_EQ(errno, ESRCH);
+    return;
+  }
+  pollfd p{fd, POLLIN, 0};
+  EXPECT_EQ(::poll(&p, 1, 5000), 1) << "the CLI's child survived";
+  ::close(fd);
+}
+
+TEST_F(claude_executor_test, hostile_task_text_arrives_on_stdin_byte_for_byte) {
+  auto t = mk("Évalue \"Emma\" l'élève; `id` $(touch /tmp/pwned) ${HOME} \\n\n"
+              "line two\r\n\ttabbed | rm -rf / & echo $((1+1)) 'single' \"\"");
+  auto r = make().run(t, 1);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  EXPECT_EQ(last_call()["stdin"].get<std::string>(), compose_task_prompt(t));
+  EXPECT_FALSE(fs::exists("/tmp/pwned"));
+}
+
+TEST_F(claude_executor_test, missing_cli_is_a_crash_with_the_reason) {
+  settings.bin = "/nonexistent/claude";
+  auto r = make().run(mk("x"), 1);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, "crashed");
+  EXPECT_NE(r.error->message.find("No such file"), std::string::npos);
+}

@@ -1,0 +1,83 @@
+#include "core/config.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace troupe;
+
+namespace {
+
+problems decode(const std::string& text) {
+  problems ps;
+  config_from_json(json::parse(text), "/base", ps);
+  return ps;
+}
+
+} // namespace
+
+TEST(config, minimal_config_gets_documented_defaults) {
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"marie": {"prompt": "p/DANCE.md"}}})"), "/base",
+    ps);
+  ASSERT_TRUE(cfg) << ps.at(0);
+  auto& w = cfg->workers.at(0);
+  EXPECT_EQ(w.prompt_path, "/base/p/DANCE.md");
+  EXPECT_EQ(w.slots, 2);
+  EXPECT_EQ(w.executor, "claude");
+  EXPECT_EQ(w.deadline_s, 900);
+  EXPECT_TRUE(w.limits.unlimited());
+  EXPECT_EQ(cfg->claude.bin, "claude");
+  EXPECT_EQ(cfg->claude.max_retries, 1);
+  EXPECT_EQ(cfg->sim.latency_ms, 200);
+}
+
+TEST(config, bad_values_name_the_key_path) {
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x", "slots": 0}}})"),
+            problems{"workers.marie.slots 0: must be an integer from 1 to 256"});
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x", "executor": "gpt"}}})"),
+            problems{"workers.marie.executor \"gpt\": must be one of claude, "
+                     "command, sim"});
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x",
+              "limits": {"requests_per_min": -5}}}})"),
+            problems{"workers.marie.limits.requests_per_min -5: must be a "
+                     "number >= 0"});
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x"}},
+              "executors": {"sim": {"latency_ms": "fast"}}})"),
+            problems{"executors.sim.latency_ms \"fast\": must be an integer "
+                     "from 0 to 3600000"});
+}
+
+TEST(config, unknown_keys_are_refused_with_their_path) {
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x", "slot": 3}}})"),
+            problems{"workers.marie.slot: unknown key"});
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x"}}, "limit": {}})"),
+            problems{"limit: unknown key"});
+}
+
+TEST(config, missing_and_bad_workers) {
+  EXPECT_EQ(decode(R"({})"), problems{"workers: required"});
+  EXPECT_EQ(decode(R"({"workers": {"marie": {}}})"),
+            problems{"workers.marie.prompt: required"});
+  EXPECT_EQ(decode(R"({"workers": {"../evil": {"prompt": "x"}}})").at(0),
+            "workers.../evil: worker name must match "
+            "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+}
+
+TEST(config, shipped_config_is_valid_and_its_prompts_exist) {
+  problems ps;
+  auto cfg = load_config(TROUPE_SOURCE_DIR "/config/troupe.json", ps);
+  ASSERT_TRUE(cfg) << ps.at(0);
+  EXPECT_TRUE(check_config_files(*cfg, ps)) << ps.at(0);
+  EXPECT_EQ(cfg->worker_names(), (std::set<std::string>{"anga", "fabien", "marie"}));
+}
+
+TEST(config, missing_prompt_file_is_reported) {
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"marie": {"prompt": "nope.md"}}})"),
+    "/nonexistent", ps);
+  ASSERT_TRUE(cfg);
+  EXPECT_FALSE(check_config_files(*cfg, ps));
+  EXPECT_EQ(ps.at(0),
+            "workers.marie.prompt: file not found: /nonexistent/nope.md");
+}

@@ -1,0 +1,150 @@
+#include "core/json_codec.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace troupe;
+
+namespace {
+
+problems task_problems(const std::string& text) {
+  problems ps;
+  if (auto j = parse_json_text(text, ps))
+    task_from_json(*j, ps);
+  return ps;
+}
+
+} // namespace
+
+TEST(json_codec, design_example_task_decodes) {
+  problems ps;
+  auto j = parse_json_text(R"({"task_id": "eval-001", "worker": "marie",
+    "description": "Create hip-hop evaluation for Emma Rodriguez",
+    "dependencies": [], "priority": "high",
+    "context": {"student_name": "Emma Rodriguez", "date": "2025-11-17"}})",
+                           ps);
+  ASSERT_TRUE(j);
+  auto t = task_from_json(*j, ps);
+  ASSERT_TRUE(t) << ps[0];
+  EXPECT_EQ(t->task_id, "eval-001");
+  EXPECT_EQ(t->worker, "marie");
+  EXPECT_EQ(t->prio, priority::high);
+  EXPECT_EQ(t->context["student_name"], "Emma Rodriguez");
+  EXPECT_TRUE(t->dependencies.empty());
+}
+
+TEST(json_codec, defaults_and_unknown_fields_kept) {
+  problems ps;
+  auto t = task_from_json(json::parse(R"({"task_id": "a", "worker": "w",
+    "description": "d", "owner": "ops", "tags": [1, 2]})"),
+                          ps);
+  ASSERT_TRUE(t);
+  EXPECT_EQ(t->prio, priority::medium);
+  EXPECT_TRUE(t->context.is_object());
+  auto back = to_json(*t);
+  EXPECT_EQ(back["owner"], "ops");
+  EXPECT_EQ(back["tags"], json::parse("[1, 2]"));
+  EXPECT_EQ(back["priority"], "medium");
+}
+
+TEST(json_codec, bad_input_table_gives_exact_reasons) {
+  struct row {
+    std::string input;
+    std::string reason;
+  };
+  const std::string pattern = "must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+  std::vector<row> table{
+    {R"({"task_id": "a", "worker": "w", "description": "d",)",
+     "not valid JSON: parse error at line 1, column 52: syntax error while "
+     "parsing object key - unexpected end "
+     "of input; expected string literal"},
+    {R"([1, 2])", "task: must be a JSON object"},
+    {R"({"worker": "w", "description": "d"})", "task_id: required"},
+    {R"({"task_id": "../x", "worker": "w", "description": "d"})",
+     "task_id \"../x\": " + pattern},
+    {R"({"task_id": ".hidden", "worker": "w", "description": "d"})",
+     "task_id \".hidden\": " + pattern},
+    {R"({"task_id": 42, "worker": "w", "description": "d"})",
+     "task_id 42: " + pattern},
+    {R"({"task_id": "a", "description": "d"})", "worker: required"},
+    {R"({"task_id": "a", "worker": "", "description": "d"})",
+     "worker \"\": must be a non-empty string"},
+    {R"({"task_id": "a", "worker": "w", "description": ["d"]})",
+     "description [\"d\"]: must be a non-empty string"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "priority": "urgent"})",
+     "priority \"urgent\": must be one of high, medium, low"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "dependencies": "b"})",
+     "dependencies \"b\": must be an array of strings"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "dependencies": [1]})",
+     "dependencies[0] 1: must be a string"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "dependencies": ["../b"]})",
+     "dependencies[0] \"../b\": " + pattern},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "context": "x"})",
+     "context \"x\": must be an object"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "timeout_s": -1})",
+     "timeout_s -1: must be a number > 0"},
+    {R"({"task_id": "a", "worker": "w", "description": "d", "max_attempts": 0})",
+     "max_attempts 0: must be an integer from 1 to 100"},
+  };
+  for (auto& r : table) {
+    auto ps = task_problems(r.input);
+    ASSERT_EQ(ps.size(), 1u) << r.input;
+    EXPECT_EQ(ps[0], r.reason) << r.input;
+  }
+}
+
+TEST(json_codec, every_violation_is_reported_not_just_the_first) {
+  auto ps = task_problems(R"({"task_id": "../x", "priority": 3})");
+  EXPECT_EQ(ps.size(), 4u); // task_id, worker, description, priority
+}
+
+TEST(json_codec, task_id_rule) {
+  EXPECT_TRUE(valid_task_id("eval-001"));
+  EXPECT_TRUE(valid_task_id("A.b_c-9"));
+  EXPECT_TRUE(valid_task_id(std::string(128, 'a')));
+  EXPECT_FALSE(valid_task_id(std::string(129, 'a')));
+  EXPECT_FALSE(valid_task_id(""));
+  EXPECT_FALSE(valid_task_id("-a"));
+  EXPECT_FALSE(valid_task_id("a/b"));
+  EXPECT_FALSE(valid_task_id("a b"));
+  EXPECT_FALSE(valid_task_id("..")); // leading dot
+}
+
+TEST(json_codec, result_round_trip) {
+  result r;
+  r.task_id = "t1";
+  r.worker = "anga";
+  r.state = status::failed;
+  r.summary = "s";
+  r.findings = {"f1", "f2"};
+  r.artifacts = {"workspaces/anga/review.md"};
+  r.tokens.input_tokens = 10;
+  r.tokens.cache_read_input_tokens = 5;
+  r.cost_usd = 0.25;
+  r.error = error_info{"timeout", "killed"};
+  r.extra["num_turns"] = 3;
+  problems ps;
+  auto back = result_from_json(to_json(r), ps);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->state, status::failed);
+  EXPECT_EQ(back->findings, r.findings);
+  EXPECT_EQ(back->artifacts, r.artifacts);
+  EXPECT_EQ(back->tokens, r.tokens);
+  ASSERT_TRUE(back->error);
+  EXPECT_EQ(back->error->kind, "timeout");
+  EXPECT_EQ(back->extra["num_turns"], 3);
+  EXPECT_EQ(to_json(*back), to_json(r));
+}
+
+TEST(json_codec, workflow_errors_name_the_task) {
+  problems ps;
+  auto w = workflow_from_json(json::parse(R"({"name": "x", "tasks": [
+    {"task_id": "ok", "worker": "w", "description": "d"},
+    {"task_id": "bad id", "worker": "w", "description": "d"}]})"),
+                              ps);
+  EXPECT_FALSE(w);
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].rfind("tasks[1].task_id \"bad id\": must match", 0), 0u);
+  ps.clear();
+  EXPECT_FALSE(workflow_from_json(json::parse(R"({"name": "x", "tasks": []})"), ps));
+  EXPECT_EQ(ps.at(0), "tasks []: must be a non-empty array of tasks");
+}

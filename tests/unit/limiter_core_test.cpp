@@ -1,0 +1,99 @@
+#include "core/limiter_core.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace troupe;
+using namespace std::chrono_literals;
+
+namespace {
+
+permit_ask ask(uint64_t id, std::string worker, double in,
+               priority p = priority::medium, std::string model = "claude-sonnet-4-5") {
+  permit_ask a;
+  a.id = id;
+  a.worker = std::move(worker);
+  a.model = std::move(model);
+  a.prio = p;
+  a.input_tokens = in;
+  return a;
+}
+
+std::vector<uint64_t> ids(const std::vector<permit_ask>& xs) {
+  std::vector<uint64_t> out;
+  for (auto& x : xs)
+    out.push_back(x.id);
+  return out;
+}
+
+} // namespace
+
+TEST(limiter_core, a_permit_needs_both_worker_and_global_room) {
+  steady_time t0{};
+  rate_limits global{0, 1000, 0};
+  limiter_core l{global, {{"marie", rate_limits{0, 300, 0}}}, t0};
+  l.enqueue(ask(1, "marie", 200));
+  l.enqueue(ask(2, "marie", 200)); // marie's bucket has 100 left
+  l.enqueue(ask(3, "anga", 700));  // global has 800 left
+  EXPECT_EQ(ids(l.grant(t0)), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(l.waiting(), 1u);
+  // marie needs 100 more at 5/s: 20 s.
+  EXPECT_EQ(*l.next_try(t0), 20s);
+  EXPECT_TRUE(l.grant(t0 + 19s).empty());
+  EXPECT_EQ(ids(l.grant(t0 + 20s)), (std::vector<uint64_t>{2}));
+}
+
+TEST(limiter_core, high_priority_first_fifo_within_a_priority) {
+  steady_time t0{};
+  limiter_core l{rate_limits{3, 0, 0}, {}, t0};
+  l.enqueue(ask(1, "w", 1, priority::low));
+  l.enqueue(ask(2, "w", 1));
+  l.enqueue(ask(3, "w", 1, priority::high));
+  l.enqueue(ask(4, "w", 1));
+  EXPECT_EQ(ids(l.grant(t0)), (std::vector<uint64_t>{3, 2, 4}));
+}
+
+TEST(limiter_core, large_request_is_never_starved_by_small_ones) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 1000, 0}, {}, t0};
+  l.enqueue(ask(1, "w", 900));
+  EXPECT_EQ(l.grant(t0).size(), 1u);
+  l.enqueue(ask(2, "w", 800)); // must wait for refill
+  l.enqueue(ask(3, "w", 10));  // would fit now, but queues behind 2
+  EXPECT_TRUE(l.grant(t0 + 1s).empty());
+  // 2 needs 700 more at 1000/min: 42 s after t0.
+  auto got = l.grant(t0 + 42s);
+  EXPECT_EQ(ids(got), (std::vector<uint64_t>{2}));
+  EXPECT_TRUE(l.grant(t0 + 42s).empty());
+}
+
+TEST(limiter_core, model_classes_have_separate_global_buckets) {
+  steady_time t0{};
+  limiter_core l{rate_limits{1, 0, 0}, {}, t0};
+  l.enqueue(ask(1, "a", 1, priority::medium, "claude-sonnet-4-5"));
+  l.enqueue(ask(2, "b", 1, priority::medium, "claude-sonnet-4-5-20250929"));
+  l.enqueue(ask(3, "c", 1, priority::medium, "claude-haiku-4-5"));
+  EXPECT_EQ(ids(l.grant(t0)), (std::vector<uint64_t>{1, 3}));
+  EXPECT_EQ(model_class("claude-opus-4-1"), "opus");
+}
+
+TEST(limiter_core, settle_reconciles_estimate_with_actual_usage) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 0, 600}, {}, t0};
+  auto a = ask(1, "w", 0);
+  a.output_tokens = 500;
+  l.enqueue(a);
+  auto granted = l.grant(t0);
+  ASSERT_EQ(granted.size(), 1u);
+  // The run used only 100: 400 come back, so 500 fit again at once.
+  l.settle(granted[0], 1, 0, 100, t0);
+  auto b = ask(2, "w", 0);
+  b.output_tokens = 500;
+  l.enqueue(b);
+  EXPECT_EQ(l.grant(t0).size(), 1u);
+  EXPECT_DOUBLE_EQ(l.avg_output("w"), 100);
+}
+
+TEST(limiter_core, unlimited_when_no_meter_has_a_limit) {
+  EXPECT_TRUE((limiter_core{{}, {{"w", {}}}, steady_time{}}.unlimited()));
+  EXPECT_FALSE((limiter_core{{}, {{"w", {1, 0, 0}}}, steady_time{}}.unlimited()));
+}
