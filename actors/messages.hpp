@@ -203,9 +203,10 @@ using rate_limiter_actor = caf::typed_actor<
   caf::reacts_to<settle_atom, permit_ask, run_usage>,
   caf::reacts_to<tick_atom>>;
 
-/// Runs one worker's tasks on N slots; replies with each task's result.
+/// Runs one worker's tasks on N slots; replies with each task's result and
+/// the caller's ticket (which the caller uses to find the task again).
 using worker_actor = caf::typed_actor<
-  caf::replies_to<task>::with<result>,
+  caf::replies_to<task, uint64_t>::with<result, uint64_t>,
   caf::reacts_to<done_atom, uint64_t, result>>;
 
 /// Runs a blocking executor off the scheduler (spawned detached).
@@ -213,8 +214,12 @@ using runner_actor
   = caf::typed_actor<caf::replies_to<run_atom, task>::with<result>>;
 
 /// Takes a workflow to its summary: dependencies, priorities, failures.
+/// Workers' results come back as plain messages: CAF 0.17 keeps pending
+/// request handlers in a vector, so thousands of outstanding requests in
+/// one actor would cost O(n) per reply.
 using orchestrator_actor = caf::typed_actor<
-  caf::replies_to<run_atom, workflow>::with<run_summary>>;
+  caf::replies_to<run_atom, workflow>::with<run_summary>,
+  caf::reacts_to<result, uint64_t>>;
 
 /// Writes results and the event log; replies to flush once all is written.
 using recorder_actor = caf::typed_actor<

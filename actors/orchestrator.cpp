@@ -45,15 +45,8 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
                             : std::string{});
   // The run handler checked that every worker exists.
   auto& w = self->state.workers.at(t.worker);
-  self->request(w, caf::infinite, std::move(t))
-    .then([=](result& r) { on_result(self, run_no, i, std::move(r)); },
-          [=](caf::error& err) {
-            auto& run = self->state.runs.at(run_no);
-            on_result(self, run_no, i,
-                      make_failure(run.wf.tasks[i], status::failed, "crashed",
-                                   "worker failed: "
-                                     + self->system().render(err)));
-          });
+  run.at_worker[i] = true;
+  self->send(w, std::move(t), make_ticket(run_no, i));
 }
 
 void finish_run(self_ptr self, uint64_t run_no) {
@@ -148,20 +141,45 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
   st.recorder = std::move(recorder);
   if (!st.cfg.make_run_id)
     st.cfg.make_run_id = [] { return compact_utc_now(); };
+  // A worker that stops takes its tasks with it: fail them, never hang.
+  for (auto& [name, w] : st.workers)
+    self->monitor(w);
+  self->set_down_handler([=](caf::down_msg& dm) {
+    auto& st = self->state;
+    std::vector<std::pair<uint64_t, size_t>> lost;
+    for (auto& [name, w] : st.workers)
+      if (w.address() == dm.source)
+        for (auto& [run_no, run] : st.runs)
+          for (size_t i = 0; i < run.wf.tasks.size(); ++i)
+            if (run.at_worker[i] && run.wf.tasks[i].worker == name) {
+              run.at_worker[i] = false;
+              lost.emplace_back(run_no, i);
+            }
+    for (auto [run_no, idx] : lost)
+      if (st.runs.count(run_no)) {
+        auto& t = st.runs.at(run_no).wf.tasks[idx];
+        on_result(self, run_no, idx,
+                  make_failure(t, status::failed, "crashed",
+                               "worker " + t.worker + " stopped: "
+                                 + self->system().render(dm.reason)));
+      }
+  });
   return {
     [=](run_atom, workflow& wf) -> caf::result<run_summary> {
       auto& st = self->state;
-      for (auto& t : wf.tasks)
+      for (auto& t : wf.tasks) {
         if (st.workers.count(t.worker) == 0)
           return caf::make_error(caf::sec::invalid_argument,
                                  "task \"" + t.task_id + "\": no worker named \""
                                    + t.worker + "\" is running");
+      }
       auto run_no = st.next_run++;
       auto& run = st.runs[run_no];
       run.id = st.cfg.make_run_id();
       run.graph = std::make_unique<task_graph>(wf.tasks);
       run.results.resize(wf.tasks.size());
       run.attempts.resize(wf.tasks.size(), 0);
+      run.at_worker.resize(wf.tasks.size(), false);
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();
@@ -178,6 +196,16 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       for (auto i : ready)
         dispatch(self, run_no, i);
       return rp;
+    },
+    [=](result& r, uint64_t ticket) {
+      auto run_no = ticket >> 32;
+      auto idx = static_cast<size_t>(ticket & 0xffffffffu);
+      auto i = self->state.runs.find(run_no);
+      if (i == self->state.runs.end() || idx >= i->second.at_worker.size()
+          || !i->second.at_worker[idx])
+        return; // a late duplicate: the task has its result already
+      i->second.at_worker[idx] = false;
+      on_result(self, run_no, idx, std::move(r));
     },
   };
 }

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <unordered_map>
 #include <vector>
 
 #include "actors/messages.hpp"
@@ -27,6 +28,7 @@ struct orchestrator_state {
     std::unique_ptr<task_graph> graph;
     std::vector<std::optional<result>> results;
     std::vector<int> attempts;
+    std::vector<bool> at_worker; // dispatched, result not yet back
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;
     caf::actor_clock::time_point t0;
@@ -38,6 +40,12 @@ struct orchestrator_state {
   std::map<uint64_t, run> runs;
   uint64_t next_run = 1;
 };
+
+/// A dispatched task's ticket: its run and its index in that run, so a
+/// result finds its task without a lookup table.
+inline uint64_t make_ticket(uint64_t run_no, size_t index) {
+  return (run_no << 32) | static_cast<uint64_t>(index);
+}
 
 /// Error kinds worth another attempt (the failure may not repeat).
 bool retryable(const std::string& kind);

@@ -44,6 +44,9 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
       rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
     t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));
   }
+  bool limited = !cfg.limits.unlimited();
+  for (auto& w : cfg.workers)
+    limited = limited || !w.limits.unlimited();
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;
   for (auto& [w, e] : execs) {
@@ -51,6 +54,7 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     ws.name = w.name;
     ws.model = w.model;
     ws.slots = w.slots;
+    ws.needs_permits = limited;
     std::error_code ec;
     auto size = std::filesystem::file_size(w.prompt_path, ec);
     ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;

@@ -28,8 +28,9 @@ void finish(self_ptr self, uint64_t id, result r) {
     used.requests = std::max(1.0, turns->get<double>());
   used.input_tokens = static_cast<double>(r.tokens.metered_input());
   used.output_tokens = static_cast<double>(r.tokens.output_tokens);
-  self->send(st.limiter, settle_atom_v, i->second.permit, used);
-  i->second.rp.deliver(std::move(r));
+  if (st.cfg.needs_permits)
+    self->send(st.limiter, settle_atom_v, i->second.permit, used);
+  i->second.rp.deliver(std::move(r), i->second.ticket);
   st.jobs.erase(i);
   --st.busy;
   pump(self);
@@ -84,15 +85,19 @@ void pump(self_ptr self) {
   uint64_t id;
   while (st.busy < static_cast<size_t>(st.cfg.slots) && pop_next(st, id)) {
     ++st.busy;
+    if (!st.cfg.needs_permits) {
+      start(self, id);
+      continue;
+    }
     auto& j = st.jobs.at(id);
     permit_ask ask;
     ask.worker = st.cfg.name;
     ask.model = j.t.model ? *j.t.model : st.cfg.model;
     ask.prio = j.t.prio;
-    ask.input_tokens = st.cfg.system_prompt_tokens
-                       + static_cast<double>(j.t.description.size()
-                                             + j.t.context.dump().size())
-                           / 4.0;
+    // About four bytes a token; the context only costs a dump when present.
+    auto bytes = j.t.description.size()
+                 + (j.t.context.empty() ? 0 : j.t.context.dump().size());
+    ask.input_tokens = st.cfg.system_prompt_tokens + bytes / 4.0;
     self->request(st.limiter, caf::infinite, permit_atom_v, std::move(ask))
       .then(
         [=](permit_ask& granted) {
@@ -133,12 +138,12 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
           ? self->spawn<caf::detached + caf::linked>(runner, st.exec)
           : self->spawn<caf::linked>(runner, st.exec));
   return {
-    [=](task& t) -> caf::result<result> {
+    [=](task& t, uint64_t ticket) -> caf::result<result, uint64_t> {
       auto& st = self->state;
-      auto rp = self->make_response_promise<result>();
+      auto rp = self->make_response_promise<result, uint64_t>();
       auto id = st.next_job++;
       auto prio = static_cast<int>(t.prio);
-      st.jobs.emplace(id, worker_state::job{std::move(t), rp, {}});
+      st.jobs.emplace(id, worker_state::job{std::move(t), ticket, rp, {}});
       st.queue[prio].push_back(id);
       pump(self);
       return rp;

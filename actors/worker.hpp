@@ -19,6 +19,9 @@ struct worker_settings {
   /// Run blocking executors on detached actors (own threads). Tests under
   /// the deterministic scheduler turn it off.
   bool detached_runners = true;
+  /// False when no rate limit is configured anywhere: there is nothing to
+  /// ask for, so the worker skips the permit round trip.
+  bool needs_permits = true;
 };
 
 struct worker_state {
@@ -26,7 +29,8 @@ struct worker_state {
 
   struct job {
     task t;
-    caf::typed_response_promise<result> rp;
+    uint64_t ticket;
+    caf::typed_response_promise<result, uint64_t> rp;
     permit_ask permit;
   };
 

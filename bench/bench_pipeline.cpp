@@ -2,7 +2,7 @@
 // rate limiter -> executor and back, through the same team wiring as
 // `caf-node run` (actors/team.cpp). Prints one line per figure.
 //
-//   bench_pipeline <source dir> [scale]
+//   bench_pipeline <source dir> [scale] [inproc|command|slots]
 //
 // 1. simulator at 0 ms, many tasks: the actors' own throughput, peak RSS;
 // 2. command executor running /bin/true, 1,000 tasks, 3 workers: tasks/s;
@@ -128,9 +128,11 @@ int main(int argc, char** argv) {
   src_dir = argv[1];
   double scale = argc > 2 ? std::atof(argv[2]) : 1.0;
   auto n_fast = static_cast<size_t>(200000 * scale);
+  std::string only = argc > 3 ? argv[3] : "";
+  auto want = [&](const char* section) { return only.empty() || only == section; };
 
   // 1. The actors alone.
-  {
+  if (want("inproc")) {
     auto cfg = make_config("sim", 8);
     auto wf = make_workflow(n_fast);
     run_once(cfg, make_workflow(1000)); // warm-up
@@ -148,7 +150,7 @@ int main(int argc, char** argv) {
   }
 
   // 2. /bin/true through the command executor.
-  {
+  if (want("command")) {
     auto cfg = make_config("command", 2, {"/bin/true"});
     auto wf = make_workflow(1000);
     std::vector<double> rates;
@@ -210,7 +212,7 @@ int main(int argc, char** argv) {
   }
 
   // 3. 50 ms executors: are the slots kept busy?
-  {
+  if (want("slots")) {
     auto wf = make_workflow(1000);
     auto ceiling = 24 / 0.050;
     auto o = run_once(make_config("sim", 8, {}, 50), wf);

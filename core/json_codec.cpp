@@ -60,7 +60,7 @@ std::optional<double> positive_number(const json& j, const char* key,
 }
 
 json extra_fields(const json& j, std::initializer_list<const char*> known) {
-  json extra = json::object();
+  json extra; // stays null when every field is known
   std::set<std::string_view> k(known.begin(), known.end());
   for (auto& [key, value] : j.items())
     if (k.count(key) == 0)
@@ -190,7 +190,7 @@ json to_json(const task& t) {
             {"description", t.description},
             {"dependencies", t.dependencies},
             {"priority", std::string{to_string(t.prio)}},
-            {"context", t.context}};
+            {"context", t.context.is_null() ? json::object() : t.context}};
   if (t.timeout_s)
     j["timeout_s"] = *t.timeout_s;
   if (t.max_attempts)

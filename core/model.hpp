@@ -51,13 +51,15 @@ struct task {
   std::string description;
   std::vector<std::string> dependencies;
   priority prio = priority::medium;
-  json context = json::object();
+  /// An object; null stands for {} (no allocation for the common case).
+  json context;
   std::optional<double> timeout_s;
   std::optional<int> max_attempts;
   std::optional<std::string> model;
   std::optional<double> budget_usd;
-  /// Fields this version does not know, kept verbatim for round trips.
-  json extra = json::object();
+  /// Fields this version does not know, kept verbatim for round trips
+  /// (null when there are none).
+  json extra;
 };
 
 struct error_info {
@@ -83,7 +85,7 @@ struct result {
   std::optional<error_info> error;
   /// True when the built-in simulator made this result.
   bool simulated = false;
-  json extra = json::object();
+  json extra; // unknown fields and extras such as num_turns; null if none
 
   bool ok() const { return state == status::complete; }
 };
@@ -95,7 +97,7 @@ struct workflow {
   std::vector<task> tasks;
   bool synthesize = true;
   std::optional<double> budget_usd;
-  json extra = json::object();
+  json extra;
 };
 
 /// Builds a failed (or other non-complete) result for `t`.

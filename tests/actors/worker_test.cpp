@@ -38,7 +38,7 @@ struct fixture : test_coordinator_fixture<test_config> {
     std::vector<result> xs;
     bool more = true;
     while (more)
-      self->receive([&](result& r) { xs.push_back(std::move(r)); },
+      self->receive([&](result& r, uint64_t) { xs.push_back(std::move(r)); },
                     caf::after(0s) >> [&] { more = false; });
     return xs;
   }
@@ -52,7 +52,7 @@ CAF_TEST(never runs more tasks at once than it has slots) {
   exec->lat = 100ms;
   start(2);
   for (int i = 0; i < 5; ++i)
-    self->send(w, mk_task("t" + std::to_string(i), "marie"));
+    self->send(w, mk_task("t" + std::to_string(i), "marie"), uint64_t{0});
   settle_messages();
   CAF_CHECK_EQUAL(exec->seen.size(), 2u);
   CAF_CHECK(results().empty());
@@ -71,12 +71,12 @@ CAF_TEST(never runs more tasks at once than it has slots) {
 CAF_TEST(queued tasks run high priority first then in arrival order) {
   exec->lat = 100ms;
   start(1);
-  self->send(w, mk_task("busy", "marie"));
+  self->send(w, mk_task("busy", "marie"), uint64_t{0});
   settle_messages();
-  self->send(w, mk_task("low", "marie", {}, priority::low));
-  self->send(w, mk_task("mid1", "marie"));
-  self->send(w, mk_task("high", "marie", {}, priority::high));
-  self->send(w, mk_task("mid2", "marie"));
+  self->send(w, mk_task("low", "marie", {}, priority::low), uint64_t{0});
+  self->send(w, mk_task("mid1", "marie"), uint64_t{0});
+  self->send(w, mk_task("high", "marie", {}, priority::high), uint64_t{0});
+  self->send(w, mk_task("mid2", "marie"), uint64_t{0});
   run(); // messages and timers until all are done
   CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{
                                    "busy", "high", "mid1", "mid2", "low"}));
@@ -87,8 +87,8 @@ CAF_TEST(waits for a permit from the rate limiter before each run) {
   // One request per minute: the second task must wait a minute of
   // (injected) time.
   start(2, rate_limits{1, 0, 0});
-  self->send(w, mk_task("first", "marie"));
-  self->send(w, mk_task("second", "marie"));
+  self->send(w, mk_task("first", "marie"), uint64_t{0});
+  self->send(w, mk_task("second", "marie"), uint64_t{0});
   settle_messages();
   CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
   CAF_CHECK_EQUAL(results().size(), 1u);
@@ -104,9 +104,9 @@ CAF_TEST(waits for a permit from the rate limiter before each run) {
 
 CAF_TEST(blocking executors run on runner actors and report back) {
   start(2, {}, true);
-  self->send(w, mk_task("a", "marie"));
-  self->send(w, mk_task("b", "marie"));
-  self->send(w, mk_task("c", "marie"));
+  self->send(w, mk_task("a", "marie"), uint64_t{0});
+  self->send(w, mk_task("b", "marie"), uint64_t{0});
+  self->send(w, mk_task("c", "marie"), uint64_t{0});
   run();
   auto rs = results();
   CAF_CHECK_EQUAL(rs.size(), 3u);
