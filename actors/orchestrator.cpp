@@ -60,8 +60,9 @@ void finish_run(self_ptr self, uint64_t run_no) {
   s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                     self->clock().now() - run.t0)
                     .count();
+  s.results.reserve(run.results.size());
   for (auto& r : run.results)
-    s.results.push_back(*r);
+    s.results.push_back(std::move(*r));
   s.tasks = std::move(run.wf.tasks);
   auto rp = run.rp;
   if (self->state.recorder)

@@ -10,8 +10,9 @@
 
 namespace troupe {
 
-void add_troupe_types(caf::actor_system_config& cfg) {
+void configure_actor_system(caf::actor_system_config& cfg) {
   cfg.add_message_types<caf::id_block::troupe>();
+  cfg.set("scheduler.policy", caf::atom("sharing"));
 }
 
 void stop_team(team& t) {

@@ -39,7 +39,9 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
 /// Stops every actor of the team (the actor system then winds down).
 void stop_team(team& t);
 
-/// Registers troupe's message types with a CAF config.
-void add_troupe_types(caf::actor_system_config& cfg);
+/// Prepares a CAF config for troupe: registers the message types and picks
+/// the work-sharing scheduler (measured in bench/: faster than work stealing
+/// for actors that mostly wait on processes, and it does not spin when idle).
+void configure_actor_system(caf::actor_system_config& cfg);
 
 } // namespace troupe

@@ -33,8 +33,13 @@ namespace {
 std::string src_dir;
 
 config make_config(const std::string& executor, int slots,
-                   std::vector<std::string> argv = {}, int sim_ms = 0) {
+                   std::vector<std::string> argv = {}, int sim_ms = 0,
+                   bool limited = false) {
   json j = {{"workers", json::object()}};
+  if (limited) // limits that never bind: every task still takes a permit
+    j["limits"] = {{"requests_per_min", 1e12},
+                   {"input_tokens_per_min", 1e15},
+                   {"output_tokens_per_min", 1e15}};
   for (auto [name, prompt] : {std::pair{"marie", "DANCE.md"},
                               {"anga", "ANGA.md"}, {"fabien", "FABIEN.md"}})
     j["workers"][name] = {{"prompt", src_dir + "/prompts/" + prompt},
@@ -76,7 +81,7 @@ struct outcome {
 outcome run_once(const config& cfg, const workflow& wf,
                  const std::string& root = {}) {
   caf::actor_system_config sc;
-  add_troupe_types(sc);
+  configure_actor_system(sc);
   caf::actor_system sys{sc};
   team_options opts;
   opts.root = root.empty() ? fs::temp_directory_path().string() : root;
@@ -129,6 +134,7 @@ int main(int argc, char** argv) {
   double scale = argc > 2 ? std::atof(argv[2]) : 1.0;
   auto n_fast = static_cast<size_t>(200000 * scale);
   std::string only = argc > 3 ? argv[3] : "";
+  int slots_true = argc > 4 ? std::atoi(argv[4]) : 4;
   auto want = [&](const char* section) { return only.empty() || only == section; };
 
   // 1. The actors alone.
@@ -147,18 +153,26 @@ int main(int argc, char** argv) {
            "tasks/s", std::to_string(n_fast) + " tasks, 3 workers x 8 slots");
     report("sim 0 ms, in-process: peak RSS", peak_rss_mb(), "MB",
            "whole process, " + std::to_string(n_fast) + "-task workflow held in memory");
+    auto limited = make_config("sim", 8, {}, 0, true);
+    rates.clear();
+    for (int i = 0; i < 3; ++i) {
+      auto o = run_once(limited, wf);
+      rates.push_back(o.complete / o.seconds);
+    }
+    report("sim 0 ms, in-process, a permit per task", median(rates), "tasks/s",
+           "rate limits configured (not binding): limiter round trip + settle");
   }
 
   // 2. /bin/true through the command executor.
   if (want("command")) {
-    auto cfg = make_config("command", 2, {"/bin/true"});
+    auto cfg = make_config("command", slots_true, {"/bin/true"});
     auto wf = make_workflow(1000);
     std::vector<double> rates;
     for (int i = 0; i < 3; ++i) {
       auto o = run_once(cfg, wf);
       rates.push_back(o.complete / o.seconds);
     }
-    report("/bin/true, 1,000 tasks, 3 workers x 2 slots", median(rates),
+    report(("/bin/true, 1,000 tasks, 3 workers x " + std::to_string(slots_true) + " slots").c_str(), median(rates),
            "tasks/s", "median of 3, results not written");
     auto shm = fs::path{"/dev/shm"}.string();
     auto root = (fs::exists(shm) ? shm : fs::temp_directory_path().string())
@@ -186,7 +200,7 @@ int main(int argc, char** argv) {
         std::chrono::duration<double, std::milli>(clk::now() - t0).count());
     }
     caf::actor_system_config sc;
-    add_troupe_types(sc);
+    configure_actor_system(sc);
     caf::actor_system sys{sc};
     team_options opts;
     opts.root = fs::temp_directory_path().string();

@@ -82,7 +82,7 @@ int run(const run_options& opts) {
                wf->tasks.size(), root);
   progress_printer progress{wf->tasks.size()};
   caf::actor_system_config sys_cfg;
-  add_troupe_types(sys_cfg);
+  configure_actor_system(sys_cfg);
   std::optional<run_summary> summary;
   std::string failure;
   {
