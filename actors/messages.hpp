@@ -62,6 +62,9 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, flush_atom, "flush")
   CAF_ADD_ATOM(troupe, troupe, event_atom, "event")
   CAF_ADD_ATOM(troupe, troupe, record_atom, "record")
+  CAF_ADD_ATOM(troupe, troupe, fs_event_atom, "fsevent")
+  CAF_ADD_ATOM(troupe, troupe, stop_atom, "stop")
+  CAF_ADD_ATOM(troupe, troupe, deadline_atom, "deadline")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -226,5 +229,14 @@ using recorder_actor = caf::typed_actor<
   caf::reacts_to<event_atom, task_event>,
   caf::reacts_to<record_atom, result>,
   caf::replies_to<flush_atom>::with<bool>>;
+
+/// The file drop (bridge/): turns files in tasks/<worker>/ into one-task
+/// runs of the orchestrator and their summaries into results/<worker>/.
+using file_drop_actor = caf::typed_actor<
+  caf::reacts_to<fs_event_atom, int32_t, std::string, std::string>,
+  caf::reacts_to<run_summary>,
+  caf::reacts_to<tick_atom>,
+  caf::reacts_to<deadline_atom>,
+  caf::replies_to<stop_atom, int64_t>::with<int32_t>>;
 
 } // namespace troupe

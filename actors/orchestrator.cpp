@@ -2,6 +2,7 @@
 
 #include "caf/all.hpp"
 #include "core/clock.hpp"
+#include "core/prompt.hpp"
 
 namespace troupe {
 
@@ -17,28 +18,17 @@ void event(self_ptr self, const run_t& run, const char* kind, const task& t,
                task_event{run.id, kind, t.task_id, t.worker, std::move(detail)});
 }
 
-/// What a dependent gets of a finished dependency: never its transcript.
-json handoff(const result& r) {
-  return {{"worker", r.worker},
-          {"status", std::string{to_string(r.state)}},
-          {"summary", r.summary},
-          {"findings", r.findings},
-          {"artifacts", r.artifacts}};
-}
-
 void on_result(self_ptr self, uint64_t run_no, size_t i, result r);
 
 void dispatch(self_ptr self, uint64_t run_no, size_t i) {
   auto& run = self->state.runs.at(run_no);
   auto t = run.wf.tasks[i];
-  if (!t.dependencies.empty()) {
-    json deps = json::object();
-    for (auto& d : t.dependencies)
-      if (auto j = run.graph->index_of(d); j != task_graph::npos
-                                           && run.results[j])
-        deps[d] = handoff(*run.results[j]);
-    t.context["dependency_results"] = std::move(deps);
-  }
+  // Results of dependencies inside this run; a caller (the file drop) may
+  // have put those of dependencies outside it there already.
+  for (auto& d : t.dependencies)
+    if (auto j = run.graph->index_of(d); j != task_graph::npos
+                                         && run.results[j])
+      t.context["dependency_results"][d] = dependency_handoff(*run.results[j]);
   ++run.attempts[i];
   event(self, run, "queued", t,
         run.attempts[i] > 1 ? "attempt " + std::to_string(run.attempts[i])

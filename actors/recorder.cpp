@@ -65,7 +65,7 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
     },
     [=](record_atom, const result& r) {
       auto& st = self->state;
-      if (st.cfg.root.empty())
+      if (st.cfg.root.empty() || !st.cfg.write_results)
         return;
       auto dir = st.cfg.root + "/results/" + r.worker;
       std::error_code ec;

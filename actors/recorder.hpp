@@ -13,6 +13,8 @@ struct recorder_settings {
   /// Results go to <root>/results/<worker>/<task_id>.json; runs' event logs
   /// to <root>/runs/<run_id>/events.jsonl. Empty: write nothing.
   std::string root;
+  /// False when someone else owns results/ (the file drop of `serve`).
+  bool write_results = true;
   /// Called for every event (live progress); on the recorder's thread.
   std::function<void(const task_event&)> on_event;
 };

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <algorithm>
 #include <mutex>
+#include <set>
 
 #include <fcntl.h>
 #include <poll.h>
@@ -78,7 +79,18 @@ bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
   }
 }
 
+/// Process groups of the children being supervised, for shutdown.
+std::mutex live_mtx;
+std::set<pid_t> live_groups;
+
 } // namespace
+
+size_t signal_all_children(int sig) {
+  std::lock_guard<std::mutex> guard{live_mtx};
+  for (auto pgid : live_groups)
+    ::kill(-pgid, sig);
+  return live_groups.size();
+}
 
 std::string process_outcome::describe() const {
   if (!started)
@@ -164,6 +176,10 @@ process_outcome run_process(const process_spec& spec) {
     return res;
   }
   res.started = true;
+  {
+    std::lock_guard<std::mutex> guard{live_mtx};
+    live_groups.insert(pid);
+  }
   set_nonblocking(in_w.fd);
   set_nonblocking(out_r.fd);
   set_nonblocking(err_r.fd);
@@ -177,12 +193,20 @@ process_outcome run_process(const process_spec& spec) {
   bool exited = false;
   int wstatus = 0;
   auto reap = [&](bool block) {
-    auto r = ::waitpid(pid, &wstatus, block ? 0 : WNOHANG);
-    if (r == pid) {
-      exited = true;
-      // Whatever the child left behind in its group goes with it.
-      ::kill(-pid, SIGKILL);
+    // Peek first (WNOWAIT): while the leader is a zombie its pid, and so the
+    // group id, cannot be reused, so signalling the group is safe.
+    siginfo_t si{};
+    if (::waitid(P_PID, pid, &si, WEXITED | WNOWAIT | (block ? 0 : WNOHANG)) != 0
+        || si.si_pid != pid)
+      return;
+    // Whatever the child left behind in its group goes with it.
+    ::kill(-pid, SIGKILL);
+    {
+      std::lock_guard<std::mutex> guard{live_mtx};
+      live_groups.erase(pid);
     }
+    ::waitpid(pid, &wstatus, 0);
+    exited = true;
   };
   // After the child exits, wait a little for the pipes to reach EOF (data
   // still buffered), but never for descendants that escaped the group.

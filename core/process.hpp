@@ -40,6 +40,11 @@ struct process_outcome {
 
 process_outcome run_process(const process_spec& spec);
 
+/// Sends `sig` to the process group of every child run_process is
+/// supervising right now (a node shutting down takes its children along).
+/// Returns how many groups it signalled.
+size_t signal_all_children(int sig);
+
 /// Builds the minimal environment: the listed variables of this process (if
 /// set) plus the given extra ones.
 std::vector<std::string> inherit_env(const std::vector<std::string>& names);

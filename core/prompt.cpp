@@ -30,6 +30,14 @@ std::string trim(std::string_view s) {
 
 } // namespace
 
+json dependency_handoff(const result& r) {
+  return {{"worker", r.worker},
+          {"status", std::string{to_string(r.state)}},
+          {"summary", r.summary},
+          {"findings", r.findings},
+          {"artifacts", r.artifacts}};
+}
+
 std::string compose_task_prompt(const task& t) {
   std::string out = t.description;
   out += "\n";

@@ -11,6 +11,11 @@
 
 namespace troupe {
 
+/// What a dependent gets of a finished dependency in
+/// context.dependency_results: summary, findings, artifacts; never a
+/// transcript.
+json dependency_handoff(const result& r);
+
 /// The task text: description, context (dependency results apart), and the
 /// instruction to end with a JSON report block.
 std::string compose_task_prompt(const task& t);

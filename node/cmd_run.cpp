@@ -68,7 +68,7 @@ int run(const run_options& opts) {
   auto wf = load_workflow(opts.target, *cfg);
   if (!wf)
     return exit_usage;
-  auto root = fs::absolute(opts.common.root).lexically_normal().string();
+  auto root = normalize_root(opts.common.root);
   auto run_id = new_run_id();
   auto run_dir = root + "/runs/" + run_id;
   std::error_code ec;

@@ -15,6 +15,8 @@ using command = std::function<int()>;
 
 command add_run(CLI::App& app);
 command add_validate(CLI::App& app);
+command add_serve(CLI::App& app);
+command add_status(CLI::App& app);
 
 /// Exit codes: 0 all asked for succeeded; 1 some task did not complete;
 /// 2 bad input or usage (nothing ran).

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
   };
   add(add_run);
   add(add_validate);
+  add(add_serve);
+  add(add_status);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

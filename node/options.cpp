@@ -25,6 +25,13 @@ void add_common_options(CLI::App* cmd, common_options& opts) {
     ->check(CLI::Range(0, 3600000));
 }
 
+std::string normalize_root(const std::string& root) {
+  auto p = fs::absolute(root).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/')
+    p.pop_back();
+  return p;
+}
+
 void print_problems(const std::string& heading, const problems& ps) {
   std::fprintf(stderr, "%s\n", heading.c_str());
   for (auto& p : ps)

@@ -26,6 +26,9 @@ void add_common_options(CLI::App* cmd, common_options& opts);
 /// problem to stderr and returns nullopt on failure.
 std::optional<config> load_effective_config(const common_options& opts);
 
+/// An absolute, normal form of a root folder, without a trailing slash.
+std::string normalize_root(const std::string& root);
+
 /// Prints problems to stderr, one per line, after a heading.
 void print_problems(const std::string& heading, const problems& ps);
 

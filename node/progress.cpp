@@ -7,8 +7,8 @@
 
 namespace troupe::node {
 
-progress_printer::progress_printer(size_t total)
-  : total_(total), tty_(::isatty(2) == 1) {
+progress_printer::progress_printer(size_t total, bool bar)
+  : total_(total), tty_(bar && ::isatty(2) == 1) {
 }
 
 void progress_printer::on_event(const task_event& e) {

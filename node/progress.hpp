@@ -12,7 +12,8 @@ namespace troupe::node {
 
 class progress_printer {
 public:
-  explicit progress_printer(size_t total);
+  /// `bar`: draw a progress bar (when stderr is a terminal).
+  explicit progress_printer(size_t total, bool bar = true);
 
   void on_event(const task_event& e);
 

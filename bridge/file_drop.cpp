@@ -1,0 +1,268 @@
+#include "bridge/file_drop.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include "bridge/fs_watcher.hpp"
+#include "caf/all.hpp"
+#include "core/prompt.hpp"
+
+namespace troupe {
+
+namespace {
+
+using self_ptr = file_drop_actor::stateful_pointer<file_drop_state>;
+
+std::string key(const std::string& a, const std::string& b) {
+  return a + "/" + b;
+}
+
+void process(self_ptr self, const std::string& worker, const std::string& name,
+             bool just_closed);
+
+void schedule_tick(self_ptr self) {
+  auto& st = self->state;
+  if (st.tick_scheduled || st.deferred.empty())
+    return;
+  st.tick_scheduled = true;
+  self->delayed_send(self, std::chrono::milliseconds(st.cfg.quiet_ms / 4 + 1),
+                     tick_atom_v);
+}
+
+void submit(self_ptr self, file_drop_state::entry e) {
+  auto& st = self->state;
+  auto& t = e.t;
+  for (auto& d : t.dependencies)
+    if (auto r = st.q->find_result(d))
+      t.context["dependency_results"][d] = dependency_handoff(*r);
+  workflow wf;
+  wf.name = t.task_id;
+  wf.synthesize = false;
+  wf.tasks.push_back(t);
+  auto k = key(e.worker, t.task_id);
+  st.inflight.emplace(k, std::move(e));
+  self->send(st.orch, run_atom_v, std::move(wf));
+}
+
+void wake(self_ptr self, const std::string& task_id);
+
+/// Decides what to do with a valid task file: no-op, wait, fail, or run.
+void consider(self_ptr self, file_drop_state::entry e) {
+  auto& st = self->state;
+  auto& t = e.t;
+  if (st.q->find_result(t.task_id, e.worker)) {
+    spdlog::info("{}/{}: already has a result; the new file is a no-op",
+                 e.worker, t.task_id);
+    st.q->discard(e.worker, e.name);
+    return;
+  }
+  std::vector<std::string> missing;
+  for (auto& d : t.dependencies) {
+    auto r = st.q->find_result(d);
+    if (!r) {
+      missing.push_back(d);
+      continue;
+    }
+    if (!r->ok()) {
+      // A failed dependency fails the task, with the reason, at once.
+      if (!st.q->claim(e.worker, e.name))
+        return;
+      auto why = r->error ? r->error->kind + ": " + r->error->message
+                          : std::string{to_string(r->state)};
+      auto f = make_failure(t, status::failed, "dependency_failed",
+                            "dependency \"" + d + "\" failed (" + why + ")");
+      if (auto err = st.q->complete(e.name, f); !err.empty())
+        spdlog::error("{}/{}: {}", e.worker, t.task_id, err);
+      wake(self, t.task_id);
+      return;
+    }
+  }
+  auto k = key(e.worker, e.name);
+  if (!missing.empty()) {
+    for (auto& d : missing)
+      st.waiters[d].insert(k);
+    spdlog::debug("{}/{}: waits for {}", e.worker, t.task_id, missing.front());
+    st.waiting.emplace(k, std::move(e));
+    return;
+  }
+  st.waiting.erase(k);
+  if (!st.q->claim(e.worker, e.name))
+    return; // vanished meanwhile
+  submit(self, std::move(e));
+}
+
+/// Re-examines the tasks that waited for `task_id`.
+void wake(self_ptr self, const std::string& task_id) {
+  auto& st = self->state;
+  auto i = st.waiters.find(task_id);
+  if (i == st.waiters.end())
+    return;
+  auto keys = std::move(i->second);
+  st.waiters.erase(i);
+  for (auto& k : keys) {
+    auto w = st.waiting.find(k);
+    if (w == st.waiting.end())
+      continue;
+    auto e = std::move(w->second);
+    st.waiting.erase(w);
+    if (!st.stopping)
+      consider(self, std::move(e));
+  }
+}
+
+void process(self_ptr self, const std::string& worker, const std::string& name,
+             bool just_closed) {
+  auto& st = self->state;
+  if (st.stopping || !fs_queue::is_candidate(name))
+    return;
+  auto k = key(worker, name);
+  if (st.waiting.count(k))
+    return; // known, waiting for its dependencies
+  auto o = st.q->read(worker, name, false, just_closed, st.cfg.quiet_ms);
+  switch (o.state) {
+    case fs_queue::read_state::vanished:
+      st.deferred.erase(k);
+      return;
+    case fs_queue::read_state::not_ready:
+      st.deferred.insert(k);
+      schedule_tick(self);
+      return;
+    case fs_queue::read_state::bad:
+      st.deferred.erase(k);
+      spdlog::warn("{}/{}: rejected: {}", worker, name, o.reason);
+      st.q->reject(worker, name, o.reason);
+      return;
+    case fs_queue::read_state::ok:
+      st.deferred.erase(k);
+      break;
+  }
+  if (st.inflight.count(key(worker, o.t.task_id)))
+    return; // the same id is running: looked at again when it finishes
+  consider(self, file_drop_state::entry{worker, name, std::move(o.t)});
+}
+
+void scan(self_ptr self) {
+  auto& st = self->state;
+  for (auto& w : st.cfg.workers)
+    for (auto& name : st.q->pending(w))
+      process(self, w, name, false);
+}
+
+/// Claims left by an earlier process: done ones are dropped, others rerun.
+void recover(self_ptr self) {
+  auto& st = self->state;
+  for (auto& w : st.cfg.workers)
+    for (auto& name : st.q->claimed(w)) {
+      auto o = st.q->read(w, name, true, true, 0);
+      if (o.state != fs_queue::read_state::ok) {
+        if (o.state == fs_queue::read_state::bad)
+          st.q->reject(w, name, o.reason, true);
+        continue;
+      }
+      if (st.q->find_result(o.t.task_id, w)) {
+        // Crashed between writing the result and dropping the claim.
+        std::error_code ec;
+        std::filesystem::remove(st.q->tasks_dir(w) + "/.claimed/" + name, ec);
+        continue;
+      }
+      spdlog::info("{}/{}: recovered a claimed task; running it again", w,
+                   o.t.task_id);
+      submit(self, file_drop_state::entry{w, name, std::move(o.t)});
+    }
+}
+
+void maybe_finish_stop(self_ptr self) {
+  auto& st = self->state;
+  if (st.stop_rp && st.inflight.empty()) {
+    st.stop_rp->deliver(int32_t{0});
+    st.stop_rp.reset();
+  }
+}
+
+} // namespace
+
+file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
+                                         orchestrator_actor orch) {
+  auto& st = self->state;
+  st.cfg = std::move(cfg);
+  st.orch = std::move(orch);
+  st.q = std::make_unique<fs_queue>(st.cfg.root, st.cfg.workers,
+                                    st.cfg.max_task_bytes);
+  if (auto err = st.q->prepare(); !err.empty())
+    spdlog::error("file drop: {}", err);
+  recover(self);
+  scan(self);
+  self->set_error_handler([=](caf::error& err) {
+    spdlog::error("file drop: {}", self->system().render(err));
+  });
+  return {
+    [=](fs_event_atom, int32_t kind, const std::string& worker,
+        const std::string& name) {
+      switch (static_cast<fs_watcher::kind>(kind)) {
+        case fs_watcher::kind::task:
+          process(self, worker, name, true);
+          break;
+        case fs_watcher::kind::result:
+          if (name.size() > 5 && name[0] != '.')
+            wake(self, name.substr(0, name.size() - 5));
+          break;
+        case fs_watcher::kind::rescan:
+          scan(self);
+          break;
+      }
+    },
+    [=](run_summary& s) {
+      auto& st = self->state;
+      if (s.results.empty())
+        return;
+      auto& r = s.results.front();
+      auto i = st.inflight.find(key(r.worker, r.task_id));
+      if (i == st.inflight.end())
+        return; // handed back at shutdown: the next start runs it again
+      auto e = std::move(i->second);
+      st.inflight.erase(i);
+      if (auto err = st.q->complete(e.name, r); !err.empty())
+        spdlog::error("{}/{}: result not written ({}); the claim stays for "
+                      "recovery",
+                      r.worker, r.task_id, err);
+      wake(self, r.task_id);
+      // A second file with this id may have arrived while it ran.
+      process(self, e.worker, e.name, false);
+      maybe_finish_stop(self);
+    },
+    [=](tick_atom) {
+      auto& st = self->state;
+      st.tick_scheduled = false;
+      auto keys = st.deferred;
+      for (auto& k : keys) {
+        auto slash = k.find('/');
+        process(self, k.substr(0, slash), k.substr(slash + 1), false);
+      }
+      schedule_tick(self);
+    },
+    [=](stop_atom, int64_t grace_ms) -> caf::result<int32_t> {
+      auto& st = self->state;
+      st.stopping = true;
+      if (st.inflight.empty())
+        return int32_t{0};
+      auto rp = self->make_response_promise<int32_t>();
+      st.stop_rp = rp;
+      self->delayed_send(self, std::chrono::milliseconds(grace_ms),
+                         deadline_atom_v);
+      return rp;
+    },
+    [=](deadline_atom) {
+      auto& st = self->state;
+      if (!st.stop_rp)
+        return;
+      // Grace is over: what still runs goes back to tasks/ for next time.
+      int32_t n = 0;
+      for (auto& [k, e] : st.inflight)
+        n += st.q->hand_back(e.worker, e.name) ? 1 : 0;
+      st.inflight.clear();
+      st.stop_rp->deliver(n);
+      st.stop_rp.reset();
+    },
+  };
+}
+
+} // namespace troupe

@@ -1,0 +1,59 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+
+#include "actors/messages.hpp"
+#include "bridge/fs_queue.hpp"
+#include "caf/typed_response_promise.hpp"
+
+namespace troupe {
+
+struct file_drop_settings {
+  std::string root;
+  std::vector<std::string> workers;
+  size_t max_task_bytes = 1u << 20;
+  /// A file that does not parse yet and was written less than this long ago
+  /// (with no close seen) is given time instead of being rejected.
+  int64_t quiet_ms = 2000;
+};
+
+struct file_drop_state {
+  static inline const char* name = "file_drop";
+
+  /// A task file we are responsible for.
+  struct entry {
+    std::string worker;
+    std::string name; // file name in tasks/<worker>/
+    task t;
+  };
+
+  file_drop_settings cfg;
+  std::unique_ptr<fs_queue> q;
+  orchestrator_actor orch;
+  /// Claimed and submitted, by "worker/task_id".
+  std::unordered_map<std::string, entry> inflight;
+  /// Valid tasks waiting for dependency results, by "worker/name".
+  std::unordered_map<std::string, entry> waiting;
+  /// Dependency id -> keys of `waiting` that need it.
+  std::unordered_map<std::string, std::set<std::string>> waiters;
+  /// Files that may still be being written, by "worker/name".
+  std::set<std::string> deferred;
+  bool tick_scheduled = false;
+  bool stopping = false;
+  std::optional<caf::typed_response_promise<int32_t>> stop_rp;
+};
+
+/// Spawns a FILE DROP: claims valid task files (dependencies permitting),
+/// submits them to the orchestrator, writes their results, drops the claim;
+/// rejects bad files with a `rejected` result. Does blocking file I/O: spawn
+/// it detached. Feed it fs_watcher events as (fs_event_atom, kind, worker,
+/// name); on start it recovers claims and takes the files already there.
+file_drop_actor::behavior_type
+file_drop(file_drop_actor::stateful_pointer<file_drop_state> self,
+          file_drop_settings cfg, orchestrator_actor orch);
+
+} // namespace troupe

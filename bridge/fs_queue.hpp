@@ -1,0 +1,92 @@
+#pragma once
+
+// The task and result folders as a crash-safe queue (DESIGN.md §2):
+//
+//   tasks/<worker>/<task_id>.json            dropped by anyone
+//   tasks/<worker>/.claimed/<task_id>.json   ours while it runs (atomic rename)
+//   tasks/<worker>/.running/<task_id>        marker while an executor runs it
+//   tasks/<worker>/.rejected/<file>          bad input, moved aside
+//   results/<worker>/<task_id>.json          the one result (tmp + fsync + rename)
+//
+// Order of a task's life: claim (rename), run, write the result, drop the
+// claim. A crash at any point leaves either the task file, the claim, or the
+// result (or result and claim: the claim is then dropped at recovery), so no
+// task is lost and no task gets a second result.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+class fs_queue {
+public:
+  fs_queue(std::string root, std::vector<std::string> workers,
+           size_t max_task_bytes);
+
+  /// Creates every folder; removes temp files a crash left in results/.
+  /// Returns an empty string or what went wrong.
+  std::string prepare();
+
+  /// True for names a file drop may hold tasks in: *.json, not a dotfile, not
+  /// an editor or temp name (*.tmp, *.swp, *~).
+  static bool is_candidate(const std::string& name);
+
+  /// Candidate names in tasks/<worker>/ or in its .claimed/ folder.
+  std::vector<std::string> pending(const std::string& worker) const;
+  std::vector<std::string> claimed(const std::string& worker) const;
+
+  enum class read_state { ok, not_ready, bad, vanished };
+
+  struct read_outcome {
+    read_state state = read_state::vanished;
+    task t;
+    std::string reason;     // for bad: why
+    int64_t age_ms = 0;     // since the last modification
+  };
+
+  /// Reads and checks tasks/<worker>/<name> (or the claim of it). A file
+  /// that is empty, or does not parse and was modified within `quiet_ms`
+  /// while `just_closed` is false, is not_ready: it may still be written.
+  read_outcome read(const std::string& worker, const std::string& name,
+                    bool from_claimed, bool just_closed, int64_t quiet_ms) const;
+
+  /// Moves the task into .claimed/; false if it vanished first.
+  bool claim(const std::string& worker, const std::string& name);
+
+  /// Puts a claimed task back into tasks/ (shutdown before it finished).
+  bool hand_back(const std::string& worker, const std::string& name);
+
+  /// Writes the result atomically, then drops the claim of `name` (if any).
+  /// Returns an empty string or the reason of a failed write.
+  std::string complete(const std::string& name, const result& r);
+
+  /// Moves a bad file to .rejected/ and writes a `rejected` result for its
+  /// stem, unless a result for that stem exists already.
+  void reject(const std::string& worker, const std::string& name,
+              const std::string& reason, bool from_claimed = false);
+
+  /// Removes a dropped file that is a no-op (its result exists).
+  void discard(const std::string& worker, const std::string& name);
+
+  /// The result of `task_id` in `worker`'s folder, or in any worker's
+  /// folder when `worker` is empty.
+  std::optional<result> find_result(const std::string& task_id,
+                                    const std::string& worker = {}) const;
+
+  /// Marks a task as running (status reads these markers).
+  void mark_running(const std::string& worker, const std::string& task_id);
+
+  const std::string& root() const { return root_; }
+  std::string tasks_dir(const std::string& w) const;
+  std::string results_dir(const std::string& w) const;
+
+private:
+  std::string root_;
+  std::vector<std::string> workers_;
+  size_t max_bytes_;
+};
+
+} // namespace troupe

@@ -1,0 +1,149 @@
+// caf-node serve: the long-running single node. Watches tasks/<worker>/ of
+// every configured worker and runs what is dropped there; results appear in
+// results/<worker>/. SIGTERM or SIGINT: stop claiming, let running tasks
+// finish within the grace period, hand the rest back to tasks/, exit 0.
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/team.hpp"
+#include "bridge/file_drop.hpp"
+#include "bridge/fs_watcher.hpp"
+#include "caf/all.hpp"
+#include "core/clock.hpp"
+#include "core/process.hpp"
+#include "node/commands.hpp"
+#include "node/options.hpp"
+#include "node/progress.hpp"
+
+namespace troupe::node {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct serve_options {
+  common_options common;
+  double grace_s = 30;
+  size_t max_task_bytes = 1u << 20;
+  int64_t quiet_ms = 2000;
+};
+
+int serve(const serve_options& opts) {
+  auto cfg = load_effective_config(opts.common);
+  if (!cfg)
+    return exit_usage;
+  auto root = normalize_root(opts.common.root);
+  std::vector<std::string> workers;
+  for (auto& w : cfg->workers)
+    workers.push_back(w.name);
+  // Signals are taken by sigwait below; block them before any thread starts
+  // so that every thread inherits the mask.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  int handed_back = 0;
+  {
+    caf::actor_system sys{sys_cfg};
+    progress_printer progress{0, false};
+    fs_queue markers{root, workers, opts.max_task_bytes};
+    // The folders must exist before they are watched.
+    if (auto err = markers.prepare(); !err.empty()) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      return exit_usage;
+    }
+    team_options topts;
+    topts.root = root;
+    topts.recording.root = root;
+    topts.recording.write_results = false; // the file drop owns results/
+    topts.recording.on_event = [&](const task_event& e) {
+      if (e.kind == "running")
+        markers.mark_running(e.worker, e.task_id);
+      progress.on_event(e);
+    };
+    auto session = "serve-" + compact_utc_now();
+    topts.make_run_id = [session] { return session; };
+    problems ps;
+    auto t = spawn_team(sys, *cfg, topts, ps);
+    if (!t) {
+      print_problems("error: cannot start the workers:", ps);
+      return exit_usage;
+    }
+    file_drop_settings fd;
+    fd.root = root;
+    fd.workers = workers;
+    fd.max_task_bytes = opts.max_task_bytes;
+    fd.quiet_ms = opts.quiet_ms;
+    auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
+    fs_watcher watcher{root, workers,
+                       [drop](fs_watcher::kind k, const std::string& w,
+                              const std::string& n) {
+                         caf::anon_send(drop, fs_event_atom_v,
+                                        static_cast<int32_t>(k), w, n);
+                       }};
+    if (auto err = watcher.start(); !err.empty()) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      stop_team(*t);
+      caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);
+      return exit_usage;
+    }
+    // Files dropped between the file drop's first scan and the watches.
+    caf::anon_send(drop, fs_event_atom_v,
+                   static_cast<int32_t>(fs_watcher::kind::rescan),
+                   std::string{}, std::string{});
+    spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "
+                 "SIGTERM or Ctrl-C",
+                 root, fmt::join(workers, ", "), session);
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("{}: no new tasks; waiting up to {} s for running ones",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM", opts.grace_s);
+    watcher.stop();
+    caf::scoped_actor self{sys};
+    self->request(drop, caf::infinite, stop_atom_v,
+                  static_cast<int64_t>(opts.grace_s * 1000))
+      .receive([&](int32_t n) { handed_back = n; }, [&](caf::error&) {});
+    // Children of tasks handed back must not outlive us.
+    signal_all_children(SIGKILL);
+    caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);
+    stop_team(*t);
+  }
+  if (handed_back > 0)
+    spdlog::info("{} unfinished task(s) handed back to tasks/ for the next "
+                 "start",
+                 handed_back);
+  spdlog::info("stopped");
+  return exit_ok;
+}
+
+} // namespace
+
+command add_serve(CLI::App& app) {
+  auto opts = std::make_shared<serve_options>();
+  auto cmd = app.add_subcommand(
+    "serve", "run the single node: watch tasks/<worker>/, write results/<worker>/");
+  add_common_options(cmd, opts->common);
+  cmd->add_option("--grace-s", opts->grace_s,
+                  "on SIGTERM/SIGINT, how long running tasks may finish")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-task-bytes", opts->max_task_bytes,
+                  "larger task files are rejected")
+    ->capture_default_str();
+  cmd->add_option("--quiet-ms", opts->quiet_ms,
+                  "a file that does not parse yet is given this long since "
+                  "its last write before it is rejected (unless its writer "
+                  "closed it)")
+    ->capture_default_str();
+  return [opts] { return serve(*opts); };
+}
+
+} // namespace troupe::node
