@@ -55,7 +55,9 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     ws.name = w.name;
     ws.model = w.model;
     ws.slots = w.slots;
-    ws.needs_permits = limited;
+    // Permits meter calls to the Anthropic API: only the claude executor
+    // makes them (the simulator and other CLIs do not spend this account).
+    ws.needs_permits = limited && e->kind() == "claude";
     std::error_code ec;
     auto size = std::filesystem::file_size(w.prompt_path, ec);
     ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;

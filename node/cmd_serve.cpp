@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <filesystem>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
 
@@ -14,6 +16,7 @@
 #include "bridge/file_drop.hpp"
 #include "bridge/fs_watcher.hpp"
 #include "caf/all.hpp"
+#include "core/atomic_file.hpp"
 #include "core/clock.hpp"
 #include "core/process.hpp"
 #include "node/commands.hpp"
@@ -31,6 +34,7 @@ struct serve_options {
   double grace_s = 30;
   size_t max_task_bytes = 1u << 20;
   int64_t quiet_ms = 2000;
+  std::string ready_file;
 };
 
 int serve(const serve_options& opts) {
@@ -99,6 +103,11 @@ int serve(const serve_options& opts) {
     caf::anon_send(drop, fs_event_atom_v,
                    static_cast<int32_t>(fs_watcher::kind::rescan),
                    std::string{}, std::string{});
+    if (!opts.ready_file.empty())
+      if (auto err = write_file_atomic(opts.ready_file,
+                                       std::to_string(::getpid()) + "\n");
+          !err.empty())
+        spdlog::warn("--ready-file: {}", err);
     spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "
                  "SIGTERM or Ctrl-C",
                  root, fmt::join(workers, ", "), session);
@@ -143,6 +152,8 @@ command add_serve(CLI::App& app) {
                   "its last write before it is rejected (unless its writer "
                   "closed it)")
     ->capture_default_str();
+  cmd->add_option("--ready-file", opts->ready_file,
+                  "write this file (our pid) once the folders are watched");
   return [opts] { return serve(*opts); };
 }
 

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The file drop against a real `caf-node serve`: the design's own example,
+# bad input, dependencies across workers, concurrent direct writers, kill -9
+# and restart, graceful stop.
+source "$(dirname "$0")/lib.sh"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+SERVE_PID=""
+
+start_serve() { # root [extra options]
+  local root=$1; shift
+  rm -f "$root/ready"
+  "$CAF_NODE" serve --root "$root" --config "${CONFIG:-$SRC/config/troupe.json}" --ready-file "$root/ready" "$@" 2>>"$root/serve.log" &
+  SERVE_PID=$!
+  # --ready-file appears once the watches are in place.
+  $AWAIT --timeout 30 "$root/ready" || { cat "$root/serve.log"; return 1; }
+}
+stop_serve() {
+  [ -n "$SERVE_PID" ] || return 0
+  kill -TERM "$SERVE_PID" 2>/dev/null || true
+  wait "$SERVE_PID" 2>/dev/null
+  local rc=$?
+  SERVE_PID=""
+  return $rc
+}
+trap 'stop_serve; rm -rf "$WORK"' EXIT
+
+# --- the design's example: cat > file << EOF, then wait for the result -------
+root=$(fresh_root example)
+start_serve "$root" --executor sim --sim-latency-ms 10
+cat > "$root/tasks/marie/eval-001.json" << 'JSON'
+{"task_id": "eval-001", "worker": "marie", "description": "Create hip-hop evaluation for Emma Rodriguez",
+ "dependencies": [], "priority": "high",
+ "context": {"student_name": "Emma Rodriguez", "date": "2025-11-17", "evaluation_type": "hip-hop"}}
+JSON
+check "design example: the result appears" $AWAIT --timeout 20 "$root/results/marie/eval-001.json"
+check "design example: complete" json_is "$root/results/marie/eval-001.json" 'j["status"] == "complete" and j["task_id"] == "eval-001"'
+check "design example: the task file is gone, no claim left" bash -c "[ ! -e '$root/tasks/marie/eval-001.json' ] && [ -z \"\$(ls -A '$root/tasks/marie/.claimed')\" ]"
+# Dropping it again: a no-op (the result stays the same file).
+before=$(stat -c %Y.%i "$root/results/marie/eval-001.json")
+cp "$SRC/workflows/README.md" "$root/tasks/marie/notes.txt" # not a task: ignored
+printf '{"task_id": "eval-001", "worker": "marie", "description": "again"}' > "$root/tasks/marie/eval-001.json"
+printf '{"task_id": "ping", "worker": "marie", "description": "after the duplicate"}' > "$root/tasks/marie/ping.json"
+$AWAIT --timeout 20 "$root/results/marie/ping.json"
+check "a duplicate drop is a no-op" [ "$(stat -c %Y.%i "$root/results/marie/eval-001.json")" = "$before" ]
+check "the duplicate file was removed" [ ! -e "$root/tasks/marie/eval-001.json" ]
+check "non-task files are left alone" [ -e "$root/tasks/marie/notes.txt" ]
+stop_serve
+check "serve exits 0 on SIGTERM" [ $? -eq 0 ]
+
+# --- bad input corpus: each gets a rejected result with the reason ----------
+root=$(fresh_root bad)
+start_serve "$root" --executor sim --sim-latency-ms 0 --max-task-bytes 2048
+t="$root/tasks/marie"
+printf 'this is not JSON' > "$t/notjson.json"
+printf '{"task_id": "noworker", "description": "x"}' > "$t/noworker.json"
+printf '{"task_id": "../escape", "worker": "marie", "description": "x"}' > "$t/traversal.json"
+printf '{"task_id": "wrongfolder", "worker": "anga", "description": "x"}' > "$t/wrongfolder.json"
+printf '{"task_id": "other-name", "worker": "marie", "description": "x"}' > "$t/misnamed.json"
+printf '{"task_id": "prio", "worker": "marie", "description": "x", "priority": "urgent"}' > "$t/prio.json"
+"$PY" -c 'import json; print(json.dumps({"task_id": "huge", "worker": "marie", "description": "x" * 5000}))' > "$t/huge.json"
+printf '{"task_id": "good-1", "worker": "marie", "description": "valid neighbour"}' > "$t/good-1.json"
+printf '{"task_id": "good-2", "worker": "marie", "description": "valid neighbour"}' > "$t/good-2.json"
+printf '{"task_id": "tmp", "worker": "marie", "description": "x"}' > "$t/.hidden.json"
+printf 'garbage' > "$t/editing.json.tmp"
+printf 'garbage' > "$t/backup.json~"
+r="$root/results/marie"
+check "bad corpus: every file got a result" $AWAIT --timeout 20 "$r/notjson.json" "$r/noworker.json" "$r/traversal.json" \
+  "$r/wrongfolder.json" "$r/misnamed.json" "$r/prio.json" "$r/huge.json" "$r/good-1.json" "$r/good-2.json"
+rej() { json_is "$r/$1.json" "j['status'] == 'rejected' and $2"; }
+check "not JSON" rej notjson '"not valid JSON" in j["error"]["message"]'
+check "missing worker" rej noworker '"worker: required" in j["error"]["message"]'
+check "path traversal" rej traversal "'task_id \"../escape\": must match' in j['error']['message']"
+check "worker not the folder" rej wrongfolder "'does not match the folder tasks/marie/' in j['error']['message']"
+check "file not named after its id" rej misnamed "'must be named other-name.json' in j['error']['message']"
+check "bad priority" rej prio "'must be one of high, medium, low' in j['error']['message']"
+check "over the size limit" rej huge "'more than the limit of 2048' in j['error']['message']"
+check "valid neighbours unaffected" bash -c "$(declare -f json_is); PY=$PY; json_is '$r/good-1.json' 'j[\"status\"] == \"complete\"' && json_is '$r/good-2.json' 'j[\"status\"] == \"complete\"'"
+check "bad files moved aside" [ -e "$t/.rejected/notjson.json" ] && [ -e "$t/.rejected/huge.json" ]
+check "dotfiles and temp names ignored" bash -c "[ -e '$t/.hidden.json' ] && [ -e '$t/editing.json.tmp' ] && [ ! -e '$r/tmp.json' ] && [ ! -e '$r/editing.json' ]"
+# A half-written file is not judged: the writer keeps it open, then finishes.
+exec 7>"$t/slow.json"
+printf '{"task_id": "slow", "worker": "mar' >&7
+check "an open, half-written file is not rejected" bash -c "! $AWAIT --timeout 0.5 '$r/slow.json' 2>/dev/null"
+printf 'ie", "description": "written in two steps"}' >&7
+exec 7>&-
+check "the same file completes once closed" $AWAIT --timeout 20 "$r/slow.json"
+check "... and runs" json_is "$r/slow.json" 'j["status"] == "complete"'
+stop_serve
+
+# --- dependencies across workers, dropped in reverse order -------------------
+root=$(fresh_root deps)
+start_serve "$root" --executor sim --sim-latency-ms 5
+printf '{"task_id": "c", "worker": "fabien", "description": "announce", "dependencies": ["b"]}' > "$root/tasks/fabien/c.json"
+printf '{"task_id": "b", "worker": "anga", "description": "review", "dependencies": ["a"]}' > "$root/tasks/anga/b.json"
+check "status shows what a task waits for" bash -c "'$CAF_NODE' status --root '$root' --config '$SRC/config/troupe.json' | grep -q 'fabien/c waits for: b'"
+check "status --json counts the waiting" bash -c "'$CAF_NODE' status --root '$root' --json --config '$SRC/config/troupe.json' > '$root/st.json' && $(declare -f json_is); PY=$PY; json_is '$root/st.json' 'j[\"workers\"][\"anga\"][\"waiting\"] == 1 and j[\"workers\"][\"anga\"][\"waiting_for\"][\"b\"] == [\"a\"]'"
+printf '{"task_id": "a", "worker": "marie", "description": "evaluate"}' > "$root/tasks/marie/a.json"
+check "chain a -> b -> c completes" $AWAIT --timeout 20 "$root/results/fabien/c.json"
+check "c got b's result as context" bash -c "grep -q 'built on 1 dependency' '$root/results/fabien/c.json'"
+printf '{"task_id": "f1", "worker": "marie", "description": "x", "context": {"sim_outcome": "failed", "sim_error_kind": "auth"}}' > "$root/tasks/marie/f1.json"
+printf '{"task_id": "f2", "worker": "anga", "description": "x", "dependencies": ["f1"]}' > "$root/tasks/anga/f2.json"
+check "dependent of a failure gets a result" $AWAIT --timeout 20 "$root/results/anga/f2.json"
+check "... failed with the reason" json_is "$root/results/anga/f2.json" \
+  'j["status"] == "failed" and j["error"]["kind"] == "dependency_failed" and "f1" in j["error"]["message"] and "auth" in j["error"]["message"]'
+stop_serve
+
+# --- 1,000 tasks from 3 concurrent direct writers: none lost -----------------
+root=$(fresh_root writers)
+start_serve "$root" --executor sim --sim-latency-ms 0
+"$PY" - "$root" <<'PYEOF'
+import json, os, sys, threading
+root = sys.argv[1]
+def writer(k):
+    for i in range(k, 1000, 3):
+        w = ("marie", "anga", "fabien")[i % 3]
+        body = json.dumps({"task_id": f"t{i:04d}", "worker": w, "description": "concurrent direct write " * 8})
+        # Direct write in two pieces, like a slow `cat > file`.
+        with open(f"{root}/tasks/{w}/t{i:04d}.json", "w") as f:
+            f.write(body[: len(body) // 2]); f.flush()
+            f.write(body[len(body) // 2 :])
+ts = [threading.Thread(target=writer, args=(k,)) for k in range(3)]
+[t.start() for t in ts]; [t.join() for t in ts]
+PYEOF
+ok=1
+$AWAIT --timeout 60 "$root/results/marie" 334 && $AWAIT --timeout 60 "$root/results/anga" 333 && $AWAIT --timeout 60 "$root/results/fabien" 333 || ok=0
+check "1,000 direct writes by 3 writers: 1,000 results" [ "$ok" -eq 1 ]
+bad=$("$PY" -c '
+import json, glob, sys
+n = 0
+for f in glob.glob(sys.argv[1] + "/results/*/*.json"):
+    if json.load(open(f))["status"] != "complete": n += 1
+print(n)' "$root")
+check "... all complete (none judged half-written)" [ "$bad" -eq 0 ]
+stop_serve
+
+# --- kill -9 during a 1,000-task batch, then restart: one intact result each -
+root=$(fresh_root crash)
+"$PY" - "$root" <<'PYEOF'
+import json, os, sys
+root = sys.argv[1]
+for w in ("marie", "anga", "fabien"):
+    os.makedirs(f"{root}/tasks/{w}", exist_ok=True)
+for i in range(1000):
+    w = ("marie", "anga", "fabien")[i % 3]
+    with open(f"{root}/tasks/{w}/k{i:04d}.json", "w") as f:
+        json.dump({"task_id": f"k{i:04d}", "worker": w, "description": "crash test"}, f)
+PYEOF
+cat > "$root/cfg.json" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 4},
+  "anga": {"prompt": "$SRC/prompts/ANGA.md", "executor": "command", "slots": 4},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "executor": "command", "slots": 4}},
+ "executors": {"command": {"argv": ["/bin/true"]}}}
+JSON
+"$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
+pid=$!
+# Kill it in the middle of the batch: once some results exist.
+$AWAIT --timeout 30 "$root/results/marie" 50
+kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+partial=$(find "$root/results" -name '*.json' | wc -l)
+check "the batch was interrupted mid-way ($partial of 1000 done)" [ "$partial" -lt 1000 ]
+"$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
+SERVE_PID=$!
+$AWAIT --timeout 60 "$root/results/marie" 334 && $AWAIT --timeout 60 "$root/results/anga" 333 && $AWAIT --timeout 60 "$root/results/fabien" 333
+stop_serve
+check "after restart: exactly 1,000 result files" [ "$(find "$root/results" -name '*.json' | wc -l)" -eq 1000 ]
+intact=$("$PY" -c '
+import json, glob, sys
+ok = 0
+for f in glob.glob(sys.argv[1] + "/results/*/*.json"):
+    j = json.load(open(f))
+    ok += j["status"] == "complete" and f.endswith("/" + j["task_id"] + ".json")
+print(ok)' "$root")
+check "... every one intact and complete" [ "$intact" -eq 1000 ]
+leftover=$(find "$root/results" "$root/tasks" -type f \( -name '.*' -o -path '*/tasks/*' \) | head -5)
+check "... no temp files, claims or tasks left ($leftover)" [ -z "$leftover" ]
+
+# --- graceful stop hands unfinished tasks back --------------------------------
+root=$(fresh_root handback)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command"}},
+ "executors": {"command": {"argv": ["sleep", "30"]}}}
+JSON
+CONFIG="$root/cfg.json" start_serve "$root" --grace-s 0.2
+printf '{"task_id": "long", "worker": "marie", "description": "x"}' > "$root/tasks/marie/long.json"
+check "a running task has its marker" $AWAIT --timeout 10 "$root/tasks/marie/.running/long"
+check "status counts it as running" bash -c "CONFIG= '$CAF_NODE' status --root '$root' --config '$root/cfg.json' --json | grep -q '\"running\": 1'"
+child=$(pgrep -P "$SERVE_PID" -f "sleep 30" || true)
+stop_serve
+check "graceful stop exits 0" [ $? -eq 0 ]
+check "the unfinished task is back in tasks/" [ -e "$root/tasks/marie/long.json" ]
+check "... with no result" [ ! -e "$root/results/marie/long.json" ]
+check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$child' 2>/dev/null || grep -q 'State:.*Z' /proc/'$child'/status; }"
+
+finish
