@@ -8,7 +8,11 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo test bench clean
+.PHONY: all deps build demo test bench clean cli-setup cli-auth cli-status \
+        cli-test-parallel cli-test-sequential batch-evaluate
+
+ROOT ?= .
+WORKERS = $(shell jq -r '.workers | keys[]' $(CONFIG) 2>/dev/null)
 
 all: build
 
@@ -36,3 +40,38 @@ bench: build
 
 clean:
 	rm -rf $(BUILD)
+
+# -- the file drop (caf-node serve) -----------------------------------------
+
+# Folders of every configured worker under ROOT (default .).
+cli-setup: build
+	@for w in $(WORKERS); do \
+	  mkdir -p $(ROOT)/tasks/$$w $(ROOT)/results/$$w $(ROOT)/workspaces/$$w $(ROOT)/auth-homes/$$w/.claude; \
+	done
+	@echo "ready: tasks/, results/, workspaces/, auth-homes/ for: $(WORKERS)"
+	@echo "start the node with: $(CAF_NODE) serve --root $(ROOT)"
+
+# Each worker's own Claude Code login (its CLAUDE_CONFIG_DIR).
+cli-auth:
+	@for w in $(WORKERS); do \
+	  mkdir -p $(ROOT)/auth-homes/$$w/.claude && chmod 700 $(ROOT)/auth-homes/$$w; \
+	  if [ -n "$$(ls -A $(ROOT)/auth-homes/$$w/.claude 2>/dev/null)" ]; then state="has files"; else state="empty"; fi; \
+	  echo "$$w: $(ROOT)/auth-homes/$$w/.claude ($$state)"; \
+	  echo "    log in:  CLAUDE_CONFIG_DIR=$$(cd $(ROOT) && pwd)/auth-homes/$$w/.claude claude   (then /login)"; \
+	  echo "    or give it a key: set workers.$$w.api_key_env in $(CONFIG) to a variable holding it"; \
+	done
+
+cli-status: build
+	$(CAF_NODE) status --root $(ROOT) --config $(CONFIG)
+
+# A demo workflow through the file drop (EXECUTOR=sim to run offline).
+cli-test-parallel: cli-setup
+	TROUPE_ROOT=$(ROOT) CAF_NODE=$(CAF_NODE) scripts/cli-test.sh parallel
+
+cli-test-sequential: cli-setup
+	TROUPE_ROOT=$(ROOT) CAF_NODE=$(CAF_NODE) scripts/cli-test.sh sequential
+
+# Evaluates a class: make batch-evaluate STUDENTS=roster.txt (serve running).
+batch-evaluate:
+	@[ -n "$(STUDENTS)" ] || { echo "usage: make batch-evaluate STUDENTS=<roster file>" >&2; exit 2; }
+	TROUPE_ROOT=$(ROOT) scripts/batch-evaluate.sh $(STUDENTS)
