@@ -235,6 +235,7 @@ using recorder_actor = caf::typed_actor<
 using file_drop_actor = caf::typed_actor<
   caf::reacts_to<fs_event_atom, int32_t, std::string, std::string>,
   caf::reacts_to<run_summary>,
+  caf::reacts_to<flush_atom>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<deadline_atom>,
   caf::replies_to<stop_atom, int64_t>::with<int32_t>>;

@@ -60,7 +60,7 @@ void finish_run(self_ptr self, uint64_t run_no) {
                task_event{run.id, "run_finished", {}, {},
                           s.all_complete() ? "complete" : "failed"});
   self->state.runs.erase(run_no);
-  if (!self->state.recorder) {
+  if (!self->state.recorder || !self->state.cfg.flush_before_reply) {
     rp.deliver(std::move(s));
     return;
   }

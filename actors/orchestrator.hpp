@@ -17,6 +17,10 @@ struct orchestrator_settings {
   std::map<std::string, int> max_attempts;
   /// Makes run ids; tests inject a deterministic one.
   std::function<std::string()> make_run_id;
+  /// Reply only once the recorder has written everything (true when the
+  /// recorder writes the results, as in `run`; the file drop of `serve`
+  /// writes them itself and needs no such round trip).
+  bool flush_before_reply = true;
 };
 
 struct orchestrator_state {

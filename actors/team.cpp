@@ -50,6 +50,7 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     limited = limited || !w.limits.unlimited();
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;
+  os.flush_before_reply = opts.recording.write_results;
   for (auto& [w, e] : execs) {
     worker_settings ws;
     ws.name = w.name;

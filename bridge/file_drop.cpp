@@ -39,6 +39,7 @@ void submit(self_ptr self, file_drop_state::entry e) {
   wf.synthesize = false;
   wf.tasks.push_back(t);
   auto k = key(e.worker, t.task_id);
+  spdlog::debug("{}: submitted", k);
   st.inflight.emplace(k, std::move(e));
   self->send(st.orch, run_atom_v, std::move(wf));
 }
@@ -170,6 +171,35 @@ void recover(self_ptr self) {
     }
 }
 
+void maybe_finish_stop(self_ptr self);
+
+/// Writes the results received since the last commit, drops their claims,
+/// and wakes what waited for them.
+void commit(self_ptr self) {
+  auto& st = self->state;
+  if (st.to_commit.empty())
+    return;
+  auto batch = std::move(st.to_commit);
+  st.to_commit.clear();
+  std::vector<std::pair<std::string, result>> items;
+  items.reserve(batch.size());
+  for (auto& [e, r] : batch)
+    items.emplace_back(e.name, r);
+  auto errs = st.q->complete_all(items);
+  for (size_t i = 0; i < batch.size(); ++i) {
+    auto& [e, r] = batch[i];
+    if (!errs[i].empty())
+      spdlog::error("{}/{}: result not written ({}); the claim stays for "
+                    "recovery",
+                    r.worker, r.task_id, errs[i]);
+    spdlog::debug("{}/{}: result written", r.worker, r.task_id);
+    wake(self, r.task_id);
+    // A second file with this id may have arrived while it ran.
+    process(self, e.worker, e.name, false);
+  }
+  maybe_finish_stop(self);
+}
+
 void maybe_finish_stop(self_ptr self) {
   auto& st = self->state;
   if (st.stop_rp && st.inflight.empty()) {
@@ -199,6 +229,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
         const std::string& name) {
       switch (static_cast<fs_watcher::kind>(kind)) {
         case fs_watcher::kind::task:
+          spdlog::debug("{}/{}: dropped", worker, name);
           process(self, worker, name, true);
           break;
         case fs_watcher::kind::result:
@@ -218,21 +249,17 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       auto i = st.inflight.find(key(r.worker, r.task_id));
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
-      auto e = std::move(i->second);
+      spdlog::debug("{}/{}: result back", r.worker, r.task_id);
+      if (st.to_commit.empty())
+        self->send(self, flush_atom_v); // behind the results already queued
+      st.to_commit.emplace_back(std::move(i->second), std::move(r));
       st.inflight.erase(i);
-      if (auto err = st.q->complete(e.name, r); !err.empty())
-        spdlog::error("{}/{}: result not written ({}); the claim stays for "
-                      "recovery",
-                      r.worker, r.task_id, err);
-      wake(self, r.task_id);
-      // A second file with this id may have arrived while it ran.
-      process(self, e.worker, e.name, false);
-      maybe_finish_stop(self);
     },
+    [=](flush_atom) { commit(self); },
     [=](tick_atom) {
       auto& st = self->state;
       st.tick_scheduled = false;
-      auto keys = st.deferred;
+      auto keys = st.deferred; // process() edits the set
       for (auto& k : keys) {
         auto slash = k.find('/');
         process(self, k.substr(0, slash), k.substr(slash + 1), false);
@@ -242,6 +269,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
     [=](stop_atom, int64_t grace_ms) -> caf::result<int32_t> {
       auto& st = self->state;
       st.stopping = true;
+      commit(self); // results already received are written, not dropped
       if (st.inflight.empty())
         return int32_t{0};
       auto rp = self->make_response_promise<int32_t>();
@@ -255,6 +283,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (!st.stop_rp)
         return;
       // Grace is over: what still runs goes back to tasks/ for next time.
+      commit(self);
       int32_t n = 0;
       for (auto& [k, e] : st.inflight)
         n += st.q->hand_back(e.worker, e.name) ? 1 : 0;

@@ -42,6 +42,9 @@ struct file_drop_state {
   std::unordered_map<std::string, std::set<std::string>> waiters;
   /// Files that may still be being written, by "worker/name".
   std::set<std::string> deferred;
+  /// Results received but not yet written: written together (one
+  /// durability barrier) once the mailbox has no more of them queued.
+  std::vector<std::pair<entry, result>> to_commit;
   bool tick_scheduled = false;
   bool stopping = false;
   std::optional<caf::typed_response_promise<int32_t>> stop_rp;

@@ -187,6 +187,26 @@ std::string fs_queue::complete(const std::string& name, const result& r) {
   return {};
 }
 
+std::vector<std::string> fs_queue::complete_all(
+  const std::vector<std::pair<std::string, result>>& items) {
+  std::vector<std::pair<std::string, std::string>> files;
+  files.reserve(items.size());
+  for (auto& [name, r] : items)
+    files.emplace_back(results_dir(r.worker) + "/" + r.task_id + ".json",
+                       to_json(r).dump(2) + "\n");
+  auto errs = write_files_atomic(files);
+  std::error_code ec;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!errs[i].empty())
+      continue; // the claim stays: recovery will run the task again
+    auto& [name, r] = items[i];
+    if (!name.empty())
+      fs::remove(tasks_dir(r.worker) + "/.claimed/" + name, ec);
+    fs::remove(tasks_dir(r.worker) + "/.running/" + r.task_id, ec);
+  }
+  return errs;
+}
+
 void fs_queue::reject(const std::string& worker, const std::string& name,
                       const std::string& reason, bool from_claimed) {
   auto from = tasks_dir(worker) + (from_claimed ? "/.claimed/" : "/") + name;

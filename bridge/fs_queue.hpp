@@ -63,6 +63,11 @@ public:
   /// Returns an empty string or the reason of a failed write.
   std::string complete(const std::string& name, const result& r);
 
+  /// complete() for many tasks with one durability barrier (group commit);
+  /// one error (or "") per item, in order.
+  std::vector<std::string>
+  complete_all(const std::vector<std::pair<std::string, result>>& items);
+
   /// Moves a bad file to .rejected/ and writes a `rejected` result for its
   /// stem, unless a result for that stem exists already.
   void reject(const std::string& worker, const std::string& name,

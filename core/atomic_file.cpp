@@ -9,42 +9,88 @@
 
 namespace troupe {
 
-std::string write_file_atomic(const std::string& path, std::string_view data) {
+namespace {
+
+/// Writes a dotfile next to `path` (watchers of the folder ignore it);
+/// fsyncs it if asked. Returns the temp path, or "" and sets `err`.
+std::string write_temp(const std::string& path, std::string_view data,
+                       bool sync, std::string& err) {
   static std::atomic<uint64_t> counter{0};
   auto slash = path.rfind('/');
   auto dir = slash == std::string::npos ? std::string{"."}
                                         : path.substr(0, slash);
   auto name = slash == std::string::npos ? path : path.substr(slash + 1);
-  // A dotfile: watchers of the folder (and the file drop) ignore it.
   auto tmp = dir + "/." + name + ".tmp." + std::to_string(::getpid()) + "."
              + std::to_string(counter++);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (fd < 0)
-    return "cannot create " + tmp + ": " + std::strerror(errno);
+  if (fd < 0) {
+    err = "cannot create " + tmp + ": " + std::strerror(errno);
+    return {};
+  }
   size_t done = 0;
   while (done < data.size()) {
     auto n = ::write(fd, data.data() + done, data.size() - done);
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) {
-      auto why = std::string{std::strerror(errno)};
+      err = "cannot write " + tmp + ": " + std::strerror(errno);
       ::close(fd);
       ::unlink(tmp.c_str());
-      return "cannot write " + tmp + ": " + why;
+      return {};
     }
     done += static_cast<size_t>(n);
   }
-  if (::fsync(fd) != 0 || ::close(fd) != 0) {
-    auto why = std::string{std::strerror(errno)};
+  if ((sync && ::fsync(fd) != 0) || ::close(fd) != 0) {
+    err = "cannot sync " + tmp + ": " + std::strerror(errno);
     ::unlink(tmp.c_str());
-    return "cannot sync " + tmp + ": " + why;
+    return {};
   }
+  return tmp;
+}
+
+std::string commit(const std::string& tmp, const std::string& path) {
   if (::rename(tmp.c_str(), path.c_str()) != 0) {
     auto why = std::string{std::strerror(errno)};
     ::unlink(tmp.c_str());
     return "cannot rename to " + path + ": " + why;
   }
   return {};
+}
+
+} // namespace
+
+std::string write_file_atomic(const std::string& path, std::string_view data) {
+  std::string err;
+  auto tmp = write_temp(path, data, true, err);
+  return tmp.empty() ? err : commit(tmp, path);
+}
+
+std::vector<std::string>
+write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files) {
+  std::vector<std::string> errs(files.size());
+  std::vector<std::string> tmps(files.size());
+  for (size_t i = 0; i < files.size(); ++i)
+    tmps[i] = write_temp(files[i].first, files[i].second, false, errs[i]);
+  if (files.empty())
+    return errs;
+  // One barrier for the batch: the data of every temp file is durable
+  // before any of them is renamed into place.
+  int fd = ::open(tmps[0].empty() ? "." : tmps[0].c_str(), O_RDONLY | O_CLOEXEC);
+  bool synced = fd >= 0 && ::syncfs(fd) == 0;
+  auto why = std::string{std::strerror(errno)};
+  if (fd >= 0)
+    ::close(fd);
+  for (size_t i = 0; i < files.size(); ++i) {
+    if (tmps[i].empty())
+      continue;
+    if (!synced) {
+      ::unlink(tmps[i].c_str());
+      errs[i] = "cannot sync: " + why;
+      continue;
+    }
+    errs[i] = commit(tmps[i], files[i].first);
+  }
+  return errs;
 }
 
 } // namespace troupe

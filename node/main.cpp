@@ -14,12 +14,13 @@ int main(int argc, char** argv) {
   // Logs go to stderr; stdout is for results and reports.
   auto logger = spdlog::stderr_color_mt("troupe");
   spdlog::set_default_logger(logger);
-  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  spdlog::set_pattern("%Y-%m-%dT%H:%M:%S.%f %^%l%$ %v");
   CLI::App app{"troupe: run a team of LLM agents (Claude Code CLI workers "
                "coordinated by CAF actors)",
                "caf-node"};
   app.set_version_flag("--version", std::string{"caf-node " TROUPE_VERSION});
   app.require_subcommand(1);
+  app.fallthrough(); // --log-level also after the subcommand
   std::string level = "info";
   app.add_option("--log-level", level, "trace, debug, info, warn, error, off")
     ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}));

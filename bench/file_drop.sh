@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Drop -> result latency and throughput of `caf-node serve`, next to the
+# Python baseline of ../shared/baseline (the same loop with watchdog and
+# subprocess), driven by the baseline's own driver in the same run.
+#
+#   bench/file_drop.sh [build dir] [runs]
+#
+# Needs /usr/bin/python3 with python3-watchdog (make deps installs it).
+set -euo pipefail
+BUILD=$(cd "${1:-build}" && pwd)
+RUNS=${2:-5}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BASE=${BASELINE_DIR:-$SRC/../shared/baseline}
+[ -f "$BASE/orchestrator.py" ] || { echo "baseline not found at $BASE (set BASELINE_DIR)" >&2; exit 2; }
+PY=/usr/bin/python3
+CFG=$(mktemp /tmp/troupe-bench-cfg.XXXXXX.json)
+trap 'rm -f "$CFG"' EXIT
+cat >"$CFG" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 2},
+  "anga": {"prompt": "$SRC/prompts/ANGA.md", "executor": "command", "slots": 2},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "executor": "command", "slots": 2}},
+ "executors": {"command": {"argv": ["true"]}}}
+JSON
+SERVE="$BUILD/caf-node serve --root {root} --config $CFG --log-level warn"
+# Only the names differ; both receive marie/anga/fabien tasks.
+for tmp in /dev/shm /var/tmp; do
+  echo "== $tmp ($(stat -f -c %T "$tmp"))"
+  for mode in "latency --n 50" "throughput --n 1000"; do
+    echo "-- baseline (Python, watchdog): $mode"
+    $PY "$BASE/orchestrator.py" --mode $mode --wait watch --runs "$RUNS" --tmp "$tmp" \
+      --worker-names marie,anga,fabien --label baseline | grep SUMMARY
+    echo "-- troupe (caf-node serve): $mode"
+    $PY "$BASE/orchestrator.py" --mode $mode --wait watch --runs "$RUNS" --tmp "$tmp" \
+      --system-cmd "$SERVE" --ready-s 0.5 --label troupe | grep SUMMARY
+  done
+done
