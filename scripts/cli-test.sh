@@ -44,14 +44,6 @@ for i in $(seq 0 $((n - 1))); do
   drop_task "$(jq -r .worker <<<"$t")" "$t" >/dev/null
 done
 echo "dropped $n tasks; waiting..." >&2
-failed=0
-for i in $(seq 0 $((n - 1))); do
-  w=$(jq -r ".tasks[$i].worker" <<<"$wf"); id=$(jq -r ".tasks[$i].task_id" <<<"$wf")
-  rc=0
-  wait_result "$w" "$id" "$timeout" >/dev/null || rc=$?
-  [ "$rc" -eq 3 ] && exit 3
-  [ "$rc" -eq 0 ] || failed=$((failed + 1))
-  show_result "$TROUPE_ROOT/results/$w/$id.json"
-done
-[ "$failed" -eq 0 ] || { echo "$failed of $n tasks did not complete" >&2; exit 1; }
+mapfile -t ids < <(jq -r '.tasks[] | "\(.worker)/\(.task_id)"' <<<"$wf")
+await_and_show "$timeout" "${ids[@]}"
 echo "all $n tasks complete" >&2

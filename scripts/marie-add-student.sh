@@ -45,8 +45,4 @@ task=$(jq -n --arg id "$id" --arg name "$name" --argjson age "$age" --arg level 
             goals: $goals, health_notes: $health}}')
 drop_task marie "$task" >/dev/null
 echo "dropped tasks/marie/$id.json; waiting for the result..." >&2
-rc=0
-wait_result marie "$id" "$timeout" >/dev/null || rc=$?
-[ "$rc" -eq 3 ] && exit 3
-show_result "$TROUPE_ROOT/results/marie/$id.json"
-exit "$rc"
+await_and_show "$timeout" "marie/$id"

@@ -31,12 +31,6 @@ for w in "${workers[@]}"; do
   drop_task "$w" "$(jq -n --arg w "$w" --arg id "intro-$w-$stamp" '{task_id: $id, worker: $w, priority: "high",
     description: "Introduce yourself in three sentences: who you are, what you can do for this team, and one example task you would be good at. Do not write any file."}')" >/dev/null
 done
-failed=0
-for w in "${workers[@]}"; do
-  rc=0
-  wait_result "$w" "intro-$w-$stamp" "$timeout" >/dev/null || rc=$?
-  [ "$rc" -eq 3 ] && exit 3
-  [ "$rc" -eq 0 ] || failed=$((failed + 1))
-  show_result "$TROUPE_ROOT/results/$w/intro-$w-$stamp.json"
-done
-[ "$failed" -eq 0 ]
+ids=()
+for w in "${workers[@]}"; do ids+=("$w/intro-$w-$stamp"); done
+await_and_show "$timeout" "${ids[@]}"

@@ -58,3 +58,18 @@ show_result() {
          (if (.artifacts | length) > 0 then "  artifacts: " + (.artifacts | join(", ")) else empty end),
          (if .error then "  error: \(.error.kind): \(.error.message)" else empty end)' "$1"
 }
+
+# await_and_show <timeout> <worker/task_id>...: waits for each result in turn
+# and prints it. Exits 3 on a timeout; returns 1 if any did not complete.
+await_and_show() {
+  local timeout=$1 failed=0 rc wi
+  shift
+  for wi in "$@"; do
+    rc=0
+    wait_result "${wi%%/*}" "${wi#*/}" "$timeout" >/dev/null || rc=$?
+    [ "$rc" -eq 3 ] && exit 3
+    [ "$rc" -eq 0 ] || failed=$((failed + 1))
+    show_result "$TROUPE_ROOT/results/$wi.json"
+  done
+  [ "$failed" -eq 0 ] || { echo "$failed of $# task(s) did not complete" >&2; return 1; }
+}

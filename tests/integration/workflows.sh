@@ -51,6 +51,14 @@ with_fake_claude "$CAF_NODE" run "$SRC/workflows/sequential-workflow.json" --roo
 check "dependent receives its dependencies' summaries on stdin" \
   grep -rlq "Results of the tasks this one builds on" "$root/auth-homes/fabien/.claude/fake-calls"
 
+# Runs $1/wf.json with the fake claude; prints the exit code.
+run_wf() {
+  set +e
+  with_fake_claude "$CAF_NODE" run "$1/wf.json" --root "$1" --config "$SRC/config/troupe.json" >/dev/null 2>&1
+  echo $?
+  set -e
+}
+
 # A failed task fails its dependents with the reason; the unrelated one runs.
 root=$(fresh_root failure)
 cat >"$root/wf.json" <<'JSON'
@@ -59,10 +67,7 @@ cat >"$root/wf.json" <<'JSON'
   {"task_id": "b", "worker": "marie", "description": "Use a", "dependencies": ["a"]},
   {"task_id": "c", "worker": "fabien", "description": "Unrelated"}]}
 JSON
-set +e
-with_fake_claude "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$SRC/config/troupe.json" >/dev/null 2>&1
-rc=$?
-set -e
+rc=$(run_wf "$root")
 check "failed workflow exits 1" [ "$rc" -eq 1 ]
 check "the failing task says auth" json_is "$root/results/anga/a.json" 'j["error"]["kind"] == "auth"'
 check "its dependent fails with the reason" json_is "$root/results/marie/b.json" \
@@ -75,10 +80,7 @@ cat >"$root/wf.json" <<'JSON'
 {"name": "hang", "tasks": [
   {"task_id": "stuck", "worker": "anga", "description": "FAKE_CLAUDE:hang", "timeout_s": 1, "max_attempts": 1}]}
 JSON
-set +e
-with_fake_claude "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$SRC/config/troupe.json" >/dev/null 2>&1
-rc=$?
-set -e
+rc=$(run_wf "$root")
 check "hang ends the run with exit 1" [ "$rc" -eq 1 ]
 check "hang is a timeout" json_is "$root/results/anga/stuck.json" 'j["error"]["kind"] == "timeout"'
 child=$(cat "$root/auth-homes/anga/.claude/fake-hang-child.pid")
