@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo test bench clean cli-setup cli-auth cli-status \
+.PHONY: all deps build demo test bench clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate
 
 ROOT ?= .
@@ -30,9 +30,21 @@ demo: build
 	rm -rf $(DEMO_ROOT) && mkdir -p $(DEMO_ROOT)
 	$(CAF_NODE) run $(DEMO_WF) --root $(DEMO_ROOT) --config $(CONFIG) --executor sim
 
+# The real Claude Code CLI, at the version pinned in tests/claude-cli/
+# (package.json + package-lock.json), for the tests that prove the
+# integration against a local mock of the Messages API.
+CLAUDE_CLI = tests/claude-cli/node_modules/.bin/claude
+claude-cli: deps
+	@v=$$(jq -r '.dependencies["@anthropic-ai/claude-code"]' tests/claude-cli/package.json); \
+	if ! $(CLAUDE_CLI) --version 2>/dev/null | grep -q "^$$v "; then \
+	  echo "installing @anthropic-ai/claude-code $$v into tests/claude-cli"; \
+	  cd tests/claude-cli && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
 # Every test: core unit tests, CAF actor suites, integration with real
-# processes and files. Fails loudly on any failure.
-test: build
+# processes and files, and the real Claude Code CLI against a mock API.
+# Fails loudly on any failure.
+test: build claude-cli
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
 
 bench: build

@@ -9,6 +9,10 @@ PACKAGES=(
   libgtest-dev python3 python3-zmq python3-watchdog jq inotify-tools
 )
 
+# The tests run the real Claude Code CLI (npm); Debian's nodejs and npm only
+# when the machine has no npm of its own.
+command -v npm >/dev/null || PACKAGES+=(nodejs npm)
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

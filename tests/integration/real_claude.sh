@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# The real Claude Code CLI (npm @anthropic-ai/claude-code, pinned in
+# tests/claude-cli/package.json) driven by caf-node against a local mock of
+# the Messages API (tests/mock_api), via ANTHROPIC_BASE_URL.
+source "$(dirname "$0")/lib.sh"
+CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+if [ ! -x "$CLI" ]; then
+  fail "the pinned Claude Code CLI is not installed ($CLI): run make test"
+  finish
+fi
+check "the pinned CLI runs" "$CLI" --version
+
+mock_dir=$(fresh_root mock)
+"$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$mock_dir/port" --log "$mock_dir/requests.jsonl" &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null; rm -rf "$WORK"' EXIT
+$AWAIT --timeout 20 "$mock_dir/port"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$mock_dir/port")"
+export MARIE_KEY=sk-test-marie ANGA_KEY=sk-test-anga FABIEN_KEY=sk-test-fabien
+mode() { # switches the mock's behaviour
+  "$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1] + '/_control', data=sys.argv[2].encode())).read()" "$ANTHROPIC_BASE_URL" "{\"mode\": \"$1\"}"
+}
+
+cfg="$mock_dir/cfg.json"
+cat >"$cfg" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "api_key_env": "MARIE_KEY", "deadline_s": 60, "max_turns": 3},
+  "anga": {"prompt": "$SRC/prompts/ANGA.md", "api_key_env": "ANGA_KEY", "deadline_s": 60, "max_turns": 3},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "api_key_env": "FABIEN_KEY", "deadline_s": 60, "max_turns": 3},
+  "nokey": {"prompt": "$SRC/prompts/ANGA.md", "deadline_s": 60}},
+ "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
+JSON
+
+# --- a workflow end to end ---------------------------------------------------
+root=$(fresh_root sequential)
+set +e
+"$CAF_NODE" run "$SRC/workflows/sequential-workflow.json" --root "$root" --config "$cfg" >"$root/report.md" 2>"$root/err.log"
+rc=$?
+set -e
+check "sequential workflow with the real CLI exits 0" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -20 "$root/err.log"
+for t in marie/seq-choreo anga/seq-schedule-review fabien/seq-announce; do
+  check "$t complete with the mock's answer" json_is "$root/results/$t.json" \
+    'j["status"] == "complete" and j["summary"].startswith("Mock answer to: ") and j["findings"] == ["mock finding"]'
+  check "$t has usage, cost, model and session from the CLI" json_is "$root/results/$t.json" \
+    'j["usage"]["input_tokens"] > 0 and j["usage"]["output_tokens"] > 0 and j["cost_usd"] > 0 and j["model"].startswith("claude-sonnet-4-5") and len(j["session_id"]) > 10'
+done
+"$PY" - "$mock_dir/requests.jsonl" "$root" <<'PYEOF' >"$root/checks.txt"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
+root = sys.argv[2]
+def res(t): return json.load(open(f"{root}/results/{t}.json"))
+by_key = {}
+for r in reqs:
+    by_key.setdefault(r["api_key"], []).append(r)
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+ok(set(by_key) == {"sk-test-marie", "sk-test-anga", "sk-test-fabien"}, "each worker called the API with its own key only")
+ok(all("You are Anga" in json.dumps(r["system"]) for r in by_key["sk-test-anga"]), "anga's requests carry ANGA.md as system prompt")
+ok(all("Marie" in json.dumps(r["system"]) for r in by_key["sk-test-marie"]), "marie's requests carry DANCE.md")
+ok(any("Results of the tasks this one builds on" in r["user"] and "seq-choreo" in r["user"] for r in by_key["sk-test-fabien"]),
+   "fabien's task text carries its dependencies' results")
+ok(all(r["stream"] for r in reqs), "the CLI streams")
+u = res("anga/seq-schedule-review")["usage"]
+ok(sum(r.get("input_tokens", 0) for r in by_key["sk-test-anga"]) == u["input_tokens"], "usage equals what the API reported")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
+
+# --- every fault mode ends as specified ---------------------------------------
+one_task() { # one_task <name> <worker> [timeout_s]: runs a one-task workflow, echoes exit code
+  local root=$WORK/fault-$1
+  mkdir -p "$root"
+  printf '{"name": "%s", "tasks": [{"task_id": "t", "worker": "%s", "description": "Evaluate Emma.", "max_attempts": 1%s}]}' \
+    "$1" "$2" "${3:+, \"timeout_s\": $3}" >"$root/wf.json"
+  set +e
+  "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$cfg" >/dev/null 2>"$root/err.log"
+  echo $?
+  set -e
+}
+for pair in 529:overloaded 500:server_error 401:auth spend-limit:rate_limited; do
+  m=${pair%%:*}; kind=${pair#*:}
+  mode "$m"
+  rc=$(one_task "$m" marie)
+  check "API $m: run exits 1" [ "$rc" -eq 1 ]
+  check "API $m: failed with error.kind $kind" json_is "$WORK/fault-$m/results/marie/t.json" "j['status'] == 'failed' and j['error']['kind'] == '$kind'"
+done
+mode ok
+rc=$(one_task nokey nokey)
+check "no key and no login: not_logged_in" json_is "$WORK/fault-nokey/results/nokey/t.json" "j['error']['kind'] == 'not_logged_in'"
+check "... and the mock saw no request from it" bash -c "! grep -q '\"api_key\": \"\"' '$mock_dir/requests.jsonl'"
+mode hang
+start=$SECONDS
+rc=$(one_task hang anga 3)
+check "a hanging API: the CLI is killed at the deadline" json_is "$WORK/fault-hang/results/anga/t.json" "j['error']['kind'] == 'timeout'"
+check "... within the deadline and grace" [ $((SECONDS - start)) -lt 20 ]
+mode ok
+
+finish
