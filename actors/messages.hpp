@@ -234,6 +234,7 @@ using recorder_actor = caf::typed_actor<
 /// runs of the orchestrator and their summaries into results/<worker>/.
 using file_drop_actor = caf::typed_actor<
   caf::reacts_to<fs_event_atom, int32_t, std::string, std::string>,
+  caf::reacts_to<event_atom, task_event>,
   caf::reacts_to<run_summary>,
   caf::reacts_to<flush_atom>,
   caf::reacts_to<tick_atom>,

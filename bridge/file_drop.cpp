@@ -241,6 +241,13 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
           break;
       }
     },
+    [=](event_atom, const task_event& e) {
+      // Only while the task is ours: a late event must not leave a marker
+      // behind a result that is already written.
+      if (e.kind == "running"
+          && self->state.inflight.count(key(e.worker, e.task_id)))
+        self->state.q->mark_running(e.worker, e.task_id);
+    },
     [=](run_summary& s) {
       auto& st = self->state;
       if (s.results.empty())

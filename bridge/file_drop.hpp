@@ -54,7 +54,8 @@ struct file_drop_state {
 /// submits them to the orchestrator, writes their results, drops the claim;
 /// rejects bad files with a `rejected` result. Does blocking file I/O: spawn
 /// it detached. Feed it fs_watcher events as (fs_event_atom, kind, worker,
-/// name); on start it recovers claims and takes the files already there.
+/// name) and workers' "running" events (it keeps the .running markers); on
+/// start it recovers claims and takes the files already there.
 file_drop_actor::behavior_type
 file_drop(file_drop_actor::stateful_pointer<file_drop_state> self,
           file_drop_settings cfg, orchestrator_actor orch);

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include <unistd.h>
 
@@ -58,9 +59,9 @@ int serve(const serve_options& opts) {
   {
     caf::actor_system sys{sys_cfg};
     progress_printer progress{0, false};
-    fs_queue markers{root, workers, opts.max_task_bytes};
     // The folders must exist before they are watched.
-    if (auto err = markers.prepare(); !err.empty()) {
+    fs_queue folders{root, workers, opts.max_task_bytes};
+    if (auto err = folders.prepare(); !err.empty()) {
       std::fprintf(stderr, "error: %s\n", err.c_str());
       return exit_usage;
     }
@@ -68,9 +69,19 @@ int serve(const serve_options& opts) {
     topts.root = root;
     topts.recording.root = root;
     topts.recording.write_results = false; // the file drop owns results/
-    topts.recording.on_event = [&](const task_event& e) {
-      if (e.kind == "running")
-        markers.mark_running(e.worker, e.task_id);
+    // Workers' "running" events go on to the file drop (it keeps the
+    // .running markers); it is spawned after the team, hence the holder.
+    struct drop_holder {
+      std::mutex mtx;
+      file_drop_actor handle;
+    };
+    auto holder = std::make_shared<drop_holder>();
+    topts.recording.on_event = [&progress, holder](const task_event& e) {
+      if (e.kind == "running") {
+        std::lock_guard<std::mutex> guard{holder->mtx};
+        if (holder->handle)
+          caf::anon_send(holder->handle, event_atom_v, e);
+      }
       progress.on_event(e);
     };
     auto session = "serve-" + compact_utc_now();
@@ -87,6 +98,10 @@ int serve(const serve_options& opts) {
     fd.max_task_bytes = opts.max_task_bytes;
     fd.quiet_ms = opts.quiet_ms;
     auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
+    {
+      std::lock_guard<std::mutex> guard{holder->mtx};
+      holder->handle = drop;
+    }
     fs_watcher watcher{root, workers,
                        [drop](fs_watcher::kind k, const std::string& w,
                               const std::string& n) {
