@@ -65,6 +65,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, fs_event_atom, "fsevent")
   CAF_ADD_ATOM(troupe, troupe, stop_atom, "stop")
   CAF_ADD_ATOM(troupe, troupe, deadline_atom, "deadline")
+  CAF_ADD_ATOM(troupe, troupe, retry_atom, "retry")
+  CAF_ADD_ATOM(troupe, troupe, cooldown_atom, "cooldown")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -204,6 +206,7 @@ typename Inspector::result_type inspect(Inspector& f, task_event& x) {
 using rate_limiter_actor = caf::typed_actor<
   caf::replies_to<permit_atom, permit_ask>::with<permit_ask>,
   caf::reacts_to<settle_atom, permit_ask, run_usage>,
+  caf::reacts_to<cooldown_atom, std::string>,
   caf::reacts_to<tick_atom>>;
 
 /// Runs one worker's tasks on N slots; replies with each task's result and
@@ -222,7 +225,8 @@ using runner_actor
 /// one actor would cost O(n) per reply.
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<run_atom, workflow>::with<run_summary>,
-  caf::reacts_to<result, uint64_t>>;
+  caf::reacts_to<result, uint64_t>,
+  caf::reacts_to<retry_atom, uint64_t>>;
 
 /// Writes results and the event log; replies to flush once all is written.
 using recorder_actor = caf::typed_actor<

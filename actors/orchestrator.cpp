@@ -89,11 +89,21 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
                  : st.cfg.max_attempts.count(t.worker)
                    ? st.cfg.max_attempts[t.worker]
                    : 1;
+    run.history[i].push_back({{"attempt", run.attempts[i]},
+                              {"kind", r.error->kind},
+                              {"message", r.error->message},
+                              {"at", r.completed_at}});
     if (run.attempts[i] < limit) {
-      event(self, run, "retry", t, r.error->kind + ": " + r.error->message);
-      dispatch(self, run_no, i);
+      std::uniform_real_distribution<double> jitter{0.0, 1.0};
+      auto delay = backoff_delay(st.cfg.backoff, run.attempts[i], jitter(st.rng));
+      event(self, run, "retry", t,
+            r.error->kind + ": " + r.error->message + "; again in "
+              + std::to_string(delay.count()) + " ms");
+      self->delayed_send(self, delay, retry_atom_v, make_ticket(run_no, i));
       return;
     }
+    // Out of attempts: the result is a dead letter carrying every attempt.
+    r.extra["attempts"] = run.history[i];
   }
   if (r.ok()) {
     record(self, run, i, std::move(r));
@@ -115,13 +125,6 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
 
 } // namespace
 
-bool retryable(const std::string& kind) {
-  return kind == "timeout" || kind == "crashed" || kind == "bad_output"
-         || kind == "overloaded" || kind == "server_error"
-         || kind == "rate_limited" || kind == "connection"
-         || kind == "stalled";
-}
-
 orchestrator_actor::behavior_type
 orchestrator(self_ptr self, orchestrator_settings cfg,
              std::map<std::string, worker_actor> workers,
@@ -130,6 +133,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
   st.cfg = std::move(cfg);
   st.workers = std::move(workers);
   st.recorder = std::move(recorder);
+  st.rng.seed(st.cfg.seed ? st.cfg.seed : std::random_device{}());
   if (!st.cfg.make_run_id)
     st.cfg.make_run_id = [] { return compact_utc_now(); };
   // A worker that stops takes its tasks with it: fail them, never hang.
@@ -171,6 +175,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.results.resize(wf.tasks.size());
       run.attempts.resize(wf.tasks.size(), 0);
       run.at_worker.resize(wf.tasks.size(), false);
+      run.history.resize(wf.tasks.size(), json::array());
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();
@@ -187,6 +192,12 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       for (auto i : ready)
         dispatch(self, run_no, i);
       return rp;
+    },
+    [=](retry_atom, uint64_t ticket) {
+      auto run_no = ticket >> 32;
+      auto idx = static_cast<size_t>(ticket & 0xffffffffu);
+      if (self->state.runs.count(run_no))
+        dispatch(self, run_no, idx);
     },
     [=](result& r, uint64_t ticket) {
       auto run_no = ticket >> 32;

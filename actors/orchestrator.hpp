@@ -3,11 +3,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <random>
 #include <unordered_map>
 #include <vector>
 
 #include "actors/messages.hpp"
 #include "caf/typed_response_promise.hpp"
+#include "core/retry.hpp"
 #include "core/task_graph.hpp"
 
 namespace troupe {
@@ -21,6 +23,9 @@ struct orchestrator_settings {
   /// recorder writes the results, as in `run`; the file drop of `serve`
   /// writes them itself and needs no such round trip).
   bool flush_before_reply = true;
+  /// Waits before retries; the jitter comes from `seed`.
+  backoff_policy backoff;
+  uint64_t seed = 0;
 };
 
 struct orchestrator_state {
@@ -33,6 +38,7 @@ struct orchestrator_state {
     std::vector<std::optional<result>> results;
     std::vector<int> attempts;
     std::vector<bool> at_worker; // dispatched, result not yet back
+    std::vector<json> history;   // failed attempts, for the dead letter
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;
     caf::actor_clock::time_point t0;
@@ -43,6 +49,7 @@ struct orchestrator_state {
   recorder_actor recorder; // may be invalid: nothing written then
   std::map<uint64_t, run> runs;
   uint64_t next_run = 1;
+  std::minstd_rand rng;
 };
 
 /// A dispatched task's ticket: its run and its index in that run, so a
@@ -50,9 +57,6 @@ struct orchestrator_state {
 inline uint64_t make_ticket(uint64_t run_no, size_t index) {
   return (run_no << 32) | static_cast<uint64_t>(index);
 }
-
-/// Error kinds worth another attempt (the failure may not repeat).
-bool retryable(const std::string& kind);
 
 /// Spawns an ORCHESTRATOR: releases each task the moment its dependencies
 /// are complete, highest priority first; hands dependents their

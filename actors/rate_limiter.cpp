@@ -60,6 +60,11 @@ rate_limiter(self_ptr self, rate_limits global,
       if (!self->state.waiting.empty())
         serve(self);
     },
+    [=](cooldown_atom, const std::string& model) {
+      self->state.core->cool_down(model, self->clock().now());
+      if (!self->state.waiting.empty())
+        serve(self);
+    },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
       serve(self);

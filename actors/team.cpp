@@ -51,6 +51,7 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;
   os.flush_before_reply = opts.recording.write_results;
+  os.backoff = {cfg.orchestrator.retry_base_ms, cfg.orchestrator.retry_max_ms};
   for (auto& [w, e] : execs) {
     worker_settings ws;
     ws.name = w.name;

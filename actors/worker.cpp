@@ -28,8 +28,11 @@ void finish(self_ptr self, uint64_t id, result r) {
     used.requests = std::max(1.0, turns->get<double>());
   used.input_tokens = static_cast<double>(r.tokens.metered_input());
   used.output_tokens = static_cast<double>(r.tokens.output_tokens);
-  if (st.cfg.needs_permits)
+  if (st.cfg.needs_permits) {
     self->send(st.limiter, settle_atom_v, i->second.permit, used);
+    if (r.error && r.error->kind == "rate_limited")
+      self->send(st.limiter, cooldown_atom_v, i->second.permit.model);
+  }
   i->second.rp.deliver(std::move(r), i->second.ticket);
   st.jobs.erase(i);
   --st.busy;

@@ -72,7 +72,10 @@ void classify_api_error(const json& j, result& r) {
   int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
   auto lt = lower(text);
   std::string kind;
-  if (code == 429)
+  if (code == 429 && (lt.find("spend_limit") != std::string::npos
+                      || lt.find("usage limits") != std::string::npos))
+    kind = "spend_limit"; // needs a person: never retried
+  else if (code == 429)
     kind = "rate_limited";
   else if (code == 529)
     kind = "overloaded";

@@ -205,6 +205,8 @@ std::optional<config> config_from_json(const json& j,
       r.number("deadline_s", cfg.orchestrator.deadline_s, 0, true);
       r.integer("max_tasks", cfg.orchestrator.max_tasks, 1, 10000);
       r.integer("max_depth", cfg.orchestrator.max_depth, 1, 1000);
+      r.integer("retry_base_ms", cfg.orchestrator.retry_base_ms, 0, 3600000);
+      r.integer("retry_max_ms", cfg.orchestrator.retry_max_ms, 0, 3600000);
     }
     read_limits(top, "limits", cfg.limits);
     if (auto ej = top.get("executors")) {

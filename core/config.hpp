@@ -50,6 +50,8 @@ struct orchestrator_config {
   double deadline_s = 300;
   size_t max_tasks = 50;
   size_t max_depth = 10;
+  int64_t retry_base_ms = 2000; // first retry after about this long
+  int64_t retry_max_ms = 60000; // backoff ceiling
 };
 
 struct claude_settings {

@@ -144,6 +144,13 @@ void limiter_core::settle(const permit_ask& granted, double requests,
   }
 }
 
+void limiter_core::cool_down(const std::string& model, steady_time now) {
+  auto& g = global_for(model, now);
+  for (auto* b : {&g.requests, &g.input, &g.output})
+    if (b->level() > 0)
+      b->take(b->level());
+}
+
 size_t limiter_core::waiting() const {
   return queue_[0].size() + queue_[1].size() + queue_[2].size();
 }

@@ -50,6 +50,11 @@ public:
   void settle(const permit_ask& granted, double requests, double input_tokens,
               double output_tokens, steady_time now);
 
+  /// A 429 came back although we stayed within our buckets (another client
+  /// of the account, or the API's own burst rules): empty the global
+  /// buckets of that model class, so nothing more goes out until they refill.
+  void cool_down(const std::string& model, steady_time now);
+
   size_t waiting() const;
 
   /// True when no meter anywhere has a limit: every ask is granted at once.

@@ -113,4 +113,20 @@ CAF_TEST(settling a smaller actual usage frees tokens for waiting asks) {
   CAF_CHECK_EQUAL(granted().size(), 1u);
 }
 
+CAF_TEST(a 429 cools the account down until the buckets refill) {
+  start(rate_limits{60, 0, 0}); // one request per second
+  ask("marie", 1);
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 1u);
+  // The API said 429 anyway: nothing more until a full refill of what is
+  // left (59 requests at 1/s would otherwise go at once).
+  self->send(limiter, cooldown_atom_v, std::string{"claude-sonnet-4-5"});
+  ask("anga", 1);
+  settle_messages();
+  CAF_CHECK(granted().empty());
+  advance_time(std::chrono::seconds(1));
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

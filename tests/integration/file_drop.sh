@@ -150,7 +150,7 @@ cat > "$root/cfg.json" <<JSON
   "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 4},
   "anga": {"prompt": "$SRC/prompts/ANGA.md", "executor": "command", "slots": 4},
   "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "executor": "command", "slots": 4}},
- "executors": {"command": {"argv": ["/bin/true"]}}}
+ "executors": {"command": {"argv": ["sleep", "0.05"]}}}
 JSON
 "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
 pid=$!

@@ -80,7 +80,7 @@ one_task() { # one_task <name> <worker> [timeout_s]: runs a one-task workflow, e
   echo $?
   set -e
 }
-for pair in 529:overloaded 500:server_error 401:auth spend-limit:rate_limited; do
+for pair in 529:overloaded 500:server_error 401:auth spend-limit:spend_limit; do
   m=${pair%%:*}; kind=${pair#*:}
   mode "$m"
   rc=$(one_task "$m" marie)

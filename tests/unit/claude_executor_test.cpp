@@ -142,7 +142,7 @@ TEST_F(claude_executor_test, every_failure_mode_is_classified) {
   settings.max_output_bytes = 1 << 20;
   auto ex = make();
   std::vector<std::pair<std::string, std::string>> table{
-    {"429", "rate_limited"},       {"spend-limit", "rate_limited"},
+    {"429", "rate_limited"},       {"spend-limit", "spend_limit"},
     {"529", "overloaded"},         {"500", "server_error"},
     {"401", "auth"},               {"not-logged-in", "not_logged_in"},
     {"no-connection", "connection"}, {"max-turns", "max_turns"},
