@@ -40,12 +40,9 @@ rate_limiter(self_ptr self, rate_limits global,
     [=](permit_atom, permit_ask ask) -> caf::result<permit_ask> {
       auto& st = self->state;
       ask.id = st.next_id++;
-      // Estimates: the prompt is known; output and turns come from what
-      // this worker's runs used so far.
-      if (auto avg = st.core->avg_output(ask.worker); avg > 0)
-        ask.output_tokens = std::max(ask.output_tokens, avg);
-      if (auto avg = st.core->avg_requests(ask.worker); avg > 0)
-        ask.requests = std::max(ask.requests, avg);
+      // Estimates: the prompt's size is the floor; what this worker's runs
+      // used so far (input, output, turns) is the expectation.
+      st.core->estimate(ask);
       if (st.core->unlimited())
         return ask;
       auto rp = self->make_response_promise<permit_ask>();

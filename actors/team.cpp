@@ -63,6 +63,8 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     std::error_code ec;
     auto size = std::filesystem::file_size(w.prompt_path, ec);
     ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;
+    if (e->kind() == "claude")
+      ws.system_prompt_tokens += static_cast<double>(cfg.claude.overhead_tokens);
     t.workers[w.name] = sys.spawn(worker, ws, e, t.limiter, t.recorder);
     os.max_attempts[w.name] = w.max_attempts;
   }

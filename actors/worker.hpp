@@ -14,7 +14,8 @@ struct worker_settings {
   std::string name;
   std::string model;
   int slots = 1;
-  /// Size of the system prompt in tokens (estimated), added to each ask.
+  /// Tokens every run sends besides the task (the system prompt, the CLI's
+  /// own overhead), estimated; added to each ask.
   double system_prompt_tokens = 0;
   /// Run blocking executors on detached actors (own threads). Tests under
   /// the deterministic scheduler turn it off.

@@ -219,6 +219,7 @@ std::optional<config> config_from_json(const json& j,
                   int64_t{1} << 32);
         r.integer("kill_grace_ms", cfg.claude.kill_grace_ms, 0, 60000);
         r.strings("pass_env", cfg.claude.pass_env);
+        r.integer("overhead_tokens", cfg.claude.overhead_tokens, 0, 1000000);
       }
       if (auto cj = e.get("command")) {
         object_reader r(*cj, "executors.command", out);

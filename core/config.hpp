@@ -60,6 +60,10 @@ struct claude_settings {
   size_t max_output_bytes = 8u << 20;  // stdout beyond this is cut: bad_output
   int kill_grace_ms = 2000;            // SIGTERM, then SIGKILL after this
   std::vector<std::string> pass_env{"ANTHROPIC_BASE_URL"};
+  /// Input tokens the CLI adds to every request besides the system prompt
+  /// and the task (its tool schemas and environment): the first estimate
+  /// of a worker's run, before its own averages take over.
+  int64_t overhead_tokens = 3000;
 };
 
 struct command_settings {

@@ -30,10 +30,17 @@ bool limiter_core::meters::can_take(const permit_ask& a) const {
          && output.can_take(a.output_tokens);
 }
 
-void limiter_core::meters::take(double r, double i, double o) {
-  requests.take(r);
-  input.take(i);
-  output.take(o);
+void limiter_core::meters::reserve(const permit_ask& a) {
+  requests.reserve(a.requests);
+  input.reserve(a.input_tokens);
+  output.reserve(a.output_tokens);
+}
+
+void limiter_core::meters::settle(const permit_ask& a, double r, double i,
+                                  double o) {
+  requests.settle(a.requests, r);
+  input.settle(a.input_tokens, i);
+  output.settle(a.output_tokens, o);
 }
 
 steady_duration limiter_core::meters::time_until(const permit_ask& a) const {
@@ -97,8 +104,8 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
         ++i;
         continue;
       }
-      g.take(i->requests, i->input_tokens, i->output_tokens);
-      w.take(i->requests, i->input_tokens, i->output_tokens);
+      g.reserve(*i);
+      w.reserve(*i);
       granted.push_back(std::move(*i));
       i = q.erase(i);
     }
@@ -122,25 +129,19 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
 void limiter_core::settle(const permit_ask& granted, double requests,
                           double input_tokens, double output_tokens,
                           steady_time now) {
-  auto adjust = [&](meters& m) {
-    auto fix = [](token_bucket& b, double est, double actual) {
-      if (actual > est)
-        b.take(actual - est);
-      else
-        b.give_back(est - actual);
-    };
-    fix(m.requests, granted.requests, requests);
-    fix(m.input, granted.input_tokens, input_tokens);
-    fix(m.output, granted.output_tokens, output_tokens);
-  };
-  adjust(global_for(granted.model, now));
-  adjust(worker_for(granted.worker, now));
+  global_for(granted.model, now).settle(granted, requests, input_tokens,
+                                       output_tokens);
+  worker_for(granted.worker, now).settle(granted, requests, input_tokens,
+                                         output_tokens);
+  if (input_tokens <= 0 && output_tokens <= 0)
+    return; // the run never reached the API: nothing learned
   auto& avg = averages_[granted.worker];
-  if (avg.second == 0) {
-    avg = {output_tokens, requests};
+  if (!avg.known) {
+    avg = {input_tokens, output_tokens, requests, true};
   } else {
-    avg.first += average_weight * (output_tokens - avg.first);
-    avg.second += average_weight * (requests - avg.second);
+    avg.input += average_weight * (input_tokens - avg.input);
+    avg.output += average_weight * (output_tokens - avg.output);
+    avg.requests += average_weight * (requests - avg.requests);
   }
 }
 
@@ -164,14 +165,28 @@ bool limiter_core::unlimited() const {
   return true;
 }
 
+void limiter_core::estimate(permit_ask& a) const {
+  auto i = averages_.find(a.worker);
+  if (i == averages_.end() || !i->second.known)
+    return;
+  a.input_tokens = std::max(a.input_tokens, i->second.input);
+  a.output_tokens = std::max(a.output_tokens, i->second.output);
+  a.requests = std::max(a.requests, i->second.requests);
+}
+
+double limiter_core::avg_input(const std::string& worker) const {
+  auto i = averages_.find(worker);
+  return i == averages_.end() ? 0 : i->second.input;
+}
+
 double limiter_core::avg_output(const std::string& worker) const {
   auto i = averages_.find(worker);
-  return i == averages_.end() ? 0 : i->second.first;
+  return i == averages_.end() ? 0 : i->second.output;
 }
 
 double limiter_core::avg_requests(const std::string& worker) const {
   auto i = averages_.find(worker);
-  return i == averages_.end() ? 0 : i->second.second;
+  return i == averages_.end() ? 0 : i->second.requests;
 }
 
 } // namespace troupe

@@ -46,6 +46,11 @@ public:
   /// When grant() may succeed again; nullopt if nothing waits.
   std::optional<steady_duration> next_try(steady_time now);
 
+  /// Fills an ask's estimates from what this worker's runs used so far (a
+  /// moving average of input, output and requests per run); the ask's own
+  /// figures (from the prompt's size) are the floor.
+  void estimate(permit_ask& a) const;
+
   /// Settles a granted permit against what the run actually used.
   void settle(const permit_ask& granted, double requests, double input_tokens,
               double output_tokens, steady_time now);
@@ -60,7 +65,8 @@ public:
   /// True when no meter anywhere has a limit: every ask is granted at once.
   bool unlimited() const;
 
-  /// Per-worker moving averages used to estimate the next run.
+  /// Per-worker moving averages used to estimate the next run (0: none yet).
+  double avg_input(const std::string& worker) const;
   double avg_output(const std::string& worker) const;
   double avg_requests(const std::string& worker) const;
 
@@ -74,7 +80,8 @@ private:
     }
     void refill(steady_time now);
     bool can_take(const permit_ask& a) const;
-    void take(double r, double i, double o);
+    void reserve(const permit_ask& a);
+    void settle(const permit_ask& a, double r, double i, double o);
     steady_duration time_until(const permit_ask& a) const;
   };
 
@@ -86,7 +93,11 @@ private:
   std::map<std::string, meters> global_;
   std::map<std::string, meters> workers_;
   std::deque<permit_ask> queue_[3]; // by priority
-  std::map<std::string, std::pair<double, double>> averages_; // out, requests
+  struct averages {
+    double input = 0, output = 0, requests = 0;
+    bool known = false;
+  };
+  std::map<std::string, averages> averages_;
 };
 
 } // namespace troupe

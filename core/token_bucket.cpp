@@ -13,7 +13,9 @@ void token_bucket::refill(steady_time now) {
   if (unlimited() || now <= last_)
     return;
   std::chrono::duration<double> dt = now - last_;
-  level_ = std::min(per_min_, level_ + dt.count() * per_min_ / 60.0);
+  auto room = per_min_ - pending_;
+  if (level_ < room)
+    level_ = std::min(room, level_ + dt.count() * per_min_ / 60.0);
   last_ = now;
 }
 
@@ -30,6 +32,23 @@ void token_bucket::take(double n) {
 void token_bucket::give_back(double n) {
   if (!unlimited())
     level_ = std::min(per_min_, level_ + n);
+}
+
+void token_bucket::reserve(double n) {
+  if (unlimited())
+    return;
+  level_ -= n;
+  pending_ += n;
+}
+
+void token_bucket::settle(double reserved, double actual) {
+  if (unlimited())
+    return;
+  pending_ = std::max(0.0, pending_ - reserved);
+  if (actual > reserved)
+    level_ -= actual - reserved;
+  else
+    level_ = std::min(per_min_ - pending_, level_ + (reserved - actual));
 }
 
 steady_duration token_bucket::time_until(double n) const {

@@ -33,6 +33,17 @@ public:
   /// Returns `n` (an estimate that was too high), up to capacity.
   void give_back(double n);
 
+  /// Takes `n` for a run that has not reached the API yet. Until it is
+  /// settled, `n` also occupies capacity: the API's own bucket may sit full
+  /// meanwhile (and lose its refill), so ours must not count refill into
+  /// room the API does not have.
+  void reserve(double n);
+
+  /// Ends a reservation of `reserved` that actually cost `actual`.
+  void settle(double reserved, double actual);
+
+  double pending() const { return pending_; }
+
   /// How long until can_take(n) holds, assuming nothing else happens.
   steady_duration time_until(double n) const;
 
@@ -43,6 +54,7 @@ private:
 
   double per_min_ = 0;
   double level_ = 0;
+  double pending_ = 0;
   steady_time last_{};
 };
 

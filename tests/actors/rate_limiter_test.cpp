@@ -64,6 +64,9 @@ CAF_TEST(holds a permit until the bucket refills then grants in order) {
   auto first = granted();
   CAF_REQUIRE_EQUAL(first.size(), 1u);
   CAF_CHECK_EQUAL(first[0].worker, "marie");
+  // marie's run ends having used what it reserved.
+  self->send(limiter, settle_atom_v, first[0], run_usage{1, 500, 0});
+  settle_messages();
   advance_time(19s);
   settle_messages();
   CAF_CHECK(granted().empty());
@@ -89,6 +92,8 @@ CAF_TEST(per worker buckets hold one worker without blocking the others) {
   CAF_REQUIRE_EQUAL(got.size(), 2u);
   CAF_CHECK_EQUAL(got[0].worker, "marie");
   CAF_CHECK_EQUAL(got[1].worker, "anga");
+  self->send(limiter, settle_atom_v, got[0], run_usage{1, 1, 0});
+  settle_messages();
   advance_time(60s);
   settle_messages();
   CAF_CHECK_EQUAL(granted().size(), 1u);

@@ -34,8 +34,11 @@ TEST(limiter_core, a_permit_needs_both_worker_and_global_room) {
   l.enqueue(ask(1, "marie", 200));
   l.enqueue(ask(2, "marie", 200)); // marie's bucket has 100 left
   l.enqueue(ask(3, "anga", 700));  // global has 800 left
-  EXPECT_EQ(ids(l.grant(t0)), (std::vector<uint64_t>{1, 3}));
+  auto first = l.grant(t0);
+  EXPECT_EQ(ids(first), (std::vector<uint64_t>{1, 3}));
   EXPECT_EQ(l.waiting(), 1u);
+  for (auto& g : first) // both runs end, using what they reserved
+    l.settle(g, 1, g.input_tokens, 0, t0);
   // marie needs 100 more at 5/s: 20 s.
   EXPECT_EQ(*l.next_try(t0), 20s);
   EXPECT_TRUE(l.grant(t0 + 19s).empty());
@@ -56,7 +59,9 @@ TEST(limiter_core, large_request_is_never_starved_by_small_ones) {
   steady_time t0{};
   limiter_core l{rate_limits{0, 1000, 0}, {}, t0};
   l.enqueue(ask(1, "w", 900));
-  EXPECT_EQ(l.grant(t0).size(), 1u);
+  auto first = l.grant(t0);
+  ASSERT_EQ(first.size(), 1u);
+  l.settle(first[0], 1, 900, 0, t0);
   l.enqueue(ask(2, "w", 800)); // must wait for refill
   l.enqueue(ask(3, "w", 10));  // would fit now, but queues behind 2
   EXPECT_TRUE(l.grant(t0 + 1s).empty());
@@ -91,6 +96,33 @@ TEST(limiter_core, settle_reconciles_estimate_with_actual_usage) {
   l.enqueue(b);
   EXPECT_EQ(l.grant(t0).size(), 1u);
   EXPECT_DOUBLE_EQ(l.avg_output("w"), 100);
+  // Later asks of this worker expect what its runs really used.
+  permit_ask next = ask(3, "w", 10);
+  l.estimate(next);
+  EXPECT_DOUBLE_EQ(next.output_tokens, 100);
+  EXPECT_DOUBLE_EQ(next.input_tokens, 10); // the prompt's own size is the floor
+  l.enqueue(next);
+  auto got = l.grant(t0 + std::chrono::minutes(1));
+  ASSERT_EQ(got.size(), 1u);
+  l.settle(got[0], 1, 900, 100, t0 + std::chrono::minutes(1));
+  permit_ask third = ask(4, "w", 10);
+  l.estimate(third);
+  EXPECT_DOUBLE_EQ(third.input_tokens, 180); // 0 + 0.2 * (900 - 0)
+}
+
+TEST(limiter_core, unsettled_permits_hold_capacity_the_api_may_not_have) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 600, 0}, {}, t0};
+  l.enqueue(ask(1, "w", 400));
+  auto first = l.grant(t0);
+  ASSERT_EQ(first.size(), 1u);
+  // The run has not reached the API yet: its 400 still occupy the bucket,
+  // however long we wait, so only 200 can go out meanwhile.
+  l.enqueue(ask(2, "w", 300));
+  EXPECT_TRUE(l.grant(t0 + std::chrono::hours(1)).empty());
+  l.settle(first[0], 1, 400, 0, t0 + std::chrono::hours(1));
+  EXPECT_TRUE(l.grant(t0 + std::chrono::hours(1)).empty()); // 200 < 300
+  EXPECT_EQ(l.grant(t0 + std::chrono::hours(1) + 10s).size(), 1u);
 }
 
 TEST(limiter_core, unlimited_when_no_meter_has_a_limit) {

@@ -54,3 +54,21 @@ TEST(token_bucket, zero_means_unlimited) {
   EXPECT_TRUE(b.can_take(1e12));
   EXPECT_EQ(b.time_until(1e12), steady_duration::zero());
 }
+
+TEST(token_bucket, reserved_tokens_occupy_capacity_until_settled) {
+  steady_time t0{};
+  token_bucket b{60, t0};
+  b.reserve(30); // granted, not yet at the API
+  b.refill(t0 + 1h);
+  // The API's bucket may have sat full all that time: no refill into the
+  // reserved half.
+  EXPECT_DOUBLE_EQ(b.level(), 30);
+  b.settle(30, 20); // the run used 20
+  EXPECT_DOUBLE_EQ(b.pending(), 0);
+  EXPECT_DOUBLE_EQ(b.level(), 40);
+  b.refill(t0 + 2h);
+  EXPECT_DOUBLE_EQ(b.level(), 60);
+  b.reserve(10);
+  b.settle(10, 25); // used more than reserved: the difference is owed
+  EXPECT_DOUBLE_EQ(b.level(), 35);
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Three workers share one account: 3 x 30 tasks through the real Claude Code
+# CLI against the mock API, whose input-tokens-per-minute limit binds. The
+# limiter must keep every request within it (0 answered 429) while using
+# at least 90 % of what the limit allows over the run.
+source "$(dirname "$0")/lib.sh"
+CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+[ -x "$CLI" ] || { fail "the pinned Claude Code CLI is not installed: run make test"; finish; }
+ITPM=${ITPM:-160000}
+
+mock_dir=$(fresh_root mock)
+"$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$mock_dir/port" --log "$mock_dir/requests.jsonl" \
+  --itpm "$ITPM" &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null; rm -rf "$WORK"' EXIT
+$AWAIT --timeout 20 "$mock_dir/port"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$mock_dir/port")"
+export MARIE_KEY=sk-test-marie ANGA_KEY=sk-test-anga FABIEN_KEY=sk-test-fabien
+
+root=$(fresh_root limits)
+cat >"$root/cfg.json" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "api_key_env": "MARIE_KEY", "slots": 3, "max_turns": 3},
+  "anga": {"prompt": "$SRC/prompts/ANGA.md", "api_key_env": "ANGA_KEY", "slots": 3, "max_turns": 3},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "api_key_env": "FABIEN_KEY", "slots": 3, "max_turns": 3}},
+ "limits": {"input_tokens_per_min": $ITPM},
+ "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
+JSON
+"$PY" - "$root/wf.json" <<'PYEOF'
+import json, sys
+tasks = [{"task_id": f"{w}-{i:02d}", "worker": w, "max_attempts": 1,
+          "description": f"Task {i} for {w}: summarise the week in two sentences."}
+         for w in ("marie", "anga", "fabien") for i in range(30)]
+json.dump({"name": "limits", "tasks": tasks}, open(sys.argv[1], "w"))
+PYEOF
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$root/cfg.json" >/dev/null 2>"$root/err.log"
+rc=$?
+set -e
+check "90 tasks through one binding limit: all complete" [ "$rc" -eq 0 ]
+"$PY" - "$mock_dir/requests.jsonl" "$ITPM" <<'PYEOF' >"$root/verdict.txt"
+import json, sys
+reqs = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
+itpm = float(sys.argv[2])
+ok = [r for r in reqs if r.get("status") == 200]
+n429 = sum(1 for r in reqs if r.get("status") == 429)
+used = sum(r["input_tokens"] for r in ok)
+span = max(r["t"] for r in ok) - min(r["t"] for r in ok)
+# A bucket that starts full allows at most its capacity plus the refill.
+allowed = itpm + itpm / 60.0 * span
+print(f"{len(ok)} {n429} {used} {span:.1f} {used / allowed:.3f}")
+PYEOF
+[ -n "${KEEP_LOG:-}" ] && cp "$mock_dir/requests.jsonl" "$KEEP_LOG"
+read -r n_ok n429 used span util <"$root/verdict.txt"
+echo "# $n_ok requests, $n429 answered 429, $used input tokens in ${span}s: utilisation $util of the binding limit"
+check "every task reached the API once" [ "$n_ok" -eq 90 ]
+check "no request was answered 429" [ "$n429" -eq 0 ]
+check "the limit binds (the run outlasts the first minute's burst)" "$PY" -c "import sys; sys.exit(0 if $used > $ITPM else 1)"
+check "at least 90 % of the binding limit is used" "$PY" -c "import sys; sys.exit(0 if $util >= 0.9 else 1)"
+finish
