@@ -1,5 +1,7 @@
 #include "actors/worker.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "caf/all.hpp"
 
 namespace troupe {
@@ -33,9 +35,27 @@ void finish(self_ptr self, uint64_t id, result r) {
     if (r.error && r.error->kind == "rate_limited")
       self->send(st.limiter, cooldown_atom_v, i->second.permit.model);
   }
+  bool park = st.parked.empty() && r.error && parks_worker(r.error->kind);
+  if (park)
+    st.parked = r.error->kind + ": " + r.error->message;
   i->second.rp.deliver(std::move(r), i->second.ticket);
   st.jobs.erase(i);
   --st.busy;
+  if (park) {
+    spdlog::warn("worker {} parked ({}); its queued tasks are not run",
+                 st.cfg.name, st.parked);
+    if (st.recorder)
+      self->send(st.recorder, event_atom_v,
+                 task_event{{}, "parked", {}, st.cfg.name, st.parked});
+    for (auto& q : st.queue) {
+      for (auto qid : q) {
+        auto& j = st.jobs.at(qid);
+        j.rp.deliver(parked_result(j.t, st.parked), j.ticket);
+        st.jobs.erase(qid);
+      }
+      q.clear();
+    }
+  }
   pump(self);
 }
 
@@ -119,6 +139,16 @@ void pump(self_ptr self) {
 
 } // namespace
 
+bool parks_worker(const std::string& kind) {
+  return kind == "auth" || kind == "not_logged_in" || kind == "spend_limit";
+}
+
+result parked_result(const task& t, const std::string& reason) {
+  return make_failure(t, status::cancelled, "parked",
+                      "not run: worker " + t.worker + " is parked after "
+                        + reason + "; fix it and start again");
+}
+
 runner_actor::behavior_type runner(runner_actor::pointer, executor_ptr exec) {
   return {
     [=](run_atom, const task& t) { return exec->run(t, 1); },
@@ -143,6 +173,8 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
   return {
     [=](task& t, uint64_t ticket) -> caf::result<result, uint64_t> {
       auto& st = self->state;
+      if (!st.parked.empty())
+        return {parked_result(t, st.parked), ticket};
       auto rp = self->make_response_promise<result, uint64_t>();
       auto id = st.next_job++;
       auto prio = static_cast<int>(t.prio);

@@ -44,14 +44,26 @@ struct worker_state {
   std::vector<runner_actor> idle_runners;
   size_t busy = 0; // slots waiting for a permit or running
   uint64_t next_job = 1;
+  /// Set after a failure that needs a person (auth, not_logged_in,
+  /// spend_limit): no more runs start; tasks get a `parked` answer.
+  std::string parked;
 };
 
 /// Spawns a RUNNER: runs a (blocking) executor for one task at a time.
 runner_actor::behavior_type runner(runner_actor::pointer self,
                                    executor_ptr exec);
 
+/// Error kinds after which a worker parks: trying more tasks would only
+/// repeat the failure.
+bool parks_worker(const std::string& kind);
+
+/// The answer to a task a parked worker did not run: status cancelled,
+/// error.kind "parked", the reason in the message.
+result parked_result(const task& t, const std::string& reason);
+
 /// Spawns a WORKER: N slots over a priority queue; a permit from the rate
-/// limiter before each run, the actual usage back after it.
+/// limiter before each run, the actual usage back after it. Parks after a
+/// failure that needs a person (see parks_worker).
 worker_actor::behavior_type
 worker(worker_actor::stateful_pointer<worker_state> self, worker_settings cfg,
        executor_ptr exec, rate_limiter_actor limiter, recorder_actor recorder);

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "bridge/fs_watcher.hpp"
+#include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/prompt.hpp"
 
@@ -113,7 +114,7 @@ void wake(self_ptr self, const std::string& task_id) {
 void process(self_ptr self, const std::string& worker, const std::string& name,
              bool just_closed) {
   auto& st = self->state;
-  if (st.stopping || !fs_queue::is_candidate(name))
+  if (st.stopping || !fs_queue::is_candidate(name) || st.parked.count(worker))
     return;
   auto k = key(worker, name);
   if (st.waiting.count(k))
@@ -257,6 +258,26 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
       spdlog::debug("{}/{}: result back", r.worker, r.task_id);
+      if (r.error && r.error->kind == "parked") {
+        // Not run: the task goes back to tasks/ and waits for a restart
+        // once the cause (credentials, spend limit) is fixed.
+        st.q->hand_back(i->second.worker, i->second.name);
+        if (st.parked.insert(r.worker).second) {
+          spdlog::warn("{}: parked; its tasks stay in tasks/{}/ ({})",
+                       r.worker, r.worker, r.error->message);
+          st.q->park(r.worker, r.error->message);
+        }
+        st.inflight.erase(i);
+        maybe_finish_stop(self);
+        return;
+      }
+      if (r.error && parks_worker(r.error->kind)
+          && st.parked.insert(r.worker).second) {
+        // The worker parks after this failure: say so where status reads.
+        spdlog::warn("{}: parked after {}; its tasks stay in tasks/{}/",
+                     r.worker, r.error->kind, r.worker);
+        st.q->park(r.worker, r.error->kind + ": " + r.error->message);
+      }
       if (st.to_commit.empty())
         self->send(self, flush_atom_v); // behind the results already queued
       st.to_commit.emplace_back(std::move(i->second), std::move(r));

@@ -45,6 +45,8 @@ struct file_drop_state {
   /// Results received but not yet written: written together (one
   /// durability barrier) once the mailbox has no more of them queued.
   std::vector<std::pair<entry, result>> to_commit;
+  /// Workers that parked (see parks_worker): their tasks stay in tasks/.
+  std::set<std::string> parked;
   bool tick_scheduled = false;
   bool stopping = false;
   std::optional<caf::typed_response_promise<int32_t>> stop_rp;

@@ -74,6 +74,7 @@ std::string fs_queue::prepare() {
     }
     for (auto& e : fs::directory_iterator(tasks_dir(w) + "/.running", ec))
       fs::remove(e.path(), ec);
+    fs::remove(tasks_dir(w) + "/.parked", ec);
   }
   return {};
 }
@@ -252,6 +253,20 @@ std::optional<result> fs_queue::find_result(const std::string& task_id,
     if (auto r = try_one(w))
       return r;
   return std::nullopt;
+}
+
+void fs_queue::park(const std::string& worker, const std::string& reason) {
+  write_file_atomic(tasks_dir(worker) + "/.parked", reason + "\n");
+}
+
+std::string fs_queue::parked(const std::string& worker) const {
+  problems ps;
+  auto text = read_text_file(tasks_dir(worker) + "/.parked", ps);
+  if (!text)
+    return {};
+  while (!text->empty() && text->back() == '\n')
+    text->pop_back();
+  return *text;
 }
 
 void fs_queue::mark_running(const std::string& worker,

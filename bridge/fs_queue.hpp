@@ -81,6 +81,13 @@ public:
   std::optional<result> find_result(const std::string& task_id,
                                     const std::string& worker = {}) const;
 
+  /// Records that `worker` is parked and why (tasks/<worker>/.parked);
+  /// status shows it; prepare() clears it (a new start is a new attempt).
+  void park(const std::string& worker, const std::string& reason);
+
+  /// The reason `worker` is parked, or "".
+  std::string parked(const std::string& worker) const;
+
   /// Marks a task as running (status reads these markers).
   void mark_running(const std::string& worker, const std::string& task_id);
 

@@ -31,6 +31,7 @@ struct worker_status {
   std::string oldest;
   double oldest_age_s = 0;
   std::map<std::string, std::vector<std::string>> waiting_for;
+  std::string parked;
 };
 
 size_t count_files(const std::string& dir) {
@@ -67,6 +68,7 @@ worker_status inspect_worker(const fs_queue& q, const std::string& w) {
     }
   }
   ws.claimed = q.claimed(w).size();
+  ws.parked = q.parked(w);
   ws.running = count_files(q.tasks_dir(w) + "/.running");
   std::error_code ec;
   for (auto& e : fs::directory_iterator(q.results_dir(w), ec)) {
@@ -117,6 +119,7 @@ int status_cmd(const status_options& opts) {
                             : json{{"task_id", ws.oldest},
                                    {"age_s", static_cast<int64_t>(ws.oldest_age_s)}};
     j["waiting_for"] = ws.waiting_for;
+    j["parked"] = ws.parked.empty() ? json(nullptr) : json(ws.parked);
     out["workers"][w] = j;
   }
   if (opts.json_out) {
@@ -138,6 +141,10 @@ int status_cmd(const status_options& opts) {
                 j["done"].get<size_t>(), j["failed"].get<size_t>(),
                 j["rejected"].get<size_t>(), oldest.c_str());
   }
+  for (auto& [w, j] : out["workers"].items())
+    if (!j["parked"].is_null())
+      std::printf("%s is parked: %s\n", w.c_str(),
+                  j["parked"].get<std::string>().c_str());
   for (auto& [w, j] : out["workers"].items())
     for (auto& [id, deps] : j["waiting_for"].items()) {
       std::string list;

@@ -12,6 +12,11 @@ progress_printer::progress_printer(size_t total, bool bar)
 }
 
 void progress_printer::on_event(const task_event& e) {
+  if (e.kind == "parked") {
+    std::fprintf(stderr, "%sworker %s parked: %s\n", tty_ ? "\r\033[K" : "",
+                 e.worker.c_str(), e.detail.c_str());
+    return;
+  }
   if (e.task_id.empty())
     return; // run-level events are in the log, not on the console
   if (e.kind == "running")

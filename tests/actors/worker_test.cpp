@@ -114,4 +114,26 @@ CAF_TEST(blocking executors run on runner actors and report back) {
     CAF_CHECK(r.ok());
 }
 
+CAF_TEST(parks after a failure that needs a person and runs nothing more) {
+  exec->outcomes["first"] = {"auth"};
+  exec->lat = 100ms;
+  start(1);
+  self->send(w, mk_task("first", "marie"), uint64_t{1});
+  self->send(w, mk_task("second", "marie"), uint64_t{2});
+  self->send(w, mk_task("third", "marie", {}, priority::high), uint64_t{3});
+  run();
+  self->send(w, mk_task("later", "marie"), uint64_t{4});
+  run();
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 4u);
+  CAF_CHECK_EQUAL(rs[0].error->kind, "auth");
+  for (size_t i = 1; i < rs.size(); ++i) {
+    CAF_CHECK(rs[i].state == status::cancelled);
+    CAF_CHECK_EQUAL(rs[i].error->kind, "parked");
+    CAF_CHECK(rs[i].error->message.find("parked after auth: scripted auth")
+              != std::string::npos);
+  }
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

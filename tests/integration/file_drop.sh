@@ -192,4 +192,25 @@ check "the unfinished task is back in tasks/" [ -e "$root/tasks/marie/long.json"
 check "... with no result" [ ! -e "$root/results/marie/long.json" ]
 check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$child' 2>/dev/null || grep -q 'State:.*Z' /proc/'$child'/status; }"
 
+# --- a worker whose credentials fail parks; its tasks wait in tasks/ --------
+root=$(fresh_root parked)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "slots": 1},
+             "anga": {"prompt": "$SRC/prompts/ANGA.md"}}}
+JSON
+mkdir -p "$root/auth-homes/marie/.claude"
+echo 401 > "$root/auth-homes/marie/.claude/fake-mode" # every call of marie: 401
+PATH="$SRC/tests/fake:$PATH" CONFIG="$root/cfg.json" start_serve "$root"
+printf '{"task_id": "p1", "worker": "marie", "description": "x", "priority": "high"}' > "$root/tasks/marie/.p1.tmp"
+mv "$root/tasks/marie/.p1.tmp" "$root/tasks/marie/p1.json"
+check "the first task fails with auth" $AWAIT --timeout 20 "$root/results/marie/p1.json"
+check "... its result says auth" json_is "$root/results/marie/p1.json" 'j["error"]["kind"] == "auth"'
+check "the worker is parked, with the reason" $AWAIT --timeout 20 "$root/tasks/marie/.parked"
+printf '{"task_id": "p2", "worker": "marie", "description": "x"}' > "$root/tasks/marie/p2.json"
+printf '{"task_id": "a1", "worker": "anga", "description": "x"}' > "$root/tasks/anga/a1.json"
+check "other workers go on" $AWAIT --timeout 20 "$root/results/anga/a1.json"
+check "a parked worker's task waits in tasks/, with no result" bash -c "[ -e '$root/tasks/marie/p2.json' ] && [ ! -e '$root/results/marie/p2.json' ]"
+check "status says why" bash -c "'$CAF_NODE' status --root '$root' --config '$root/cfg.json' | grep -q 'marie is parked: .*auth'"
+stop_serve
+
 finish

@@ -86,4 +86,31 @@ check "hang is a timeout" json_is "$root/results/anga/stuck.json" 'j["error"]["k
 child=$(cat "$root/auth-homes/anga/.claude/fake-hang-child.pid")
 check "the hanging CLI's child was killed too" bash -c "! kill -0 $child 2>/dev/null || grep -q '^State:.*Z' /proc/$child/status"
 
+# A worker whose credentials fail parks: its other tasks are not run, and the
+# report says why.
+root=$(fresh_root parked)
+cat >"$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "slots": 1},
+             "anga": {"prompt": "$SRC/prompts/ANGA.md"}}}
+JSON
+cat >"$root/wf.json" <<'JSON'
+{"name": "parked", "tasks": [
+  {"task_id": "m1", "worker": "marie", "description": "FAKE_CLAUDE:401", "priority": "high"},
+  {"task_id": "m2", "worker": "marie", "description": "never runs"},
+  {"task_id": "m3", "worker": "marie", "description": "never runs either"},
+  {"task_id": "a1", "worker": "anga", "description": "unaffected"}]}
+JSON
+set +e
+with_fake_claude "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$root/cfg.json" >"$root/report.md" 2>"$root/err.log"
+rc=$?
+set -e
+check "parked run exits 1" [ "$rc" -eq 1 ]
+check "the cause fails with auth" json_is "$root/results/marie/m1.json" 'j["error"]["kind"] == "auth"'
+check "the rest of the queue is cancelled as parked" json_is "$root/results/marie/m2.json" \
+  'j["status"] == "cancelled" and j["error"]["kind"] == "parked" and "parked after auth" in j["error"]["message"]'
+check "... without running" [ "$(ls "$root/auth-homes/marie/.claude/fake-calls" | wc -l)" -eq 1 ]
+check "other workers are unaffected" json_is "$root/results/anga/a1.json" 'j["status"] == "complete"'
+check "the report says why" grep -q "\*\*parked\*\*: not run: worker marie is parked after auth" "$root/report.md"
+check "the console says so" grep -q "worker marie parked: auth" "$root/err.log"
+
 finish
