@@ -39,9 +39,9 @@ check "... the notes reached the agent verbatim" bash -c "grep -rqF 'rock \$(rai
 run_rc 2 "create-evaluation rejects a bad date" "$S/create-evaluation.sh" "Emma" --date 17/11/2025
 run_rc 2 "create-evaluation rejects a name without letters" "$S/create-evaluation.sh" "!!!"
 
-printf '{"name": "Noah Benali", "type": "breaking", "notes": "FAKE_CLAUDE:401"}' >"$WORK/noah.json"
+printf '{"name": "Noah Benali", "type": "breaking", "notes": "FAKE_CLAUDE:max-turns"}' >"$WORK/noah.json"
 run_rc 1 "evaluate-student reports a failed evaluation" "$S/evaluate-student.sh" "$WORK/noah.json"
-check "... with the error kind" grep -q "error: auth" "$WORK/out"
+check "... with the error kind" grep -q "error: max_turns" "$WORK/out"
 printf '{"type": "hip-hop"}' >"$WORK/noname.json"
 run_rc 2 "evaluate-student refuses a record without a name" "$S/evaluate-student.sh" "$WORK/noname.json"
 printf '{"name": "Inès Moreau", "notes": "ready for the advanced group"}' >"$WORK/ines.json"
