@@ -1,5 +1,7 @@
 #include "actors/orchestrator.hpp"
 
+#include <cstdio>
+
 #include "caf/all.hpp"
 #include "core/clock.hpp"
 #include "core/prompt.hpp"
@@ -29,6 +31,28 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
     if (auto j = run.graph->index_of(d); j != task_graph::npos
                                          && run.results[j])
       t.context["dependency_results"][d] = dependency_handoff(*run.results[j]);
+  if (run.wf.budget_usd) {
+    // Each run may spend its share of what is left; none once it is gone.
+    auto left = *run.wf.budget_usd - run.spent - run.reserved;
+    auto not_started = run.graph->size() - run.graph->finished() - run.in_flight;
+    if (left <= 1e-9) {
+      // As a message to ourselves: this may be called while iterating.
+      char msg[160];
+      std::snprintf(msg, sizeof(msg),
+                    "not run: the workflow budget of $%.4f is spent ($%.4f)",
+                    *run.wf.budget_usd, run.spent);
+      run.at_worker[i] = true;
+      ++run.in_flight;
+      self->send(self, make_failure(t, status::cancelled, "budget", msg),
+                 make_ticket(run_no, i));
+      return;
+    }
+    auto share = left / static_cast<double>(std::max<size_t>(1, not_started));
+    t.budget_usd = t.budget_usd ? std::min(*t.budget_usd, share) : share;
+    run.share[i] = *t.budget_usd;
+    run.reserved += run.share[i];
+  }
+  ++run.in_flight;
   ++run.attempts[i];
   event(self, run, "queued", t,
         run.attempts[i] > 1 ? "attempt " + std::to_string(run.attempts[i])
@@ -83,7 +107,11 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
   auto& st = self->state;
   auto& run = st.runs.at(run_no);
   auto& t = run.wf.tasks[i];
-  r.attempt = run.attempts[i];
+  r.attempt = std::max(1, run.attempts[i]);
+  --run.in_flight;
+  run.spent += r.cost_usd;
+  run.reserved -= run.share[i];
+  run.share[i] = 0;
   if (r.state == status::failed && r.error && retryable(r.error->kind)) {
     auto limit = t.max_attempts ? *t.max_attempts
                  : st.cfg.max_attempts.count(t.worker)
@@ -176,6 +204,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.attempts.resize(wf.tasks.size(), 0);
       run.at_worker.resize(wf.tasks.size(), false);
       run.history.resize(wf.tasks.size(), json::array());
+      run.share.resize(wf.tasks.size(), 0.0);
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();

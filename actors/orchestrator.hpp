@@ -39,6 +39,12 @@ struct orchestrator_state {
     std::vector<int> attempts;
     std::vector<bool> at_worker; // dispatched, result not yet back
     std::vector<json> history;   // failed attempts, for the dead letter
+    // The budget ledger (workflow budget_usd): what finished runs cost, and
+    // the shares handed to runs still going.
+    double spent = 0;
+    double reserved = 0;
+    std::vector<double> share;
+    size_t in_flight = 0;
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;
     caf::actor_clock::time_point t0;

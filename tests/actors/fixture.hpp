@@ -27,6 +27,7 @@ public:
   std::map<std::string, std::vector<std::string>> outcomes;
   std::chrono::milliseconds lat{0};
   bool is_blocking = false;
+  double cost = 0; // cost_usd of every run
 
   mutable std::vector<task> seen;
 
@@ -38,6 +39,7 @@ public:
     auto attempt = 0;
     for (auto& s : seen)
       attempt += s.task_id == t.task_id ? 1 : 0;
+    r.cost_usd = cost;
     std::string kind;
     if (auto i = outcomes.find(t.task_id); i != outcomes.end()
                                            && attempt <= int(i->second.size()))

@@ -130,6 +130,30 @@ CAF_TEST(high priority tasks are released first) {
                   (std::vector<std::string>{"high", "mid", "low"}));
 }
 
+CAF_TEST(a workflow budget is shared out and nothing runs once it is spent) {
+  exec->cost = 0.4;
+  workflow wf;
+  wf.name = "budget";
+  wf.budget_usd = 1.0;
+  wf.tasks = {mk_task("t1", "marie"), mk_task("t2", "marie", {"t1"}),
+              mk_task("t3", "marie", {"t2"}), mk_task("t4", "marie", {"t3"})};
+  self->send(orch, run_atom_v, wf);
+  run();
+  run_summary s;
+  self->receive([&](run_summary& x) { s = std::move(x); },
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  // Shares of what is left: 1.0 / 4, 0.6 / 3, 0.2 / 2; then nothing left.
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 3u);
+  CAF_CHECK_LESS(std::abs(*exec->seen[0].budget_usd - 0.25), 1e-9);
+  CAF_CHECK_LESS(std::abs(*exec->seen[1].budget_usd - 0.2), 1e-9);
+  CAF_CHECK_LESS(std::abs(*exec->seen[2].budget_usd - 0.1), 1e-9);
+  auto& t4 = by_id(s, "t4");
+  CAF_CHECK(t4.state == status::cancelled);
+  CAF_CHECK_EQUAL(t4.error->kind, "budget");
+  CAF_CHECK(t4.error->message.find("budget of $1.0000 is spent ($1.2000)")
+            != std::string::npos);
+}
+
 CAF_TEST(unknown worker refuses the whole run) {
   workflow wf;
   wf.name = "bad";
