@@ -177,15 +177,7 @@ bool fs_queue::hand_back(const std::string& worker, const std::string& name) {
 }
 
 std::string fs_queue::complete(const std::string& name, const result& r) {
-  auto err = write_file_atomic(results_dir(r.worker) + "/" + r.task_id + ".json",
-                               to_json(r).dump(2) + "\n");
-  if (!err.empty())
-    return err; // the claim stays: recovery will run the task again
-  std::error_code ec;
-  if (!name.empty())
-    fs::remove(tasks_dir(r.worker) + "/.claimed/" + name, ec);
-  fs::remove(tasks_dir(r.worker) + "/.running/" + r.task_id, ec);
-  return {};
+  return complete_all({{name, r}}).front();
 }
 
 std::vector<std::string> fs_queue::complete_all(

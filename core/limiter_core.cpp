@@ -174,19 +174,9 @@ void limiter_core::estimate(permit_ask& a) const {
   a.requests = std::max(a.requests, i->second.requests);
 }
 
-double limiter_core::avg_input(const std::string& worker) const {
-  auto i = averages_.find(worker);
-  return i == averages_.end() ? 0 : i->second.input;
-}
-
 double limiter_core::avg_output(const std::string& worker) const {
   auto i = averages_.find(worker);
   return i == averages_.end() ? 0 : i->second.output;
-}
-
-double limiter_core::avg_requests(const std::string& worker) const {
-  auto i = averages_.find(worker);
-  return i == averages_.end() ? 0 : i->second.requests;
 }
 
 } // namespace troupe

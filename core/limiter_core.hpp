@@ -65,10 +65,8 @@ public:
   /// True when no meter anywhere has a limit: every ask is granted at once.
   bool unlimited() const;
 
-  /// Per-worker moving averages used to estimate the next run (0: none yet).
-  double avg_input(const std::string& worker) const;
+  /// A worker's moving average of output tokens per run (0: none yet).
   double avg_output(const std::string& worker) const;
-  double avg_requests(const std::string& worker) const;
 
 private:
   struct meters {

@@ -53,6 +53,21 @@ struct totals {
 };
 
 
+/// What both renderings sum up: the run's totals, per worker, simulated?
+struct tally {
+  totals all;
+  std::map<std::string, totals> by_worker;
+  bool simulated = false;
+
+  explicit tally(const run_summary& s) {
+    for (auto& r : s.results) {
+      all.add(r);
+      by_worker[r.worker].add(r);
+      simulated |= r.simulated;
+    }
+  }
+};
+
 } // namespace
 
 bool run_summary::all_complete() const {
@@ -67,19 +82,13 @@ size_t run_summary::count(status s) const {
 }
 
 json report_json(const run_summary& s) {
-  totals all;
-  std::map<std::string, totals> by_worker;
+  tally t{s};
   json tasks = json::array();
-  bool simulated = false;
-  for (auto& r : s.results) {
-    all.add(r);
-    by_worker[r.worker].add(r);
-    simulated |= r.simulated;
+  for (auto& r : s.results)
     tasks.push_back(to_json(r));
-  }
   json workers = json::object();
-  for (auto& [name, t] : by_worker)
-    workers[name] = t.to_json();
+  for (auto& [name, w] : t.by_worker)
+    workers[name] = w.to_json();
   return {{"run_id", s.run_id},
           {"workflow", s.workflow_name},
           {"description", s.workflow_description},
@@ -87,30 +96,24 @@ json report_json(const run_summary& s) {
           {"finished_at", s.finished_at},
           {"duration_ms", s.duration_ms},
           {"status", s.all_complete() ? "complete" : "failed"},
-          {"simulated", simulated},
+          {"simulated", t.simulated},
           {"counts",
            {{"complete", s.count(status::complete)},
             {"failed", s.count(status::failed)},
             {"rejected", s.count(status::rejected)},
             {"cancelled", s.count(status::cancelled)}}},
-          {"totals", all.to_json()},
+          {"totals", t.all.to_json()},
           {"workers", workers},
           {"tasks", tasks}};
 }
 
 std::string report_markdown(const run_summary& s) {
-  totals all;
-  std::map<std::string, totals> by_worker;
-  bool simulated = false;
-  for (auto& r : s.results) {
-    all.add(r);
-    by_worker[r.worker].add(r);
-    simulated |= r.simulated;
-  }
+  tally t{s};
+  auto& all = t.all;
   std::string md = "# " + s.workflow_name + "\n\n";
   if (!s.workflow_description.empty())
     md += s.workflow_description + "\n\n";
-  if (simulated)
+  if (t.simulated)
     md += "> Simulated run: these results come from troupe's built-in "
           "simulator, not from an LLM.\n\n";
   md += "Run `" + s.run_id + "`, " + std::to_string(s.results.size())
@@ -152,12 +155,12 @@ std::string report_markdown(const run_summary& s) {
           + " |\n";
   md += "\n## Workers\n\n| worker | tasks | complete | tokens in/out | "
         "cache reads | cost |\n|---|---|---|---|---|---|\n";
-  for (auto& [name, t] : by_worker)
-    md += "| " + name + " | " + std::to_string(t.tasks) + " | "
-          + std::to_string(t.complete) + " | "
-          + std::to_string(t.tokens.metered_input()) + " / "
-          + std::to_string(t.tokens.output_tokens) + " | "
-          + percent(cache_read_ratio(t.tokens)) + " | " + money(t.cost)
+  for (auto& [name, w] : t.by_worker)
+    md += "| " + name + " | " + std::to_string(w.tasks) + " | "
+          + std::to_string(w.complete) + " | "
+          + std::to_string(w.tokens.metered_input()) + " / "
+          + std::to_string(w.tokens.output_tokens) + " | "
+          + percent(cache_read_ratio(w.tokens)) + " | " + money(w.cost)
           + " |\n";
   return md;
 }
