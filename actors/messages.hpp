@@ -206,7 +206,8 @@ typename Inspector::result_type inspect(Inspector& f, task_event& x) {
 using rate_limiter_actor = caf::typed_actor<
   caf::replies_to<permit_atom, permit_ask>::with<permit_ask>,
   caf::reacts_to<settle_atom, permit_ask, run_usage>,
-  caf::reacts_to<cooldown_atom, std::string>,
+  // A 429: the model's class waits wait_ms (0: the configured default).
+  caf::reacts_to<cooldown_atom, std::string, int64_t>,
   caf::reacts_to<tick_atom>>;
 
 /// Runs one worker's tasks on N slots; replies with each task's result and

@@ -33,7 +33,9 @@ void serve(self_ptr self) {
 
 rate_limiter_actor::behavior_type
 rate_limiter(self_ptr self, rate_limits global,
-             std::map<std::string, rate_limits> per_worker) {
+             std::map<std::string, rate_limits> per_worker,
+             caf::timespan default_cooldown) {
+  self->state.default_cooldown = default_cooldown;
   self->state.core = std::make_unique<limiter_core>(global, std::move(per_worker),
                                                     self->clock().now());
   return {
@@ -43,7 +45,10 @@ rate_limiter(self_ptr self, rate_limits global,
       // Estimates: the prompt's size is the floor; what this worker's runs
       // used so far (input, output, turns) is the expectation.
       st.core->estimate(ask);
-      if (st.core->unlimited())
+      // Nothing to meter and nothing ahead of it: granted at once (still
+      // through here, so that a 429's cooldown holds it).
+      if (st.core->unlimited() && st.core->waiting() == 0
+          && st.core->paused_until(ask.model) <= self->clock().now())
         return ask;
       auto rp = self->make_response_promise<permit_ask>();
       st.waiting.emplace(ask.id, rp);
@@ -57,8 +62,11 @@ rate_limiter(self_ptr self, rate_limits global,
       if (!self->state.waiting.empty())
         serve(self);
     },
-    [=](cooldown_atom, const std::string& model) {
-      self->state.core->cool_down(model, self->clock().now());
+    [=](cooldown_atom, const std::string& model, int64_t wait_ms) {
+      auto& st = self->state;
+      auto wait = wait_ms > 0 ? caf::timespan{std::chrono::milliseconds(wait_ms)}
+                              : st.default_cooldown;
+      st.core->cool_down(model, self->clock().now(), wait);
       if (!self->state.waiting.empty())
         serve(self);
     },

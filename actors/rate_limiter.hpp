@@ -14,12 +14,14 @@ struct rate_limiter_state {
   std::map<uint64_t, caf::typed_response_promise<permit_ask>> waiting;
   uint64_t next_id = 1;
   bool tick_scheduled = false;
+  caf::timespan default_cooldown{std::chrono::seconds(10)};
 };
 
 /// Spawns a RATE LIMITER: grants permits within the global and per-worker
 /// buckets, waking itself when the next waiting permit can be granted.
 rate_limiter_actor::behavior_type
 rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
-             rate_limits global, std::map<std::string, rate_limits> per_worker);
+             rate_limits global, std::map<std::string, rate_limits> per_worker,
+             caf::timespan default_cooldown);
 
 } // namespace troupe

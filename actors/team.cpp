@@ -38,16 +38,16 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
   std::map<std::string, rate_limits> per_worker;
   for (auto& w : cfg.workers)
     per_worker[w.name] = w.limits;
-  t.limiter = sys.spawn(rate_limiter, cfg.limits, per_worker);
+  t.limiter = sys.spawn(
+    rate_limiter, cfg.limits, per_worker,
+    caf::timespan{std::chrono::milliseconds(
+      static_cast<int64_t>(cfg.cooldown_s * 1000))});
   if (opts.record) {
     auto rs = opts.recording;
     if (rs.root.empty())
       rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
     t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));
   }
-  bool limited = !cfg.limits.unlimited();
-  for (auto& w : cfg.workers)
-    limited = limited || !w.limits.unlimited();
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;
   os.flush_before_reply = opts.recording.write_results;
@@ -59,7 +59,9 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     ws.slots = w.slots;
     // Permits meter calls to the Anthropic API: only the claude executor
     // makes them (the simulator and other CLIs do not spend this account).
-    ws.needs_permits = limited && e->kind() == "claude";
+    // Even with no limit configured they are asked for: a 429 must still
+    // hold every worker for its retry-after.
+    ws.needs_permits = e->kind() == "claude";
     std::error_code ec;
     auto size = std::filesystem::file_size(w.prompt_path, ec);
     ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;

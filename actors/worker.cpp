@@ -32,8 +32,11 @@ void finish(self_ptr self, uint64_t id, result r) {
   used.output_tokens = static_cast<double>(r.tokens.output_tokens);
   if (st.cfg.needs_permits) {
     self->send(st.limiter, settle_atom_v, i->second.permit, used);
+    // The CLI gave up on a 429: its retry-after is unknown here (the
+    // stream's api_retry, if any, already cooled down), so the default.
     if (r.error && r.error->kind == "rate_limited")
-      self->send(st.limiter, cooldown_atom_v, i->second.permit.model);
+      self->send(st.limiter, cooldown_atom_v, i->second.permit.model,
+                 int64_t{0});
   }
   bool park = st.parked.empty() && r.error && parks_worker(r.error->kind);
   if (park)
@@ -149,10 +152,30 @@ result parked_result(const task& t, const std::string& reason) {
                         + reason + "; fix it and start again");
 }
 
-runner_actor::behavior_type runner(runner_actor::pointer, executor_ptr exec) {
+runner_actor::behavior_type runner(runner_actor::pointer, executor_ptr exec,
+                                   run_hooks hooks) {
   return {
-    [=](run_atom, const task& t) { return exec->run(t, 1); },
+    [=](run_atom, const task& t) { return exec->run(t, 1, hooks); },
   };
+}
+
+run_hooks worker_hooks(const worker_settings& cfg, rate_limiter_actor limiter,
+                       recorder_actor recorder) {
+  run_hooks h;
+  auto permits = cfg.needs_permits;
+  auto name = cfg.name;
+  // Runs on the runner's thread: only sends, which are thread-safe.
+  h.on_api_retry = [=](const api_retry_event& ev) {
+    if (permits && ev.status == 429)
+      caf::anon_send(limiter, cooldown_atom_v, ev.model, ev.delay_ms);
+    if (recorder)
+      caf::anon_send(recorder, event_atom_v,
+                     task_event{{}, "api_retry", ev.task_id, name,
+                                "API " + std::to_string(ev.status)
+                                  + ", the CLI retries in "
+                                  + std::to_string(ev.delay_ms) + " ms"});
+  };
+  return h;
 }
 
 worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
@@ -164,12 +187,14 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
   st.exec = std::move(exec);
   st.limiter = std::move(limiter);
   st.recorder = std::move(recorder);
-  if (st.exec->blocking())
+  if (st.exec->blocking()) {
+    auto hooks = worker_hooks(st.cfg, st.limiter, st.recorder);
     for (int i = 0; i < st.cfg.slots; ++i)
       st.idle_runners.push_back(
         st.cfg.detached_runners
-          ? self->spawn<caf::detached + caf::linked>(runner, st.exec)
-          : self->spawn<caf::linked>(runner, st.exec));
+          ? self->spawn<caf::detached + caf::linked>(runner, st.exec, hooks)
+          : self->spawn<caf::linked>(runner, st.exec, hooks));
+  }
   return {
     [=](task& t, uint64_t ticket) -> caf::result<result, uint64_t> {
       auto& st = self->state;

@@ -20,8 +20,8 @@ struct worker_settings {
   /// Run blocking executors on detached actors (own threads). Tests under
   /// the deterministic scheduler turn it off.
   bool detached_runners = true;
-  /// False when no rate limit is configured anywhere: there is nothing to
-  /// ask for, so the worker skips the permit round trip.
+  /// False for executors that do not call the Anthropic API: nothing to
+  /// meter, so the worker skips the permit round trip.
   bool needs_permits = true;
 };
 
@@ -51,7 +51,13 @@ struct worker_state {
 
 /// Spawns a RUNNER: runs a (blocking) executor for one task at a time.
 runner_actor::behavior_type runner(runner_actor::pointer self,
-                                   executor_ptr exec);
+                                   executor_ptr exec, run_hooks hooks);
+
+/// What a worker's runs report while they run: a 429 the CLI retries cools
+/// the account down for the API's retry-after at once (not when the run
+/// ends), and every API retry becomes an event.
+run_hooks worker_hooks(const worker_settings& cfg, rate_limiter_actor limiter,
+                       recorder_actor recorder);
 
 /// Error kinds after which a worker parks: trying more tasks would only
 /// repeat the failure.

@@ -9,6 +9,7 @@
 #include "core/executor_common.hpp"
 #include "core/json_codec.hpp"
 #include "core/prompt.hpp"
+#include "core/stream_json.hpp"
 
 namespace troupe {
 
@@ -112,13 +113,15 @@ std::vector<std::string> claude_executor::argv_for(const task& t) const {
   std::vector<std::string> a{settings_.bin,
                              "-p",
                              "--output-format",
-                             "json",
+                             settings_.output_format,
                              "--system-prompt-file",
                              worker_.prompt_path,
                              "--model",
                              t.model ? *t.model : worker_.model,
                              "--max-turns",
                              std::to_string(worker_.max_turns)};
+  if (streaming())
+    a.push_back("--verbose"); // -p refuses stream-json without it
   auto budget = t.budget_usd ? t.budget_usd : worker_.max_budget_usd;
   if (budget) {
     a.push_back("--max-budget-usd");
@@ -205,7 +208,12 @@ void classify_claude_outcome(const process_outcome& o, result& r) {
     r.extra["num_turns"] = *n;
 }
 
-result claude_executor::run(const task& t, int attempt) const {
+bool claude_executor::streaming() const {
+  return settings_.output_format == "stream-json";
+}
+
+result claude_executor::run(const task& t, int attempt,
+                            const run_hooks& hooks) const {
   auto r = begin_result(t, attempt, worker_.model);
   process_spec spec;
   spec.argv = argv_for(t);
@@ -215,8 +223,24 @@ result claude_executor::run(const task& t, int attempt) const {
   spec.deadline = task_deadline(t, worker_);
   spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
   spec.max_output = settings_.max_output_bytes;
+  std::optional<stream_json_reader> events;
+  if (streaming()) {
+    events.emplace(t.task_id, r.model, hooks.on_api_retry);
+    spec.on_line = [&](std::string_view l) { events->line(l); };
+    spec.stall_timeout =
+      std::chrono::milliseconds(static_cast<int64_t>(settings_.stall_s * 1000));
+  }
   auto o = run_process(spec);
+  if (events)
+    o.out = events->final_output(); // classified like the json format
   classify_claude_outcome(o, r);
+  if (events && !events->retries().empty()) {
+    auto& list = r.extra["api_retries"] = json::array();
+    for (auto& ev : events->retries())
+      list.push_back({{"status", ev.status},
+                      {"delay_ms", ev.delay_ms},
+                      {"attempt", ev.attempt}});
+  }
   if (r.ok())
     r.artifacts = normalize_artifacts(r.artifacts, paths_.root,
                                       paths_.workspace_rel);

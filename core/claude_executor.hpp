@@ -12,7 +12,8 @@ class claude_executor : public executor {
 public:
   claude_executor(claude_settings s, worker_config w, worker_paths p);
 
-  result run(const task& t, int attempt) const override;
+  result run(const task& t, int attempt,
+             const run_hooks& hooks = {}) const override;
   std::string kind() const override { return "claude"; }
 
   /// The argv for one task (public so tests can check it).
@@ -23,6 +24,8 @@ public:
   std::vector<std::string> env() const;
 
 private:
+  bool streaming() const;
+
   claude_settings settings_;
   worker_config worker_;
   worker_paths paths_;

@@ -31,7 +31,7 @@ command_executor::command_executor(command_settings s, worker_config w,
     needs_prompt_file_ |= a.find("{prompt_file}") != std::string::npos;
 }
 
-result command_executor::run(const task& t, int attempt) const {
+result command_executor::run(const task& t, int attempt, const run_hooks&) const {
   auto r = begin_result(t, attempt, worker_.model);
   auto prompt = compose_task_prompt(t);
   std::string prompt_file;

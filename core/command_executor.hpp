@@ -12,7 +12,8 @@ class command_executor : public executor {
 public:
   command_executor(command_settings s, worker_config w, worker_paths p);
 
-  result run(const task& t, int attempt) const override;
+  result run(const task& t, int attempt,
+             const run_hooks& hooks = {}) const override;
   std::string kind() const override { return "command"; }
 
 private:

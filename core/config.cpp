@@ -113,9 +113,11 @@ void read_executor_kind(object_reader& r, std::string& dst) {
 }
 
 void read_limits(object_reader& parent, const std::string& key,
-                 rate_limits& dst) {
+                 rate_limits& dst, double* cooldown_s = nullptr) {
   if (auto v = parent.get(key)) {
     object_reader r(*v, parent.at(key), parent.out());
+    if (cooldown_s) // global only
+      r.number("cooldown_s", *cooldown_s, 0, false);
     r.number("requests_per_min", dst.requests_per_min, 0, false);
     r.number("input_tokens_per_min", dst.input_tokens_per_min, 0, false);
     r.number("output_tokens_per_min", dst.output_tokens_per_min, 0, false);
@@ -208,13 +210,21 @@ std::optional<config> config_from_json(const json& j,
       r.integer("retry_base_ms", cfg.orchestrator.retry_base_ms, 0, 3600000);
       r.integer("retry_max_ms", cfg.orchestrator.retry_max_ms, 0, 3600000);
     }
-    read_limits(top, "limits", cfg.limits);
+    read_limits(top, "limits", cfg.limits, &cfg.cooldown_s);
     if (auto ej = top.get("executors")) {
       object_reader e(*ej, "executors", out);
       if (auto cj = e.get("claude")) {
         object_reader r(*cj, "executors.claude", out);
         r.str("bin", cfg.claude.bin);
         r.integer("max_retries", cfg.claude.max_retries, 0, 10);
+        if (auto v = r.get("output_format")) {
+          if (v->is_string()
+              && (*v == "json" || *v == "stream-json"))
+            cfg.claude.output_format = v->get<std::string>();
+          else
+            r.fail("output_format", *v, "must be json or stream-json");
+        }
+        r.number("stall_s", cfg.claude.stall_s, 0, false);
         r.integer("max_output_bytes", cfg.claude.max_output_bytes, 1024,
                   int64_t{1} << 32);
         r.integer("kill_grace_ms", cfg.claude.kill_grace_ms, 0, 60000);

@@ -57,6 +57,10 @@ struct orchestrator_config {
 struct claude_settings {
   std::string bin = "claude";
   int max_retries = 1;                 // CLAUDE_CODE_MAX_RETRIES
+  /// "stream-json" (events as they happen: API retries with their wait,
+  /// stall detection) or "json" (one object at the end).
+  std::string output_format = "stream-json";
+  double stall_s = 300; // stream-json only: kill after this long silent; 0 off
   size_t max_output_bytes = 8u << 20;  // stdout beyond this is cut: bad_output
   int kill_grace_ms = 2000;            // SIGTERM, then SIGKILL after this
   std::vector<std::string> pass_env{"ANTHROPIC_BASE_URL"};
@@ -84,6 +88,9 @@ struct config {
   std::vector<worker_config> workers;
   orchestrator_config orchestrator;
   rate_limits limits;
+  /// How long the account waits after a 429 whose retry-after is unknown
+  /// (the json output format, or a CLI that made no retry).
+  double cooldown_s = 10;
   claude_settings claude;
   command_settings command;
   sim_settings sim;

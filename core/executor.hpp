@@ -5,6 +5,8 @@
 // executor is shared by the slots of a worker and must be thread-safe.
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -13,12 +15,30 @@
 
 namespace troupe {
 
+/// The CLI reported, while running, that an API request failed and that it
+/// will try again after `delay_ms` (stream-json `api_retry`). For a 429 the
+/// delay is the API's retry-after: the whole account should wait that long.
+struct api_retry_event {
+  std::string task_id;
+  std::string model;
+  int status = 0; // HTTP status of the failed request; 0 if none (connection)
+  int64_t delay_ms = 0;
+  int attempt = 0;
+};
+
+/// Ways for a run to tell its caller what happens while it runs (called on
+/// the thread that runs the executor).
+struct run_hooks {
+  std::function<void(const api_retry_event&)> on_api_retry;
+};
+
 class executor {
 public:
   virtual ~executor() = default;
 
   /// Runs the task to its result; never throws.
-  virtual result run(const task& t, int attempt) const = 0;
+  virtual result run(const task& t, int attempt,
+                     const run_hooks& hooks = {}) const = 0;
 
   /// False for executors that compute their result at once and only
   /// simulate the time it takes (see latency()).

@@ -49,6 +49,13 @@ bool classify_supervision(const process_outcome& o, result& r) {
                   + " s; process group killed");
     return true;
   }
+  if (o.stalled) {
+    fail_result(r, "stalled",
+                "no output for the stall limit (after "
+                  + std::to_string(o.duration_ms / 1000)
+                  + " s in all); process group killed");
+    return true;
+  }
   return false;
 }
 

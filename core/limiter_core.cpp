@@ -92,6 +92,12 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
         ++i;
         continue;
       }
+      if (auto p = paused_until_.find(cls);
+          p != paused_until_.end() && p->second > now) {
+        blocked_classes.insert(cls);
+        ++i;
+        continue;
+      }
       auto& g = global_for(i->model, now);
       auto& w = worker_for(i->worker, now);
       if (!g.can_take(*i)) {
@@ -120,6 +126,9 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
       auto& g = global_for(a.model, now);
       auto& w = worker_for(a.worker, now);
       auto d = std::max(g.time_until(a), w.time_until(a));
+      if (auto p = paused_until_.find(model_class(a.model));
+          p != paused_until_.end() && p->second > now)
+        d = std::max<steady_duration>(d, p->second - now);
       if (!best || d < *best)
         best = d;
     }
@@ -145,11 +154,21 @@ void limiter_core::settle(const permit_ask& granted, double requests,
   }
 }
 
-void limiter_core::cool_down(const std::string& model, steady_time now) {
+void limiter_core::cool_down(const std::string& model, steady_time now,
+                             steady_duration wait) {
+  auto& until = paused_until_[model_class(model)];
+  until = std::max(until, now + wait);
+  // Emptied now, as the API's own buckets are: what accrues during the
+  // wait is what the API will also have when the wait is over.
   auto& g = global_for(model, now);
   for (auto* b : {&g.requests, &g.input, &g.output})
     if (b->level() > 0)
       b->take(b->level());
+}
+
+steady_time limiter_core::paused_until(const std::string& model) const {
+  auto p = paused_until_.find(model_class(model));
+  return p == paused_until_.end() ? steady_time{} : p->second;
 }
 
 size_t limiter_core::waiting() const {

@@ -56,9 +56,14 @@ public:
               double output_tokens, steady_time now);
 
   /// A 429 came back although we stayed within our buckets (another client
-  /// of the account, or the API's own burst rules): empty the global
-  /// buckets of that model class, so nothing more goes out until they refill.
-  void cool_down(const std::string& model, steady_time now);
+  /// of the account, or the API's own burst rules): nothing of that model
+  /// class is granted for `wait` (the API's retry-after), and its global
+  /// buckets are emptied, so the account's traffic comes back gradually.
+  void cool_down(const std::string& model, steady_time now,
+                 steady_duration wait);
+
+  /// When the cooldown of a model's class ends (a past time if none).
+  steady_time paused_until(const std::string& model) const;
 
   size_t waiting() const;
 
@@ -96,6 +101,7 @@ private:
     bool known = false;
   };
   std::map<std::string, averages> averages_;
+  std::map<std::string, steady_time> paused_until_; // by model class
 };
 
 } // namespace troupe

@@ -79,6 +79,54 @@ bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
   }
 }
 
+/// Stdout handed over line by line: `pending` holds the unfinished line.
+struct line_splitter {
+  const std::function<void(std::string_view)>& sink;
+  size_t cap;
+  std::string pending;
+  bool cut = false; // the current line passed the cap
+
+  void feed(const char* p, size_t n, bool& truncated) {
+    while (n > 0) {
+      auto nl = static_cast<const char*>(std::memchr(p, '\n', n));
+      size_t take = nl ? static_cast<size_t>(nl - p) : n;
+      auto room = cap > pending.size() ? cap - pending.size() : 0;
+      if (take > room) {
+        cut = truncated = true;
+      }
+      pending.append(p, std::min(take, room));
+      if (!nl)
+        return;
+      flush();
+      p = nl + 1;
+      n -= take + 1;
+    }
+  }
+  void flush() {
+    if (!pending.empty() || cut)
+      sink(pending);
+    pending.clear();
+    cut = false;
+  }
+};
+
+/// Like drain, into a line splitter.
+bool drain_lines(int fd, line_splitter& ls, bool& truncated) {
+  char buf[65536];
+  for (;;) {
+    auto n = ::read(fd, buf, sizeof(buf));
+    if (n > 0) {
+      ls.feed(buf, static_cast<size_t>(n), truncated);
+      continue;
+    }
+    if (n == 0)
+      return false;
+    if (errno == EINTR)
+      continue;
+    return errno == EAGAIN || errno == EWOULDBLOCK;
+  }
+}
+
 /// Process groups of the children being supervised, for shutdown.
 std::mutex live_mtx;
 std::set<pid_t> live_groups;
@@ -97,6 +145,8 @@ std::string process_outcome::describe() const {
     return "could not start: " + start_error;
   if (timed_out)
     return "killed at its deadline";
+  if (stalled)
+    return "killed after a stall (no output)";
   if (term_signal != 0)
     return "killed by signal " + std::to_string(term_signal);
   return "exit code " + std::to_string(exit_code);
@@ -190,6 +240,17 @@ process_outcome run_process(const process_spec& spec) {
     in_w.reset(); // closed at once: the CLI must not wait for input
   auto deadline = t0 + spec.deadline;
   auto kill_at = clock_type::time_point::max();
+  bool killing = false; // SIGTERM sent (deadline or stall)
+  auto stall_limit = spec.stall_timeout.count() > 0
+                       ? spec.stall_timeout
+                       : std::chrono::milliseconds::max();
+  auto last_output = t0;
+  auto stall_at = [&] {
+    return stall_limit == std::chrono::milliseconds::max()
+             ? clock_type::time_point::max()
+             : last_output + stall_limit;
+  };
+  line_splitter lines{spec.on_line, spec.max_output, {}, false};
   bool exited = false;
   int wstatus = 0;
   auto reap = [&](bool block) {
@@ -213,8 +274,9 @@ process_outcome run_process(const process_spec& spec) {
   auto linger_until = clock_type::time_point::max();
   while (out_r.fd >= 0 || err_r.fd >= 0 || !exited) {
     auto now = clock_type::now();
-    if (!exited && !res.timed_out && now >= deadline) {
-      res.timed_out = true;
+    if (!exited && !killing && (now >= deadline || now >= stall_at())) {
+      (now >= deadline ? res.timed_out : res.stalled) = true;
+      killing = true;
       ::kill(-pid, SIGTERM);
       kill_at = now + spec.kill_grace;
     }
@@ -246,7 +308,7 @@ process_outcome run_process(const process_spec& spec) {
       i_pid = n++;
     }
     auto next = std::min({exited ? linger_until : clock_type::time_point::max(),
-                          res.timed_out ? kill_at : deadline});
+                          killing ? kill_at : std::min(deadline, stall_at())});
     auto wait_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                      next - now)
                      .count()
@@ -274,9 +336,14 @@ process_outcome run_process(const process_spec& spec) {
       if (written >= spec.stdin_data.size())
         in_w.reset();
     }
-    if (i_out >= 0 && fds[i_out].revents
-        && !drain(out_r.fd, res.out, spec.max_output, res.truncated))
-      out_r.reset();
+    if (i_out >= 0 && fds[i_out].revents) {
+      last_output = clock_type::now();
+      bool open = spec.on_line
+                    ? drain_lines(out_r.fd, lines, res.truncated)
+                    : drain(out_r.fd, res.out, spec.max_output, res.truncated);
+      if (!open)
+        out_r.reset();
+    }
     if (i_err >= 0 && fds[i_err].revents
         && !drain(err_r.fd, res.err, spec.max_output, res.truncated))
       err_r.reset();
@@ -287,6 +354,8 @@ process_outcome run_process(const process_spec& spec) {
     ::kill(-pid, SIGKILL);
     reap(true);
   }
+  if (spec.on_line)
+    lines.flush(); // a last line without its newline
   if (WIFEXITED(wstatus))
     res.exit_code = WEXITSTATUS(wstatus);
   else if (WIFSIGNALED(wstatus))

@@ -7,7 +7,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace troupe {
@@ -20,6 +22,13 @@ struct process_spec {
   std::chrono::milliseconds deadline{std::chrono::minutes(15)};
   std::chrono::milliseconds kill_grace{2000};
   size_t max_output = 8u << 20; // per stream; the rest is read and dropped
+  /// 0: off. Otherwise the group is killed (as at the deadline) when stdout
+  /// stays silent this long: a CLI that streams events and stops is stuck.
+  std::chrono::milliseconds stall_timeout{0};
+  /// When set, stdout is handed over line by line as it arrives (without
+  /// the newline) instead of being collected in `out`; a line longer than
+  /// max_output is cut and marks the outcome truncated.
+  std::function<void(std::string_view)> on_line;
 };
 
 struct process_outcome {
@@ -28,6 +37,7 @@ struct process_outcome {
   int exit_code = -1;   // valid when the child exited normally
   int term_signal = 0;  // the signal that ended it, if any
   bool timed_out = false;
+  bool stalled = false; // killed after stall_timeout without output
   bool truncated = false;
   std::string out;
   std::string err;

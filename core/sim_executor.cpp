@@ -36,7 +36,7 @@ std::chrono::milliseconds sim_executor::latency() const {
   return std::chrono::milliseconds(settings_.latency_ms);
 }
 
-result sim_executor::run(const task& t, int attempt) const {
+result sim_executor::run(const task& t, int attempt, const run_hooks&) const {
   auto r = begin_result(t, attempt, worker_.model);
   r.simulated = true;
   r.duration_ms = settings_.latency_ms;

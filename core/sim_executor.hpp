@@ -15,7 +15,8 @@ class sim_executor : public executor {
 public:
   sim_executor(sim_settings s, worker_config w);
 
-  result run(const task& t, int attempt) const override;
+  result run(const task& t, int attempt,
+             const run_hooks& hooks = {}) const override;
   bool blocking() const override { return false; }
   std::chrono::milliseconds latency() const override;
   std::string kind() const override { return "sim"; }

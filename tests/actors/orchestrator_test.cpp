@@ -20,7 +20,8 @@ struct fixture : test_coordinator_fixture<test_config> {
   }
 
   explicit fixture(backoff_policy backoff) {
-    auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{});
+    auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{},
+                             caf::timespan{std::chrono::seconds(10)});
     std::map<std::string, worker_actor> workers;
     for (auto name : {"marie", "anga"}) {
       worker_settings ws;

@@ -15,14 +15,16 @@ struct fixture : test_coordinator_fixture<test_config> {
   rate_limiter_actor limiter;
 
   void start(rate_limits global, std::map<std::string, rate_limits> workers = {}) {
-    limiter = sys.spawn(rate_limiter, global, workers);
+    limiter = sys.spawn(rate_limiter, global, workers,
+                        caf::timespan{std::chrono::seconds(10)});
     run();
   }
 
-  void ask(std::string worker, double in, priority p = priority::medium) {
+  void ask(std::string worker, double in, priority p = priority::medium,
+           std::string model = "claude-sonnet-4-5") {
     permit_ask a;
     a.worker = std::move(worker);
-    a.model = "claude-sonnet-4-5";
+    a.model = std::move(model);
     a.prio = p;
     a.input_tokens = in;
     self->send(limiter, permit_atom_v, a);
@@ -118,20 +120,46 @@ CAF_TEST(settling a smaller actual usage frees tokens for waiting asks) {
   CAF_CHECK_EQUAL(granted().size(), 1u);
 }
 
-CAF_TEST(a 429 cools the account down until the buckets refill) {
+CAF_TEST(a 429 honours the retry-after then resumes at the configured rate) {
   start(rate_limits{60, 0, 0}); // one request per second
   ask("marie", 1);
   settle_messages();
   CAF_CHECK_EQUAL(granted().size(), 1u);
-  // The API said 429 anyway: nothing more until a full refill of what is
-  // left (59 requests at 1/s would otherwise go at once).
-  self->send(limiter, cooldown_atom_v, std::string{"claude-sonnet-4-5"});
-  ask("anga", 1);
+  // The API said 429 with a wait of 3 s: nothing of that model class goes
+  // out before; then only what accrued since (3 requests, not the 59 left
+  // before the 429), and one a second after that.
+  self->send(limiter, cooldown_atom_v, std::string{"claude-sonnet-4-5"},
+             int64_t{3000});
+  for (int i = 0; i < 4; ++i)
+    ask("anga", 1);
   settle_messages();
   CAF_CHECK(granted().empty());
+  advance_time(std::chrono::milliseconds(2999));
+  settle_messages();
+  CAF_CHECK(granted().empty());
+  advance_time(std::chrono::milliseconds(1));
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 3u);
   advance_time(std::chrono::seconds(1));
   settle_messages();
   CAF_CHECK_EQUAL(granted().size(), 1u);
+}
+
+CAF_TEST(a 429 without a known wait pauses for the configured default) {
+  start(rate_limits{0, 0, 0});
+  self->send(limiter, cooldown_atom_v, std::string{"claude-opus-4-1"},
+             int64_t{0});
+  ask("marie", 1, priority::medium, "claude-opus-4-1");
+  ask("anga", 1, priority::medium, "claude-haiku-4-5"); // another class: not paused
+  settle_messages();
+  auto got = granted();
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].worker, "anga");
+  advance_time(std::chrono::seconds(10));
+  settle_messages();
+  got = granted();
+  CAF_REQUIRE_EQUAL(got.size(), 1u);
+  CAF_CHECK_EQUAL(got[0].worker, "marie");
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

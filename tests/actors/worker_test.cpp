@@ -19,7 +19,8 @@ struct fixture : test_coordinator_fixture<test_config> {
 
   void start(int slots, rate_limits limits = {}, bool blocking = false) {
     exec->is_blocking = blocking;
-    limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{});
+    limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{},
+                             caf::timespan{std::chrono::seconds(10)});
     worker_settings ws;
     ws.name = "marie";
     ws.slots = slots;

@@ -96,6 +96,72 @@ start=$SECONDS
 rc=$(one_task hang anga 3)
 check "a hanging API: the CLI is killed at the deadline" json_is "$WORK/fault-hang/results/anga/t.json" "j['error']['kind'] == 'timeout'"
 check "... within the deadline and grace" [ $((SECONDS - start)) -lt 20 ]
+# The same hang, caught by silence long before the deadline: stream-json's
+# events stop, and after stall_s the group is killed.
+stall_cfg=$WORK/stall-cfg.json
+sed 's/"max_retries": 0/"max_retries": 0, "stall_s": 2/' "$cfg" >"$stall_cfg"
+start=$SECONDS
+cfg_saved=$cfg; cfg=$stall_cfg
+rc=$(one_task stall anga)
+cfg=$cfg_saved
+check "a hanging API with stall_s 2: stalled (deadline 60 s)" json_is "$WORK/fault-stall/results/anga/t.json" "j['error']['kind'] == 'stalled'"
+check "... well before the deadline" [ $((SECONDS - start)) -lt 20 ]
 mode ok
+
+# --- a 429 mid-run: every worker waits the API's retry-after, then resumes -----
+# The first request of the run is answered 429 with retry-after 6 s. The CLI
+# reports its retry (stream-json api_retry) at once; the limiter then starts
+# no run of any worker before the 6 s are over; the CLI's own retry succeeds.
+# (Without the cooldown the other workers' runs, about a second each, would
+# reach the API throughout the quiet window checked below.)
+RA=6
+root=$(fresh_root cooldown)
+sed 's/"max_retries": 0/"max_retries": 1/' "$cfg" >"$root/cfg.json"
+"$PY" - "$root/wf.json" <<'PYEOF'
+import json, sys
+tasks = [{"task_id": f"{w}-{i}", "worker": w, "max_attempts": 1,
+          "description": f"Task {i} for {w}: one sentence on the week."}
+         for w in ("marie", "anga", "fabien") for i in range(4)]
+json.dump({"name": "cooldown", "tasks": tasks}, open(sys.argv[1], "w"))
+PYEOF
+"$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
+  sys.argv[1] + '/_control', data=sys.argv[2].encode())).read()" "$ANTHROPIC_BASE_URL" \
+  "{\"mode\": \"429\", \"times\": 1, \"retry_after_s\": $RA}"
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$root/cfg.json" >/dev/null 2>"$root/err.log"
+rc=$?
+set -e
+check "a 429 mid-run: the run still exits 0" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -20 "$root/err.log"
+"$PY" - "$mock_dir/requests.jsonl" "$root" "$since" "$RA" <<'PYEOF' >"$root/checks.txt"
+import glob, json, sys
+log, root, since, ra = sys.argv[1], sys.argv[2], float(sys.argv[3]), float(sys.argv[4])
+reqs = [r for r in map(json.loads, open(log)) if r["method"] == "POST" and r["t"] >= since]
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+hits = [r for r in reqs if r["status"] == 429]
+ok(len(hits) == 1, f"the mock answered exactly one 429 ({len(hits)})")
+t429 = hits[0]["t"] if hits else 0
+# A run granted in the instant before the cooldown began may still reach the
+# API about one CLI start-up later; from then until the retry-after is over
+# nothing may arrive.
+quiet = [r for r in reqs if t429 + 2.5 < r["t"] < t429 + ra - 0.2]
+ok(not quiet, f"no request between 2.5 s after the 429 and its retry-after ({len(quiet)})")
+after = [r for r in reqs if r["t"] >= t429 + ra - 0.2]
+ok(len(after) >= 4, f"work resumed after the retry-after ({len(after)} requests)")
+results = [json.load(open(f)) for f in glob.glob(root + "/results/*/*.json")]
+ok(len(results) == 12 and all(r["status"] == "complete" and r["attempt"] == 1 for r in results),
+   "all 12 tasks complete at their first attempt")
+retried = [r for r in results if r.get("api_retries")]
+ok(len(retried) == 1 and retried[0]["api_retries"][0]["status"] == 429
+   and retried[0]["api_retries"][0]["delay_ms"] >= ra * 1000,
+   "the task that met the 429 records the CLI's retry and its wait")
+events = [json.loads(l) for f in glob.glob(root + "/runs/*/events.jsonl") for l in open(f)]
+ok(any(e.get("event") == "api_retry" or e.get("kind") == "api_retry" for e in events),
+   "events.jsonl has the api_retry event")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
 
 finish

@@ -9,9 +9,10 @@ POST /v1/messages answers like the real API, streamed (SSE) when asked, with
 realistic usage. Rate limits are continuously refilled token buckets per
 minute (requests; input = input + cache_creation tokens; output); a request
 that would overdraw one is answered 429 with retry-after and Anthropic's error
-body. --mode (or POST /_control {"mode": ...}) switches to: 529, 500, 401,
-spend-limit (429 without retry-after), slow (--latency-ms before answering),
-hang (never answers). Every request is logged as one JSON line with its time.
+body. --mode (or POST /_control {"mode": ...}) switches to: 429 (with
+retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
+retry-after), slow (--latency-ms before answering), hang (never answers);
+with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
 The answer ends with the JSON report block troupe asks agents for.
 """
 import argparse
@@ -23,7 +24,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
-STATE = {"mode": "ok", "latency_ms": 0}
+# mode: see above; times: when > 0, the mode answers that many requests and
+# then reverts to ok; retry_after_s: the retry-after of mode 429.
+STATE = {"mode": "ok", "latency_ms": 0, "times": 0, "retry_after_s": 2}
 
 
 class Bucket:
@@ -127,6 +130,11 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             mode = STATE["mode"]
             latency = STATE["latency_ms"]
+            retry_after = STATE["retry_after_s"]
+            if STATE["times"] > 0:
+                STATE["times"] -= 1
+                if STATE["times"] == 0:
+                    STATE["mode"] = "ok"
         if mode == "hang":
             entry["status"] = "hang"
             self._log(entry)
@@ -144,6 +152,12 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = code
             self._log(entry)
             return self._error(code, etype, msg)
+        if mode == "429":
+            entry["status"] = 429
+            self._log(entry)
+            return self._error(429, "rate_limit_error",
+                               "This request would exceed the rate limit for your organization.",
+                               {"retry-after": str(retry_after)})
         inp = estimate_input(body)
         answer = ("I have done the task.\n\n```json\n" + json.dumps({
             "summary": "Mock answer to: " + last_user_text(body).strip().splitlines()[0][:120]

@@ -3,6 +3,7 @@
 
 #include "core/claude_executor.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -49,6 +50,30 @@ protected:
     return claude_executor{settings, w, worker_paths::make(root.string(), "marie")};
   }
 
+  void check_failure_table() {
+    settings.max_output_bytes = 1 << 20;
+    auto ex = make();
+    std::vector<std::pair<std::string, std::string>> table{
+      {"429", "rate_limited"},       {"spend-limit", "spend_limit"},
+      {"529", "overloaded"},         {"500", "server_error"},
+      {"401", "auth"},               {"not-logged-in", "not_logged_in"},
+      {"no-connection", "connection"}, {"max-turns", "max_turns"},
+      {"budget", "budget"},          {"exec-error", "crashed"},
+      {"truncated", "bad_output"},   {"garbage", "bad_output"},
+      {"crash", "crashed"},          {"big", "bad_output"},
+    };
+    for (auto& [mode, kind] : table) {
+      auto r = ex.run(mk("Evaluate. FAKE_CLAUDE:" + mode), 1);
+      EXPECT_EQ(r.state, status::failed) << mode;
+      ASSERT_TRUE(r.error) << mode;
+      EXPECT_EQ(r.error->kind, kind) << mode << ": " << r.error->message;
+      EXPECT_FALSE(r.error->message.empty()) << mode;
+    }
+    auto r = ex.run(mk("FAKE_CLAUDE:429"), 1);
+    EXPECT_EQ(r.extra["api_error_status"], 429);
+    EXPECT_NE(r.error->message.find("rate_limit_error"), std::string::npos);
+  }
+
   task mk(std::string description) {
     task t;
     t.task_id = "eval-001";
@@ -86,10 +111,10 @@ TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
   auto r = ex.run(t, 1);
   ASSERT_TRUE(r.ok()) << r.summary;
   auto call = last_call();
-  EXPECT_EQ(call["argv"], json({"-p", "--output-format", "json",
+  EXPECT_EQ(call["argv"], json({"-p", "--output-format", "stream-json",
                                 "--system-prompt-file", w.prompt_path, "--model",
                                 "claude-sonnet-4-5", "--max-turns", "7",
-                                "--max-budget-usd", "0.5"}));
+                                "--verbose", "--max-budget-usd", "0.5"}));
   EXPECT_EQ(call["stdin"], compose_task_prompt(t));
   EXPECT_EQ(call["cwd"], (root / "workspaces/marie").string());
   auto env = call["env"];
@@ -138,28 +163,52 @@ TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {
   EXPECT_EQ(r.extra["num_turns"], 1);
 }
 
-TEST_F(claude_executor_test, every_failure_mode_is_classified) {
-  settings.max_output_bytes = 1 << 20;
-  auto ex = make();
-  std::vector<std::pair<std::string, std::string>> table{
-    {"429", "rate_limited"},       {"spend-limit", "spend_limit"},
-    {"529", "overloaded"},         {"500", "server_error"},
-    {"401", "auth"},               {"not-logged-in", "not_logged_in"},
-    {"no-connection", "connection"}, {"max-turns", "max_turns"},
-    {"budget", "budget"},          {"exec-error", "crashed"},
-    {"truncated", "bad_output"},   {"garbage", "bad_output"},
-    {"crash", "crashed"},          {"big", "bad_output"},
-  };
-  for (auto& [mode, kind] : table) {
-    auto r = ex.run(mk("Evaluate. FAKE_CLAUDE:" + mode), 1);
-    EXPECT_EQ(r.state, status::failed) << mode;
-    ASSERT_TRUE(r.error) << mode;
-    EXPECT_EQ(r.error->kind, kind) << mode << ": " << r.error->message;
-    EXPECT_FALSE(r.error->message.empty()) << mode;
+TEST_F(claude_executor_test, the_json_format_is_called_without_verbose) {
+  settings.output_format = "json";
+  auto r = make().run(mk("Evaluate Emma."), 1);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  auto argv = last_call()["argv"];
+  EXPECT_EQ(argv[2], "json");
+  EXPECT_EQ(std::count(argv.begin(), argv.end(), "--verbose"), 0);
+}
+
+TEST_F(claude_executor_test, every_failure_mode_is_classified_in_both_formats) {
+  for (auto format : {"stream-json", "json"}) {
+    SCOPED_TRACE(format);
+    settings.output_format = format;
+    check_failure_table();
   }
-  auto r = ex.run(mk("FAKE_CLAUDE:429"), 1);
-  EXPECT_EQ(r.extra["api_error_status"], 429);
-  EXPECT_NE(r.error->message.find("rate_limit_error"), std::string::npos);
+}
+
+TEST_F(claude_executor_test, an_api_retry_is_heard_while_the_cli_waits) {
+  // The fake reports a 429 that it retries after 400 ms, then succeeds.
+  std::vector<api_retry_event> heard;
+  std::chrono::steady_clock::time_point heard_at;
+  run_hooks hooks;
+  hooks.on_api_retry = [&](const api_retry_event& ev) {
+    heard.push_back(ev);
+    heard_at = std::chrono::steady_clock::now();
+  };
+  auto r = make().run(mk("Evaluate. FAKE_CLAUDE:retry:429:400"), 1, hooks);
+  auto done_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(r.ok()) << r.summary;
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_EQ(heard[0].status, 429);
+  EXPECT_EQ(heard[0].delay_ms, 400);
+  EXPECT_EQ(heard[0].task_id, "eval-001");
+  EXPECT_EQ(heard[0].model, "claude-sonnet-4-5");
+  // Heard before the CLI's own wait was over, not when the run ended.
+  EXPECT_GE(done_at - heard_at, std::chrono::milliseconds(400));
+  EXPECT_EQ(r.extra["api_retries"],
+            json::parse(R"([{"status": 429, "delay_ms": 400, "attempt": 1}])"));
+}
+
+TEST_F(claude_executor_test, a_silent_cli_is_stalled_before_its_deadline) {
+  settings.stall_s = 0.5; // the fake prints its init event, then hangs
+  auto r = make().run(mk("FAKE_CLAUDE:hang"), 1);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, "stalled") << r.error->message;
+  EXPECT_LT(r.duration_ms, 10000); // the deadline is 30 s
 }
 
 TEST_F(claude_executor_test, answer_without_report_block_becomes_the_summary) {

@@ -29,6 +29,9 @@ TEST(config, minimal_config_gets_documented_defaults) {
   EXPECT_EQ(cfg->claude.bin, "claude");
   EXPECT_EQ(cfg->claude.max_retries, 1);
   EXPECT_EQ(cfg->sim.latency_ms, 200);
+  EXPECT_EQ(cfg->claude.output_format, "stream-json");
+  EXPECT_EQ(cfg->claude.stall_s, 300);
+  EXPECT_EQ(cfg->cooldown_s, 10);
 }
 
 TEST(config, bad_values_name_the_key_path) {
@@ -52,6 +55,20 @@ TEST(config, unknown_keys_are_refused_with_their_path) {
             problems{"workers.marie.slot: unknown key"});
   EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x"}}, "limit": {}})"),
             problems{"limit: unknown key"});
+  // The cooldown belongs to the account, not to one worker.
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x",
+              "limits": {"cooldown_s": 5}}}, "limits": {"cooldown_s": 5}})"),
+            problems{"workers.marie.limits.cooldown_s: unknown key"});
+}
+
+TEST(config, claude_output_format_is_json_or_stream_json) {
+  EXPECT_TRUE(decode(R"({"workers": {"marie": {"prompt": "x"}},
+              "executors": {"claude": {"output_format": "json", "stall_s": 0}}})")
+                .empty());
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x"}},
+              "executors": {"claude": {"output_format": "text"}}})"),
+            problems{"executors.claude.output_format \"text\": must be json "
+                     "or stream-json"});
 }
 
 TEST(config, missing_and_bad_workers) {

@@ -121,3 +121,60 @@ TEST(process, child_closing_stdin_early_is_not_fatal) {
   EXPECT_TRUE(o.exited_ok());
   EXPECT_EQ(o.out, "done\n");
 }
+
+TEST(process, stdout_lines_are_handed_over_as_they_arrive) {
+  // The second line is only written once the first was seen: proof that
+  // lines are delivered while the child runs, not at its end.
+  auto dir = std::filesystem::temp_directory_path()
+             / ("troupe-lines-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  auto go = (dir / "go").string();
+  auto s = sh("echo first; while [ ! -e " + go + " ]; do sleep 0.01; done; "
+              "printf 'second\\nno newline'");
+  std::vector<std::string> lines;
+  s.on_line = [&](std::string_view l) {
+    lines.emplace_back(l);
+    if (l == "first")
+      std::ofstream{go} << "x";
+  };
+  auto o = run_process(s);
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(o.exited_ok()) << o.describe();
+  EXPECT_EQ(lines, (std::vector<std::string>{"first", "second", "no newline"}));
+  EXPECT_TRUE(o.out.empty());
+}
+
+TEST(process, a_line_longer_than_the_cap_is_cut) {
+  auto s = sh("head -c 5000 /dev/zero | tr '\\\\0' x; echo; echo short");
+  s.max_output = 1000;
+  std::vector<size_t> sizes;
+  s.on_line = [&](std::string_view l) { sizes.push_back(l.size()); };
+  auto o = run_process(s);
+  EXPECT_TRUE(o.truncated);
+  EXPECT_EQ(sizes, (std::vector<size_t>{1000, 5}));
+}
+
+TEST(process, silence_beyond_the_stall_limit_kills_the_group) {
+  auto s = sh("echo started; sleep 300 & sleep 300");
+  s.stall_timeout = 300ms;
+  s.kill_grace = 200ms;
+  std::vector<std::string> lines;
+  s.on_line = [&](std::string_view l) { lines.emplace_back(l); };
+  auto o = run_process(s);
+  EXPECT_TRUE(o.stalled);
+  EXPECT_FALSE(o.timed_out);
+  EXPECT_EQ(o.term_signal, SIGTERM);
+  EXPECT_GE(o.duration_ms, 300);
+  EXPECT_LT(o.duration_ms, 5000);
+  EXPECT_EQ(lines, std::vector<std::string>{"started"});
+  EXPECT_EQ(o.describe(), "killed after a stall (no output)");
+}
+
+TEST(process, steady_output_is_no_stall) {
+  // 0.1 s between lines, 0.4 s of work in all, a stall limit of 0.3 s.
+  auto s = sh("for i in 1 2 3 4; do echo $i; sleep 0.1; done");
+  s.stall_timeout = 300ms;
+  auto o = run_process(s);
+  EXPECT_TRUE(o.exited_ok()) << o.describe();
+  EXPECT_FALSE(o.stalled);
+}

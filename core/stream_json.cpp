@@ -1,0 +1,49 @@
+#include "core/stream_json.hpp"
+
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+stream_json_reader::stream_json_reader(
+  std::string task_id, std::string model,
+  std::function<void(const api_retry_event&)> on_retry)
+  : task_id_(std::move(task_id)),
+    model_(std::move(model)),
+    on_retry_(std::move(on_retry)) {
+}
+
+void stream_json_reader::line(std::string_view l) {
+  auto j = json::parse(l.begin(), l.end(), nullptr, false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("type")) {
+    if (l.find_first_not_of(" \t\r") != std::string_view::npos)
+      other_line_.assign(l);
+    return;
+  }
+  ++events_;
+  auto type = j.value("type", "");
+  if (type == "result") {
+    result_line_.assign(l);
+    return;
+  }
+  if (type != "system" || j.value("subtype", "") != "api_retry")
+    return;
+  api_retry_event ev;
+  ev.task_id = task_id_;
+  ev.model = model_;
+  auto num = [&](const char* k) -> int64_t {
+    auto i = j.find(k);
+    return i != j.end() && i->is_number() ? i->get<int64_t>() : 0;
+  };
+  ev.status = static_cast<int>(num("error_status")); // null: no connection
+  ev.delay_ms = num("retry_delay_ms");
+  ev.attempt = static_cast<int>(num("attempt"));
+  retries_.push_back(ev);
+  if (on_retry_)
+    on_retry_(ev);
+}
+
+const std::string& stream_json_reader::final_output() const {
+  return result_line_.empty() ? other_line_ : result_line_;
+}
+
+} // namespace troupe

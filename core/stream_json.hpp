@@ -1,0 +1,41 @@
+#pragma once
+
+// Reads the Claude CLI's `--output-format stream-json --verbose` output line
+// by line as it arrives: one JSON event per line, the last being the same
+// `result` object that `--output-format json` prints. Keeps the result line
+// and the `api_retry` events; everything else is only counted.
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/executor.hpp"
+
+namespace troupe {
+
+class stream_json_reader {
+public:
+  /// `on_retry` (may be empty) hears each api_retry event as it arrives;
+  /// task_id and model are copied into every event.
+  stream_json_reader(std::string task_id, std::string model,
+                     std::function<void(const api_retry_event&)> on_retry);
+
+  void line(std::string_view l);
+
+  /// The `result` line, or else the last line that was not a JSON event
+  /// (what the CLI printed instead), for classify_claude_outcome.
+  const std::string& final_output() const;
+
+  const std::vector<api_retry_event>& retries() const { return retries_; }
+  size_t events() const { return events_; }
+
+private:
+  std::string task_id_, model_;
+  std::function<void(const api_retry_event&)> on_retry_;
+  std::string result_line_, other_line_;
+  std::vector<api_retry_event> retries_;
+  size_t events_ = 0;
+};
+
+} // namespace troupe
