@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo test bench clean claude-cli cli-setup cli-auth cli-status \
+.PHONY: all deps build demo demo-request test bench clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate
 
 ROOT ?= .
@@ -29,6 +29,16 @@ build: deps $(BUILD)/CMakeCache.txt
 demo: build
 	rm -rf $(DEMO_ROOT) && mkdir -p $(DEMO_ROOT)
 	$(CAF_NODE) run $(DEMO_WF) --root $(DEMO_ROOT) --config $(CONFIG) --executor sim
+
+# A plain-language request planned and answered offline (keyword router,
+# template answer). REQUEST_EXECUTOR= (empty) uses the configured agents instead.
+REQUEST ?= Evaluate all students in my hip-hop class
+REQUEST_CONTEXT ?= workflows/context/hip-hop-class.json
+REQUEST_EXECUTOR ?= sim
+demo-request: build
+	rm -rf $(DEMO_ROOT) && mkdir -p $(DEMO_ROOT)
+	$(CAF_NODE) run "$(REQUEST)" --context $(REQUEST_CONTEXT) --root $(DEMO_ROOT) --config $(CONFIG) \
+	  $(if $(REQUEST_EXECUTOR),--executor $(REQUEST_EXECUTOR))
 
 # The real Claude Code CLI, at the version pinned in tests/claude-cli/
 # (package.json + package-lock.json), for the tests that prove the

@@ -20,6 +20,8 @@ void stop_team(team& t) {
   caf::anon_send_exit(t.orchestrator, reason);
   for (auto& [name, w] : t.workers)
     caf::anon_send_exit(w, reason);
+  if (t.planner)
+    caf::anon_send_exit(t.planner, reason);
   caf::anon_send_exit(t.limiter, reason);
   if (t.recorder)
     caf::anon_send_exit(t.recorder, reason);
@@ -71,6 +73,30 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
     os.max_attempts[w.name] = w.max_attempts;
   }
   t.orchestrator = sys.spawn(orchestrator, os, t.workers, t.recorder);
+  if (opts.planner) {
+    auto ow = cfg.orchestrator.as_worker();
+    auto kind = opts.executor.empty() ? ow.executor : opts.executor;
+    if (kind != "sim") {
+      if (ow.prompt_path.empty()) {
+        out.push_back("orchestrator.prompt: required to plan and synthesise "
+                      "with the " + kind + " executor");
+        stop_team(t);
+        return std::nullopt;
+      }
+      auto e = make_executor(kind, cfg, ow, opts.root, out);
+      if (!e) {
+        stop_team(t);
+        return std::nullopt;
+      }
+      worker_settings ws;
+      ws.name = ow.name;
+      ws.model = ow.model;
+      ws.slots = 1;
+      ws.needs_permits = e->kind() == "claude";
+      // Its events would name no run: the node logs planning itself.
+      t.planner = sys.spawn(worker, ws, e, t.limiter, recorder_actor{});
+    }
+  }
   return t;
 }
 

@@ -22,6 +22,8 @@ struct team_options {
   recorder_settings recording;
   /// Names each run (default: a UTC time stamp).
   std::function<std::string()> make_run_id;
+  /// Also spawn the orchestrator's own LLM worker (planning, synthesis).
+  bool planner = false;
 };
 
 struct team {
@@ -29,6 +31,11 @@ struct team {
   std::map<std::string, worker_actor> workers;
   recorder_actor recorder;
   orchestrator_actor orchestrator;
+  /// The orchestrator's LLM as a worker named "orchestrator" (its prompt,
+  /// model, key; one slot; permits like any worker). Invalid when not asked
+  /// for or when its executor is the simulator: then there is no LLM, and
+  /// requests are routed and answers written deterministically.
+  worker_actor planner;
 };
 
 /// Spawns the team; returns nullopt and adds problems if an executor cannot

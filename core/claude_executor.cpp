@@ -152,7 +152,7 @@ std::vector<std::string> claude_executor::env() const {
   return e;
 }
 
-void classify_claude_outcome(const process_outcome& o, result& r) {
+void classify_claude_outcome(const process_outcome& o, result& r, bool raw) {
   r.duration_ms = o.duration_ms;
   if (classify_supervision(o, r))
     return;
@@ -199,11 +199,15 @@ void classify_claude_outcome(const process_outcome& o, result& r) {
     return;
   }
   auto text = j.value("result", "");
-  auto rep = extract_report(text);
   r.state = status::complete;
-  r.summary = rep.summary;
-  r.findings = rep.findings;
-  r.artifacts = rep.artifacts;
+  if (raw) {
+    r.summary = text;
+  } else {
+    auto rep = extract_report(text);
+    r.summary = rep.summary;
+    r.findings = rep.findings;
+    r.artifacts = rep.artifacts;
+  }
   if (auto n = j.find("num_turns"); n != j.end() && n->is_number_integer())
     r.extra["num_turns"] = *n;
 }
@@ -233,7 +237,7 @@ result claude_executor::run(const task& t, int attempt,
   auto o = run_process(spec);
   if (events)
     o.out = events->final_output(); // classified like the json format
-  classify_claude_outcome(o, r);
+  classify_claude_outcome(o, r, is_raw(t));
   if (events && !events->retries().empty()) {
     auto& list = r.extra["api_retries"] = json::array();
     for (auto& ev : events->retries())

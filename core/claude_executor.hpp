@@ -32,7 +32,9 @@ private:
 };
 
 /// Turns the CLI's outcome into a result (pure; unit-tested on its own).
-/// `r` arrives with task_id, worker, attempt and model set.
-void classify_claude_outcome(const process_outcome& o, result& r);
+/// `r` arrives with task_id, worker, attempt and model set. `raw`: the
+/// whole answer is the summary (no report block is looked for).
+void classify_claude_outcome(const process_outcome& o, result& r,
+                             bool raw = false);
 
 } // namespace troupe

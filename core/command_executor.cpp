@@ -64,7 +64,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   auto j = json::parse(o.out, nullptr, false);
   if (!j.is_discarded() && j.is_object() && j.value("type", "") == "result") {
     // A Claude-compatible CLI: same contract, same classification.
-    classify_claude_outcome(o, r);
+    classify_claude_outcome(o, r, is_raw(t));
   } else if (!classify_supervision(o, r)) {
     if (!o.exited_ok()) {
       fail_result(r, "crashed",
@@ -72,7 +72,9 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
                     + tail(o.err.empty() ? o.out : o.err));
     } else {
       agent_report rep;
-      if (!j.is_discarded() && j.is_object() && j.contains("summary"))
+      if (is_raw(t))
+        rep.summary = o.out;
+      else if (!j.is_discarded() && j.is_object() && j.contains("summary"))
         rep = extract_report("```json\n" + o.out + "\n```");
       else
         rep = extract_report(o.out);

@@ -137,6 +137,22 @@ bool valid_worker_name(const std::string& n) {
 
 } // namespace
 
+worker_config orchestrator_config::as_worker() const {
+  worker_config w;
+  w.name = "orchestrator";
+  w.prompt_path = prompt_path;
+  w.role = "plans requests and writes the answer from the results";
+  w.model = model;
+  w.slots = 1;
+  w.executor = executor;
+  w.deadline_s = deadline_s;
+  w.max_turns = max_turns;
+  w.max_attempts = 1;
+  w.api_key_env = api_key_env;
+  w.tools = {""}; // "--tools=": none; it only reads and writes text
+  return w;
+}
+
 const worker_config* config::find_worker(const std::string& name) const {
   for (auto& w : workers)
     if (w.name == name)
@@ -169,6 +185,9 @@ std::optional<config> config_from_json(const json& j,
             out.push_back("workers." + name
                           + ": worker name must match "
                             "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$");
+          else if (name == "orchestrator")
+            out.push_back("workers.orchestrator: the name is reserved for the "
+                          "planner (configure it under \"orchestrator\")");
           object_reader r(wj, "workers." + name, out);
           std::string prompt;
           r.str("prompt", prompt);
@@ -209,6 +228,9 @@ std::optional<config> config_from_json(const json& j,
       r.integer("max_depth", cfg.orchestrator.max_depth, 1, 1000);
       r.integer("retry_base_ms", cfg.orchestrator.retry_base_ms, 0, 3600000);
       r.integer("retry_max_ms", cfg.orchestrator.retry_max_ms, 0, 3600000);
+      r.integer("max_turns", cfg.orchestrator.max_turns, 1, 1000);
+      r.integer("plan_attempts", cfg.orchestrator.plan_attempts, 1, 10);
+      r.str("api_key_env", cfg.orchestrator.api_key_env);
     }
     read_limits(top, "limits", cfg.limits, &cfg.cooldown_s);
     if (auto ej = top.get("executors")) {

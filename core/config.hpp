@@ -52,6 +52,13 @@ struct orchestrator_config {
   size_t max_depth = 10;
   int64_t retry_base_ms = 2000; // first retry after about this long
   int64_t retry_max_ms = 60000; // backoff ceiling
+  int max_turns = 3;             // planning and synthesis need no tools
+  int plan_attempts = 3;         // a refused plan is sent back twice
+  std::string api_key_env;
+
+  /// The planner and synthesiser as a worker of its own ("orchestrator"):
+  /// one slot, no tools, this prompt, model, deadline and key.
+  worker_config as_worker() const;
 };
 
 struct claude_settings {

@@ -38,7 +38,22 @@ json dependency_handoff(const result& r) {
           {"artifacts", r.artifacts}};
 }
 
+void make_raw(task& t) {
+  if (!t.extra.is_object())
+    t.extra = json::object();
+  t.extra["troupe_raw"] = true;
+}
+
+bool is_raw(const task& t) {
+  if (!t.extra.is_object())
+    return false;
+  auto i = t.extra.find("troupe_raw");
+  return i != t.extra.end() && i->is_boolean() && i->get<bool>();
+}
+
 std::string compose_task_prompt(const task& t) {
+  if (is_raw(t))
+    return t.description;
   std::string out = t.description;
   out += "\n";
   json ctx = t.context;

@@ -16,8 +16,14 @@ namespace troupe {
 /// transcript.
 json dependency_handoff(const result& r);
 
+/// Marks a task whose description is sent as it is (no context section, no
+/// report instructions) and whose whole answer comes back as the summary:
+/// the orchestrator's planning and synthesis.
+void make_raw(task& t);
+bool is_raw(const task& t);
+
 /// The task text: description, context (dependency results apart), and the
-/// instruction to end with a JSON report block.
+/// instruction to end with a JSON report block. A raw task: its description.
 std::string compose_task_prompt(const task& t);
 
 struct agent_report {

@@ -68,6 +68,35 @@ struct tally {
   }
 };
 
+/// What a person can do about a failure of this kind.
+std::string advice(const std::string& kind) {
+  static const std::map<std::string, std::string> table{
+    {"auth", "the API key or login of this worker is refused: check its key "
+             "variable or log it in again (make cli-auth), then run again"},
+    {"not_logged_in", "log this worker in (make cli-auth), then run again"},
+    {"spend_limit", "the account's spend limit is reached: raise it in the "
+                    "Anthropic console, then run again"},
+    {"budget", "the run's budget was spent: raise budget_usd or "
+               "max_budget_usd, or split the task"},
+    {"max_turns", "the agent needed more turns: raise max_turns or split "
+                  "the task"},
+    {"timeout", "raise the task's timeout_s (or the worker's deadline_s), or "
+                "split the task"},
+    {"stalled", "the CLI went silent: check the API's status, or raise "
+                "executors.claude.stall_s for long tool calls"},
+    {"rate_limited", "the account stayed rate limited: run again later, or "
+                     "lower the configured limits"},
+    {"overloaded", "the API was overloaded: run again later"},
+    {"server_error", "the API failed: run again later"},
+    {"connection", "the API could not be reached: check the network"},
+    {"dependency_failed", "fix the task it depends on; it runs then"},
+    {"parked", "fix what parked the worker (see its failure), then run again"},
+  };
+  auto i = table.find(kind);
+  return i != table.end() ? i->second
+                          : "see the error message; run again once fixed";
+}
+
 } // namespace
 
 bool run_summary::all_complete() const {
@@ -143,6 +172,22 @@ std::string report_markdown(const run_summary& s) {
         md += " `" + a + "`";
       md += "\n\n";
     }
+  }
+  // Failures grouped by kind, each with what to do about it.
+  std::map<std::string, std::vector<std::string>> failed;
+  for (auto& r : s.results)
+    if (!r.ok())
+      failed[r.error ? r.error->kind : std::string{to_string(r.state)}]
+        .push_back(r.task_id);
+  if (!failed.empty()) {
+    md += "## What to do next\n\n";
+    for (auto& [kind, ids] : failed) {
+      md += "- **" + kind + "** (";
+      for (size_t i = 0; i < ids.size(); ++i)
+        md += (i ? ", " : "") + ids[i];
+      md += "): " + advice(kind) + ".\n";
+    }
+    md += "\n";
   }
   md += "## Tasks\n\n| task | worker | status | time | tokens in/out | cost |\n"
         "|---|---|---|---|---|---|\n";

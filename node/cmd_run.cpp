@@ -1,4 +1,5 @@
-// caf-node run <workflow.json>: one workflow, one process, to its report.
+// caf-node run <workflow.json | "request">: one workflow, or a request the
+// orchestrator plans, run in one process to its report (or its answer).
 
 #include <cstdio>
 #include <filesystem>
@@ -13,7 +14,9 @@
 #include "core/clock.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
+#include "core/json_codec.hpp"
 #include "node/options.hpp"
+#include "node/planning.hpp"
 #include "node/progress.hpp"
 
 namespace troupe::node {
@@ -26,7 +29,17 @@ struct run_options {
   common_options common;
   std::string target;
   bool json_out = false;
+  std::vector<std::string> context;
+  bool plan_only = false;
+  bool no_synthesis = false;
 };
+
+/// A target that names a missing .json file is a typo, not a request.
+bool looks_like_a_file(const std::string& target) {
+  return target.find_first_of(" \t\n") == std::string::npos
+         && target.size() > 5
+         && target.compare(target.size() - 5, 5, ".json") == 0;
+}
 
 std::string new_run_id() {
   std::random_device rd;
@@ -58,40 +71,59 @@ int run(const run_options& opts) {
   auto cfg = load_effective_config(opts.common);
   if (!cfg)
     return exit_usage;
-  if (!fs::exists(opts.target) || fs::is_directory(opts.target)) {
-    std::fprintf(stderr,
-                 "error: %s is not a workflow file (planning from a "
-                 "plain-language request is not available in this version)\n",
+  bool is_file = fs::exists(opts.target) && !fs::is_directory(opts.target);
+  if (!is_file && (looks_like_a_file(opts.target) || fs::is_directory(opts.target))) {
+    std::fprintf(stderr, "error: %s is not a workflow file\n",
                  opts.target.c_str());
     return exit_usage;
   }
-  auto wf = load_workflow(opts.target, *cfg);
-  if (!wf)
+  bool is_request = !is_file;
+  if (is_request && opts.target.find_first_not_of(" \t\r\n") == std::string::npos) {
+    std::fprintf(stderr, "error: the request is empty\n");
+    return exit_usage;
+  }
+  if (!is_request && (!opts.context.empty() || opts.plan_only)) {
+    std::fprintf(stderr, "error: --context and --plan-only apply to a "
+                         "plain-language request, not to a workflow file\n");
+    return exit_usage;
+  }
+  std::vector<context_file> context;
+  {
+    problems ps;
+    context = load_context_files(opts.context, ps);
+    if (!ps.empty()) {
+      print_problems("error: context refused:", ps);
+      return exit_usage;
+    }
+  }
+  std::optional<workflow> wf;
+  if (!is_request && !(wf = load_workflow(opts.target, *cfg)))
     return exit_usage;
   auto root = normalize_root(opts.common.root);
   auto run_id = new_run_id();
   auto run_dir = root + "/runs/" + run_id;
-  std::error_code ec;
-  fs::create_directories(run_dir, ec);
-  if (ec) {
-    std::fprintf(stderr, "error: cannot create %s: %s\n", run_dir.c_str(),
-                 ec.message().c_str());
-    return exit_usage;
-  }
-  spdlog::info("run {}: workflow \"{}\", {} tasks, root {}", run_id, wf->name,
-               wf->tasks.size(), root);
-  progress_printer progress{wf->tasks.size()};
+  std::optional<progress_printer> progress;
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   std::optional<run_summary> summary;
-  std::string failure;
+  std::optional<std::string> answer;
+  std::string failure, synthesis_error;
+  int code = exit_ok;
   {
     caf::actor_system sys{sys_cfg};
     team_options topts;
     topts.root = root;
     topts.recording.root = root;
     topts.make_run_id = [run_id] { return run_id; };
-    topts.recording.on_event = [&](const task_event& e) { progress.on_event(e); };
+    topts.recording.on_event = [&](const task_event& e) {
+      if (progress)
+        progress->on_event(e);
+    };
+    // Requests need the orchestrator's model to plan; workflow files only
+    // to write their answer, and only if an orchestrator prompt is set up.
+    topts.planner = is_request
+                    || (wf->synthesize && !opts.no_synthesis
+                        && !cfg->orchestrator.prompt_path.empty());
     problems ps;
     auto t = spawn_team(sys, *cfg, topts, ps);
     if (!t) {
@@ -99,18 +131,76 @@ int run(const run_options& opts) {
       return exit_usage;
     }
     caf::scoped_actor self{sys};
+    if (is_request) {
+      auto planned = plan_request(self, *t, *cfg, opts.target, context);
+      if (!planned.wf) {
+        stop_team(*t);
+        print_problems(planned.attempts > 0
+                         ? "error: no valid plan after "
+                             + std::to_string(planned.attempts) + " attempt(s):"
+                         : "error: the request cannot be planned:",
+                       planned.errors);
+        return planned.attempts > 0 ? exit_failed : exit_usage;
+      }
+      wf = std::move(planned.wf);
+      if (opts.no_synthesis)
+        wf->synthesize = false;
+      if (opts.plan_only) {
+        stop_team(*t);
+        std::fputs((to_json(*wf).dump(2) + "\n").c_str(), stdout);
+        return exit_ok;
+      }
+    }
+    std::error_code ec;
+    fs::create_directories(run_dir, ec);
+    if (ec) {
+      stop_team(*t);
+      std::fprintf(stderr, "error: cannot create %s: %s\n", run_dir.c_str(),
+                   ec.message().c_str());
+      return exit_usage;
+    }
+    if (is_request)
+      if (auto err = write_file_atomic(run_dir + "/plan.json",
+                                       to_json(*wf).dump(2) + "\n");
+          !err.empty())
+        spdlog::error("{}", err);
+    spdlog::info("run {}: {} \"{}\", {} tasks, root {}", run_id,
+                 is_request ? "request" : "workflow", wf->name,
+                 wf->tasks.size(), root);
+    progress.emplace(wf->tasks.size());
     self->request(t->orchestrator, caf::infinite, run_atom_v, *wf)
       .receive([&](run_summary& s) { summary = std::move(s); },
                [&](caf::error& err) { failure = sys.render(err); });
+    if (progress)
+      progress->close();
+    // The answer is written from whatever ended, failures included: the
+    // person asking must learn what failed and what to do about it.
+    if (summary && wf->synthesize && t->planner && !opts.no_synthesis) {
+      auto request = is_request ? opts.target
+                                : wf->name + (wf->description.empty()
+                                                ? ""
+                                                : "\n\n" + wf->description);
+      answer = synthesize(self, *t, request, *summary, synthesis_error);
+      if (!answer)
+        code = exit_failed;
+    }
     stop_team(*t);
   }
-  progress.close();
   if (!summary) {
     std::fprintf(stderr, "error: run failed: %s\n", failure.c_str());
     return exit_failed;
   }
   auto md = report_markdown(*summary);
   auto js = report_json(*summary);
+  if (answer) {
+    md = *answer + "\n\n---\n\n" + md;
+    js["answer"] = *answer;
+  } else if (!synthesis_error.empty()) {
+    md = "> The answer could not be written (" + synthesis_error
+         + "); the results follow.\n\n" + md;
+    js["synthesis_error"] = synthesis_error;
+    spdlog::error("synthesis failed: {}", synthesis_error);
+  }
   for (auto& [name, body] :
        {std::pair<std::string, std::string>{"report.md", md},
         {"report.json", js.dump(2) + "\n"}})
@@ -122,7 +212,7 @@ int run(const run_options& opts) {
   spdlog::info("run {}: {} of {} tasks complete; report in {}",
                summary->run_id, summary->count(status::complete),
                summary->results.size(), run_dir);
-  return summary->all_complete() ? exit_ok : exit_failed;
+  return summary->all_complete() ? code : exit_failed;
 }
 
 } // namespace
@@ -130,12 +220,25 @@ int run(const run_options& opts) {
 command add_run(CLI::App& app) {
   auto opts = std::make_shared<run_options>();
   auto cmd = app.add_subcommand(
-    "run", "run a workflow file end to end and print its report");
-  cmd->add_option("workflow", opts->target, "workflow file (JSON)")
+    "run", "run a workflow file, or plan and run a plain-language request, "
+           "end to end and print the report");
+  cmd->add_option("target", opts->target,
+                  "a workflow file (JSON), or a request in quotes, e.g. "
+                  "\"Evaluate all students in my hip-hop class\"")
     ->required();
   add_common_options(cmd, opts->common);
   cmd->add_flag("--json", opts->json_out,
                 "print report.json instead of report.md");
+  cmd->add_option("--context", opts->context,
+                  "a file the planner should know (a class roster, notes); "
+                  "repeatable")
+    ->type_name("FILE");
+  cmd->add_flag("--plan-only", opts->plan_only,
+                "print the plan as a workflow file and stop (edit it, then "
+                "run it)");
+  cmd->add_flag("--no-synthesis", opts->no_synthesis,
+                "skip the orchestrator's written answer: the report is the "
+                "template");
   return [opts] { return run(*opts); };
 }
 

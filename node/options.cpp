@@ -55,9 +55,11 @@ std::optional<config> load_effective_config(const common_options& opts) {
   }
   if (opts.sim_latency_ms >= 0)
     cfg->sim.latency_ms = opts.sim_latency_ms;
-  if (!opts.executor.empty())
+  if (!opts.executor.empty()) {
     for (auto& w : cfg->workers)
       w.executor = opts.executor;
+    cfg->orchestrator.executor = opts.executor;
+  }
   return cfg;
 }
 

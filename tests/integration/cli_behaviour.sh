@@ -20,7 +20,7 @@ for sub in run validate; do
   expect 0 "Usage: caf-node $sub" -- "$CAF_NODE" "$sub" --help
 done
 expect 2 "A subcommand is required" -- "$CAF_NODE"
-expect 2 "workflow is required" -- "$CAF_NODE" run
+expect 2 "target is required" -- "$CAF_NODE" run
 
 expect 0 "valid workflow (7 tasks)" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" \
   "$SRC/workflows/complex-choreography.json"
@@ -47,7 +47,13 @@ expect 2 "workers.marie.slots 0: must be an integer from 1 to 256" -- "$CAF_NODE
 expect 1 "workers.marie.colour: unknown key" -- "$CAF_NODE" validate "$WORK/bad-config.json"
 
 expect 2 "not valid JSON" -- "$CAF_NODE" run <(echo '{"name":') --root "$WORK/r4" --config "$SRC/config/troupe.json"
-expect 2 "is not a workflow file" -- "$CAF_NODE" run "Evaluate all students" --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "is not a workflow file" -- "$CAF_NODE" run missing-workflow.json --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "is not a workflow file" -- "$CAF_NODE" run "$SRC/workflows" --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "the request is empty" -- "$CAF_NODE" run "  " --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "--context FILE: no such file" -- "$CAF_NODE" run "Evaluate all students" --context FILE --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "apply to a plain-language request" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --plan-only --root "$WORK/r5" --config "$SRC/config/troupe.json"
+expect 2 "no worker matches the request" -- "$CAF_NODE" run "Bake a cake" --executor sim --root "$WORK/r5" --config "$SRC/config/troupe.json"
+check "... and nothing ran" [ ! -e "$WORK/r5/runs" ]
 expect 2 "--executor: gpt not in {claude,command,sim}" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --executor gpt
 
 # The command executor: any CLI from an argv template, under supervision.

@@ -164,4 +164,43 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# --- a plain-language request: plan -> run -> synthesis --------------------------
+root=$(fresh_root request)
+cat >"$root/cfg.json" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "role": "Dance teacher's assistant", "api_key_env": "MARIE_KEY", "deadline_s": 60, "max_turns": 3},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "role": "Marketing lead", "api_key_env": "FABIEN_KEY", "deadline_s": 60, "max_turns": 3}},
+ "orchestrator": {"prompt": "$SRC/prompts/orchestrator.md", "api_key_env": "ORCH_KEY", "deadline_s": 60},
+ "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
+JSON
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+ORCH_KEY=sk-test-orch "$CAF_NODE" run "Evaluate Emma and announce the showcase" --root "$root" \
+  --config "$root/cfg.json" >"$root/out.md" 2>"$root/err.log"
+rc=$?
+set -e
+check "request with the real CLI: exits 0" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -20 "$root/err.log"
+check "... the planned tasks ran on their workers" bash -c \
+  "[ -f '$root/results/fabien/part-1.json' ] && [ -f '$root/results/marie/part-2.json' ]"
+check "... the answer leads the report" bash -c "head -1 '$root/out.md' | grep -qx '# Mock synthesis'"
+"$PY" - "$mock_dir/requests.jsonl" "$since" "$root" <<'PYEOF' >"$root/checks.txt"
+import json, sys
+reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["method"] == "POST" and r["t"] >= float(sys.argv[2])]
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+orch = [r for r in reqs if r["api_key"] == "sk-test-orch"]
+ok(len(orch) == 2 and orch[0]["user"].startswith("# Plan request") and orch[1]["user"].startswith("# Synthesis request"),
+   "the orchestrator made two requests with its own key: the plan, then the answer")
+ok(all("Orchestrator" in json.dumps(r["system"]) and r["tools"] == 0 for r in orch),
+   "... with orchestrator.md as system prompt and no tools")
+ok("- part-1 (fabien): complete" in open(sys.argv[3] + "/out.md").read() and "Mock answer to: Part 1" in orch[1]["user"],
+   "the synthesis was written from the workers' results")
+workers = [r for r in reqs if r["api_key"] in ("sk-test-marie", "sk-test-fabien")]
+ok(orch[0]["t"] < min(r["t"] for r in workers) and orch[1]["t"] > max(r["t"] for r in workers),
+   "plan before every worker request, answer after them")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
+
 finish

@@ -18,6 +18,7 @@ The answer ends with the JSON report block troupe asks agents for.
 import argparse
 import json
 import os
+import re
 import threading
 import time
 import uuid
@@ -74,6 +75,23 @@ def last_user_text(body):
     return ""
 
 
+def orchestrator_answer(text):
+    """troupe's planner and synthesiser get answers of their kind: a plan
+    over the workers the prompt lists (one task each, the last building on
+    the others), or a short answer naming every task result it was given."""
+    if text.startswith("# Plan request"):
+        workers = re.findall(r"^- `([^`]+)`:", text, re.M)
+        tasks = [{"task_id": f"part-{i + 1}", "worker": w, "priority": "medium",
+                  "description": f"Part {i + 1} of the request, for {w}: one short paragraph.",
+                  "dependencies": [] if i < len(workers) - 1 else [f"part-{k + 1}" for k in range(i)]}
+                 for i, w in enumerate(workers)]
+        return "Here is the plan.\n\n```json\n" + json.dumps({"tasks": tasks}) + "\n```\n"
+    if text.startswith("# Synthesis request"):
+        done = re.findall(r"^### (\S+) \((\S+)\): (\w+)", text, re.M)
+        return "# Mock synthesis\n\n" + "\n".join(f"- {t} ({w}): {s}" for t, w, s in done) + "\n"
+    return None
+
+
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -122,7 +140,8 @@ class Handler(BaseHTTPRequestHandler):
         entry = {"t": time.time(), "method": "POST", "path": self.path,
                  "api_key": self.headers.get("x-api-key", ""),
                  "model": body.get("model"), "stream": bool(body.get("stream")),
-                 "system": body.get("system"), "user": last_user_text(body)[:20000]}
+                 "system": body.get("system"), "user": last_user_text(body)[:20000],
+                 "tools": len(body.get("tools") or [])}
         if not self.path.split("?")[0].endswith("/v1/messages"):
             entry["status"] = 404
             self._log(entry)
@@ -159,10 +178,11 @@ class Handler(BaseHTTPRequestHandler):
                                "This request would exceed the rate limit for your organization.",
                                {"retry-after": str(retry_after)})
         inp = estimate_input(body)
-        answer = ("I have done the task.\n\n```json\n" + json.dumps({
-            "summary": "Mock answer to: " + last_user_text(body).strip().splitlines()[0][:120]
-            if last_user_text(body).strip() else "Mock answer",
-            "findings": ["mock finding"], "artifacts": []}) + "\n```\n")
+        answer = orchestrator_answer(last_user_text(body)) or (
+            "I have done the task.\n\n```json\n" + json.dumps({
+                "summary": "Mock answer to: " + last_user_text(body).strip().splitlines()[0][:120]
+                if last_user_text(body).strip() else "Mock answer",
+                "findings": ["mock finding"], "artifacts": []}) + "\n```\n")
         out = max(1, len(answer) // 4)
         max_tokens = int(body.get("max_tokens", 4096))
         out = min(out, max_tokens)

@@ -42,4 +42,7 @@ TEST(report, counts_totals_and_failures) {
   EXPECT_NE(md.find("`workspaces/marie/e.md`"), std::string::npos);
   EXPECT_NE(md.find("**timeout**: killed at deadline"), std::string::npos);
   EXPECT_EQ(md.find("Simulated run"), std::string::npos);
+  EXPECT_NE(md.find("## What to do next\n\n- **timeout** (b): raise the "
+                    "task's timeout_s"),
+            std::string::npos);
 }
