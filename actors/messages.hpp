@@ -233,7 +233,8 @@ using orchestrator_actor = caf::typed_actor<
 using recorder_actor = caf::typed_actor<
   caf::reacts_to<event_atom, task_event>,
   caf::reacts_to<record_atom, result>,
-  caf::replies_to<flush_atom>::with<bool>>;
+  caf::replies_to<flush_atom>::with<bool>,
+  caf::reacts_to<tick_atom>>; // flushes event logs (sent to itself)
 
 /// The file drop (bridge/): turns files in tasks/<worker>/ into one-task
 /// runs of the orchestrator and their summaries into results/<worker>/.

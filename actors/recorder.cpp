@@ -59,6 +59,12 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
         if (!e.detail.empty())
           j["detail"] = e.detail;
         *log << j.dump() << '\n';
+        // Flushed once the events queued now are written: a long-running
+        // node's log is on disk within moments, at one write per burst.
+        if (!st.flush_queued) {
+          st.flush_queued = true;
+          self->send(self, tick_atom_v);
+        }
       }
       if (st.cfg.on_event)
         st.cfg.on_event(e);
@@ -81,6 +87,11 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
       for (auto& [id, log] : self->state.logs)
         log->flush();
       return self->state.healthy;
+    },
+    [=](tick_atom) {
+      self->state.flush_queued = false;
+      for (auto& [id, log] : self->state.logs)
+        log->flush();
     },
   };
 }

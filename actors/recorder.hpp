@@ -25,6 +25,7 @@ struct recorder_state {
   std::map<std::string, std::unique_ptr<std::ofstream>> logs; // by run id
   std::map<std::string, std::string> run_of;  // "worker/task_id" -> run id
   bool healthy = true;
+  bool flush_queued = false; // a tick is on its way to flush the logs
 };
 
 /// Spawns a RECORDER: writes each result atomically, appends events to the

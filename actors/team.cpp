@@ -27,10 +27,35 @@ void stop_team(team& t) {
     caf::anon_send_exit(t.recorder, reason);
 }
 
+worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
+                          const worker_config& w, executor_ptr exec,
+                          rate_limiter_actor limiter, recorder_actor recorder) {
+  worker_settings ws;
+  ws.name = w.name;
+  ws.model = w.model;
+  ws.slots = w.slots;
+  // Permits meter calls to the Anthropic API: only the claude executor
+  // makes them (the simulator and other CLIs do not spend this account).
+  // Even with no limit configured they are asked for: a 429 must still
+  // hold every worker for its retry-after.
+  ws.needs_permits = exec->kind() == "claude";
+  std::error_code ec;
+  auto size = std::filesystem::file_size(w.prompt_path, ec);
+  ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;
+  if (exec->kind() == "claude")
+    ws.system_prompt_tokens += static_cast<double>(cfg.claude.overhead_tokens);
+  return sys.spawn(worker, ws, std::move(exec), std::move(limiter),
+                   std::move(recorder));
+}
+
 std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
                                const team_options& opts, problems& out) {
   std::vector<std::pair<worker_config, executor_ptr>> execs;
   for (auto& w : cfg.workers) {
+    if (opts.remote_worker) {
+      execs.emplace_back(w, nullptr);
+      continue;
+    }
     auto e = make_executor(opts.executor, cfg, w, opts.root, out);
     if (!e)
       return std::nullopt;
@@ -55,21 +80,8 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
   os.flush_before_reply = opts.recording.write_results;
   os.backoff = {cfg.orchestrator.retry_base_ms, cfg.orchestrator.retry_max_ms};
   for (auto& [w, e] : execs) {
-    worker_settings ws;
-    ws.name = w.name;
-    ws.model = w.model;
-    ws.slots = w.slots;
-    // Permits meter calls to the Anthropic API: only the claude executor
-    // makes them (the simulator and other CLIs do not spend this account).
-    // Even with no limit configured they are asked for: a 429 must still
-    // hold every worker for its retry-after.
-    ws.needs_permits = e->kind() == "claude";
-    std::error_code ec;
-    auto size = std::filesystem::file_size(w.prompt_path, ec);
-    ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;
-    if (e->kind() == "claude")
-      ws.system_prompt_tokens += static_cast<double>(cfg.claude.overhead_tokens);
-    t.workers[w.name] = sys.spawn(worker, ws, e, t.limiter, t.recorder);
+    t.workers[w.name] = e ? spawn_worker(sys, cfg, w, e, t.limiter, t.recorder)
+                          : opts.remote_worker(w);
     os.max_attempts[w.name] = w.max_attempts;
   }
   t.orchestrator = sys.spawn(orchestrator, os, t.workers, t.recorder);

@@ -12,6 +12,7 @@
 #include "actors/messages.hpp"
 #include "actors/recorder.hpp"
 #include "core/config.hpp"
+#include "core/executor.hpp"
 
 namespace troupe {
 
@@ -24,6 +25,9 @@ struct team_options {
   std::function<std::string()> make_run_id;
   /// Also spawn the orchestrator's own LLM worker (planning, synthesis).
   bool planner = false;
+  /// When set, the workers live elsewhere: this gives the actor that
+  /// stands in for each (no executor is built here).
+  std::function<worker_actor(const worker_config&)> remote_worker;
 };
 
 struct team {
@@ -42,6 +46,12 @@ struct team {
 /// be built.
 std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
                                const team_options& opts, problems& out);
+
+/// Spawns one worker actor for `w` with its executor (the same settings
+/// spawn_team uses; a worker node spawns its one worker with it).
+worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
+                          const worker_config& w, executor_ptr exec,
+                          rate_limiter_actor limiter, recorder_actor recorder);
 
 /// Stops every actor of the team (the actor system then winds down).
 void stop_team(team& t);

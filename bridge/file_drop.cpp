@@ -74,6 +74,8 @@ void consider(self_ptr self, file_drop_state::entry e) {
                             "dependency \"" + d + "\" failed (" + why + ")");
       if (auto err = st.q->complete(e.name, f); !err.empty())
         spdlog::error("{}/{}: {}", e.worker, t.task_id, err);
+      else if (st.cfg.on_result)
+        st.cfg.on_result(f);
       wake(self, t.task_id);
       return;
     }
@@ -132,6 +134,9 @@ void process(self_ptr self, const std::string& worker, const std::string& name,
       st.deferred.erase(k);
       spdlog::warn("{}/{}: rejected: {}", worker, name, o.reason);
       st.q->reject(worker, name, o.reason);
+      if (st.cfg.on_result)
+        if (auto r = st.q->find_result(name.substr(0, name.size() - 5), worker))
+          st.cfg.on_result(*r);
       return;
     case fs_queue::read_state::ok:
       st.deferred.erase(k);
@@ -193,6 +198,8 @@ void commit(self_ptr self) {
       spdlog::error("{}/{}: result not written ({}); the claim stays for "
                     "recovery",
                     r.worker, r.task_id, errs[i]);
+    else if (st.cfg.on_result)
+      st.cfg.on_result(r);
     spdlog::debug("{}/{}: result written", r.worker, r.task_id);
     wake(self, r.task_id);
     // A second file with this id may have arrived while it ran.

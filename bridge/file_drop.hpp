@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -19,6 +20,8 @@ struct file_drop_settings {
   /// A file that does not parse yet and was written less than this long ago
   /// (with no close seen) is given time instead of being rejected.
   int64_t quiet_ms = 2000;
+  /// Called (on the file drop's thread) for each result it has written.
+  std::function<void(const result&)> on_result;
 };
 
 struct file_drop_state {

@@ -2,6 +2,10 @@
 // every configured worker and runs what is dropped there; results appear in
 // results/<worker>/. SIGTERM or SIGINT: stop claiming, let running tasks
 // finish within the grace period, hand the rest back to tasks/, exit 0.
+//
+// caf-node orchestrator: the same, with the workers on their own nodes
+// behind the ZeroMQ broker, which also takes producers' submissions and
+// publishes events (docs/PROTOCOL.md).
 
 #include <csignal>
 #include <cstdio>
@@ -14,12 +18,17 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
+#include "bridge/broker.hpp"
 #include "bridge/file_drop.hpp"
+#include "bridge/remote_worker.hpp"
 #include "bridge/fs_watcher.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
+#include "core/json_codec.hpp"
 #include "core/process.hpp"
+#include "core/workflow_check.hpp"
+#include "node/bridge_options.hpp"
 #include "node/commands.hpp"
 #include "node/options.hpp"
 #include "node/progress.hpp"
@@ -36,6 +45,13 @@ struct serve_options {
   size_t max_task_bytes = 1u << 20;
   int64_t quiet_ms = 2000;
   std::string ready_file;
+  // orchestrator only
+  bool bridge = false;
+  std::string workers_ep = "tcp://*:5555";
+  std::string producers_ep = "tcp://*:5556";
+  std::string events_ep = "tcp://*:5557";
+  liveness_options live;
+  curve_options curve;
 };
 
 int serve(const serve_options& opts) {
@@ -84,7 +100,40 @@ int serve(const serve_options& opts) {
       }
       progress.on_event(e);
     };
-    auto session = "serve-" + compact_utc_now();
+    // The orchestrator's broker: bound before anything runs, so a taken
+    // port is a clean exit 2.
+    std::shared_ptr<broker> br; // shared: actors may post while they wind down
+    caf::actor relay;
+    if (opts.bridge) {
+      broker_settings bs;
+      bs.workers_endpoint = opts.workers_ep;
+      bs.producers_endpoint = opts.producers_ep;
+      bs.events_endpoint = opts.events_ep;
+      bs.root = root;
+      bs.workers = cfg->worker_names();
+      bs.limits = {cfg->orchestrator.max_tasks * 100, cfg->orchestrator.max_depth * 10};
+      bs.max_task_bytes = opts.max_task_bytes;
+      bs.heartbeat = std::chrono::milliseconds(opts.live.heartbeat_ms);
+      bs.liveness = opts.live.liveness;
+      if (!load_curve_server(opts.curve, bs.curve))
+        return exit_usage;
+      try {
+        br = std::make_shared<broker>(bs);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return exit_usage;
+      }
+      auto b = br;
+      auto post = [b](broker_note n) { b->post(std::move(n)); };
+      auto proxy = sys.spawn(remote_workers, post);
+      topts.remote_worker = [proxy](const worker_config&) { return proxy; };
+      auto inner = topts.recording.on_event;
+      topts.recording.on_event = [inner, b](const task_event& e) {
+        inner(e);
+        b->post(broker_note{broker_note::event{e}});
+      };
+    }
+    auto session = (opts.bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
     problems ps;
     auto t = spawn_team(sys, *cfg, topts, ps);
@@ -97,6 +146,23 @@ int serve(const serve_options& opts) {
     fd.workers = workers;
     fd.max_task_bytes = opts.max_task_bytes;
     fd.quiet_ms = opts.quiet_ms;
+    if (br) {
+      auto b = br;
+      fd.on_result = [b](const result& r) {
+        b->post(broker_note{broker_note::written{r}});
+      };
+      auto post = [b](broker_note n) { b->post(std::move(n)); };
+      broker_links links;
+      links.proxy = t->workers.begin()->second;
+      relay = links.relay = sys.spawn(permit_relay, t->limiter, post);
+      links.limiter = t->limiter;
+      links.recorder = t->recorder;
+      br->start(links);
+      spdlog::info("orchestrator: workers on {}, producers on {}, events on "
+                   "{}{}",
+                   br->workers_endpoint(), br->producers_endpoint(),
+                   br->events_endpoint(), opts.curve.secret.empty() ? "" : " (CURVE)");
+    }
     auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
     {
       std::lock_guard<std::mutex> guard{holder->mtx};
@@ -118,11 +184,18 @@ int serve(const serve_options& opts) {
     caf::anon_send(drop, fs_event_atom_v,
                    static_cast<int32_t>(fs_watcher::kind::rescan),
                    std::string{}, std::string{});
-    if (!opts.ready_file.empty())
-      if (auto err = write_file_atomic(opts.ready_file,
-                                       std::to_string(::getpid()) + "\n");
-          !err.empty())
+    if (!opts.ready_file.empty()) {
+      // The orchestrator's says where it listens (a port given as * is
+      // known only now).
+      auto text = br ? json{{"pid", ::getpid()},
+                            {"workers", br->workers_endpoint()},
+                            {"producers", br->producers_endpoint()},
+                            {"events", br->events_endpoint()}}
+                           .dump() + "\n"
+                     : std::to_string(::getpid()) + "\n";
+      if (auto err = write_file_atomic(opts.ready_file, text); !err.empty())
         spdlog::warn("--ready-file: {}", err);
+    }
     spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "
                  "SIGTERM or Ctrl-C",
                  root, fmt::join(workers, ", "), session);
@@ -138,6 +211,10 @@ int serve(const serve_options& opts) {
     // Children of tasks handed back must not outlive us.
     signal_all_children(SIGKILL);
     caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);
+    if (br) {
+      br->stop(); // worker nodes hear DISCONNECT
+      caf::anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    }
     stop_team(*t);
   }
   if (handed_back > 0)
@@ -169,6 +246,38 @@ command add_serve(CLI::App& app) {
     ->capture_default_str();
   cmd->add_option("--ready-file", opts->ready_file,
                   "write this file (our pid) once the folders are watched");
+  return [opts] { return serve(*opts); };
+}
+
+command add_orchestrator(CLI::App& app) {
+  auto opts = std::make_shared<serve_options>();
+  opts->bridge = true;
+  auto cmd = app.add_subcommand(
+    "orchestrator",
+    "run the orchestrator node: the file drop, the rate limiter and the "
+    "ZeroMQ broker for worker nodes and producers (docs/PROTOCOL.md)");
+  add_common_options(cmd, opts->common);
+  cmd->add_option("--workers", opts->workers_ep, "endpoint for worker nodes")
+    ->capture_default_str();
+  cmd->add_option("--producers", opts->producers_ep,
+                  "endpoint for producers (submit, status)")
+    ->capture_default_str();
+  cmd->add_option("--events", opts->events_ep, "PUB endpoint for events")
+    ->capture_default_str();
+  add_liveness_options(cmd, opts->live);
+  add_curve_server_options(cmd, opts->curve);
+  cmd->add_option("--grace-s", opts->grace_s,
+                  "on SIGTERM/SIGINT, how long running tasks may finish")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-task-bytes", opts->max_task_bytes,
+                  "larger tasks are refused")
+    ->capture_default_str();
+  cmd->add_option("--ready-file", opts->ready_file,
+                  "write this file once the endpoints are bound and the "
+                  "folders watched: {\"pid\", \"workers\", \"producers\", "
+                  "\"events\"} (the endpoints as bound: a port given as * "
+                  "appears as its number)");
   return [opts] { return serve(*opts); };
 }
 

@@ -8,7 +8,9 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bridge/fs_queue.hpp"
+#include "bridge/queue_status.hpp"
+#include "node/bridge_options.hpp"
+#include "node/producer_link.hpp"
 #include "core/config.hpp"
 #include "node/commands.hpp"
 #include "node/options.hpp"
@@ -23,72 +25,29 @@ struct status_options {
   std::string root = ".";
   std::string config_path;
   bool json_out = false;
+  std::string connect; // ask a running orchestrator instead
+  curve_options curve;
 };
 
-struct worker_status {
-  size_t queued = 0, waiting = 0, claimed = 0, running = 0;
-  size_t done = 0, failed = 0, rejected = 0;
-  std::string oldest;
-  double oldest_age_s = 0;
-  std::map<std::string, std::vector<std::string>> waiting_for;
-  std::string parked;
-};
+int print_status(const json& out, bool json_out);
 
-size_t count_files(const std::string& dir) {
-  size_t n = 0;
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(dir, ec))
-    n += e.is_regular_file(ec) ? 1 : 0;
-  return n;
-}
-
-worker_status inspect_worker(const fs_queue& q, const std::string& w) {
-  worker_status ws;
-  auto now = fs::file_time_type::clock::now();
-  for (auto& name : q.pending(w)) {
-    ++ws.queued;
-    std::error_code ec;
-    auto path = q.tasks_dir(w) + "/" + name;
-    auto age = std::chrono::duration<double>(now - fs::last_write_time(path, ec))
-                 .count();
-    if (!ec && (ws.oldest.empty() || age > ws.oldest_age_s)) {
-      ws.oldest = name.substr(0, name.size() - 5);
-      ws.oldest_age_s = age;
-    }
-    auto o = q.read(w, name, false, true, 0);
-    if (o.state != fs_queue::read_state::ok)
-      continue;
-    std::vector<std::string> missing;
-    for (auto& d : o.t.dependencies)
-      if (!q.find_result(d))
-        missing.push_back(d);
-    if (!missing.empty()) {
-      ++ws.waiting;
-      ws.waiting_for[o.t.task_id] = missing;
-    }
+int remote_status(const status_options& opts) {
+  std::shared_ptr<const zmqx::curve_client> curve;
+  if (!load_curve_client(opts.curve, curve))
+    return exit_usage;
+  producer_link link{opts.connect, curve};
+  link.send({"STATUS", json::object()});
+  auto m = link.recv(std::chrono::seconds(10));
+  if (!m || m->cmd != "STATUS") {
+    std::fprintf(stderr, "error: no status from %s\n", opts.connect.c_str());
+    return exit_failed;
   }
-  ws.claimed = q.claimed(w).size();
-  ws.parked = q.parked(w);
-  ws.running = count_files(q.tasks_dir(w) + "/.running");
-  std::error_code ec;
-  for (auto& e : fs::directory_iterator(q.results_dir(w), ec)) {
-    auto n = e.path().filename().string();
-    if (!fs_queue::is_candidate(n))
-      continue;
-    auto r = q.find_result(n.substr(0, n.size() - 5), w);
-    if (!r)
-      continue;
-    if (r->state == status::complete)
-      ++ws.done;
-    else if (r->state == status::rejected)
-      ++ws.rejected;
-    else
-      ++ws.failed;
-  }
-  return ws;
+  return print_status(m->body, opts.json_out);
 }
 
 int status_cmd(const status_options& opts) {
+  if (!opts.connect.empty())
+    return remote_status(opts);
   auto root = normalize_root(opts.root);
   std::set<std::string> workers;
   auto cfg_path = opts.config_path.empty() ? root + "/config/troupe.json"
@@ -106,23 +65,11 @@ int status_cmd(const status_options& opts) {
     for (auto& e : fs::directory_iterator(root + sub, ec))
       if (e.is_directory(ec) && e.path().filename().string()[0] != '.')
         workers.insert(e.path().filename().string());
-  fs_queue q{root, {workers.begin(), workers.end()}, 1u << 20};
-  json out = {{"root", root}, {"workers", json::object()}};
-  for (auto& w : workers) {
-    auto ws = inspect_worker(q, w);
-    json j = {{"queued", ws.queued},   {"waiting", ws.waiting},
-              {"claimed", ws.claimed}, {"running", ws.running},
-              {"done", ws.done},       {"failed", ws.failed},
-              {"rejected", ws.rejected}};
-    j["oldest_waiting"] = ws.oldest.empty()
-                            ? json(nullptr)
-                            : json{{"task_id", ws.oldest},
-                                   {"age_s", static_cast<int64_t>(ws.oldest_age_s)}};
-    j["waiting_for"] = ws.waiting_for;
-    j["parked"] = ws.parked.empty() ? json(nullptr) : json(ws.parked);
-    out["workers"][w] = j;
-  }
-  if (opts.json_out) {
+  return print_status(queue_status(root, workers), opts.json_out);
+}
+
+int print_status(const json& out, bool json_out) {
+  if (json_out) {
     std::printf("%s\n", out.dump(2).c_str());
     return exit_ok;
   }
@@ -152,6 +99,13 @@ int status_cmd(const status_options& opts) {
         list += (list.empty() ? "" : ", ") + d.get<std::string>();
       std::printf("%s/%s waits for: %s\n", w.c_str(), id.c_str(), list.c_str());
     }
+  if (auto n = out.find("nodes"); n != out.end()) {
+    std::printf("%zu worker node(s) connected\n", n->size());
+    for (auto& x : *n)
+      std::printf("  %-30s %-10s %d/%d busy\n", x.value("node", "").c_str(),
+                  x.value("worker", "").c_str(), x.value("busy", 0),
+                  x.value("slots", 0));
+  }
   return exit_ok;
 }
 
@@ -167,6 +121,10 @@ command add_status(CLI::App& app) {
   cmd->add_option("--config", opts->config_path,
                   "config naming the workers (default <root>/config/troupe.json)");
   cmd->add_flag("--json", opts->json_out, "machine-readable output");
+  cmd->add_option("--connect", opts->connect,
+                  "ask a running orchestrator (its producer endpoint, e.g. "
+                  "tcp://orchestrator:5556) instead: also lists worker nodes");
+  add_curve_client_options(cmd, opts->curve);
   return [opts] { return status_cmd(*opts); };
 }
 

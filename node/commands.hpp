@@ -17,6 +17,10 @@ command add_run(CLI::App& app);
 command add_validate(CLI::App& app);
 command add_serve(CLI::App& app);
 command add_status(CLI::App& app);
+command add_orchestrator(CLI::App& app);
+command add_worker(CLI::App& app);
+command add_submit(CLI::App& app);
+command add_keygen(CLI::App& app);
 
 /// Exit codes: 0 all asked for succeeded; 1 some task did not complete;
 /// 2 bad input or usage (nothing ran).

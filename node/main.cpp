@@ -34,6 +34,10 @@ int main(int argc, char** argv) {
   add(add_validate);
   add(add_serve);
   add(add_status);
+  add(add_orchestrator);
+  add(add_worker);
+  add(add_submit);
+  add(add_keygen);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

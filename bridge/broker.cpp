@@ -1,0 +1,573 @@
+#include "bridge/broker.hpp"
+
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "bridge/dispatcher.hpp"
+#include "bridge/fs_queue.hpp"
+#include "bridge/queue_status.hpp"
+#include "bridge/wire.hpp"
+#include "bridge/zmq_support.hpp"
+#include "caf/all.hpp"
+#include "core/atomic_file.hpp"
+#include "core/clock.hpp"
+#include "core/report.hpp"
+
+namespace troupe {
+
+namespace fs = std::filesystem;
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+/// A producer's return address: the ROUTER identity, plus the empty
+/// delimiter for REQ peers.
+using envelope = std::vector<std::string>;
+
+std::string key(const std::string& worker, const std::string& task_id) {
+  return worker + "/" + task_id;
+}
+
+/// A workflow submitted over the wire, until each of its tasks has a result.
+struct wire_run {
+  std::string run_id;
+  std::optional<envelope> reply_to; // set when the producer waits
+  workflow wf;
+  std::set<std::string> remaining;  // worker/task_id
+  std::string started_at;
+  clock_type::time_point t0;
+};
+
+} // namespace
+
+struct broker::impl {
+  broker_settings cfg;
+  zmq::context_t ctx{1};
+  std::unique_ptr<zmqx::zap_handler> zap;
+  zmq::socket_t workers{ctx, zmq::socket_type::router};
+  zmq::socket_t producers{ctx, zmq::socket_type::router};
+  zmq::socket_t events{ctx, zmq::socket_type::pub};
+  zmqx::inbox<broker_note> notes;
+  int stop_fd = zmqx::make_eventfd();
+  std::thread thread;
+  broker_links links;
+  fs_queue q;
+
+  dispatcher book;
+  /// Granted permits not yet settled, per node: settled at their estimate
+  /// if the node dies, so their room is not held for ever.
+  std::map<std::string, std::map<uint64_t, permit_ask>> permits;
+  std::map<std::string, std::vector<envelope>> waiters; // worker/task_id
+  std::map<std::string, wire_run> runs;
+  std::map<std::string, std::set<std::string>> run_of; // worker/task_id
+  uint64_t next_run = 1;
+
+  explicit impl(broker_settings s)
+    : cfg(std::move(s)), q(cfg.root, {cfg.workers.begin(), cfg.workers.end()},
+                           cfg.max_task_bytes) {
+    if (cfg.curve) {
+      zap = std::make_unique<zmqx::zap_handler>(ctx, cfg.curve->allowed);
+      for (auto* s : {&workers, &producers, &events})
+        zmqx::make_server(*s, *cfg.curve);
+    }
+    for (auto* s : {&workers, &producers, &events})
+      s->set(zmq::sockopt::linger, 0);
+    // Results and reports must not be dropped for a slow producer.
+    producers.set(zmq::sockopt::sndhwm, 0);
+    workers.set(zmq::sockopt::sndhwm, 0);
+    bind(workers, cfg.workers_endpoint, "workers");
+    bind(producers, cfg.producers_endpoint, "producers");
+    bind(events, cfg.events_endpoint, "events");
+  }
+
+  ~impl() {
+    // The ZAP thread waits in recv until the context shuts down.
+    workers.close();
+    producers.close();
+    events.close();
+    ctx.shutdown();
+    zap.reset();
+    zmqx::close_fd(stop_fd);
+  }
+
+  static void bind(zmq::socket_t& s, const std::string& ep, const char* what) {
+    try {
+      s.bind(ep);
+    } catch (const zmq::error_t& e) {
+      throw std::runtime_error(std::string{"cannot bind the "} + what
+                               + " endpoint " + ep + ": " + e.what());
+    }
+  }
+
+  // -- sending ---------------------------------------------------------------
+
+  void to_node(const std::string& id, const std::string& cmd, json body) {
+    auto frames = wire::encode({cmd, std::move(body)});
+    frames.insert(frames.begin(), id);
+    zmqx::send_frames(workers, frames);
+  }
+
+  void to_producer(const envelope& env, const std::string& cmd, json body) {
+    auto frames = env;
+    auto msg = wire::encode({cmd, std::move(body)});
+    frames.insert(frames.end(), msg.begin(), msg.end());
+    zmqx::send_frames(producers, frames);
+  }
+
+  void publish(const std::string& topic, json body) {
+    body["ts"] = rfc3339_now();
+    zmqx::send_frames(events, {topic, body.dump()});
+  }
+
+  void send_tasks(const std::vector<dispatcher::send_task>& xs) {
+    for (auto& s : xs)
+      to_node(s.node, "TASK",
+              {{"ticket", wire::id_text(s.ticket)}, {"task", to_json(s.t)}});
+  }
+
+  // -- worker endpoint -------------------------------------------------------
+
+  void node_down(const std::string& id, const std::string& why) {
+    std::vector<dispatcher::send_task> next;
+    auto n = book.drop(id, next);
+    if (!n)
+      return;
+    spdlog::warn("worker node {} ({}) is gone: {}; {} task(s) requeued",
+                 n->name, n->worker, why, n->running.size());
+    for (auto& [pid, p] : permits[id]) {
+      run_usage used{p.requests, p.input_tokens, p.output_tokens};
+      caf::anon_send(links.limiter, settle_atom_v, p, used);
+    }
+    permits.erase(id);
+    publish("node.down", {{"node", n->name},
+                          {"worker", n->worker},
+                          {"slots", n->slots},
+                          {"requeued", n->running.size()},
+                          {"reason", why}});
+    send_tasks(next);
+  }
+
+  void on_worker_message(const std::string& id, const wire::message& m) {
+    auto now = clock_type::now();
+    auto& b = m.body;
+    if (m.cmd == "READY") {
+      auto worker = b.value("worker", "");
+      if (!cfg.workers.count(worker)) {
+        to_node(id, "DISCONNECT",
+                {{"reason", "worker \"" + worker + "\" is not configured here"}});
+        return;
+      }
+      std::vector<uint64_t> running;
+      if (auto r = b.find("running"); r != b.end() && r->is_array())
+        for (auto& x : *r)
+          if (auto t = wire::id_value(x))
+            running.push_back(*t);
+      auto slots = b.value("slots", 1);
+      auto name = b.value("node", worker);
+      auto out = book.ready(id, name, worker, slots, running, now);
+      spdlog::info("worker node {} ({}, {} slots) is ready", name, worker, slots);
+      publish("node.up", {{"node", name}, {"worker", worker}, {"slots", slots}});
+      send_tasks(out);
+      return;
+    }
+    bool known = book.seen(id, now);
+    if (m.cmd == "RESULT") {
+      // Acknowledged in any case: the node may forget it; a duplicate or a
+      // ticket from before our restart is dropped here.
+      auto ticket = wire::id_value(b.value("ticket", json{}));
+      problems ps;
+      auto r = result_from_json(b.value("result", json::object()), ps);
+      if (ticket)
+        to_node(id, "ACK", {{"ticket", wire::id_text(*ticket)}});
+      if (!ticket || !r) {
+        spdlog::warn("a RESULT without a ticket or a valid result was dropped");
+        return;
+      }
+      auto* t = book.task_of(*ticket);
+      if (!t || t->task_id != r->task_id) {
+        spdlog::debug("a result for a ticket not open here was dropped");
+        return;
+      }
+      std::vector<dispatcher::send_task> next;
+      if (book.finished(id, *ticket, next))
+        caf::anon_send(links.proxy, done_atom_v, *ticket, std::move(*r));
+      send_tasks(next);
+      return;
+    }
+    if (!known) {
+      // We restarted, or declared it dead: it must introduce itself again.
+      if (m.cmd != "DISCONNECT")
+        to_node(id, "DISCONNECT", {{"reason", "unknown node: send READY"}});
+      return;
+    }
+    auto worker = book.nodes().at(id).worker;
+    if (m.cmd == "HEARTBEAT") {
+      return;
+    } else if (m.cmd == "EVENT") {
+      caf::anon_send(links.recorder, event_atom_v,
+                     task_event{{}, b.value("kind", ""), b.value("task_id", ""),
+                                worker, b.value("detail", "")});
+    } else if (m.cmd == "PERMIT") {
+      auto pid = wire::id_value(b.value("id", json{}));
+      if (!pid)
+        return;
+      auto ask = wire::permit_from(b.value("ask", json::object()));
+      ask.worker = worker; // a node speaks for its own worker only
+      caf::anon_send(links.relay, permit_atom_v, id, *pid, std::move(ask));
+    } else if (m.cmd == "SETTLE") {
+      auto p = wire::permit_from(b.value("permit", json::object()));
+      auto u = b.value("used", json::object());
+      run_usage used{u.value("requests", 1.0), u.value("input_tokens", 0.0),
+                     u.value("output_tokens", 0.0)};
+      permits[id].erase(p.id);
+      caf::anon_send(links.limiter, settle_atom_v, p, used);
+    } else if (m.cmd == "COOLDOWN") {
+      caf::anon_send(links.limiter, cooldown_atom_v, b.value("model", ""),
+                     b.value("wait_ms", int64_t{0}));
+    } else if (m.cmd == "DISCONNECT") {
+      node_down(id, "disconnected (" + b.value("reason", std::string{}) + ")");
+    } else {
+      to_node(id, "ERROR", {{"reason", "unknown command " + m.cmd}});
+    }
+  }
+
+  // -- producer endpoint -----------------------------------------------------
+
+  /// Writes one task file unless its result or file exists; `existing` is
+  /// true if a result exists already.
+  std::string enqueue(const task& t, bool& existing) {
+    existing = q.find_result(t.task_id, t.worker).has_value();
+    if (existing)
+      return {};
+    auto name = t.task_id + ".json";
+    auto path = q.tasks_dir(t.worker) + "/" + name;
+    std::error_code ec;
+    if (fs::exists(path, ec) || fs::exists(q.tasks_dir(t.worker) + "/.claimed/" + name, ec))
+      return {}; // submitted before: one task, one result
+    auto body = to_json(t).dump(2) + "\n";
+    if (body.size() > cfg.max_task_bytes)
+      return "task " + t.task_id + ": " + std::to_string(body.size())
+             + " bytes, at most " + std::to_string(cfg.max_task_bytes);
+    return write_file_atomic(path, body);
+  }
+
+  void submit_task(const envelope& env, const json& tj, bool wait) {
+    problems ps;
+    auto t = task_from_json(tj, ps);
+    if (t && !cfg.workers.count(t->worker))
+      ps.push_back("worker \"" + t->worker + "\": not configured");
+    if (!t || !ps.empty()) {
+      to_producer(env, "ERROR", {{"reason", "task refused"}, {"problems", ps}});
+      return;
+    }
+    bool existing = false;
+    if (auto err = enqueue(*t, existing); !err.empty()) {
+      to_producer(env, "ERROR", {{"reason", err}});
+      return;
+    }
+    to_producer(env, "ACCEPTED", {{"task_id", t->task_id},
+                                  {"worker", t->worker},
+                                  {"existing", existing}});
+    if (!wait)
+      return;
+    if (existing)
+      to_producer(env, "RESULT",
+                  {{"result", to_json(*q.find_result(t->task_id, t->worker))}});
+    else
+      waiters[key(t->worker, t->task_id)].push_back(env);
+  }
+
+  void submit_workflow(const envelope& env, const json& wj, bool wait) {
+    problems ps;
+    auto wf = workflow_from_json(wj, ps);
+    if (wf)
+      check_workflow(*wf, cfg.workers, ps, cfg.limits);
+    if (!wf || !ps.empty()) {
+      to_producer(env, "ERROR", {{"reason", "workflow refused"}, {"problems", ps}});
+      return;
+    }
+    wire_run run;
+    run.run_id = "wire-" + compact_utc_now() + "-" + std::to_string(next_run++);
+    run.started_at = rfc3339_now();
+    run.t0 = clock_type::now();
+    json ids = json::array();
+    for (auto& t : wf->tasks) {
+      bool existing = false;
+      if (auto err = enqueue(t, existing); !err.empty()) {
+        // Tasks written so far stay: they are valid and will run.
+        to_producer(env, "ERROR", {{"reason", err}});
+        return;
+      }
+      ids.push_back(t.task_id);
+      if (!existing) {
+        run.remaining.insert(key(t.worker, t.task_id));
+        run_of[key(t.worker, t.task_id)].insert(run.run_id);
+      }
+    }
+    if (wait)
+      run.reply_to = env;
+    run.wf = std::move(*wf);
+    to_producer(env, "ACCEPTED", {{"run_id", run.run_id}, {"tasks", ids}});
+    auto id = run.run_id;
+    runs.emplace(id, std::move(run));
+    maybe_finish_run(id);
+  }
+
+  void maybe_finish_run(const std::string& run_id) {
+    auto i = runs.find(run_id);
+    if (i == runs.end() || !i->second.remaining.empty())
+      return;
+    auto& run = i->second;
+    run_summary s;
+    s.run_id = run.run_id;
+    s.workflow_name = run.wf.name;
+    s.workflow_description = run.wf.description;
+    s.started_at = run.started_at;
+    s.finished_at = rfc3339_now();
+    s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      clock_type::now() - run.t0)
+                      .count();
+    s.tasks = run.wf.tasks;
+    for (auto& t : run.wf.tasks)
+      if (auto r = q.find_result(t.task_id, t.worker))
+        s.results.push_back(*r);
+    auto js = report_json(s);
+    auto dir = cfg.root + "/runs/" + run.run_id;
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    write_file_atomic(dir + "/report.json", js.dump(2) + "\n");
+    write_file_atomic(dir + "/report.md", report_markdown(s));
+    if (run.reply_to)
+      to_producer(*run.reply_to, "REPORT",
+                  {{"run_id", run.run_id},
+                   {"status", s.all_complete() ? "complete" : "failed"},
+                   {"report", js}});
+    runs.erase(i);
+  }
+
+  void result_written(const result& r) {
+    auto k = key(r.worker, r.task_id);
+    if (auto w = waiters.find(k); w != waiters.end()) {
+      for (auto& env : w->second)
+        to_producer(env, "RESULT", {{"result", to_json(r)}});
+      waiters.erase(w);
+    }
+    if (auto ro = run_of.find(k); ro != run_of.end()) {
+      auto ids = std::move(ro->second);
+      run_of.erase(ro);
+      for (auto& id : ids) {
+        if (auto run = runs.find(id); run != runs.end())
+          run->second.remaining.erase(k);
+        maybe_finish_run(id);
+      }
+    }
+  }
+
+  json status() {
+    auto s = queue_status(cfg.root, cfg.workers);
+    json nodes = json::array();
+    std::map<std::string, int> per_worker;
+    for (auto& [id, n] : book.nodes()) {
+      nodes.push_back({{"node", n.name},
+                       {"worker", n.worker},
+                       {"slots", n.slots},
+                       {"busy", n.running.size()}});
+      ++per_worker[n.worker];
+    }
+    for (auto& w : cfg.workers) {
+      s["workers"][w]["nodes"] = per_worker[w];
+      s["workers"][w]["dispatch_queue"] = book.queued(w);
+    }
+    s["nodes"] = nodes;
+    return s;
+  }
+
+  void cancel(const envelope& env, const json& b) {
+    auto worker = b.value("worker", "");
+    auto id = b.value("task_id", "");
+    auto name = id + ".json";
+    if (!cfg.workers.count(worker) || !fs_queue::is_candidate(name)
+        || !q.claim(worker, name)) {
+      to_producer(env, "ERROR",
+                  {{"reason", worker + "/" + id
+                                + " is not waiting in tasks/ (running, done "
+                                  "or unknown)"}});
+      return;
+    }
+    auto o = q.read(worker, name, true, true, 0);
+    task t;
+    t.task_id = id;
+    t.worker = worker;
+    if (o.state == fs_queue::read_state::ok)
+      t = o.t;
+    auto r = make_failure(t, status::cancelled, "cancelled",
+                          "cancelled by a producer before it ran");
+    r.completed_at = rfc3339_now();
+    if (auto err = q.complete(name, r); !err.empty()) {
+      to_producer(env, "ERROR", {{"reason", err}});
+      return;
+    }
+    to_producer(env, "CANCELLED", {{"task_id", id}});
+    result_written(r);
+  }
+
+  void on_producer_message(const envelope& env, const wire::message& m) {
+    auto& b = m.body;
+    if (m.cmd == "SUBMIT") {
+      bool wait = b.value("wait", false);
+      if (b.contains("task"))
+        submit_task(env, b["task"], wait);
+      else if (b.contains("workflow"))
+        submit_workflow(env, b["workflow"], wait);
+      else
+        to_producer(env, "ERROR", {{"reason", "SUBMIT needs \"task\" or \"workflow\""}});
+    } else if (m.cmd == "STATUS") {
+      to_producer(env, "STATUS", status());
+    } else if (m.cmd == "RESULT") {
+      auto worker = b.value("worker", "");
+      auto id = b.value("task_id", "");
+      auto r = cfg.workers.count(worker) ? q.find_result(id, worker) : std::nullopt;
+      if (r)
+        to_producer(env, "RESULT", {{"result", to_json(*r)}});
+      else
+        to_producer(env, "ERROR", {{"reason", "no result for " + worker + "/" + id}});
+    } else if (m.cmd == "CANCEL") {
+      cancel(env, b);
+    } else if (m.cmd == "HEARTBEAT") {
+      to_producer(env, "HEARTBEAT", json::object());
+    } else {
+      to_producer(env, "ERROR", {{"reason", "unknown command " + m.cmd}});
+    }
+  }
+
+  // -- the loop --------------------------------------------------------------
+
+  void handle_note(broker_note& n) {
+    if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
+      auto worker = d->t.worker;
+      send_tasks(book.submit(d->ticket, std::move(d->t), worker));
+    } else if (auto* g = std::get_if<broker_note::grant>(&n.v)) {
+      if (!book.nodes().count(g->node)) {
+        // The node died while its permit waited: give the room back.
+        caf::anon_send(links.limiter, settle_atom_v, g->permit,
+                       run_usage{0, 0, 0});
+        return;
+      }
+      permits[g->node][g->permit.id] = g->permit;
+      to_node(g->node, "GRANT",
+              {{"id", wire::id_text(g->id)}, {"permit", wire::permit_json(g->permit)}});
+    } else if (auto* e = std::get_if<broker_note::event>(&n.v)) {
+      publish("task." + e->e.kind, {{"kind", e->e.kind},
+                                    {"worker", e->e.worker},
+                                    {"task_id", e->e.task_id},
+                                    {"detail", e->e.detail}});
+    } else if (auto* w = std::get_if<broker_note::written>(&n.v)) {
+      result_written(w->r);
+    }
+  }
+
+  void loop() {
+    auto next_beat = clock_type::now() + cfg.heartbeat;
+    auto timeout = cfg.heartbeat * cfg.liveness;
+    for (;;) {
+      zmq::pollitem_t items[] = {
+        {workers.handle(), 0, ZMQ_POLLIN, 0},
+        {producers.handle(), 0, ZMQ_POLLIN, 0},
+        {nullptr, notes.fd(), ZMQ_POLLIN, 0},
+        {nullptr, stop_fd, ZMQ_POLLIN, 0},
+      };
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next_beat - clock_type::now());
+      zmq::poll(items, 4, std::max(wait, std::chrono::milliseconds(0)));
+      if (items[3].revents)
+        break;
+      for (int burst = 0; burst < 256; ++burst) {
+        auto frames = zmqx::recv_frames(workers);
+        if (frames.empty())
+          break;
+        auto id = frames.front();
+        std::string err;
+        auto m = wire::decode({frames.begin() + 1, frames.end()}, err);
+        if (!m) {
+          spdlog::warn("worker endpoint: {}", err);
+          continue;
+        }
+        on_worker_message(id, *m);
+      }
+      for (int burst = 0; burst < 256; ++burst) {
+        auto frames = zmqx::recv_frames(producers);
+        if (frames.empty())
+          break;
+        envelope env{frames.front()};
+        size_t at = 1;
+        if (frames.size() > 1 && frames[1].empty()) {
+          env.push_back({}); // a REQ peer: answer on the same envelope
+          at = 2;
+        }
+        std::string err;
+        auto m = wire::decode({frames.begin() + at, frames.end()}, err);
+        if (!m) {
+          to_producer(env, "ERROR", {{"reason", err}});
+          continue;
+        }
+        on_producer_message(env, *m);
+      }
+      if (items[2].revents)
+        for (auto& n : notes.take())
+          handle_note(n);
+      auto now = clock_type::now();
+      if (now >= next_beat) {
+        for (auto& [id, n] : book.nodes())
+          to_node(id, "HEARTBEAT", json::object());
+        for (auto& id : book.silent_since(now, timeout))
+          node_down(id, "no heartbeat for " + std::to_string(timeout.count())
+                          + " ms");
+        next_beat = now + cfg.heartbeat;
+      }
+    }
+    for (auto& [id, n] : book.nodes())
+      to_node(id, "DISCONNECT", {{"reason", "orchestrator shutting down"}});
+  }
+};
+
+broker::broker(broker_settings s) : p_(std::make_unique<impl>(std::move(s))) {
+}
+
+broker::~broker() {
+  stop();
+}
+
+void broker::start(broker_links links) {
+  p_->links = std::move(links);
+  p_->thread = std::thread([this] { p_->loop(); });
+}
+
+void broker::stop() {
+  if (!p_->thread.joinable())
+    return;
+  zmqx::signal_eventfd(p_->stop_fd);
+  p_->thread.join();
+}
+
+void broker::post(broker_note n) {
+  p_->notes.post(std::move(n));
+}
+
+std::string broker::workers_endpoint() const {
+  return p_->workers.get(zmq::sockopt::last_endpoint);
+}
+
+std::string broker::producers_endpoint() const {
+  return p_->producers.get(zmq::sockopt::last_endpoint);
+}
+
+std::string broker::events_endpoint() const {
+  return p_->events.get(zmq::sockopt::last_endpoint);
+}
+
+} // namespace troupe

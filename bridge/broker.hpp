@@ -1,0 +1,80 @@
+#pragma once
+
+// The orchestrator's side of the ZeroMQ bridge (docs/PROTOCOL.md): one
+// thread owns the worker ROUTER, the producer ROUTER and the events PUB.
+// Remote worker nodes get tasks from the dispatcher and return results;
+// producers submit tasks and workflows, which are written into tasks/ (the
+// file drop then runs them, so they are as durable as dropped files); events
+// go out on PUB. Actors talk to it through post().
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <variant>
+
+#include "actors/messages.hpp"
+#include "core/workflow_check.hpp"
+
+namespace troupe {
+
+namespace zmqx {
+struct curve_server;
+}
+
+struct broker_settings {
+  std::string workers_endpoint = "tcp://*:5555";
+  std::string producers_endpoint = "tcp://*:5556";
+  std::string events_endpoint = "tcp://*:5557";
+  std::string root;                 // absolute
+  std::set<std::string> workers;    // configured names
+  workflow_limits limits;
+  size_t max_task_bytes = 1u << 20;
+  std::chrono::milliseconds heartbeat{1000};
+  int liveness = 3;
+  std::shared_ptr<const zmqx::curve_server> curve; // null: no encryption
+};
+
+/// What other threads tell the broker.
+struct broker_note {
+  struct dispatch { uint64_t ticket; task t; };          // from the proxy
+  struct grant { std::string node; uint64_t id; permit_ask permit; };
+  struct event { task_event e; };                        // from the recorder
+  struct written { result r; };                          // from the file drop
+  std::variant<dispatch, grant, event, written> v;
+};
+
+/// The actors the broker hands things to (all thread-safe to send to).
+struct broker_links {
+  worker_actor proxy;       // results of remote runs: (done_atom, ticket, result)
+  caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant
+  rate_limiter_actor limiter;
+  recorder_actor recorder;  // events from worker nodes
+};
+
+class broker {
+public:
+  /// Binds the three endpoints; throws std::runtime_error with the reason.
+  explicit broker(broker_settings s);
+  ~broker();
+
+  /// Starts the loop thread.
+  void start(broker_links links);
+  /// Stops it: tells worker nodes, closes the sockets.
+  void stop();
+
+  void post(broker_note n);
+
+  /// The endpoints actually bound (a port 0 / "*" becomes its number).
+  std::string workers_endpoint() const;
+  std::string producers_endpoint() const;
+  std::string events_endpoint() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> p_;
+};
+
+} // namespace troupe

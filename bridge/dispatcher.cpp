@@ -1,0 +1,136 @@
+#include "bridge/dispatcher.hpp"
+
+#include <algorithm>
+
+namespace troupe {
+
+dispatcher::node_info* dispatcher::free_node(const std::string& worker) {
+  // The node with most free slots: spreads work over equal nodes.
+  node_info* best = nullptr;
+  int best_free = 0;
+  for (auto& [id, n] : nodes_) {
+    if (n.worker != worker)
+      continue;
+    auto free = n.slots - static_cast<int>(n.running.size());
+    if (free > best_free) {
+      best = &n;
+      best_free = free;
+    }
+  }
+  return best;
+}
+
+void dispatcher::pump(const std::string& worker, std::vector<send_task>& out) {
+  auto& q = queues_[worker];
+  while (!q.empty()) {
+    auto* n = free_node(worker);
+    if (!n)
+      return;
+    auto ticket = q.front();
+    q.pop_front();
+    auto& j = jobs_.at(ticket);
+    j.node = n->id;
+    n->running.insert(ticket);
+    out.push_back({n->id, ticket, j.t});
+  }
+}
+
+std::vector<dispatcher::send_task>
+dispatcher::submit(uint64_t ticket, task t, const std::string& worker) {
+  jobs_[ticket] = job{std::move(t), worker, {}};
+  queues_[worker].push_back(ticket);
+  std::vector<send_task> out;
+  pump(worker, out);
+  return out;
+}
+
+std::vector<dispatcher::send_task>
+dispatcher::ready(const std::string& id, const std::string& name,
+                  const std::string& worker, int slots,
+                  const std::vector<uint64_t>& running, time_point now) {
+  std::vector<send_task> out;
+  if (nodes_.count(id))
+    drop(id, out); // a second READY on one connection: start afresh
+  auto& n = nodes_[id];
+  n.id = id;
+  n.name = name;
+  n.worker = worker;
+  n.slots = std::max(1, slots);
+  n.last_seen = now;
+  for (auto ticket : running) {
+    auto j = jobs_.find(ticket);
+    if (j == jobs_.end() || j->second.worker != worker)
+      continue; // ended meanwhile, or from before a restart of ours
+    if (j->second.node.empty()) {
+      auto& q = queues_[worker];
+      q.erase(std::remove(q.begin(), q.end(), ticket), q.end());
+    } else if (auto other = nodes_.find(j->second.node); other != nodes_.end()) {
+      other->second.running.erase(ticket);
+    }
+    j->second.node = id;
+    n.running.insert(ticket);
+  }
+  pump(worker, out);
+  return out;
+}
+
+bool dispatcher::seen(const std::string& id, time_point now) {
+  auto i = nodes_.find(id);
+  if (i == nodes_.end())
+    return false;
+  i->second.last_seen = now;
+  return true;
+}
+
+bool dispatcher::finished(const std::string& id, uint64_t ticket,
+                          std::vector<send_task>& next) {
+  auto j = jobs_.find(ticket);
+  if (j == jobs_.end())
+    return false;
+  auto worker = j->second.worker;
+  if (!j->second.node.empty())
+    if (auto n = nodes_.find(j->second.node); n != nodes_.end())
+      n->second.running.erase(ticket);
+  if (j->second.node.empty()) {
+    // Requeued after its node was thought dead, and done after all.
+    auto& q = queues_[worker];
+    q.erase(std::remove(q.begin(), q.end(), ticket), q.end());
+  }
+  jobs_.erase(j);
+  (void) id;
+  pump(worker, next);
+  return true;
+}
+
+std::optional<dispatcher::node_info>
+dispatcher::drop(const std::string& id, std::vector<send_task>& next) {
+  auto i = nodes_.find(id);
+  if (i == nodes_.end())
+    return std::nullopt;
+  auto n = std::move(i->second);
+  nodes_.erase(i);
+  auto& q = queues_[n.worker];
+  // Back to the front, oldest first: they were dispatched before the rest.
+  for (auto t = n.running.rbegin(); t != n.running.rend(); ++t) {
+    jobs_.at(*t).node.clear();
+    q.push_front(*t);
+  }
+  pump(n.worker, next);
+  return n;
+}
+
+std::vector<std::string>
+dispatcher::silent_since(time_point now, std::chrono::milliseconds timeout) const {
+  std::vector<std::string> out;
+  for (auto& [id, n] : nodes_)
+    if (now - n.last_seen > timeout)
+      out.push_back(id);
+  return out;
+}
+
+size_t dispatcher::queued(const std::string& worker) const {
+  auto i = queues_.find(worker);
+  return i == queues_.end() ? 0 : i->second.size();
+}
+
+} // namespace troupe

@@ -1,0 +1,94 @@
+#pragma once
+
+// The orchestrator's book of remote worker nodes, free of sockets and actors
+// so that it is tested with injected time: which node serves which worker,
+// its free slots, what it runs; a queue per worker for tasks no node can
+// take yet; liveness; requeueing the tasks of a dead node.
+
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "core/model.hpp"
+
+namespace troupe {
+
+class dispatcher {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+
+  /// A task to send: TASK {ticket, task} to `node`.
+  struct send_task {
+    std::string node;
+    uint64_t ticket;
+    task t;
+  };
+
+  struct node_info {
+    std::string id; // the transport's identity of the connection
+    std::string name;
+    std::string worker;
+    int slots = 1;
+    std::set<uint64_t> running;
+    time_point last_seen;
+  };
+
+  /// A task for `worker` under `ticket`; sent at once if a node is free.
+  std::vector<send_task> submit(uint64_t ticket, task t, const std::string& worker);
+
+  /// A node said READY. `running`: tickets it still runs from before a
+  /// reconnection (they are taken back from the queue or another node).
+  std::vector<send_task> ready(const std::string& id, const std::string& name,
+                               const std::string& worker, int slots,
+                               const std::vector<uint64_t>& running,
+                               time_point now);
+
+  /// Any message from a node: it is alive. False if the node is unknown.
+  bool seen(const std::string& id, time_point now);
+
+  /// A node's result for `ticket`: the slot is free again. Returns true the
+  /// first time a ticket ends (deliver it), false for a duplicate or an
+  /// unknown ticket (acknowledge and drop it). `next` gets what can now go.
+  bool finished(const std::string& id, uint64_t ticket,
+                std::vector<send_task>& next);
+
+  /// A node left (DISCONNECT) or was declared dead: its running tickets go
+  /// back to the front of their worker's queue. Returns the node (if it was
+  /// known) and, in `next`, what other nodes can take now.
+  std::optional<node_info> drop(const std::string& id,
+                                std::vector<send_task>& next);
+
+  /// Nodes silent for longer than `timeout`.
+  std::vector<std::string> silent_since(time_point now,
+                                        std::chrono::milliseconds timeout) const;
+
+  const std::map<std::string, node_info>& nodes() const { return nodes_; }
+  size_t queued(const std::string& worker) const;
+  size_t outstanding() const { return jobs_.size(); }
+  /// The task of an open ticket (queued or running), or null.
+  const task* task_of(uint64_t ticket) const {
+    auto i = jobs_.find(ticket);
+    return i == jobs_.end() ? nullptr : &i->second.t;
+  }
+
+private:
+  struct job {
+    task t;
+    std::string worker;
+    std::string node; // empty while queued
+  };
+
+  void pump(const std::string& worker, std::vector<send_task>& out);
+  node_info* free_node(const std::string& worker);
+
+  std::map<std::string, node_info> nodes_;
+  std::map<uint64_t, job> jobs_;
+  std::map<std::string, std::deque<uint64_t>> queues_;
+};
+
+} // namespace troupe

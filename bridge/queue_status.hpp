@@ -1,0 +1,19 @@
+#pragma once
+
+// What the folders say, per worker: queued, waiting (and for what),
+// claimed, running, done, failed, rejected, the oldest waiting task, and
+// why a worker is parked. Reads tasks/ and results/ only.
+
+#include <set>
+#include <string>
+
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+/// {"root", "workers": {name: {"queued", "waiting", "claimed", "running",
+/// "done", "failed", "rejected", "oldest_waiting", "waiting_for",
+/// "parked"}}}
+json queue_status(const std::string& root, const std::set<std::string>& workers);
+
+} // namespace troupe

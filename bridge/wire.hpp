@@ -1,0 +1,39 @@
+#pragma once
+
+// TRP1 messages (docs/PROTOCOL.md): frame 0 the protocol id, frame 1 the
+// command, frame 2 a JSON object. Pure: no sockets here.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json_codec.hpp"
+#include "core/limiter_core.hpp"
+
+namespace troupe::wire {
+
+inline constexpr const char* protocol = "TRP1";
+
+struct message {
+  std::string cmd;
+  json body = json::object();
+};
+
+/// The three frames of a message.
+std::vector<std::string> encode(const message& m);
+
+/// Reads frames as a peer sent them (envelope already removed); nullopt
+/// with the reason in `error` if they are not a TRP1 message.
+std::optional<message> decode(const std::vector<std::string>& frames,
+                              std::string& error);
+
+/// Tickets and permit ids travel as decimal strings (JSON numbers lose
+/// precision above 2^53 in many languages).
+std::string id_text(uint64_t id);
+std::optional<uint64_t> id_value(const json& j);
+
+/// A permit (ask or grant) as JSON, and back.
+json permit_json(const permit_ask& a);
+permit_ask permit_from(const json& j);
+
+} // namespace troupe::wire

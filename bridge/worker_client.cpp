@@ -1,0 +1,252 @@
+#include "bridge/worker_client.hpp"
+
+#include <atomic>
+#include <map>
+#include <random>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+#include <zmq.hpp>
+
+#include "bridge/wire.hpp"
+#include "bridge/zmq_support.hpp"
+#include "caf/all.hpp"
+
+namespace troupe {
+
+using clock_type = std::chrono::steady_clock;
+
+struct worker_client::impl {
+  worker_client_settings cfg;
+  zmq::context_t ctx{1};
+  std::unique_ptr<zmq::socket_t> sock;
+  zmqx::inbox<client_note> notes;
+  int stop_fd = zmqx::make_eventfd();
+  std::thread thread;
+  caf::actor relay;
+  remote_limiter_actor limiter;
+  std::atomic<bool> heard{false};
+
+  std::map<uint64_t, task> running;   // tickets being run here
+  std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
+  std::chrono::milliseconds backoff{100};
+  std::mt19937 rng{std::random_device{}()};
+
+  explicit impl(worker_client_settings s) : cfg(std::move(s)) {}
+  ~impl() {
+    sock.reset();
+    ctx.shutdown();
+    zmqx::close_fd(stop_fd);
+  }
+
+  void send(const std::string& cmd, json body) {
+    if (sock)
+      zmqx::send_frames(*sock, wire::encode({cmd, std::move(body)}));
+  }
+
+  void connect() {
+    sock = std::make_unique<zmq::socket_t>(ctx, zmq::socket_type::dealer);
+    sock->set(zmq::sockopt::linger, 0);
+    sock->set(zmq::sockopt::sndhwm, 0);
+    if (cfg.curve)
+      zmqx::make_client(*sock, *cfg.curve);
+    sock->connect(cfg.endpoint);
+    heard = false;
+    json ids = json::array();
+    for (auto& [t, _] : running)
+      ids.push_back(wire::id_text(t));
+    send("READY", {{"worker", cfg.worker},
+                   {"slots", cfg.slots},
+                   {"node", cfg.node},
+                   {"running", ids}});
+    for (auto& [t, r] : unacked)
+      send("RESULT", {{"ticket", wire::id_text(t)}, {"result", to_json(r)}});
+    // Permit asks the old connection may have lost go out again.
+    caf::anon_send(limiter, tick_atom_v);
+  }
+
+  void on_message(const wire::message& m) {
+    auto& b = m.body;
+    if (!heard) {
+      spdlog::info("connected to the orchestrator at {}", cfg.endpoint);
+      heard = true;
+      backoff = std::chrono::milliseconds(100);
+      if (cfg.on_connected)
+        cfg.on_connected();
+    }
+    if (m.cmd == "TASK") {
+      auto ticket = wire::id_value(b.value("ticket", json{}));
+      problems ps;
+      auto t = task_from_json(b.value("task", json::object()), ps);
+      if (!ticket)
+        return;
+      if (!t || t->worker != cfg.worker
+          || static_cast<int>(running.size()) >= cfg.slots) {
+        task bad;
+        bad.task_id = t ? t->task_id : "unknown";
+        bad.worker = cfg.worker;
+        auto why = !t ? "the task does not decode"
+                      : t->worker != cfg.worker ? "this node serves another worker"
+                                                : "this node has no free slot";
+        send("RESULT", {{"ticket", wire::id_text(*ticket)},
+                        {"result", to_json(make_failure(bad, status::failed,
+                                                        "crashed", why))}});
+        return;
+      }
+      if (running.count(*ticket) || unacked.count(*ticket))
+        return; // already ours
+      running.emplace(*ticket, *t);
+      caf::anon_send(relay, std::move(*t), *ticket);
+    } else if (m.cmd == "ACK") {
+      if (auto t = wire::id_value(b.value("ticket", json{})))
+        unacked.erase(*t);
+    } else if (m.cmd == "GRANT") {
+      auto id = wire::id_value(b.value("id", json{}));
+      if (id)
+        caf::anon_send(limiter, permit_atom_v, *id,
+                       wire::permit_from(b.value("permit", json::object())));
+    } else if (m.cmd == "DISCONNECT") {
+      spdlog::warn("the orchestrator says: {}; reconnecting",
+                   b.value("reason", std::string{"disconnect"}));
+      reconnect_after(std::chrono::milliseconds(100));
+    } else if (m.cmd == "ERROR") {
+      spdlog::warn("the orchestrator says: {}", b.value("reason", std::string{}));
+    }
+  }
+
+  void on_note(client_note& n) {
+    if (auto* d = std::get_if<client_note::done>(&n.v)) {
+      running.erase(d->ticket);
+      send("RESULT", {{"ticket", wire::id_text(d->ticket)}, {"result", to_json(d->r)}});
+      unacked.emplace(d->ticket, std::move(d->r));
+    } else if (auto* a = std::get_if<client_note::ask>(&n.v)) {
+      send("PERMIT", {{"id", wire::id_text(a->id)}, {"ask", wire::permit_json(a->a)}});
+    } else if (auto* s = std::get_if<client_note::settle>(&n.v)) {
+      send("SETTLE", {{"permit", wire::permit_json(s->p)},
+                      {"used", {{"requests", s->used.requests},
+                                {"input_tokens", s->used.input_tokens},
+                                {"output_tokens", s->used.output_tokens}}}});
+    } else if (auto* c = std::get_if<client_note::cooldown>(&n.v)) {
+      send("COOLDOWN", {{"model", c->model}, {"wait_ms", c->wait_ms}});
+    } else if (auto* e = std::get_if<client_note::event>(&n.v)) {
+      send("EVENT", {{"kind", e->e.kind},
+                     {"task_id", e->e.task_id},
+                     {"detail", e->e.detail}});
+    }
+  }
+
+  clock_type::time_point reconnect_at = clock_type::time_point::max();
+
+  void reconnect_after(std::chrono::milliseconds d) {
+    sock.reset();
+    reconnect_at = clock_type::now() + d;
+  }
+
+  void loop() {
+    connect();
+    auto last_heard = clock_type::now();
+    auto next_beat = clock_type::now() + cfg.heartbeat;
+    auto timeout = cfg.heartbeat * cfg.liveness;
+    for (;;) {
+      std::vector<zmq::pollitem_t> items{{nullptr, stop_fd, ZMQ_POLLIN, 0},
+                                         {nullptr, notes.fd(), ZMQ_POLLIN, 0}};
+      if (sock)
+        items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+      auto next = std::min(next_beat, reconnect_at);
+      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
+        next - clock_type::now());
+      zmq::poll(items.data(), items.size(),
+                std::max(wait, std::chrono::milliseconds(0)));
+      if (items[0].revents)
+        break;
+      auto now = clock_type::now();
+      if (!sock && now >= reconnect_at) {
+        reconnect_at = clock_type::time_point::max();
+        connect();
+        last_heard = now;
+      }
+      if (sock && items.size() > 2 && items[2].revents)
+        for (int burst = 0; burst < 256 && sock; ++burst) {
+          auto frames = zmqx::recv_frames(*sock);
+          if (frames.empty())
+            break;
+          last_heard = clock_type::now();
+          std::string err;
+          auto m = wire::decode(frames, err);
+          if (!m) {
+            spdlog::warn("from the orchestrator: {}", err);
+            continue;
+          }
+          on_message(*m);
+        }
+      if (items[1].revents)
+        for (auto& n : notes.take())
+          on_note(n);
+      now = clock_type::now();
+      if (now >= next_beat) {
+        send("HEARTBEAT", json::object());
+        next_beat = now + cfg.heartbeat;
+      }
+      if (sock && now - last_heard > timeout) {
+        // Exponential backoff with jitter: many nodes must not come back
+        // at the same instant.
+        std::uniform_real_distribution<double> jitter{0.5, 1.0};
+        auto d = std::chrono::milliseconds(
+          static_cast<int64_t>(backoff.count() * jitter(rng)));
+        spdlog::warn("no word from the orchestrator for {} ms; reconnecting "
+                     "in {} ms",
+                     timeout.count(), d.count());
+        backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+        reconnect_after(d);
+      }
+    }
+    if (sock) {
+      sock->set(zmq::sockopt::linger, 500); // let the goodbye go out
+      send("DISCONNECT", {{"reason", "worker node stopping"}});
+    }
+    sock.reset();
+  }
+};
+
+worker_client::worker_client(worker_client_settings s)
+  : p_(std::make_unique<impl>(std::move(s))) {
+}
+
+worker_client::~worker_client() {
+  stop();
+}
+
+void worker_client::start(caf::actor relay, remote_limiter_actor limiter) {
+  p_->relay = std::move(relay);
+  p_->limiter = std::move(limiter);
+  p_->thread = std::thread([this] { p_->loop(); });
+}
+
+void worker_client::stop() {
+  if (!p_->thread.joinable())
+    return;
+  zmqx::signal_eventfd(p_->stop_fd);
+  p_->thread.join();
+}
+
+void worker_client::post(client_note n) {
+  p_->notes.post(std::move(n));
+}
+
+bool worker_client::connected() const {
+  return p_->heard;
+}
+
+caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
+                         std::function<void(client_note)> post) {
+  return {
+    [=](task& t, uint64_t ticket) {
+      self->request(worker, caf::infinite, std::move(t), ticket)
+        .then([=](result& r, uint64_t tk) {
+          post(client_note{client_note::done{tk, std::move(r)}});
+        });
+    },
+  };
+}
+
+} // namespace troupe

@@ -1,0 +1,70 @@
+#pragma once
+
+// A worker node's side of the ZeroMQ bridge (docs/PROTOCOL.md §3, §5): one
+// thread owns a DEALER to the orchestrator. It says READY, takes TASKs and
+// hands them to the local worker actor, sends RESULTs until acknowledged,
+// relays the worker's permit asks and settles, beats its heart, and
+// reconnects with backoff when the orchestrator goes silent.
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <variant>
+
+#include "actors/messages.hpp"
+#include "bridge/remote_worker.hpp"
+
+namespace troupe {
+
+namespace zmqx {
+struct curve_client;
+}
+
+struct worker_client_settings {
+  std::string endpoint; // the orchestrator's workers endpoint
+  std::string worker;
+  int slots = 1;
+  std::string node;     // a name for logs and status
+  std::chrono::milliseconds heartbeat{1000};
+  int liveness = 3;
+  std::shared_ptr<const zmqx::curve_client> curve;
+  /// Called on the client's thread each time the orchestrator first answers
+  /// after a (re)connection.
+  std::function<void()> on_connected;
+};
+
+struct client_note {
+  struct done { uint64_t ticket; result r; };
+  struct ask { uint64_t id; permit_ask a; };
+  struct settle { permit_ask p; run_usage used; };
+  struct cooldown { std::string model; int64_t wait_ms; };
+  struct event { task_event e; };
+  std::variant<done, ask, settle, cooldown, event> v;
+};
+
+class worker_client {
+public:
+  explicit worker_client(worker_client_settings s);
+  ~worker_client();
+
+  /// `worker` runs the tasks, `limiter` gets GRANTs, `relay` turns a TASK
+  /// into a request to `worker` whose result comes back through post().
+  void start(caf::actor relay, remote_limiter_actor limiter);
+  /// Says DISCONNECT and stops.
+  void stop();
+  void post(client_note n);
+
+  /// True once the orchestrator answered since the last (re)connection.
+  bool connected() const;
+
+private:
+  struct impl;
+  std::unique_ptr<impl> p_;
+};
+
+/// (task, ticket) from the client: runs it on `worker`, posts the result.
+caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
+                         std::function<void(client_note)> post);
+
+} // namespace troupe

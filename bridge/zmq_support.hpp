@@ -1,0 +1,119 @@
+#pragma once
+
+// ZeroMQ plumbing shared by the orchestrator's broker and the worker and
+// producer clients: CURVE key files, the ZAP allow-list handler (RFC 27),
+// multipart send/receive, and a queue other threads post to that wakes a
+// zmq_poll loop.
+
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <zmq.hpp>
+
+namespace troupe::zmqx {
+
+/// Writes <prefix>.pub (public key, Z85) and <prefix>.secret (mode 0600).
+/// Returns "" or the reason it could not.
+std::string keygen(const std::string& prefix);
+
+/// Reads a Z85 key file (40 characters). A secret key file must not be
+/// readable by group or others. nullopt with the reason in `error`.
+std::optional<std::string> read_key(const std::string& path, bool secret,
+                                    std::string& error);
+
+/// The public keys of every *.pub file in `dir` (Z85).
+std::optional<std::set<std::string>> read_allow_list(const std::string& dir,
+                                                     std::string& error);
+
+/// The public key that goes with a secret one (both Z85).
+std::string public_of(const std::string& secret_z85);
+
+struct curve_server {
+  std::string secret; // Z85
+  std::set<std::string> allowed;
+};
+
+struct curve_client {
+  std::string secret, public_key, server_key; // Z85
+};
+
+/// Makes `s` a CURVE server (ZAP decides who may connect).
+void make_server(zmq::socket_t& s, const curve_server& c);
+/// Makes `s` a CURVE client of the server with `server_key`.
+void make_client(zmq::socket_t& s, const curve_client& c);
+
+/// Answers ZAP requests on inproc://zeromq.zap.01 of `ctx`: CURVE clients
+/// whose key is in the allow-list get 200, everyone else 400. Runs until
+/// the context is shut down.
+class zap_handler {
+public:
+  zap_handler(zmq::context_t& ctx, std::set<std::string> allowed);
+  ~zap_handler();
+
+private:
+  void loop();
+  zmq::socket_t sock_;
+  std::set<std::string> allowed_;
+  std::thread thread_;
+};
+
+/// Receives all frames of one message (non-blocking: empty if none).
+std::vector<std::string> recv_frames(zmq::socket_t& s);
+/// Sends frames as one message.
+void send_frames(zmq::socket_t& s, const std::vector<std::string>& frames);
+
+/// A queue that other threads post to; its fd wakes a zmq_poll loop.
+template <class T>
+class inbox {
+public:
+  inbox();
+  ~inbox();
+  void post(T x);
+  std::vector<T> take(); // everything queued; clears the wake-up
+  int fd() const { return fd_; }
+
+private:
+  std::mutex mtx_;
+  std::deque<T> items_;
+  int fd_;
+};
+
+int make_eventfd();
+void signal_eventfd(int fd);
+void clear_eventfd(int fd);
+void close_fd(int fd);
+
+template <class T>
+inbox<T>::inbox() : fd_(make_eventfd()) {
+}
+
+template <class T>
+inbox<T>::~inbox() {
+  close_fd(fd_);
+}
+
+template <class T>
+void inbox<T>::post(T x) {
+  {
+    std::lock_guard<std::mutex> guard{mtx_};
+    items_.push_back(std::move(x));
+  }
+  signal_eventfd(fd_);
+}
+
+template <class T>
+std::vector<T> inbox<T>::take() {
+  clear_eventfd(fd_);
+  std::lock_guard<std::mutex> guard{mtx_};
+  std::vector<T> out{std::make_move_iterator(items_.begin()),
+                     std::make_move_iterator(items_.end())};
+  items_.clear();
+  return out;
+}
+
+} // namespace troupe::zmqx

@@ -1,0 +1,100 @@
+// caf-node submit <task.json|workflow.json> [--wait]: hands work to a running
+// orchestrator over its producer endpoint (docs/PROTOCOL.md §4).
+
+#include <cstdio>
+
+#include <CLI/CLI.hpp>
+
+#include "core/json_codec.hpp"
+#include "node/bridge_options.hpp"
+#include "node/commands.hpp"
+#include "node/producer_link.hpp"
+
+namespace troupe::node {
+
+namespace {
+
+struct submit_options {
+  std::string file;
+  std::string connect = "tcp://127.0.0.1:5556";
+  bool wait = false;
+  double timeout_s = 3600;
+  curve_options curve;
+};
+
+void print(const json& j) {
+  std::printf("%s\n", j.dump(2).c_str());
+  std::fflush(stdout);
+}
+
+int submit_cmd(const submit_options& opts) {
+  problems ps;
+  auto text = read_text_file(opts.file, ps);
+  auto j = text ? parse_json_text(*text, ps) : std::nullopt;
+  if (!j || !j->is_object()) {
+    ps.push_back(opts.file + ": not a JSON object");
+    std::fprintf(stderr, "error: %s\n", ps.front().c_str());
+    return exit_usage;
+  }
+  bool is_workflow = j->contains("tasks");
+  std::shared_ptr<const zmqx::curve_client> curve;
+  if (!load_curve_client(opts.curve, curve))
+    return exit_usage;
+  producer_link link{opts.connect, curve};
+  link.send({"SUBMIT", {{is_workflow ? "workflow" : "task", *j}, {"wait", opts.wait}}});
+  auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opts.timeout_s * 1000));
+  auto first = link.recv(std::min(timeout, std::chrono::milliseconds(30000)));
+  if (!first) {
+    std::fprintf(stderr, "error: no answer from %s\n", opts.connect.c_str());
+    return exit_failed;
+  }
+  if (first->cmd == "ERROR") {
+    std::fprintf(stderr, "error: %s\n", first->body.value("reason", "").c_str());
+    if (auto p = first->body.find("problems"); p != first->body.end())
+      for (auto& x : *p)
+        std::fprintf(stderr, "  - %s\n", x.get<std::string>().c_str());
+    return exit_usage;
+  }
+  if (!opts.wait) {
+    print(first->body);
+    return exit_ok;
+  }
+  auto done = link.recv(timeout);
+  if (!done) {
+    std::fprintf(stderr, "error: no %s within %.0f s (the work goes on; "
+                         "results/ will have it)\n",
+                 is_workflow ? "report" : "result", opts.timeout_s);
+    return exit_failed;
+  }
+  if (done->cmd == "RESULT") {
+    print(done->body["result"]);
+    return done->body["result"].value("status", "") == "complete" ? exit_ok
+                                                                   : exit_failed;
+  }
+  if (done->cmd == "REPORT") {
+    print(done->body);
+    return done->body.value("status", "") == "complete" ? exit_ok : exit_failed;
+  }
+  std::fprintf(stderr, "error: unexpected answer %s\n", done->cmd.c_str());
+  return exit_failed;
+}
+
+} // namespace
+
+command add_submit(CLI::App& app) {
+  auto opts = std::make_shared<submit_options>();
+  auto cmd = app.add_subcommand(
+    "submit", "submit a task or a workflow file to a running orchestrator");
+  cmd->add_option("file", opts->file, "a task or workflow (JSON)")->required();
+  cmd->add_option("--connect", opts->connect, "the orchestrator's producer endpoint")
+    ->capture_default_str();
+  cmd->add_flag("--wait", opts->wait,
+                "wait for the result (task) or report (workflow) and print it; "
+                "exit 0 only if complete");
+  cmd->add_option("--timeout-s", opts->timeout_s, "how long --wait waits")
+    ->capture_default_str();
+  add_curve_client_options(cmd, opts->curve);
+  return [opts] { return submit_cmd(*opts); };
+}
+
+} // namespace troupe::node

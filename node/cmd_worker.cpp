@@ -1,0 +1,148 @@
+// caf-node worker <name> --connect tcp://orchestrator:5555: one worker on
+// its own node. Runs its executors here (its own workspace, auth home and
+// key), takes permits from the orchestrator's rate limiter, and reconnects
+// by itself when the orchestrator goes away.
+
+#include <csignal>
+#include <cstdio>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/team.hpp"
+#include "bridge/remote_worker.hpp"
+#include "bridge/worker_client.hpp"
+#include "caf/all.hpp"
+#include "core/atomic_file.hpp"
+#include "core/process.hpp"
+#include "node/bridge_options.hpp"
+#include "node/commands.hpp"
+#include "node/options.hpp"
+
+namespace troupe::node {
+
+namespace {
+
+struct worker_options {
+  common_options common;
+  std::string name;
+  std::string connect;
+  std::string node;
+  int slots = 0; // 0: as configured
+  liveness_options live;
+  curve_options curve;
+  std::string ready_file;
+};
+
+int worker_cmd(const worker_options& opts) {
+  auto cfg = load_effective_config(opts.common);
+  if (!cfg)
+    return exit_usage;
+  auto* w = cfg->find_worker(opts.name);
+  if (!w) {
+    std::string names;
+    for (auto& n : cfg->worker_names())
+      names += (names.empty() ? "" : ", ") + n;
+    std::fprintf(stderr, "error: worker \"%s\" is not in %s (configured: %s)\n",
+                 opts.name.c_str(), cfg->source.c_str(), names.c_str());
+    return exit_usage;
+  }
+  auto wc = *w;
+  if (opts.slots > 0)
+    wc.slots = opts.slots;
+  worker_client_settings cs;
+  cs.endpoint = opts.connect;
+  cs.worker = wc.name;
+  cs.slots = wc.slots;
+  char host[256] = "node";
+  ::gethostname(host, sizeof(host) - 1);
+  cs.node = opts.node.empty() ? wc.name + "@" + host + ":" + std::to_string(::getpid())
+                              : opts.node;
+  cs.heartbeat = std::chrono::milliseconds(opts.live.heartbeat_ms);
+  cs.liveness = opts.live.liveness;
+  if (!load_curve_client(opts.curve, cs.curve))
+    return exit_usage;
+  if (!opts.ready_file.empty())
+    cs.on_connected = [path = opts.ready_file] {
+      write_file_atomic(path, std::to_string(::getpid()) + "\n");
+    };
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  {
+    caf::actor_system sys{sys_cfg};
+    problems ps;
+    auto root = normalize_root(opts.common.root);
+    auto exec = make_executor("", *cfg, wc, root, ps);
+    if (!exec) {
+      print_problems("error: cannot start worker " + wc.name + ":", ps);
+      return exit_usage;
+    }
+    auto client = std::make_shared<worker_client>(cs);
+    auto post = [client](client_note n) { client->post(std::move(n)); };
+    limiter_wire lw;
+    lw.ask = [post](uint64_t id, const permit_ask& a) {
+      post(client_note{client_note::ask{id, a}});
+    };
+    lw.settle = [post](const permit_ask& p, const run_usage& u) {
+      post(client_note{client_note::settle{p, u}});
+    };
+    lw.cooldown = [post](const std::string& m, int64_t wait) {
+      post(client_note{client_note::cooldown{m, wait}});
+    };
+    auto limiter = sys.spawn(remote_limiter, lw);
+    recorder_settings rs; // writes nothing here: events go to the orchestrator
+    rs.on_event = [post](const task_event& e) {
+      post(client_note{client_note::event{e}});
+    };
+    auto rec = sys.spawn(recorder, rs);
+    auto wk = spawn_worker(sys, *cfg, wc, exec, limiter, rec);
+    auto relay = sys.spawn(task_relay, wk, post);
+    client->start(relay, limiter);
+    spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
+                 cs.node, wc.slots, exec->kind(), cs.endpoint,
+                 cs.curve ? " (CURVE)" : "");
+    int sig = 0;
+    sigwait(&stop_signals, &sig);
+    spdlog::info("{}: leaving; the orchestrator requeues what ran here",
+                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+    client->stop();
+    signal_all_children(SIGKILL);
+    for (auto a : {caf::actor_cast<caf::actor>(wk), caf::actor_cast<caf::actor>(limiter),
+                   caf::actor_cast<caf::actor>(rec), relay})
+      caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
+  }
+  return exit_ok;
+}
+
+} // namespace
+
+command add_worker(CLI::App& app) {
+  auto opts = std::make_shared<worker_options>();
+  auto cmd = app.add_subcommand(
+    "worker", "run one worker on its own node, connected to an orchestrator");
+  cmd->add_option("name", opts->name, "the worker's name in the config")
+    ->required();
+  cmd->add_option("--connect", opts->connect,
+                  "the orchestrator's workers endpoint, e.g. "
+                  "tcp://orchestrator:5555")
+    ->required();
+  add_common_options(cmd, opts->common);
+  cmd->add_option("--node", opts->node, "this node's name in logs and status");
+  cmd->add_option("--slots", opts->slots, "tasks at once (default: the config's)")
+    ->check(CLI::Range(1, 256));
+  add_liveness_options(cmd, opts->live);
+  add_curve_client_options(cmd, opts->curve);
+  cmd->add_option("--ready-file", opts->ready_file,
+                  "write this file (our pid) each time the orchestrator "
+                  "answers after a (re)connection");
+  return [opts] { return worker_cmd(*opts); };
+}
+
+} // namespace troupe::node

@@ -1,0 +1,188 @@
+#!/usr/bin/env bash
+# The ZeroMQ bridge as containers would run it, as processes on loopback: an
+# orchestrator, one node per worker, Python producers; a worker node killed
+# mid-task, the orchestrator killed and restarted, a file dropped on the
+# orchestrator run remotely, unknown CURVE keys refused.
+source "$(dirname "$0")/lib.sh"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+CFG="$SRC/config/troupe.json"
+PRODUCERS="$SRC/scripts/producers"
+LIVE=(--heartbeat-ms 100 --liveness 3)
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${KEEP:-}" ] && trap "for p in \"\${PIDS[@]}\"; do kill -9 \$p 2>/dev/null; done" EXIT
+
+# start_orch <root> [args...]: sets ORCH_PID, W_EP, P_EP, E_EP
+start_orch() {
+  local root=$1; shift
+  rm -f "$root/orch.ready"
+  "$CAF_NODE" orchestrator --root "$root" --config "$CFG" --workers "${W_EP_FIXED:-tcp://127.0.0.1:*}" \
+    --producers "${P_FIXED:-tcp://127.0.0.1:*}" --events 'tcp://127.0.0.1:*' "${LIVE[@]}" \
+    --ready-file "$root/orch.ready" "$@" >>"$root/orch.log" 2>&1 &
+  ORCH_PID=$!
+  PIDS+=("$ORCH_PID")
+  $AWAIT --timeout 30 "$root/orch.ready" || { tail -20 "$root/orch.log"; return 1; }
+  W_EP=$(jq -r .workers "$root/orch.ready")
+  P_EP=$(jq -r .producers "$root/orch.ready")
+  E_EP=$(jq -r .events "$root/orch.ready")
+}
+# start_worker <root> <name> <node-dir> [args...]: waits until it is connected
+start_worker() {
+  local root=$1 name=$2 dir=$3; shift 3
+  mkdir -p "$dir"
+  rm -f "$dir/ready"
+  "$CAF_NODE" worker "$name" --connect "${W_EP_FIXED:-$W_EP}" --root "$dir" --config "$CFG" \
+    --executor sim "${LIVE[@]}" --ready-file "$dir/ready" "$@" >>"$dir/worker.log" 2>&1 &
+  LAST_WORKER=$!
+  PIDS+=("$LAST_WORKER")
+  $AWAIT --timeout 30 "$dir/ready" || { tail -20 "$dir/worker.log"; return 1; }
+}
+task_json() { # task_json <id> <worker> [deps-json]
+  printf '{"task_id": "%s", "worker": "%s", "description": "Task %s for %s.", "dependencies": %s}' \
+    "$1" "$2" "$1" "$2" "${3:-[]}"
+}
+
+# --- orchestrator + 3 worker nodes + Python producers -----------------------
+root=$(fresh_root topo)
+start_orch "$root"
+for w in marie anga fabien; do
+  start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 20
+done
+pass "orchestrator and 3 worker nodes are up as separate processes"
+timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic task.complete --count 4 >"$root/events.jsonl" &
+follow=$!
+PIDS+=("$follow")
+task_json py-1 marie >"$root/py-1.json"
+check "python producer: submit a task and wait for its result" \
+  bash -c "'$PY' '$PRODUCERS/submit_task.py' '$root/py-1.json' --wait --connect '$P_EP' >'$root/py-1.out' 2>/dev/null"
+check "... the result came from marie's node" json_is "$root/py-1.out" \
+  "j['status'] == 'complete' and j['worker'] == 'marie' and j['simulated']"
+check "... and is in results/ on the orchestrator" json_is "$root/results/marie/py-1.json" "j['status'] == 'complete'"
+check "... not in the worker node's own folders" [ ! -e "$root/node-marie/results" ]
+check "python producer: a workflow and its report" \
+  bash -c "'$PY' '$PRODUCERS/submit_workflow.py' '$SRC/workflows/parallel-demo.json' --connect '$P_EP' >'$root/wf.out' 2>'$root/wf.err'"
+check "... every task complete, each on its own worker's node" json_is "$root/wf.out" \
+  "j['status'] == 'complete' and sorted(t['worker'] for t in j['tasks']) == ['anga', 'fabien', 'marie']"
+check "... the report is saved under runs/" bash -c "ls '$root'/runs/wire-*/report.json >/dev/null"
+wait "$follow" || true
+check "events: followed live (4 task.complete)" [ "$(wc -l <"$root/events.jsonl")" -eq 4 ]
+check "caf-node submit --wait: a dependency chain across nodes" bash -c "
+  printf '{\"name\": \"chain\", \"tasks\": [%s, %s, %s]}' '$(task_json c1 marie)' '$(task_json c2 anga '["c1"]')' '$(task_json c3 fabien '["c2"]')' >'$root/chain.json'
+  '$CAF_NODE' submit '$root/chain.json' --wait --connect '$P_EP' >'$root/chain.out' 2>/dev/null"
+check "... c3 got c2's result, c2 got c1's" json_is "$root/chain.out" \
+  "[t['task_id'] for t in j['report']['tasks']] == ['c1', 'c2', 'c3'] and j['status'] == 'complete'"
+check "a bad task is refused with the reason (exit 2)" bash -c "
+  echo '{\"task_id\": \"../x\", \"worker\": \"marie\", \"description\": \"x\"}' >'$root/bad.json'
+  '$CAF_NODE' submit '$root/bad.json' --connect '$P_EP' 2>'$root/bad.err'; [ \$? -eq 2 ] && grep -q 'task_id \"../x\": must match' '$root/bad.err'"
+check "a workflow with a cycle is refused whole" bash -c "
+  printf '{\"name\": \"cyc\", \"tasks\": [%s, %s]}' '$(task_json y1 marie '["y2"]')' '$(task_json y2 anga '["y1"]')' >'$root/cyc.json'
+  '$CAF_NODE' submit '$root/cyc.json' --connect '$P_EP' 2>'$root/cyc.err'; [ \$? -eq 2 ] && grep -q 'dependency cycle' '$root/cyc.err' && [ ! -e '$root/tasks/marie/y1.json' ]"
+check "resubmitting a finished task id is a no-op" bash -c "
+  '$CAF_NODE' submit '$root/py-1.json' --connect '$P_EP' | jq -e '.existing == true' >/dev/null"
+
+# --- a file dropped on the orchestrator runs on a remote node ---------------
+cat >"$root/tasks/anga/dropped.json" <<EOF
+$(task_json dropped anga)
+EOF
+check "a file dropped into tasks/ on the orchestrator runs on anga's node" \
+  $AWAIT --timeout 20 "$root/results/anga/dropped.json"
+check "... complete, simulated by the node" json_is "$root/results/anga/dropped.json" "j['status'] == 'complete' and j['simulated']"
+
+# --- status over the wire ---------------------------------------------------
+check "caf-node status --connect lists the nodes and the folders" bash -c "
+  '$CAF_NODE' status --connect '$P_EP' --json >'$root/status.json' &&
+  jq -e '(.nodes | length) == 3 and .workers.marie.done >= 1 and .workers.marie.nodes == 1' '$root/status.json' >/dev/null"
+
+# --- kill -9 of a worker node mid-task: requeued, completed once ------------
+root=$(fresh_root nodekill)
+start_orch "$root"
+start_worker "$root" marie "$root/node-a" --sim-latency-ms 60000
+a=$LAST_WORKER
+task_json long-1 marie >"$root/long-1.json"
+"$CAF_NODE" submit "$root/long-1.json" --connect "$P_EP" >/dev/null
+check "the long task is running on node A" $AWAIT --timeout 20 "$root/tasks/marie/.running/long-1"
+timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic node.down --count 1 >"$root/down.jsonl" &
+follow=$!
+kill -9 "$a"
+wait "$follow" || true
+check "the orchestrator declares node A dead and requeues its task" \
+  jq -e '.requeued == 1 and .worker == "marie"' "$root/down.jsonl"
+check "... it waits for a node (no result yet)" [ ! -e "$root/results/marie/long-1.json" ]
+start_worker "$root" marie "$root/node-b" --sim-latency-ms 50
+check "node B completes the requeued task" $AWAIT --timeout 20 "$root/results/marie/long-1.json"
+check "... once: one complete result, no claim or task file left" bash -c "
+  [ \$(jq -r .status '$root/results/marie/long-1.json') = complete ] &&
+  [ \$(ls '$root/results/marie' | wc -l) -eq 1 ] &&
+  [ -z \"\$(ls '$root/tasks/marie/' '$root/tasks/marie/.claimed/' | grep json)\" ]"
+
+# --- kill -9 of the orchestrator, then a restart: no task lost --------------
+root=$(fresh_root orchkill)
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+W_EP_FIXED="tcp://127.0.0.1:$port"
+P_FIXED="tcp://127.0.0.1:$pport"
+start_orch "$root"
+for w in marie anga; do start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 300; done
+"$PY" - "$root/batch.json" <<'PYEOF'
+import json, sys
+tasks = [{"task_id": f"b{i:02d}", "worker": ("marie", "anga")[i % 2], "description": f"batch task {i}"} for i in range(20)]
+json.dump({"name": "batch", "tasks": tasks}, open(sys.argv[1], "w"))
+PYEOF
+"$CAF_NODE" submit "$root/batch.json" --connect "$P_EP" >/dev/null
+$AWAIT --timeout 20 "$root/results/marie" 2 >/dev/null
+kill -9 "$ORCH_PID"
+wait "$ORCH_PID" 2>/dev/null || true # gone, its port free
+done_before=$(ls "$root"/results/*/ | grep -c json || true)
+check "the orchestrator died with work left ($done_before of 20 done)" [ "$done_before" -lt 20 ]
+rm -f "$root/node-marie/ready" "$root/node-anga/ready"
+start_orch "$root"
+check "the worker nodes come back by themselves" $AWAIT --timeout 30 "$root/node-marie/ready" "$root/node-anga/ready"
+check "after the restart all 20 tasks have a result" \
+  bash -c "$AWAIT --timeout 60 '$root/results/marie' 10 && $AWAIT --timeout 60 '$root/results/anga' 10"
+check "... exactly one each, all complete" bash -c "
+  [ \$(ls '$root'/results/*/*.json | wc -l) -eq 20 ] &&
+  [ \$(jq -r .status '$root'/results/*/*.json | sort -u) = complete ]"
+check "... and no task file or claim is left" bash -c "
+  [ -z \"\$(ls '$root'/tasks/marie/*.json '$root'/tasks/anga/*.json '$root'/tasks/*/.claimed/*.json 2>/dev/null)\" ]"
+unset W_EP_FIXED P_FIXED
+
+# --- CURVE: encrypted, and unknown keys are refused -------------------------
+root=$(fresh_root curve)
+mkdir -p "$root/keys/allowed"
+for k in orchestrator marie producer stranger; do "$CAF_NODE" keygen "$root/keys/$k" >/dev/null 2>&1; done
+cp "$root/keys/marie.pub" "$root/keys/producer.pub" "$root/keys/allowed/"
+check "keygen: the secret key is private (0600)" [ "$(stat -c %a "$root/keys/marie.secret")" = 600 ]
+check "keygen refuses to overwrite a key pair" bash -c "! '$CAF_NODE' keygen '$root/keys/marie' 2>/dev/null"
+chmod 644 "$root/keys/stranger.secret"
+task_json sec-1 marie >"$root/sec-1.json"
+check "a secret key readable by others is refused" bash -c "
+  '$CAF_NODE' submit '$root/sec-1.json' --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>&1 | grep -q 'must not be readable by group or others'"
+chmod 600 "$root/keys/stranger.secret"
+start_orch "$root" --curve-secret "$root/keys/orchestrator.secret" --allow "$root/keys/allowed"
+start_worker "$root" marie "$root/node-marie" --sim-latency-ms 10 \
+  --curve-secret "$root/keys/marie.secret" --server-key "$root/keys/orchestrator.pub"
+pass "a worker node with an allowed key connects over CURVE"
+check "an allowed producer submits over CURVE" bash -c "
+  '$PY' '$PRODUCERS/submit_task.py' '$root/sec-1.json' --wait --connect '$P_EP' \
+    --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' 2>/dev/null | jq -e '.status == \"complete\"' >/dev/null"
+check "a producer with an unknown key gets nothing through" bash -c "
+  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' --timeout-s 2 \
+    --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>'$root/stranger.err' &&
+  grep -q 'no answer' '$root/stranger.err'"
+check "a producer without keys gets nothing through" bash -c "
+  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' 2>/dev/null"
+mkdir -p "$root/node-stranger"
+"$CAF_NODE" worker anga --connect "$W_EP" --root "$root/node-stranger" --config "$CFG" --executor sim "${LIVE[@]}" \
+  --curve-secret "$root/keys/stranger.secret" --server-key "$root/keys/orchestrator.pub" \
+  --ready-file "$root/node-stranger/ready" >"$root/node-stranger/worker.log" 2>&1 &
+PIDS+=("$!")
+check "a worker node with an unknown key is never admitted" bash -c "! $AWAIT --timeout 2 '$root/node-stranger/ready' 2>/dev/null"
+check "... the orchestrator lists only marie's node" bash -c "
+  '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
+  jq -e '[.nodes[].worker] == [\"marie\"]' >/dev/null"
+
+finish
