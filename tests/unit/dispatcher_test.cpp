@@ -1,0 +1,110 @@
+// The orchestrator's book of remote worker nodes, with injected time.
+
+#include "bridge/dispatcher.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace troupe;
+using namespace std::chrono_literals;
+
+namespace {
+
+task mk(const std::string& id, const std::string& worker = "marie") {
+  task t;
+  t.task_id = id;
+  t.worker = worker;
+  t.description = "do " + id;
+  return t;
+}
+
+std::vector<std::string> ids(const std::vector<dispatcher::send_task>& xs) {
+  std::vector<std::string> out;
+  for (auto& x : xs)
+    out.push_back(x.node + ":" + x.t.task_id);
+  return out;
+}
+
+const dispatcher::time_point t0{};
+
+} // namespace
+
+TEST(dispatcher, tasks_wait_for_a_node_then_fill_its_slots) {
+  dispatcher d;
+  EXPECT_TRUE(d.submit(1, mk("a"), "marie").empty());
+  EXPECT_TRUE(d.submit(2, mk("b"), "marie").empty());
+  EXPECT_TRUE(d.submit(3, mk("c"), "marie").empty());
+  EXPECT_EQ(d.queued("marie"), 3u);
+  // Two slots: the two oldest go, the third waits.
+  EXPECT_EQ(ids(d.ready("n1", "marie@1", "marie", 2, {}, t0)),
+            (std::vector<std::string>{"n1:a", "n1:b"}));
+  EXPECT_EQ(d.queued("marie"), 1u);
+  std::vector<dispatcher::send_task> next;
+  EXPECT_TRUE(d.finished("n1", 1, next));
+  EXPECT_EQ(ids(next), std::vector<std::string>{"n1:c"});
+  // A second result for the same ticket is a duplicate.
+  next.clear();
+  EXPECT_FALSE(d.finished("n1", 1, next));
+  EXPECT_TRUE(next.empty());
+}
+
+TEST(dispatcher, work_spreads_over_the_nodes_of_a_worker_only) {
+  dispatcher d;
+  d.ready("m1", "m1", "marie", 1, {}, t0);
+  d.ready("m2", "m2", "marie", 1, {}, t0);
+  d.ready("a1", "a1", "anga", 4, {}, t0);
+  auto a = d.submit(1, mk("x"), "marie");
+  auto b = d.submit(2, mk("y"), "marie");
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  EXPECT_NE(a[0].node, b[0].node);
+  EXPECT_TRUE(d.submit(3, mk("z"), "marie").empty()); // both busy; anga's node idles
+  EXPECT_EQ(ids(d.submit(4, mk("r", "anga"), "anga")), std::vector<std::string>{"a1:r"});
+}
+
+TEST(dispatcher, a_dead_node_gives_its_tasks_back_to_the_front_of_the_queue) {
+  dispatcher d;
+  d.ready("n1", "n1", "marie", 2, {}, t0);
+  d.submit(1, mk("a"), "marie");
+  d.submit(2, mk("b"), "marie");
+  d.submit(3, mk("c"), "marie"); // waits
+  d.seen("n1", t0 + 100ms);
+  EXPECT_TRUE(d.silent_since(t0 + 350ms, 300ms).empty());
+  EXPECT_EQ(d.silent_since(t0 + 450ms, 300ms), std::vector<std::string>{"n1"});
+  std::vector<dispatcher::send_task> next;
+  auto gone = d.drop("n1", next);
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->running.size(), 2u);
+  EXPECT_TRUE(next.empty()); // no other node: kept until one comes
+  EXPECT_EQ(d.queued("marie"), 3u);
+  // The next node gets them in their first order: a, b before c.
+  EXPECT_EQ(ids(d.ready("n2", "n2", "marie", 3, {}, t0 + 1s)),
+            (std::vector<std::string>{"n2:a", "n2:b", "n2:c"}));
+}
+
+TEST(dispatcher, a_node_that_comes_back_keeps_what_it_still_runs) {
+  dispatcher d;
+  d.ready("old", "n", "marie", 1, {}, t0);
+  d.submit(7, mk("a"), "marie");
+  std::vector<dispatcher::send_task> next;
+  d.drop("old", next); // thought dead: a is queued again
+  EXPECT_EQ(d.queued("marie"), 1u);
+  // It reconnects and says it still runs ticket 7: not sent twice.
+  EXPECT_TRUE(d.ready("new", "n", "marie", 1, {7, 99}, t0 + 1s).empty());
+  EXPECT_EQ(d.queued("marie"), 0u);
+  EXPECT_TRUE(d.finished("new", 7, next));
+  EXPECT_EQ(d.outstanding(), 0u);
+}
+
+TEST(dispatcher, a_result_from_a_node_declared_dead_still_counts_once) {
+  dispatcher d;
+  d.ready("n1", "n1", "marie", 1, {}, t0);
+  d.submit(1, mk("a"), "marie");
+  std::vector<dispatcher::send_task> next;
+  d.drop("n1", next); // requeued, no node
+  EXPECT_NE(d.task_of(1), nullptr);
+  EXPECT_TRUE(d.finished("n1", 1, next)); // its late result arrives after all
+  EXPECT_EQ(d.queued("marie"), 0u);
+  EXPECT_EQ(d.task_of(1), nullptr);
+  // A node arriving now gets nothing to run twice.
+  EXPECT_TRUE(d.ready("n2", "n2", "marie", 1, {}, t0).empty());
+}

@@ -1,0 +1,88 @@
+// TRP1 frames (docs/PROTOCOL.md §2) and the CURVE key files.
+
+#include "bridge/wire.hpp"
+#include "bridge/zmq_support.hpp"
+
+#include <filesystem>
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace troupe;
+namespace fs = std::filesystem;
+
+TEST(wire, a_message_is_three_frames_and_back) {
+  wire::message m{"SUBMIT", {{"task", {{"task_id", "t1"}}}, {"wait", true}}};
+  auto frames = wire::encode(m);
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[0], "TRP1");
+  EXPECT_EQ(frames[1], "SUBMIT");
+  std::string err;
+  auto back = wire::decode(frames, err);
+  ASSERT_TRUE(back) << err;
+  EXPECT_EQ(back->cmd, "SUBMIT");
+  EXPECT_EQ(back->body, m.body);
+}
+
+TEST(wire, bad_frames_are_refused_with_the_reason) {
+  std::string err;
+  EXPECT_FALSE(wire::decode({"TRP1", "STATUS"}, err));
+  EXPECT_EQ(err, "expected 3 frames (TRP1, command, body), got 2");
+  EXPECT_FALSE(wire::decode({"MDPC01", "STATUS", "{}"}, err));
+  EXPECT_EQ(err, "unknown protocol \"MDPC01\" (expected TRP1)");
+  EXPECT_FALSE(wire::decode({"TRP1", "STATUS", "[1]"}, err));
+  EXPECT_EQ(err, "body: not a JSON object");
+}
+
+TEST(wire, ids_travel_as_decimal_strings_without_loss) {
+  uint64_t big = 18446744073709551557ull; // beyond a double's 2^53
+  EXPECT_EQ(wire::id_value(json(wire::id_text(big))), big);
+  EXPECT_EQ(wire::id_value(json(42u)), 42u);
+  EXPECT_FALSE(wire::id_value(json("12x")));
+  EXPECT_FALSE(wire::id_value(json(nullptr)));
+}
+
+TEST(wire, a_permit_survives_the_trip) {
+  permit_ask a;
+  a.id = 9;
+  a.worker = "marie";
+  a.model = "claude-opus-4-1";
+  a.prio = priority::high;
+  a.requests = 2;
+  a.input_tokens = 4000;
+  a.output_tokens = 600;
+  auto b = wire::permit_from(wire::permit_json(a));
+  EXPECT_EQ(b.id, 9u);
+  EXPECT_EQ(b.worker, "marie");
+  EXPECT_EQ(b.model, "claude-opus-4-1");
+  EXPECT_EQ(b.prio, priority::high);
+  EXPECT_EQ(b.requests, 2);
+  EXPECT_EQ(b.input_tokens, 4000);
+  EXPECT_EQ(b.output_tokens, 600);
+}
+
+TEST(curve_keys, keygen_writes_a_private_secret_and_a_matching_public_key) {
+  auto dir = fs::temp_directory_path() / ("troupe-keys-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_EQ(zmqx::keygen((dir / "marie").string()), "");
+  struct stat st{};
+  ASSERT_EQ(::stat((dir / "marie.secret").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600u);
+  std::string err;
+  auto sec = zmqx::read_key((dir / "marie.secret").string(), true, err);
+  auto pub = zmqx::read_key((dir / "marie.pub").string(), false, err);
+  ASSERT_TRUE(sec && pub) << err;
+  EXPECT_EQ(zmqx::public_of(*sec), *pub);
+  auto allowed = zmqx::read_allow_list(dir.string(), err);
+  ASSERT_TRUE(allowed) << err;
+  EXPECT_EQ(*allowed, std::set<std::string>{*pub});
+  ::chmod((dir / "marie.secret").c_str(), 0640);
+  EXPECT_FALSE(zmqx::read_key((dir / "marie.secret").string(), true, err));
+  EXPECT_NE(err.find("must not be readable by group or others"), std::string::npos);
+  std::ofstream(dir / "bad.pub") << "not a key";
+  EXPECT_FALSE(zmqx::read_allow_list(dir.string(), err));
+  EXPECT_NE(err.find("not a Z85 CURVE key"), std::string::npos);
+  fs::remove_all(dir);
+}
