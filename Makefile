@@ -9,7 +9,7 @@ DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
 .PHONY: all deps build demo demo-request test bench clean claude-cli cli-setup cli-auth cli-status \
-        cli-test-parallel cli-test-sequential batch-evaluate
+        cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs
 
 ROOT ?= .
 WORKERS = $(shell jq -r '.workers | keys[]' $(CONFIG) 2>/dev/null)
@@ -92,6 +92,18 @@ cli-test-parallel: cli-setup
 
 cli-test-sequential: cli-setup
 	TROUPE_ROOT=$(ROOT) CAF_NODE=$(CAF_NODE) scripts/cli-test.sh sequential
+
+# The container topology (docker-compose.yml): an orchestrator and one node
+# per worker. Needs a Docker engine; `docker-compose config` checks the file.
+COMPOSE ?= docker-compose
+cli-start: cli-setup
+	$(COMPOSE) up -d --build
+
+cli-stop:
+	$(COMPOSE) down
+
+cli-logs:
+	$(COMPOSE) logs -f --tail=100
 
 # Evaluates a class: make batch-evaluate STUDENTS=roster.txt (serve running).
 batch-evaluate:

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# docker-compose.yml as Debian's docker-compose reads it (there is no engine
+# here): valid, four caf-node services, and the agreed volume layout.
+source "$(dirname "$0")/lib.sh"
+command -v docker-compose >/dev/null || { fail "docker-compose is not installed (make deps)"; finish; }
+cd "$SRC"
+check "docker-compose config validates the file" docker-compose -f docker-compose.yml config -q
+docker-compose -f docker-compose.yml config >"$WORK/resolved.yml"
+"$PY" - "$WORK/resolved.yml" <<'PYEOF' >"$WORK/checks.txt"
+import sys, yaml
+c = yaml.safe_load(open(sys.argv[1]))
+s = c["services"]
+ok = lambda cond, m: print(("ok " if cond else "FAIL ") + m)
+ok(sorted(s) == ["anga", "fabien", "marie", "orchestrator"], "services: orchestrator, marie, anga, fabien")
+ok(all(x["image"] == "troupe:latest" and x["build"]["dockerfile"].endswith("docker/Dockerfile") for x in s.values()),
+   "one image for every role, built from docker/Dockerfile")
+ok(s["orchestrator"]["command"][0] == "orchestrator", "the orchestrator runs caf-node orchestrator")
+def vols(name):
+    """target -> {"source", "read_only"}; docker-compose 1.x prints the
+    short form source:target[:mode], newer ones objects."""
+    out = {}
+    for v in s[name]["volumes"]:
+        if isinstance(v, str):
+            parts = v.split(":")
+            out[parts[1]] = {"source": parts[0], "read_only": len(parts) > 2 and parts[2] == "ro"}
+        else:
+            out[v["target"]] = {"source": v.get("source"), "read_only": bool(v.get("read_only"))}
+    return out
+o = vols("orchestrator")
+ok(all(t in o for t in ("/troupe/tasks", "/troupe/results", "/troupe/runs")), "the orchestrator owns tasks/, results/, runs/")
+for w in ("marie", "anga", "fabien"):
+    cmd = s[w]["command"]
+    ok(cmd[:2] == ["worker", w] and "tcp://orchestrator:5555" in cmd, f"{w}: caf-node worker {w} --connect tcp://orchestrator:5555")
+    v = vols(w)
+    ok(set(v) == {f"/troupe/workspaces/{w}", f"/troupe/auth-homes/{w}", "/troupe/config", "/troupe/prompts"},
+       f"{w} sees only its own workspace and auth home, the config and the prompts")
+    ok(v[f"/troupe/auth-homes/{w}"].get("read_only") and v["/troupe/prompts"].get("read_only")
+       and v["/troupe/config"].get("read_only"), f"{w}: auth home, prompts and config read-only")
+    ok(not any(t.startswith("/troupe/tasks") or t.startswith("/troupe/results") for t in v), f"{w} cannot see tasks/ or results/")
+def port(p):
+    if isinstance(p, str):  # host_ip:published:target[/proto]
+        ip, pub, _ = p.split("/")[0].split(":")
+        return ip, pub
+    return p.get("host_ip"), str(p["published"])
+ports = sorted(port(p) for p in s["orchestrator"].get("ports", []))
+ok(ports == [("127.0.0.1", "5556"), ("127.0.0.1", "5557")],
+   "producers and events published on the host's loopback only; the worker endpoint stays inside")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$WORK/checks.txt"
+check "the Dockerfile builds from Debian packages and pins the CLI the tests prove" bash -c "
+  grep -q '^FROM debian:12' docker/Dockerfile &&
+  grep -q \"CLAUDE_CODE_VERSION=\$(jq -r '.dependencies[\"@anthropic-ai/claude-code\"]' tests/claude-cli/package.json)\" docker/Dockerfile"
+finish
