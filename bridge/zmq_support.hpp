@@ -99,11 +99,16 @@ inbox<T>::~inbox() {
 
 template <class T>
 void inbox<T>::post(T x) {
+  bool was_empty;
   {
     std::lock_guard<std::mutex> guard{mtx_};
+    was_empty = items_.empty();
     items_.push_back(std::move(x));
   }
-  signal_eventfd(fd_);
+  // One wake-up per batch: take() clears the fd before it empties the
+  // queue, so whatever joins a non-empty queue is taken with it.
+  if (was_empty)
+    signal_eventfd(fd_);
 }
 
 template <class T>

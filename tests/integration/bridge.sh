@@ -84,6 +84,29 @@ check "a workflow with a cycle is refused whole" bash -c "
 check "resubmitting a finished task id is a no-op" bash -c "
   '$CAF_NODE' submit '$root/py-1.json' --connect '$P_EP' | jq -e '.existing == true' >/dev/null"
 
+# --- CANCEL and RESULT over the wire (a task waiting for a dependency) --------
+task_json waits marie '["never"]' >"$root/waits.json"
+"$CAF_NODE" submit "$root/waits.json" --connect "$P_EP" >/dev/null
+"$PY" - "$P_EP" "$PRODUCERS" >"$root/cancel.txt" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[2])
+import troupe_wire as tw
+class A: connect = sys.argv[1]; curve_secret = None; server_key = None
+s = tw.connect(A)
+tw.send(s, "CANCEL", {"worker": "marie", "task_id": "waits"})
+print(*tw.recv(s, 10))
+tw.send(s, "CANCEL", {"worker": "marie", "task_id": "py-1"})
+print(*tw.recv(s, 10))
+tw.send(s, "RESULT", {"worker": "marie", "task_id": "waits"})
+print(*tw.recv(s, 10))
+tw.send(s, "NOPE", {})
+print(*tw.recv(s, 10))
+PYEOF
+check "CANCEL: a task still waiting is cancelled" grep -q "^CANCELLED {'task_id': 'waits'}" "$root/cancel.txt"
+check "CANCEL: a finished task cannot be" grep -q "^ERROR .*is not waiting" "$root/cancel.txt"
+check "RESULT: the cancelled result is there" grep -q "^RESULT .*'status': 'cancelled'" "$root/cancel.txt"
+check "an unknown command gets ERROR" grep -q "^ERROR {'reason': 'unknown command NOPE'}" "$root/cancel.txt"
+
 # --- a file dropped on the orchestrator runs on a remote node ---------------
 cat >"$root/tasks/anga/dropped.json" <<EOF
 $(task_json dropped anga)
