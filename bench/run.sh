@@ -4,3 +4,6 @@ set -euo pipefail
 BUILD=${1:-build}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 "$BUILD/bench/bench_pipeline" "$SRC" "${SCALE:-1}"
+# The ZeroMQ bridge: the orchestrator's actors and broker in one process, each
+# worker a real `caf-node worker` process, over TCP on loopback.
+"$BUILD/bench/bench_bridge" "$BUILD/caf-node" "$SRC" "${BRIDGE_TASKS:-100000}" 3
