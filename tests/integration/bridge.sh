@@ -173,6 +173,36 @@ check "... and no task file or claim is left" bash -c "
   [ -z \"\$(ls '$root'/tasks/marie/*.json '$root'/tasks/anga/*.json '$root'/tasks/*/.claimed/*.json 2>/dev/null)\" ]"
 unset W_EP_FIXED P_FIXED
 
+# --- permits come from the orchestrator's rate limiter -----------------------
+# The worker node's own config has no limits; the orchestrator's allows two
+# API requests a minute. With the fake claude (one turn a run), two of three
+# runs start at once and the third waits for the orchestrator's permit.
+root=$(fresh_root permits)
+jq --arg src "$SRC" '(.workers[] | .prompt) |= ($src + "/prompts/" + (split("/") | last))
+  | (.orchestrator.prompt) = ($src + "/prompts/orchestrator.md")
+  | .limits = {"requests_per_min": 2} | del(.workers[].limits)' "$CFG" >"$root/orch-cfg.json"
+jq 'del(.limits)' "$root/orch-cfg.json" >"$root/node-cfg.json"
+CFG_SAVED=$CFG; CFG="$root/orch-cfg.json"
+start_orch "$root"
+CFG="$root/node-cfg.json"
+mkdir -p "$root/node-marie"
+with_fake_claude "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-marie" --config "$CFG" \
+  --slots 3 "${LIVE[@]}" --ready-file "$root/node-marie/ready" >"$root/node-marie/worker.log" 2>&1 &
+PIDS+=("$!")
+$AWAIT --timeout 30 "$root/node-marie/ready"
+CFG=$CFG_SAVED
+for i in 1 2 3; do
+  task_json "p$i" marie >"$root/p$i.json"
+  "$CAF_NODE" submit "$root/p$i.json" --connect "$P_EP" >/dev/null
+done
+check "two runs get permits and complete through the real executor (fake claude)" \
+  $AWAIT --timeout 20 "$root/results/marie" 2
+check "... run by the claude executor on the node" bash -c "
+  [ \$(ls '$root'/node-marie/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 2 ]"
+check "the third waits for the orchestrator's limiter (the node has no limits)" bash -c "
+  ! $AWAIT --timeout 2 '$root/results/marie' 3 2>/dev/null &&
+  [ \$(ls '$root'/node-marie/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 2 ]"
+
 # --- CURVE: encrypted, and unknown keys are refused -------------------------
 root=$(fresh_root curve)
 mkdir -p "$root/keys/allowed"
