@@ -238,22 +238,37 @@ struct broker::impl {
 
   // -- producer endpoint -----------------------------------------------------
 
-  /// Writes one task file unless its result or file exists; `existing` is
-  /// true if a result exists already.
-  std::string enqueue(const task& t, bool& existing) {
+  /// The file to write for a task, or nullopt when there is nothing to
+  /// write (`existing`: a result exists already; else the same task file is
+  /// there from an earlier submission: one task, one result) or it cannot be
+  /// (the reason in `err`).
+  std::optional<std::pair<std::string, std::string>>
+  task_file(const task& t, bool& existing, std::string& err) {
     existing = q.find_result(t.task_id, t.worker).has_value();
     if (existing)
-      return {};
+      return std::nullopt;
     auto name = t.task_id + ".json";
     auto path = q.tasks_dir(t.worker) + "/" + name;
     std::error_code ec;
-    if (fs::exists(path, ec) || fs::exists(q.tasks_dir(t.worker) + "/.claimed/" + name, ec))
-      return {}; // submitted before: one task, one result
+    if (fs::exists(path, ec)
+        || fs::exists(q.tasks_dir(t.worker) + "/.claimed/" + name, ec))
+      return std::nullopt;
     auto body = to_json(t).dump(2) + "\n";
-    if (body.size() > cfg.max_task_bytes)
-      return "task " + t.task_id + ": " + std::to_string(body.size())
-             + " bytes, at most " + std::to_string(cfg.max_task_bytes);
-    return write_file_atomic(path, body);
+    if (body.size() > cfg.max_task_bytes) {
+      err = "task " + t.task_id + ": " + std::to_string(body.size())
+            + " bytes, at most " + std::to_string(cfg.max_task_bytes);
+      return std::nullopt;
+    }
+    return std::make_pair(path, std::move(body));
+  }
+
+  /// Writes task files with one durability barrier; the first error or "".
+  static std::string write_all(
+    const std::vector<std::pair<std::string, std::string>>& files) {
+    for (auto& e : write_files_atomic(files))
+      if (!e.empty())
+        return e;
+    return {};
   }
 
   void submit_task(const envelope& env, const json& tj, bool wait) {
@@ -266,7 +281,11 @@ struct broker::impl {
       return;
     }
     bool existing = false;
-    if (auto err = enqueue(*t, existing); !err.empty()) {
+    std::string err;
+    auto file = task_file(*t, existing, err);
+    if (file)
+      err = write_all({*file});
+    if (!err.empty()) {
       to_producer(env, "ERROR", {{"reason", err}});
       return;
     }
@@ -296,18 +315,28 @@ struct broker::impl {
     run.started_at = rfc3339_now();
     run.t0 = clock_type::now();
     json ids = json::array();
+    std::vector<std::pair<std::string, std::string>> files;
+    std::string err;
     for (auto& t : wf->tasks) {
       bool existing = false;
-      if (auto err = enqueue(t, existing); !err.empty()) {
-        // Tasks written so far stay: they are valid and will run.
-        to_producer(env, "ERROR", {{"reason", err}});
-        return;
-      }
+      if (auto f = task_file(t, existing, err))
+        files.push_back(std::move(*f));
+      if (!err.empty())
+        break;
       ids.push_back(t.task_id);
       if (!existing) {
         run.remaining.insert(key(t.worker, t.task_id));
         run_of[key(t.worker, t.task_id)].insert(run.run_id);
       }
+    }
+    // All or nothing is checked before anything is written.
+    if (err.empty())
+      err = write_all(files);
+    if (!err.empty()) {
+      for (auto& k : run.remaining)
+        run_of[k].erase(run.run_id);
+      to_producer(env, "ERROR", {{"reason", err}});
+      return;
     }
     if (wait)
       run.reply_to = env;
