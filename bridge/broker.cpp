@@ -66,6 +66,13 @@ struct broker::impl {
   std::map<std::string, wire_run> runs;
   std::map<std::string, std::set<std::string>> run_of; // worker/task_id
   uint64_t next_run = 1;
+  std::map<std::string, std::vector<std::string>> acks; // node -> tickets
+
+  void flush_acks() {
+    for (auto& [id, tickets] : acks)
+      to_node(id, "ACK", {{"tickets", tickets}});
+    acks.clear();
+  }
 
   explicit impl(broker_settings s)
     : cfg(std::move(s)), q(cfg.root, {cfg.workers.begin(), cfg.workers.end()},
@@ -77,6 +84,10 @@ struct broker::impl {
     }
     for (auto* s : {&workers, &producers, &events})
       s->set(zmq::sockopt::linger, 0);
+    // A peer cannot make us buffer more than this in one message (a
+    // workflow of thousands of tasks fits; a runaway peer is cut off).
+    for (auto* s : {&workers, &producers})
+      s->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
     // Results and reports must not be dropped for a slow producer.
     producers.set(zmq::sockopt::sndhwm, 0);
     workers.set(zmq::sockopt::sndhwm, 0);
@@ -182,8 +193,8 @@ struct broker::impl {
       auto ticket = wire::id_value(b.value("ticket", json{}));
       problems ps;
       auto r = result_from_json(b.value("result", json::object()), ps);
-      if (ticket)
-        to_node(id, "ACK", {{"ticket", wire::id_text(*ticket)}});
+      if (ticket) // acknowledged in one ACK per node and burst (flush_acks)
+        acks[id].push_back(wire::id_text(*ticket));
       if (!ticket || !r) {
         spdlog::warn("a RESULT without a ticket or a valid result was dropped");
         return;
@@ -528,6 +539,7 @@ struct broker::impl {
         }
         on_worker_message(id, *m);
       }
+      flush_acks();
       for (int burst = 0; burst < 256; ++burst) {
         auto frames = zmqx::recv_frames(producers);
         if (frames.empty())

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <map>
 #include <random>
+#include <set>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -100,6 +101,10 @@ struct worker_client::impl {
     } else if (m.cmd == "ACK") {
       if (auto t = wire::id_value(b.value("ticket", json{})))
         unacked.erase(*t);
+      if (auto ts = b.find("tickets"); ts != b.end() && ts->is_array())
+        for (auto& x : *ts)
+          if (auto t = wire::id_value(x))
+            unacked.erase(*t);
     } else if (m.cmd == "GRANT") {
       auto id = wire::id_value(b.value("id", json{}));
       if (id)
@@ -179,9 +184,21 @@ struct worker_client::impl {
           }
           on_message(*m);
         }
-      if (items[1].revents)
-        for (auto& n : notes.take())
+      if (items[1].revents) {
+        auto batch = notes.take();
+        // A task that started and ended within one batch needs no
+        // "running" event: its RESULT says more, one message fewer.
+        std::set<std::string> ended;
+        for (auto& n : batch)
+          if (auto* d = std::get_if<client_note::done>(&n.v))
+            ended.insert(d->r.task_id);
+        for (auto& n : batch) {
+          if (auto* e = std::get_if<client_note::event>(&n.v);
+              e && e->e.kind == "running" && ended.count(e->e.task_id))
+            continue;
           on_note(n);
+        }
+      }
       now = clock_type::now();
       if (now >= next_beat) {
         send("HEARTBEAT", json::object());
