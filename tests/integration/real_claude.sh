@@ -203,4 +203,21 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# --- the auth home read-only, as docker-compose.yml mounts it -------------------
+root=$(fresh_root readonly)
+mkdir -p "$root/auth-homes/marie/.claude"
+printf '{"name": "ro", "tasks": [{"task_id": "ro-1", "worker": "marie", "description": "Say hi."}]}' >"$root/wf.json"
+UNSHARE=(unshare -m)
+[ "$(id -u)" -eq 0 ] || UNSHARE=(sudo -n -E unshare -m)
+set +e
+"${UNSHARE[@]}" sh -c 'mount --bind -o ro "$1/auth-homes/marie" "$1/auth-homes/marie" &&
+  touch "$1/auth-homes/marie/.claude/probe" 2>/dev/null && exit 9
+  exec "$2" run "$1/wf.json" --root "$1" --config "$3"' sh "$root" "$CAF_NODE" "$cfg" >/dev/null 2>"$root/err.log"
+rc=$?
+set -e
+check "with its auth home mounted read-only the CLI still runs the task" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -5 "$root/err.log"
+check "... complete with the mock's answer" json_is "$root/results/marie/ro-1.json" \
+  "j['status'] == 'complete' and j['summary'].startswith('Mock answer to: ')"
+
 finish
