@@ -8,13 +8,14 @@ AWAIT="$PY $SRC/tests/integration/await_results.py"
 CFG="$SRC/config/troupe.json"
 PRODUCERS="$SRC/scripts/producers"
 LIVE=(--heartbeat-ms 100 --liveness 3)
-PIDS=()
+PIDS=()      # caf-node processes: killed hard
+FOLLOWERS=() # `timeout … follow_events.py`: TERM, which timeout passes on
 cleanup() {
+  for p in "${FOLLOWERS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
-[ -n "${KEEP:-}" ] && trap "for p in \"\${PIDS[@]}\"; do kill -9 \$p 2>/dev/null; done" EXIT
 
 # start_orch <root> [args...]: sets ORCH_PID, W_EP, P_EP, E_EP
 start_orch() {
@@ -55,7 +56,7 @@ done
 pass "orchestrator and 3 worker nodes are up as separate processes"
 timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic task.complete --count 4 >"$root/events.jsonl" &
 follow=$!
-PIDS+=("$follow")
+FOLLOWERS+=("$follow")
 task_json py-1 marie >"$root/py-1.json"
 check "python producer: submit a task and wait for its result" \
   bash -c "'$PY' '$PRODUCERS/submit_task.py' '$root/py-1.json' --wait --connect '$P_EP' >'$root/py-1.out' 2>/dev/null"
@@ -130,6 +131,7 @@ task_json long-1 marie >"$root/long-1.json"
 check "the long task is running on node A" $AWAIT --timeout 20 "$root/tasks/marie/.running/long-1"
 timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic node.down --count 1 >"$root/down.jsonl" &
 follow=$!
+FOLLOWERS+=("$follow")
 kill -9 "$a"
 wait "$follow" || true
 check "the orchestrator declares node A dead and requeues its task" \
@@ -186,7 +188,8 @@ CFG_SAVED=$CFG; CFG="$root/orch-cfg.json"
 start_orch "$root"
 CFG="$root/node-cfg.json"
 mkdir -p "$root/node-marie"
-with_fake_claude "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-marie" --config "$CFG" \
+# (PATH set on the command itself: $! is then caf-node's own pid.)
+PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-marie" --config "$CFG" \
   --slots 3 "${LIVE[@]}" --ready-file "$root/node-marie/ready" >"$root/node-marie/worker.log" 2>&1 &
 PIDS+=("$!")
 $AWAIT --timeout 30 "$root/node-marie/ready"
@@ -239,3 +242,4 @@ check "... the orchestrator lists only marie's node" bash -c "
   jq -e '[.nodes[].worker] == [\"marie\"]' >/dev/null"
 
 finish
+
