@@ -238,8 +238,11 @@ struct broker::impl {
       permits[id].erase(p.id);
       caf::anon_send(links.limiter, settle_atom_v, p, used);
     } else if (m.cmd == "COOLDOWN") {
-      caf::anon_send(links.limiter, cooldown_atom_v, b.value("model", ""),
-                     b.value("wait_ms", int64_t{0}));
+      auto wait = b.value("wait_ms", int64_t{0});
+      spdlog::warn("a 429 on node {} ({}): {} waits {}", book.nodes().at(id).name,
+                   worker, b.value("model", ""),
+                   wait > 0 ? std::to_string(wait) + " ms" : "the default cooldown");
+      caf::anon_send(links.limiter, cooldown_atom_v, b.value("model", ""), wait);
     } else if (m.cmd == "DISCONNECT") {
       node_down(id, "disconnected (" + b.value("reason", std::string{}) + ")");
     } else {

@@ -26,7 +26,9 @@ while [ $# -gt 0 ]; do
 done
 need_tools
 [ -r "$record" ] || die "cannot read $record"
-jq -e 'type == "object" and (.name | type) == "string" and (.name | length) > 0' "$record" >/dev/null 2>&1 \
+# -s: exactly one document (jq -e alone accepts an empty file)
+jq -e -s 'length == 1 and (.[0] | type == "object" and (.name | type) == "string" and (.name | length) > 0)' \
+  "$record" >/dev/null 2>&1 \
   || die "$record: must be a JSON object with a non-empty \"name\""
 args=("$(jq -r .name "$record")" --timeout "$timeout")
 t=$(jq -r '.type // empty' "$record"); [ -n "$t" ] && args+=(--type "$t")

@@ -33,6 +33,7 @@ def main():
             seen += 1
     except KeyboardInterrupt:
         pass
+    s.close(linger=0)
 
 
 if __name__ == "__main__":

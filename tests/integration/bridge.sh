@@ -13,7 +13,7 @@ FOLLOWERS=() # `timeout … follow_events.py`: TERM, which timeout passes on
 cleanup() {
   for p in "${FOLLOWERS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
 }
 trap cleanup EXIT
 
@@ -83,7 +83,7 @@ check "a workflow with a cycle is refused whole" bash -c "
   printf '{\"name\": \"cyc\", \"tasks\": [%s, %s]}' '$(task_json y1 marie '["y2"]')' '$(task_json y2 anga '["y1"]')' >'$root/cyc.json'
   '$CAF_NODE' submit '$root/cyc.json' --connect '$P_EP' 2>'$root/cyc.err'; [ \$? -eq 2 ] && grep -q 'dependency cycle' '$root/cyc.err' && [ ! -e '$root/tasks/marie/y1.json' ]"
 check "resubmitting a finished task id is a no-op" bash -c "
-  '$CAF_NODE' submit '$root/py-1.json' --connect '$P_EP' | jq -e '.existing == true' >/dev/null"
+  '$CAF_NODE' submit '$root/py-1.json' --connect '$P_EP' | jq_true '.existing == true'"
 
 # --- CANCEL and RESULT over the wire (a task waiting for a dependency) --------
 task_json waits marie '["never"]' >"$root/waits.json"
@@ -119,7 +119,7 @@ check "... complete, simulated by the node" json_is "$root/results/anga/dropped.
 # --- status over the wire ---------------------------------------------------
 check "caf-node status --connect lists the nodes and the folders" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json >'$root/status.json' &&
-  jq -e '(.nodes | length) == 3 and .workers.marie.done >= 1 and .workers.marie.nodes == 1' '$root/status.json' >/dev/null"
+  jq_true '(.nodes | length) == 3 and .workers.marie.done >= 1 and .workers.marie.nodes == 1' '$root/status.json'"
 
 # --- kill -9 of a worker node mid-task: requeued, completed once ------------
 root=$(fresh_root nodekill)
@@ -135,7 +135,7 @@ FOLLOWERS+=("$follow")
 kill -9 "$a"
 wait "$follow" || true
 check "the orchestrator declares node A dead and requeues its task" \
-  jq -e '.requeued == 1 and .worker == "marie"' "$root/down.jsonl"
+  jq_true '.requeued == 1 and .worker == "marie"' "$root/down.jsonl"
 check "... it waits for a node (no result yet)" [ ! -e "$root/results/marie/long-1.json" ]
 start_worker "$root" marie "$root/node-b" --sim-latency-ms 50
 check "node B completes the requeued task" $AWAIT --timeout 20 "$root/results/marie/long-1.json"
@@ -206,6 +206,43 @@ check "the third waits for the orchestrator's limiter (the node has no limits)" 
   ! $AWAIT --timeout 2 '$root/results/marie' 3 2>/dev/null &&
   [ \$(ls '$root'/node-marie/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 2 ]"
 
+# --- a 429 seen on one node holds every node for its retry-after ------------
+# marie's CLI (the fake) reports a 429 that it retries after 3 s. Once the
+# event is out, anga, on another node, asks for a permit: it may only start
+# when the 3 s are over.
+root=$(fresh_root cooldown)
+jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
+CFG_SAVED=$CFG; CFG="$root/cfg.json"
+start_orch "$root"
+# Subscribed before the nodes start, so the subscription is in place (a
+# SUB that connects as an event goes out misses it).
+timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic task.api_retry --count 1 >"$root/retry.jsonl" &
+follow=$!
+FOLLOWERS+=("$follow")
+for w in marie anga; do
+  mkdir -p "$root/node-$w"
+  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$w" --connect "$W_EP" --root "$root/node-$w" --config "$CFG" \
+    "${LIVE[@]}" --ready-file "$root/node-$w/ready" >"$root/node-$w/worker.log" 2>&1 &
+  PIDS+=("$!")
+done
+$AWAIT --timeout 30 "$root/node-marie/ready" "$root/node-anga/ready"
+CFG=$CFG_SAVED
+printf '{"task_id": "hit", "worker": "marie", "description": "Evaluate. FAKE_CLAUDE:retry:429:3000"}' >"$root/hit.json"
+"$CAF_NODE" submit "$root/hit.json" --connect "$P_EP" >/dev/null
+wait "$follow" || true
+t_retry=$("$PY" -c 'import time; print(time.time())')
+task_json after anga >"$root/after.json"
+"$CAF_NODE" submit "$root/after.json" --connect "$P_EP" >/dev/null
+check "marie's node reported the 429 as an event" bash -c "
+  [ -s '$root/retry.jsonl' ] && jq_true '.detail | startswith(\"API 429\")' '$root/retry.jsonl'"
+check "both tasks complete" $AWAIT --timeout 20 "$root/results/marie/hit.json" "$root/results/anga/after.json"
+check "anga's run started only after marie's retry-after (3 s)" "$PY" - "$root/node-anga/auth-homes/anga/.claude/fake-calls" "$t_retry" <<'PYEOF'
+import glob, json, sys
+calls = [json.load(open(f)) for f in glob.glob(sys.argv[1] + "/*.json")]
+started = min(c["time"] for c in calls)
+sys.exit(0 if started - float(sys.argv[2]) >= 2.5 else 1)
+PYEOF
+
 # --- CURVE: encrypted, and unknown keys are refused -------------------------
 root=$(fresh_root curve)
 mkdir -p "$root/keys/allowed"
@@ -224,7 +261,7 @@ start_worker "$root" marie "$root/node-marie" --sim-latency-ms 10 \
 pass "a worker node with an allowed key connects over CURVE"
 check "an allowed producer submits over CURVE" bash -c "
   '$PY' '$PRODUCERS/submit_task.py' '$root/sec-1.json' --wait --connect '$P_EP' \
-    --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' 2>/dev/null | jq -e '.status == \"complete\"' >/dev/null"
+    --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' 2>/dev/null | jq_true '.status == \"complete\"'"
 check "a producer with an unknown key gets nothing through" bash -c "
   ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' --timeout-s 2 \
     --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>'$root/stranger.err' &&
@@ -239,7 +276,7 @@ PIDS+=("$!")
 check "a worker node with an unknown key is never admitted" bash -c "! $AWAIT --timeout 2 '$root/node-stranger/ready' 2>/dev/null"
 check "... the orchestrator lists only marie's node" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
-  jq -e '[.nodes[].worker] == [\"marie\"]' >/dev/null"
+  jq_true '[.nodes[].worker] == [\"marie\"]'"
 
 finish
 

@@ -67,5 +67,5 @@ check "... results on the orchestrator only" bash -c "
   [ \$(ls '$root'/results/*/*.json | wc -l) -eq 3 ] && [ -z \"\$(ls '$root'/node-*/results 2>/dev/null)\" ]"
 check "the orchestrator saw each node from its own address" bash -c "
   ${IP[*]} netns exec '$TAG-producer' '$CAF_NODE' status --connect tcp://10.231.4.1:5556 --json |
-  jq -e '[.nodes[].worker] | sort == [\"anga\", \"fabien\", \"marie\"]' >/dev/null"
+  jq_true '[.nodes[].worker] | sort == [\"anga\", \"fabien\", \"marie\"]'"
 finish

@@ -28,3 +28,10 @@ fresh_root() {
   echo "$r"
 }
 with_fake_claude() { PATH="$SRC/tests/fake:$PATH" "$@"; }
+# `jq -e EXPR [FILE]` that fails on empty input (plain jq -e passes it).
+jq_true() {
+  local in
+  if [ $# -gt 1 ]; then in=$(cat "$2"); else in=$(cat); fi
+  [ -n "$in" ] && printf '%s' "$in" | jq -e "$1" >/dev/null
+}
+export -f jq_true

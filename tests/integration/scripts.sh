@@ -44,6 +44,8 @@ run_rc 1 "evaluate-student reports a failed evaluation" "$S/evaluate-student.sh"
 check "... with the error kind" grep -q "error: max_turns" "$WORK/out"
 printf '{"type": "hip-hop"}' >"$WORK/noname.json"
 run_rc 2 "evaluate-student refuses a record without a name" "$S/evaluate-student.sh" "$WORK/noname.json"
+: >"$WORK/empty.json"
+run_rc 2 "evaluate-student refuses an empty record file" "$S/evaluate-student.sh" "$WORK/empty.json"
 printf '{"name": "Inès Moreau", "notes": "ready for the advanced group"}' >"$WORK/ines.json"
 run_rc 0 "evaluate-student" "$S/evaluate-student.sh" "$WORK/ines.json"
 
