@@ -7,3 +7,4 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 # The ZeroMQ bridge: the orchestrator's actors and broker in one process, each
 # worker a real `caf-node worker` process, over TCP on loopback.
 "$BUILD/bench/bench_bridge" "$BUILD/caf-node" "$SRC" "${BRIDGE_TASKS:-100000}" 3
+"$BUILD/bench/bench_zmq_floor"
