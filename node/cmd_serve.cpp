@@ -111,7 +111,7 @@ int serve(const serve_options& opts) {
       bs.events_endpoint = opts.events_ep;
       bs.root = root;
       bs.workers = cfg->worker_names();
-      bs.limits = {cfg->orchestrator.max_tasks * 100, cfg->orchestrator.max_depth * 10};
+      bs.limits = workflow_limits{}; // as for a workflow file given to run
       bs.max_task_bytes = opts.max_task_bytes;
       bs.heartbeat = std::chrono::milliseconds(opts.live.heartbeat_ms);
       bs.liveness = opts.live.liveness;
