@@ -65,15 +65,11 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
 
 void finish_run(self_ptr self, uint64_t run_no) {
   auto& run = self->state.runs.at(run_no);
-  run_summary s;
-  s.run_id = run.id;
-  s.workflow_name = run.wf.name;
-  s.workflow_description = run.wf.description;
-  s.started_at = run.started_at;
-  s.finished_at = rfc3339_now();
-  s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    self->clock().now() - run.t0)
-                    .count();
+  auto s = run_summary::of(
+    run.wf, run.id, run.started_at,
+    std::chrono::duration_cast<std::chrono::milliseconds>(self->clock().now()
+                                                          - run.t0)
+      .count());
   s.results.reserve(run.results.size());
   for (auto& r : run.results)
     s.results.push_back(std::move(*r));

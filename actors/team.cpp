@@ -100,13 +100,8 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
         stop_team(t);
         return std::nullopt;
       }
-      worker_settings ws;
-      ws.name = ow.name;
-      ws.model = ow.model;
-      ws.slots = 1;
-      ws.needs_permits = e->kind() == "claude";
       // Its events would name no run: the node logs planning itself.
-      t.planner = sys.spawn(worker, ws, e, t.limiter, recorder_actor{});
+      t.planner = spawn_worker(sys, cfg, ow, e, t.limiter, recorder_actor{});
     }
   }
   return t;

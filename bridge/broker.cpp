@@ -366,15 +366,11 @@ struct broker::impl {
     if (i == runs.end() || !i->second.remaining.empty())
       return;
     auto& run = i->second;
-    run_summary s;
-    s.run_id = run.run_id;
-    s.workflow_name = run.wf.name;
-    s.workflow_description = run.wf.description;
-    s.started_at = run.started_at;
-    s.finished_at = rfc3339_now();
-    s.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                      clock_type::now() - run.t0)
-                      .count();
+    auto s = run_summary::of(
+      run.wf, run.run_id, run.started_at,
+      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
+                                                            - run.t0)
+        .count());
     s.tasks = run.wf.tasks;
     for (auto& t : run.wf.tasks)
       if (auto r = q.find_result(t.task_id, t.worker))

@@ -59,16 +59,15 @@ void ignore_sigpipe_once() {
   std::call_once(flag, [] { ::signal(SIGPIPE, SIG_IGN); });
 }
 
-/// Appends what `fd` has; returns false at EOF or a hard error.
-bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
+/// Reads what `fd` has into `sink(data, n)`; returns false at EOF or a hard
+/// error, true when nothing more is there for now.
+template <class Sink>
+bool read_available(int fd, Sink&& sink) {
   char buf[65536];
   for (;;) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
-      auto room = cap > dst.size() ? cap - dst.size() : 0;
-      if (static_cast<size_t>(n) > room)
-        truncated = true;
-      dst.append(buf, std::min(static_cast<size_t>(n), room));
+      sink(buf, static_cast<size_t>(n));
       continue;
     }
     if (n == 0)
@@ -77,6 +76,16 @@ bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
       continue;
     return errno == EAGAIN || errno == EWOULDBLOCK;
   }
+}
+
+/// Appends what `fd` has, up to `cap`; the rest is dropped.
+bool drain(int fd, std::string& dst, size_t cap, bool& truncated) {
+  return read_available(fd, [&](const char* p, size_t n) {
+    auto room = cap > dst.size() ? cap - dst.size() : 0;
+    if (n > room)
+      truncated = true;
+    dst.append(p, std::min(n, room));
+  });
 }
 
 /// Stdout handed over line by line: `pending` holds the unfinished line.
@@ -112,19 +121,8 @@ struct line_splitter {
 
 /// Like drain, into a line splitter.
 bool drain_lines(int fd, line_splitter& ls, bool& truncated) {
-  char buf[65536];
-  for (;;) {
-    auto n = ::read(fd, buf, sizeof(buf));
-    if (n > 0) {
-      ls.feed(buf, static_cast<size_t>(n), truncated);
-      continue;
-    }
-    if (n == 0)
-      return false;
-    if (errno == EINTR)
-      continue;
-    return errno == EAGAIN || errno == EWOULDBLOCK;
-  }
+  return read_available(
+    fd, [&](const char* p, size_t n) { ls.feed(p, n, truncated); });
 }
 
 /// Process groups of the children being supervised, for shutdown.

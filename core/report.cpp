@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <map>
 
+#include "core/clock.hpp"
 #include "core/json_codec.hpp"
 
 namespace troupe {
@@ -98,6 +99,18 @@ std::string advice(const std::string& kind) {
 }
 
 } // namespace
+
+run_summary run_summary::of(const workflow& wf, std::string run_id,
+                            std::string started_at, int64_t duration_ms) {
+  run_summary s;
+  s.run_id = std::move(run_id);
+  s.workflow_name = wf.name;
+  s.workflow_description = wf.description;
+  s.started_at = std::move(started_at);
+  s.finished_at = rfc3339_now();
+  s.duration_ms = duration_ms;
+  return s;
+}
 
 bool run_summary::all_complete() const {
   return count(status::complete) == results.size() && !results.empty();

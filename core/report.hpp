@@ -21,6 +21,10 @@ struct run_summary {
   std::vector<task> tasks;
   std::vector<result> results;
 
+  /// A summary of `wf` under `run_id`, finished now, without results yet.
+  static run_summary of(const workflow& wf, std::string run_id,
+                        std::string started_at, int64_t duration_ms);
+
   bool all_complete() const;
   size_t count(status s) const;
 };

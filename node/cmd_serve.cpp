@@ -62,13 +62,7 @@ int serve(const serve_options& opts) {
   std::vector<std::string> workers;
   for (auto& w : cfg->workers)
     workers.push_back(w.name);
-  // Signals are taken by sigwait below; block them before any thread starts
-  // so that every thread inherits the mask.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  stop_signals stop; // before any thread starts
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   int handed_back = 0;
@@ -199,10 +193,9 @@ int serve(const serve_options& opts) {
     spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "
                  "SIGTERM or Ctrl-C",
                  root, fmt::join(workers, ", "), session);
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
-    spdlog::info("{}: no new tasks; waiting up to {} s for running ones",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM", opts.grace_s);
+    auto sig = stop.wait();
+    spdlog::info("{}: no new tasks; waiting up to {} s for running ones", sig,
+                 opts.grace_s);
     watcher.stop();
     caf::scoped_actor self{sys};
     self->request(drop, caf::infinite, stop_atom_v,

@@ -68,11 +68,7 @@ int worker_cmd(const worker_options& opts) {
     cs.on_connected = [path = opts.ready_file] {
       write_file_atomic(path, std::to_string(::getpid()) + "\n");
     };
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGTERM);
-  sigaddset(&stop_signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  stop_signals stop; // before any thread starts
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   {
@@ -108,10 +104,8 @@ int worker_cmd(const worker_options& opts) {
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
                  cs.node, wc.slots, exec->kind(), cs.endpoint,
                  cs.curve ? " (CURVE)" : "");
-    int sig = 0;
-    sigwait(&stop_signals, &sig);
     spdlog::info("{}: leaving; the orchestrator requeues what ran here",
-                 sig == SIGINT ? "SIGINT" : "SIGTERM");
+                 stop.wait());
     client->stop();
     signal_all_children(SIGKILL);
     for (auto a : {caf::actor_cast<caf::actor>(wk), caf::actor_cast<caf::actor>(limiter),

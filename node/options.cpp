@@ -25,6 +25,19 @@ void add_common_options(CLI::App* cmd, common_options& opts) {
     ->check(CLI::Range(0, 3600000));
 }
 
+stop_signals::stop_signals() {
+  sigemptyset(&set_);
+  sigaddset(&set_, SIGTERM);
+  sigaddset(&set_, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+}
+
+const char* stop_signals::wait() const {
+  int sig = 0;
+  sigwait(&set_, &sig);
+  return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
 std::string normalize_root(const std::string& root) {
   auto p = fs::absolute(root).lexically_normal().string();
   while (p.size() > 1 && p.back() == '/')

@@ -2,6 +2,7 @@
 
 // Options shared by the commands that start workers (run, serve, ...).
 
+#include <csignal>
 #include <optional>
 #include <string>
 
@@ -28,6 +29,19 @@ std::optional<config> load_effective_config(const common_options& opts);
 
 /// An absolute, normal form of a root folder, without a trailing slash.
 std::string normalize_root(const std::string& root);
+
+/// SIGTERM and SIGINT, blocked in the calling thread: call it before any
+/// thread starts, so that every thread inherits the mask and only
+/// wait() takes them.
+class stop_signals {
+public:
+  stop_signals();
+  /// Waits for one; returns its name ("SIGTERM" or "SIGINT").
+  const char* wait() const;
+
+private:
+  sigset_t set_;
+};
 
 /// Prints problems to stderr, one per line, after a heading.
 void print_problems(const std::string& heading, const problems& ps);

@@ -31,15 +31,7 @@ def main():
     else:
         ap.error("give a task file, or --worker, --task-id and --description")
     s = tw.connect(args)
-    tw.send(s, "SUBMIT", {"task": task, "wait": args.wait})
-    answer = tw.recv(s, min(args.timeout_s, 30))
-    if answer is None:
-        sys.exit(f"error: no answer from {args.connect}")
-    cmd, body = answer
-    if cmd == "ERROR":
-        print("error: " + body.get("reason", ""), *("  - " + p for p in body.get("problems", [])),
-              sep="\n", file=sys.stderr)
-        sys.exit(2)
+    body = tw.submit(s, args, {"task": task, "wait": args.wait})
     print(json.dumps(body), file=sys.stderr)
     if not args.wait:
         return

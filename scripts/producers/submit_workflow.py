@@ -21,15 +21,7 @@ def main():
     args = ap.parse_args()
     wf = tw.load_json(args.file)
     s = tw.connect(args)
-    tw.send(s, "SUBMIT", {"workflow": wf, "wait": True})
-    answer = tw.recv(s, min(args.timeout_s, 30))
-    if answer is None:
-        sys.exit(f"error: no answer from {args.connect}")
-    cmd, body = answer
-    if cmd == "ERROR":
-        print("error: " + body.get("reason", ""), *("  - " + p for p in body.get("problems", [])),
-              sep="\n", file=sys.stderr)
-        sys.exit(2)
+    body = tw.submit(s, args, {"workflow": wf, "wait": True})
     print(f"accepted as run {body['run_id']}: {len(body['tasks'])} tasks", file=sys.stderr)
     while True:
         answer = tw.recv(s, args.timeout_s)

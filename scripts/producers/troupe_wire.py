@@ -50,6 +50,21 @@ def recv(s, timeout_s):
     return frames[1].decode(), json.loads(frames[2])
 
 
+def submit(s, args, body):
+    """Sends SUBMIT and returns the ACCEPTED body; exits 1 without an answer,
+    2 when the orchestrator refuses (printing every problem)."""
+    send(s, "SUBMIT", body)
+    answer = recv(s, min(args.timeout_s, 30))
+    if answer is None:
+        sys.exit(f"error: no answer from {args.connect}")
+    cmd, body = answer
+    if cmd == "ERROR":
+        print("error: " + body.get("reason", ""), *("  - " + p for p in body.get("problems", [])),
+              sep="\n", file=sys.stderr)
+        sys.exit(2)
+    return body
+
+
 def load_json(path):
     try:
         with open(path) as f:
