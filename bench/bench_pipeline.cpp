@@ -33,13 +33,8 @@ namespace {
 std::string src_dir;
 
 config make_config(const std::string& executor, int slots,
-                   std::vector<std::string> argv = {}, int sim_ms = 0,
-                   bool limited = false) {
+                   std::vector<std::string> argv = {}, int sim_ms = 0) {
   json j = {{"workers", json::object()}};
-  if (limited) // limits that never bind: every task still takes a permit
-    j["limits"] = {{"requests_per_min", 1e12},
-                   {"input_tokens_per_min", 1e15},
-                   {"output_tokens_per_min", 1e15}};
   for (auto [name, prompt] : {std::pair{"marie", "DANCE.md"},
                               {"anga", "ANGA.md"}, {"fabien", "FABIEN.md"}})
     j["workers"][name] = {{"prompt", src_dir + "/prompts/" + prompt},
@@ -153,14 +148,6 @@ int main(int argc, char** argv) {
            "tasks/s", std::to_string(n_fast) + " tasks, 3 workers x 8 slots");
     report("sim 0 ms, in-process: peak RSS", peak_rss_mb(), "MB",
            "whole process, " + std::to_string(n_fast) + "-task workflow held in memory");
-    auto limited = make_config("sim", 8, {}, 0, true);
-    rates.clear();
-    for (int i = 0; i < 3; ++i) {
-      auto o = run_once(limited, wf);
-      rates.push_back(o.complete / o.seconds);
-    }
-    report("sim 0 ms, in-process, a permit per task", median(rates), "tasks/s",
-           "rate limits configured (not binding): limiter round trip + settle");
   }
 
   // 2. /bin/true through the command executor.
