@@ -49,6 +49,10 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
           e.run_id = i->second;
       } else if (e.kind == "queued") {
         st.run_of[key] = e.run_id;
+      } else if (parse_status(e.kind)) {
+        // The task's last event: a long-running node must not keep one
+        // entry per task it ever ran.
+        st.run_of.erase(key);
       }
       if (auto log = log_for(st, e.run_id)) {
         json j = {{"ts", rfc3339_now()}, {"event", e.kind}};
