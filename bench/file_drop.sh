@@ -14,7 +14,8 @@ BASE=${BASELINE_DIR:-$SRC/../shared/baseline}
 [ -f "$BASE/orchestrator.py" ] || { echo "baseline not found at $BASE (set BASELINE_DIR)" >&2; exit 2; }
 PY=/usr/bin/python3
 CFG=$(mktemp /tmp/troupe-bench-cfg.XXXXXX.json)
-trap 'rm -f "$CFG"' EXIT
+SIM_CFG=$(mktemp /tmp/troupe-bench-sim.XXXXXX.json)
+trap 'rm -f "$CFG" "$SIM_CFG"' EXIT
 cat >"$CFG" <<JSON
 {"workers": {
   "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 2},
@@ -22,6 +23,10 @@ cat >"$CFG" <<JSON
   "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "executor": "command", "slots": 2}},
  "executors": {"command": {"argv": ["true"]}}}
 JSON
+# The same workers on the simulator at 0 ms: what the file drop itself can
+# carry when no process is started per task.
+sed 's/"executor": "command"/"executor": "sim"/; s/"command": {"argv": \["true"\]}/"sim": {"latency_ms": 0}/' \
+  "$CFG" >"$SIM_CFG"
 SERVE="$BUILD/caf-node serve --root {root} --config $CFG --log-level warn"
 # Only the names differ; both receive marie/anga/fabien tasks.
 for tmp in /dev/shm /var/tmp; do
@@ -35,3 +40,6 @@ for tmp in /dev/shm /var/tmp; do
       --system-cmd "$SERVE" --ready-s 0.5 --label troupe | grep SUMMARY
   done
 done
+echo "== /dev/shm, troupe with the simulator at 0 ms (no process per task)"
+$PY "$BASE/orchestrator.py" --mode throughput --n 5000 --wait watch --runs "$RUNS" --tmp /dev/shm \
+  --system-cmd "${SERVE/$CFG/$SIM_CFG}" --ready-s 0.5 --label troupe-sim | grep SUMMARY
