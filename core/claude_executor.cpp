@@ -5,7 +5,6 @@
 #include <filesystem>
 #include <sstream>
 
-#include "core/clock.hpp"
 #include "core/executor_common.hpp"
 #include "core/json_codec.hpp"
 #include "core/prompt.hpp"
@@ -245,10 +244,7 @@ result claude_executor::run(const task& t, int attempt,
                       {"delay_ms", ev.delay_ms},
                       {"attempt", ev.attempt}});
   }
-  if (r.ok())
-    r.artifacts = normalize_artifacts(r.artifacts, paths_.root,
-                                      paths_.workspace_rel);
-  r.completed_at = rfc3339_now();
+  end_result(r, paths_);
   return r;
 }
 

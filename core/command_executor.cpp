@@ -4,7 +4,6 @@
 #include <fstream>
 
 #include "core/claude_executor.hpp"
-#include "core/clock.hpp"
 #include "core/executor_common.hpp"
 #include "core/prompt.hpp"
 
@@ -84,10 +83,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
       r.artifacts = std::move(rep.artifacts);
     }
   }
-  if (r.ok())
-    r.artifacts = normalize_artifacts(r.artifacts, paths_.root,
-                                      paths_.workspace_rel);
-  r.completed_at = rfc3339_now();
+  end_result(r, paths_);
   return r;
 }
 

@@ -10,6 +10,10 @@ namespace troupe {
 /// A result for `t` with the bookkeeping fields filled in.
 result begin_result(const task& t, int attempt, const std::string& model);
 
+/// Closes a run: artifacts of a complete result made relative to the root
+/// (and kept inside the worker's workspace), and the completion time.
+void end_result(result& r, const worker_paths& paths);
+
 /// Marks `r` failed with `kind` and `message`.
 void fail_result(result& r, std::string kind, std::string message);
 

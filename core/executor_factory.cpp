@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "core/clock.hpp"
+#include "core/prompt.hpp"
 
 namespace troupe {
 
@@ -28,6 +29,13 @@ result begin_result(const task& t, int attempt, const std::string& model) {
   r.attempt = attempt;
   r.model = t.model ? *t.model : model;
   return r;
+}
+
+void end_result(result& r, const worker_paths& paths) {
+  if (r.ok())
+    r.artifacts = normalize_artifacts(r.artifacts, paths.root,
+                                      paths.workspace_rel);
+  r.completed_at = rfc3339_now();
 }
 
 void fail_result(result& r, std::string kind, std::string message) {
