@@ -17,22 +17,57 @@ namespace {
 
 using self_ptr = recorder_actor::stateful_pointer<recorder_state>;
 
-std::ofstream* log_for(recorder_state& st, const std::string& run_id) {
+std::string log_name(const std::string& dir, int generation) {
+  return dir + (generation == 0 ? "/events.jsonl"
+                                : "/events." + std::to_string(generation) + ".jsonl");
+}
+
+bool open_log(event_log& log) {
+  log.out.open(log_name(log.dir, 0), std::ios::app);
+  std::error_code ec;
+  auto size = fs::file_size(log_name(log.dir, 0), ec);
+  log.bytes = ec ? 0 : static_cast<int64_t>(size);
+  return static_cast<bool>(log.out);
+}
+
+/// Shifts events.N.jsonl up by one (dropping the oldest), makes the current
+/// log events.1.jsonl and starts a new one.
+bool rotate(event_log& log, int keep) {
+  log.out.close();
+  std::error_code ec;
+  fs::remove(log_name(log.dir, keep), ec);
+  for (int g = keep - 1; g >= 0; --g)
+    if (fs::exists(log_name(log.dir, g), ec))
+      fs::rename(log_name(log.dir, g), log_name(log.dir, g + 1), ec);
+  return open_log(log); // keep = 0 removed the current log above
+}
+
+event_log* log_for(recorder_state& st, const std::string& run_id) {
   if (st.cfg.root.empty() || run_id.empty())
     return nullptr;
   auto& slot = st.logs[run_id];
   if (!slot) {
-    auto dir = st.cfg.root + "/runs/" + run_id;
+    slot = std::make_unique<event_log>();
+    slot->dir = st.cfg.root + "/runs/" + run_id;
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    slot = std::make_unique<std::ofstream>(dir + "/events.jsonl",
-                                           std::ios::app);
-    if (!*slot) {
-      spdlog::error("cannot open {}/events.jsonl", dir);
+    fs::create_directories(slot->dir, ec);
+    if (!open_log(*slot)) {
+      spdlog::error("cannot open {}/events.jsonl", slot->dir);
       st.healthy = false;
     }
   }
   return slot.get();
+}
+
+void append(recorder_state& st, event_log& log, const std::string& line) {
+  auto n = static_cast<int64_t>(line.size()) + 1;
+  if (st.cfg.log_max_bytes > 0 && log.bytes > 0
+      && log.bytes + n > st.cfg.log_max_bytes && !rotate(log, st.cfg.log_keep)) {
+    spdlog::error("cannot start a new {}/events.jsonl", log.dir);
+    st.healthy = false;
+  }
+  log.out << line << '\n';
+  log.bytes += n;
 }
 
 } // namespace
@@ -62,7 +97,7 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
           j["worker"] = e.worker;
         if (!e.detail.empty())
           j["detail"] = e.detail;
-        *log << j.dump() << '\n';
+        append(st, *log, j.dump());
         // Flushed once the events queued now are written: a long-running
         // node's log is on disk within moments, at one write per burst.
         if (!st.flush_queued) {
@@ -89,13 +124,13 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
     },
     [=](flush_atom) {
       for (auto& [id, log] : self->state.logs)
-        log->flush();
+        log->out.flush();
       return self->state.healthy;
     },
     [=](tick_atom) {
       self->state.flush_queued = false;
       for (auto& [id, log] : self->state.logs)
-        log->flush();
+        log->out.flush();
     },
   };
 }

@@ -17,12 +17,24 @@ struct recorder_settings {
   bool write_results = true;
   /// Called for every event (live progress); on the recorder's thread.
   std::function<void(const task_event&)> on_event;
+  /// An events.jsonl that grows past this is renamed events.1.jsonl (the
+  /// older ones shift up to events.<keep>.jsonl, the oldest is dropped) and
+  /// a new one is started. keep = 0: the log starts over. 0 bytes: no limit.
+  int64_t log_max_bytes = int64_t{64} << 20;
+  int log_keep = 4;
+};
+
+/// An open events.jsonl and how much it holds.
+struct event_log {
+  std::string dir;
+  std::ofstream out;
+  int64_t bytes = 0;
 };
 
 struct recorder_state {
   static inline const char* name = "recorder";
   recorder_settings cfg;
-  std::map<std::string, std::unique_ptr<std::ofstream>> logs; // by run id
+  std::map<std::string, std::unique_ptr<event_log>> logs; // by run id
   std::map<std::string, std::string> run_of;  // "worker/task_id" -> run id
   bool healthy = true;
   bool flush_queued = false; // a tick is on its way to flush the logs

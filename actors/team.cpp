@@ -71,6 +71,8 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
       static_cast<int64_t>(cfg.cooldown_s * 1000))});
   if (opts.record) {
     auto rs = opts.recording;
+    rs.log_max_bytes = cfg.events_max_mb << 20;
+    rs.log_keep = cfg.events_keep;
     if (rs.root.empty())
       rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
     t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));

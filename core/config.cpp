@@ -233,6 +233,11 @@ std::optional<config> config_from_json(const json& j,
       r.str("api_key_env", cfg.orchestrator.api_key_env);
     }
     read_limits(top, "limits", cfg.limits, &cfg.cooldown_s);
+    if (auto ej = top.get("events")) {
+      object_reader r(*ej, "events", out);
+      r.integer("max_mb", cfg.events_max_mb, 1, 1 << 20);
+      r.integer("keep", cfg.events_keep, 0, 100);
+    }
     if (auto ej = top.get("executors")) {
       object_reader e(*ej, "executors", out);
       if (auto cj = e.get("claude")) {

@@ -101,6 +101,10 @@ struct config {
   claude_settings claude;
   command_settings command;
   sim_settings sim;
+  /// A run's events.jsonl is rotated past this size (a long-running node
+  /// appends to one log for its whole session), keeping this many old ones.
+  int64_t events_max_mb = 64;
+  int events_keep = 4;
   std::string source; // the file it came from, or "(defaults)"
 
   const worker_config* find_worker(const std::string& name) const;

@@ -26,12 +26,30 @@ struct fixture : test_coordinator_fixture<test_config> {
   recorder_actor rec;
 
   fixture() {
+    start({});
+  }
+
+  /// (Re)starts the recorder; `tweak` adjusts its settings.
+  void start(std::function<void(recorder_settings&)> tweak) {
+    if (rec)
+      self->send_exit(rec, caf::exit_reason::user_shutdown);
     fs::remove_all(root);
     recorder_settings cfg;
     cfg.root = root;
     cfg.on_event = [this](const task_event& e) { seen.push_back(e); };
+    if (tweak)
+      tweak(cfg);
     rec = sys.spawn(recorder, cfg);
     run();
+  }
+
+  /// Queues tasks t0..t<n-1> in run "session", flushes; returns its folder.
+  std::string queue_many(int n) {
+    for (int i = 0; i < n; ++i)
+      event("session", "queued", "t" + std::to_string(i));
+    self->send(rec, flush_atom_v);
+    run();
+    return root + "/runs/session/";
   }
 
   ~fixture() {
@@ -49,8 +67,9 @@ struct fixture : test_coordinator_fixture<test_config> {
     return deref<recorder_impl>(rec).state.run_of.size();
   }
 
-  std::vector<std::string> log_lines(const std::string& run_id) {
-    std::ifstream in{root + "/runs/" + run_id + "/events.jsonl"};
+  std::vector<std::string> log_lines(const std::string& run_id,
+                                     const std::string& file = "events.jsonl") {
+    std::ifstream in{root + "/runs/" + run_id + "/" + file};
     std::vector<std::string> xs;
     for (std::string line; std::getline(in, line);)
       xs.push_back(line);
@@ -90,6 +109,45 @@ CAF_TEST(a finished task leaves nothing behind in a long-running node) {
   event("", "running", "again");
   CAF_CHECK_EQUAL(seen.back().run_id, "session");
   CAF_CHECK_EQUAL(entries(), 1u);
+}
+
+CAF_TEST(a growing event log is rotated and only the newest ones kept) {
+  // One event line is about 90 bytes here: about five fit in 500.
+  start([](recorder_settings& cfg) {
+    cfg.log_max_bytes = 500;
+    cfg.log_keep = 2;
+  });
+  auto dir = queue_many(40);
+  CAF_CHECK(fs::exists(dir + "events.1.jsonl"));
+  CAF_CHECK(fs::exists(dir + "events.2.jsonl"));
+  CAF_CHECK(!fs::exists(dir + "events.3.jsonl"));
+  for (auto file : {"events.jsonl", "events.1.jsonl", "events.2.jsonl"})
+    CAF_CHECK_LESS_OR_EQUAL(fs::file_size(dir + file), 500u);
+  // Whole lines, newest in events.jsonl, the runs of ids unbroken across
+  // the files (no event lost or repeated at a rotation).
+  std::vector<int> ids;
+  for (auto file : {"events.2.jsonl", "events.1.jsonl", "events.jsonl"})
+    for (auto& line : log_lines("session", file)) {
+      auto j = json::parse(line);
+      ids.push_back(std::stoi(j.at("task_id").get<std::string>().substr(1)));
+    }
+  CAF_REQUIRE(!ids.empty());
+  CAF_CHECK_EQUAL(ids.back(), 39);
+  for (size_t i = 1; i < ids.size(); ++i)
+    CAF_CHECK_EQUAL(ids[i], ids[i - 1] + 1);
+}
+
+CAF_TEST(keep zero starts the event log over) {
+  start([](recorder_settings& cfg) {
+    cfg.log_max_bytes = 300;
+    cfg.log_keep = 0;
+  });
+  auto dir = queue_many(20);
+  CAF_CHECK(!fs::exists(dir + "events.1.jsonl"));
+  auto lines = log_lines("session");
+  CAF_REQUIRE(!lines.empty());
+  CAF_CHECK_LESS_OR_EQUAL(fs::file_size(dir + "events.jsonl"), 300u);
+  CAF_CHECK(lines.back().find("\"t19\"") != std::string::npos);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -75,4 +75,25 @@ check "command executor result has its summary and artifact" json_is "$root/resu
   'j["summary"] == "did demo-anga-review" and j["artifacts"] == ["workspaces/anga/out-demo-anga-review.txt"]'
 check "the prompt file reached the command" grep -q "Review the attached Python function" "$root/workspaces/anga/out-demo-anga-review.txt"
 
+# The event log of a run is rotated at events.max_mb: 6,000 simulated tasks
+# log about 2 MB of events against a limit of 1 MB, keeping one old log.
+root=$(fresh_root rotation)
+cat >"$root/cfg.json" <<JSON
+{"workers": {"anga": {"prompt": "$SRC/prompts/ANGA.md", "executor": "sim", "slots": 8}},
+ "executors": {"sim": {"latency_ms": 0}}, "events": {"max_mb": 1, "keep": 1}}
+JSON
+/usr/bin/python3 -c '
+import json, sys
+print(json.dumps({"name": "many", "tasks": [
+  {"task_id": "t%d" % i, "worker": "anga", "description": "Review change %d." % i}
+  for i in range(6000)]}))' >"$root/many.json"
+expect 0 "6000 tasks: 6000 complete" -- "$CAF_NODE" run "$root/many.json" --root "$root" --config "$root/cfg.json"
+run_dir=$(ls -d "$root"/runs/*/)
+check "the event log was rotated once the limit was passed" [ -s "$run_dir/events.1.jsonl" ]
+check "no more old logs than events.keep" [ ! -e "$run_dir/events.2.jsonl" ]
+for log in events.jsonl events.1.jsonl; do
+  check "$log stays within events.max_mb" [ "$(stat -c %s "$run_dir/$log")" -le 1048576 ]
+done
+check "the newest events are in events.jsonl" grep -q '"event":"run_finished"' "$run_dir/events.jsonl"
+
 finish

@@ -32,6 +32,23 @@ TEST(config, minimal_config_gets_documented_defaults) {
   EXPECT_EQ(cfg->claude.output_format, "stream-json");
   EXPECT_EQ(cfg->claude.stall_s, 300);
   EXPECT_EQ(cfg->cooldown_s, 10);
+  EXPECT_EQ(cfg->events_max_mb, 64);
+  EXPECT_EQ(cfg->events_keep, 4);
+}
+
+TEST(config, event_log_rotation_is_configurable_and_checked) {
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"marie": {"prompt": "x"}},
+                    "events": {"max_mb": 8, "keep": 0}})"),
+    "/base", ps);
+  ASSERT_TRUE(cfg) << ps.at(0);
+  EXPECT_EQ(cfg->events_max_mb, 8);
+  EXPECT_EQ(cfg->events_keep, 0);
+  EXPECT_EQ(decode(R"({"workers": {"marie": {"prompt": "x"}},
+              "events": {"max_mb": 0, "kept": 2}})"),
+            (problems{"events.max_mb 0: must be an integer from 1 to 1048576",
+                      "events.kept: unknown key"}));
 }
 
 TEST(config, bad_values_name_the_key_path) {
