@@ -43,3 +43,25 @@ done
 echo "== /dev/shm, troupe with the simulator at 0 ms (no process per task)"
 $PY "$BASE/orchestrator.py" --mode throughput --n 5000 --wait watch --runs "$RUNS" --tmp /dev/shm \
   --system-cmd "${SERVE/$CFG/$SIM_CFG}" --ready-s 0.5 --label troupe-sim | grep SUMMARY
+# Latency on the disk while another process keeps writing large files there
+# (1 GB over and over, so the disk space it takes stays bounded): what a
+# result waits for when the disk is shared.
+BG_FILE=$(mktemp /var/tmp/troupe-bench-writer.XXXXXX)
+trap 'rm -f "$CFG" "$SIM_CFG" "$BG_FILE"' EXIT
+echo "== /var/tmp while another process writes 1 GB files in a loop"
+for who in baseline troupe; do
+  ( while :; do dd if=/dev/zero of="$BG_FILE" bs=1M count=1000 status=none; done ) &
+  writer=$!
+  sleep 1
+  if [ "$who" = baseline ]; then
+    $PY "$BASE/orchestrator.py" --mode latency --n 50 --wait watch --runs "$RUNS" --tmp /var/tmp \
+      --worker-names marie,anga,fabien --label baseline-contended | grep SUMMARY
+  else
+    $PY "$BASE/orchestrator.py" --mode latency --n 50 --wait watch --runs "$RUNS" --tmp /var/tmp \
+      --system-cmd "$SERVE" --ready-s 0.5 --label troupe-contended | grep SUMMARY
+  fi
+  kill "$writer" 2>/dev/null
+  wait "$writer" 2>/dev/null || true
+  pkill -f "of=$BG_FILE" 2>/dev/null || true
+  sync
+done

@@ -63,7 +63,8 @@ public:
   /// Returns an empty string or the reason of a failed write.
   std::string complete(const std::string& name, const result& r);
 
-  /// complete() for many tasks with one durability barrier (group commit);
+  /// complete() for many tasks, their results written together (all temp
+  /// files first, then an fsync and a rename each);
   /// one error (or "") per item, in order.
   std::vector<std::string>
   complete_all(const std::vector<std::pair<std::string, result>>& items);

@@ -180,7 +180,8 @@ std::vector<std::string> recv_frames(zmq::socket_t& s) {
     return frames;
   frames.push_back(m.to_string());
   while (m.more()) {
-    s.recv(m);
+    // The rest of a multipart message arrives with its first frame.
+    [[maybe_unused]] auto more = s.recv(m);
     frames.push_back(m.to_string());
   }
   return frames;

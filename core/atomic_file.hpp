@@ -12,10 +12,9 @@ namespace troupe {
 /// Returns an empty string on success, else the reason.
 std::string write_file_atomic(const std::string& path, std::string_view data);
 
-/// The same for several files with one durability barrier (group commit):
-/// every file goes to a temp file, one syncfs() makes them all durable, then
-/// each is renamed into place. Returns one error (or "") per file. All paths
-/// must be on one file system.
+/// The same for several files: all are written to temp files first, then
+/// each is fsynced and renamed into place. Returns one error (or "") per
+/// file.
 std::vector<std::string>
 write_files_atomic(const std::vector<std::pair<std::string, std::string>>& files);
 
