@@ -21,7 +21,9 @@ def read_key(path):
         return f.read().strip().encode()
 
 
-def connect(args, kind=zmq.DEALER):
+def connect(args, kind=zmq.DEALER, before_connect=None):
+    """A socket of `kind` connected to args.connect (with CURVE if given);
+    before_connect(socket) runs first, e.g. to attach a monitor."""
     ctx = zmq.Context.instance()
     s = ctx.socket(kind)
     s.linger = 1000
@@ -32,6 +34,8 @@ def connect(args, kind=zmq.DEALER):
         s.curve_secretkey = secret
         s.curve_publickey = zmq.curve_public(secret)
         s.curve_serverkey = read_key(args.server_key)
+    if before_connect:
+        before_connect(s)
     s.connect(args.connect)
     return s
 

@@ -28,8 +28,11 @@ def main():
     if args[:1] == ["--timeout"]:
         timeout = float(args[1])
         args = args[2:]
-    if len(args) == 2 and os.path.isdir(args[0]):
+    if len(args) == 2 and args[1].isdigit():
+        # DIR COUNT, even if DIR does not exist yet (it is created below:
+        # a node that is still starting must not turn this into FILE mode).
         d, n = args[0], int(args[1])
+        os.makedirs(d, exist_ok=True)
         dirs = [d]
         done = lambda: count(d) >= n
         missing = lambda: f"{count(d)} of {n} files in {d}"

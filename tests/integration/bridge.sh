@@ -47,6 +47,18 @@ task_json() { # task_json <id> <worker> [deps-json]
     "$1" "$2" "$1" "$2" "${3:-[]}"
 }
 
+# Follows events of TOPIC into OUT until COUNT arrived (or 30 s), in the
+# background ($follow); returns once the follower is connected, so no event
+# published after this is missed.
+follow_events() { # topic count out
+  rm -f "$3.ready"
+  timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic "$1" --count "$2" \
+    --ready-file "$3.ready" >"$3" &
+  follow=$!
+  FOLLOWERS+=("$follow")
+  $AWAIT --timeout 30 "$3.ready"
+}
+
 # --- orchestrator + 3 worker nodes + Python producers -----------------------
 root=$(fresh_root topo)
 start_orch "$root"
@@ -54,9 +66,7 @@ for w in marie anga fabien; do
   start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 20
 done
 pass "orchestrator and 3 worker nodes are up as separate processes"
-timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic task.complete --count 4 >"$root/events.jsonl" &
-follow=$!
-FOLLOWERS+=("$follow")
+follow_events task.complete 4 "$root/events.jsonl"
 task_json py-1 marie >"$root/py-1.json"
 check "python producer: submit a task and wait for its result" \
   bash -c "'$PY' '$PRODUCERS/submit_task.py' '$root/py-1.json' --wait --connect '$P_EP' >'$root/py-1.out' 2>/dev/null"
@@ -129,9 +139,7 @@ a=$LAST_WORKER
 task_json long-1 marie >"$root/long-1.json"
 "$CAF_NODE" submit "$root/long-1.json" --connect "$P_EP" >/dev/null
 check "the long task is running on node A" $AWAIT --timeout 20 "$root/tasks/marie/.running/long-1"
-timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic node.down --count 1 >"$root/down.jsonl" &
-follow=$!
-FOLLOWERS+=("$follow")
+follow_events node.down 1 "$root/down.jsonl"
 kill -9 "$a"
 wait "$follow" || true
 check "the orchestrator declares node A dead and requeues its task" \
@@ -214,11 +222,7 @@ root=$(fresh_root cooldown)
 jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
 CFG_SAVED=$CFG; CFG="$root/cfg.json"
 start_orch "$root"
-# Subscribed before the nodes start, so the subscription is in place (a
-# SUB that connects as an event goes out misses it).
-timeout 30 "$PY" "$PRODUCERS/follow_events.py" --connect "$E_EP" --topic task.api_retry --count 1 >"$root/retry.jsonl" &
-follow=$!
-FOLLOWERS+=("$follow")
+follow_events task.api_retry 1 "$root/retry.jsonl"
 for w in marie anga; do
   mkdir -p "$root/node-$w"
   PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$w" --connect "$W_EP" --root "$root/node-$w" --config "$CFG" \

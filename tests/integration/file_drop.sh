@@ -153,10 +153,11 @@ cat > "$root/cfg.json" <<JSON
  "executors": {"command": {"argv": ["sleep", "0.05"]}}}
 JSON
 "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
-pid=$!
+SERVE_PID=$! # stopped by the EXIT trap if the wait below fails
 # Kill it in the middle of the batch: once some results exist.
-$AWAIT --timeout 30 "$root/results/marie" 50
-kill -9 "$pid"; wait "$pid" 2>/dev/null || true
+$AWAIT --timeout 30 "$root/results/marie" 50 || { tail -20 "$root/serve.log"; exit 1; }
+kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
+SERVE_PID=
 partial=$(find "$root/results" -name '*.json' | wc -l)
 check "the batch was interrupted mid-way ($partial of 1000 done)" [ "$partial" -lt 1000 ]
 "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
