@@ -36,9 +36,8 @@ bool rotate(event_log& log, int keep) {
   log.out.close();
   std::error_code ec;
   fs::remove(log_name(log.dir, keep), ec);
-  for (int g = keep - 1; g >= 0; --g)
-    if (fs::exists(log_name(log.dir, g), ec))
-      fs::rename(log_name(log.dir, g), log_name(log.dir, g + 1), ec);
+  for (int g = keep - 1; g >= 0; --g) // a missing generation is skipped
+    fs::rename(log_name(log.dir, g), log_name(log.dir, g + 1), ec);
   return open_log(log); // keep = 0 removed the current log above
 }
 

@@ -20,8 +20,9 @@ struct recorder_settings {
   /// An events.jsonl that grows past this is renamed events.1.jsonl (the
   /// older ones shift up to events.<keep>.jsonl, the oldest is dropped) and
   /// a new one is started. keep = 0: the log starts over. 0 bytes: no limit.
-  int64_t log_max_bytes = int64_t{64} << 20;
-  int log_keep = 4;
+  /// spawn_team sets both from the config's `events` (its defaults).
+  int64_t log_max_bytes = 0;
+  int log_keep = 0;
 };
 
 /// An open events.jsonl and how much it holds.

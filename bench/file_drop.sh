@@ -15,7 +15,8 @@ BASE=${BASELINE_DIR:-$SRC/../shared/baseline}
 PY=/usr/bin/python3
 CFG=$(mktemp /tmp/troupe-bench-cfg.XXXXXX.json)
 SIM_CFG=$(mktemp /tmp/troupe-bench-sim.XXXXXX.json)
-trap 'rm -f "$CFG" "$SIM_CFG"' EXIT
+BG_FILE=$(mktemp /var/tmp/troupe-bench-writer.XXXXXX) # the contended run's writer
+trap 'rm -f "$CFG" "$SIM_CFG" "$BG_FILE"' EXIT
 cat >"$CFG" <<JSON
 {"workers": {
   "marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 2},
@@ -46,8 +47,6 @@ $PY "$BASE/orchestrator.py" --mode throughput --n 5000 --wait watch --runs "$RUN
 # Latency on the disk while another process keeps writing large files there
 # (1 GB over and over, so the disk space it takes stays bounded): what a
 # result waits for when the disk is shared.
-BG_FILE=$(mktemp /var/tmp/troupe-bench-writer.XXXXXX)
-trap 'rm -f "$CFG" "$SIM_CFG" "$BG_FILE"' EXIT
 echo "== /var/tmp while another process writes 1 GB files in a loop"
 for who in baseline troupe; do
   ( while :; do dd if=/dev/zero of="$BG_FILE" bs=1M count=1000 status=none; done ) &

@@ -32,7 +32,6 @@ def main():
         # DIR COUNT, even if DIR does not exist yet (it is created below:
         # a node that is still starting must not turn this into FILE mode).
         d, n = args[0], int(args[1])
-        os.makedirs(d, exist_ok=True)
         dirs = [d]
         done = lambda: count(d) >= n
         missing = lambda: f"{count(d)} of {n} files in {d}"
