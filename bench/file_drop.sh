@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Drop -> result latency and throughput of `caf-node serve`, next to the
 # Python baseline of ../shared/baseline (the same loop with watchdog and
-# subprocess), driven by the baseline's own driver in the same run.
+# subprocess) and to the floor of this machine (bench/file_drop_floor.cpp),
+# all driven by the baseline's own driver in the same run.
 #
 #   bench/file_drop.sh [build dir] [runs]
 #
@@ -29,6 +30,8 @@ JSON
 sed 's/"executor": "command"/"executor": "sim"/; s/"command": {"argv": \["true"\]}/"sim": {"latency_ms": 0}/' \
   "$CFG" >"$SIM_CFG"
 SERVE="$BUILD/caf-node serve --root {root} --config $CFG --log-level warn"
+# The least a file drop can do per task, with the same workers and slots.
+FLOOR="$BUILD/bench/file_drop_floor {root} marie,anga,fabien 2"
 # Only the names differ; both receive marie/anga/fabien tasks.
 for tmp in /dev/shm /var/tmp; do
   echo "== $tmp ($(stat -f -c %T "$tmp"))"
@@ -39,6 +42,9 @@ for tmp in /dev/shm /var/tmp; do
     echo "-- troupe (caf-node serve): $mode"
     $PY "$BASE/orchestrator.py" --mode $mode --wait watch --runs "$RUNS" --tmp "$tmp" \
       --system-cmd "$SERVE" --ready-s 0.5 --label troupe | grep SUMMARY
+    echo "-- floor (bench/file_drop_floor: inotify, spawn, result; no actors): $mode"
+    $PY "$BASE/orchestrator.py" --mode $mode --wait watch --runs "$RUNS" --tmp "$tmp" \
+      --system-cmd "$FLOOR" --ready-s 0.5 --label floor | grep SUMMARY
   done
 done
 echo "== /dev/shm, troupe with the simulator at 0 ms (no process per task)"
