@@ -21,6 +21,8 @@ struct worker_client::impl {
   worker_client_settings cfg;
   zmq::context_t ctx{1};
   std::unique_ptr<zmq::socket_t> sock;
+  std::unique_ptr<zmqx::connection_watch> watch; // of sock: says why it is silent
+  std::string said; // the connection problem last logged
   zmqx::inbox<client_note> notes;
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
@@ -40,9 +42,13 @@ struct worker_client::impl {
     zmqx::close_fd(stop_fd);
   }
 
+  /// Never waits: with no connection up (the orchestrator is away, or
+  /// refuses our key) a DEALER would block here and the node could not
+  /// stop. What is dropped is sent again: results until ACKed, asks after a
+  /// reconnection, READY on each connection.
   void send(const std::string& cmd, json body) {
     if (sock)
-      zmqx::send_frames(*sock, wire::encode({cmd, std::move(body)}));
+      zmqx::try_send_frames(*sock, wire::encode({cmd, std::move(body)}));
   }
 
   void connect() {
@@ -51,6 +57,7 @@ struct worker_client::impl {
     sock->set(zmq::sockopt::sndhwm, 0);
     if (cfg.curve)
       zmqx::make_client(*sock, *cfg.curve);
+    watch = std::make_unique<zmqx::connection_watch>(ctx, *sock);
     sock->connect(cfg.endpoint);
     heard = false;
     json ids = json::array();
@@ -142,8 +149,24 @@ struct worker_client::impl {
 
   clock_type::time_point reconnect_at = clock_type::time_point::max();
 
+  /// Logs why the orchestrator does not answer (no listener, a refused
+  /// key), once per reason: a node that is never admitted says why.
+  void report_connection() {
+    watch->drain();
+    if (watch->ready()) {
+      said.clear();
+      return;
+    }
+    auto& why = watch->problem();
+    if (!why.empty() && why != said)
+      spdlog::warn("cannot reach the orchestrator at {}: {}; retrying", cfg.endpoint,
+                   why);
+    said = why;
+  }
+
   void reconnect_after(std::chrono::milliseconds d) {
     sock.reset();
+    watch.reset();
     reconnect_at = clock_type::now() + d;
   }
 
@@ -155,8 +178,10 @@ struct worker_client::impl {
     for (;;) {
       std::vector<zmq::pollitem_t> items{{nullptr, stop_fd, ZMQ_POLLIN, 0},
                                          {nullptr, notes.fd(), ZMQ_POLLIN, 0}};
-      if (sock)
+      if (sock) {
         items.push_back({sock->handle(), 0, ZMQ_POLLIN, 0});
+        items.push_back({watch->socket().handle(), 0, ZMQ_POLLIN, 0});
+      }
       auto next = std::min(next_beat, reconnect_at);
       auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
         next - clock_type::now());
@@ -165,6 +190,8 @@ struct worker_client::impl {
       if (items[0].revents)
         break;
       auto now = clock_type::now();
+      if (sock && items[3].revents)
+        report_connection();
       if (!sock && now >= reconnect_at) {
         reconnect_at = clock_type::time_point::max();
         connect();

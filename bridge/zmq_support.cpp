@@ -1,5 +1,6 @@
 #include "bridge/zmq_support.hpp"
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -173,6 +174,69 @@ void zap_handler::loop() {
   sock_.close();
 }
 
+connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s)
+  : pair_(ctx, zmq::socket_type::pair) {
+  static std::atomic<unsigned> next{0};
+  auto addr = "inproc://troupe-connection-watch-" + std::to_string(next++);
+  if (zmq_socket_monitor(s.handle(), addr.c_str(), ZMQ_EVENT_ALL) != 0)
+    throw zmq::error_t{};
+  pair_.set(zmq::sockopt::linger, 0);
+  pair_.connect(addr);
+}
+
+bool connection_watch::drain() {
+  bool any = false;
+  for (;;) {
+    // Two frames: 6 bytes (event, value), then the endpoint.
+    auto frames = recv_frames(pair_);
+    if (frames.size() < 2 || frames[0].size() < 6)
+      return any;
+    any = true;
+    uint16_t event;
+    uint32_t value;
+    std::memcpy(&event, frames[0].data(), sizeof(event));
+    std::memcpy(&value, frames[0].data() + 2, sizeof(value));
+    switch (event) {
+      case ZMQ_EVENT_HANDSHAKE_SUCCEEDED:
+        ready_ = was_ready_ = true;
+        problem_.clear();
+        break;
+      case ZMQ_EVENT_CONNECT_RETRIED:
+        if (!ready_ && problem_.empty())
+          problem_ = "nothing accepts connections there (is the orchestrator "
+                     "running, and is this its address?)";
+        break;
+      case ZMQ_EVENT_DISCONNECTED:
+        ready_ = false;
+        if (problem_.empty())
+          problem_ = "the connection was closed";
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
+        refused_ = true;
+        problem_ = "our key was refused (the orchestrator's allow-list does not "
+                   "hold our public key)";
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
+        refused_ = true;
+        problem_ = "the handshake failed ("
+                   + (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                        ? std::string{"one side uses CURVE keys, the other does not"}
+                        : "protocol error " + std::to_string(value))
+                   + ")";
+        break;
+      case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
+        // Comes with the specific failures too: it must not hide them.
+        if (!refused_)
+          problem_ = "the handshake failed (is --server-key the orchestrator's "
+                     "public key?)";
+        refused_ = true;
+        break;
+      default:
+        break;
+    }
+  }
+}
+
 std::vector<std::string> recv_frames(zmq::socket_t& s) {
   std::vector<std::string> frames;
   zmq::message_t m;
@@ -192,6 +256,16 @@ void send_frames(zmq::socket_t& s, const std::vector<std::string>& frames) {
     s.send(zmq::buffer(frames[i]), i + 1 < frames.size()
                                      ? zmq::send_flags::sndmore
                                      : zmq::send_flags::none);
+}
+
+bool try_send_frames(zmq::socket_t& s, const std::vector<std::string>& frames) {
+  for (size_t i = 0; i < frames.size(); ++i) {
+    auto more = i + 1 < frames.size() ? zmq::send_flags::sndmore : zmq::send_flags::none;
+    // Only the first frame can find the socket full: the rest follow it.
+    if (!s.send(zmq::buffer(frames[i]), more | zmq::send_flags::dontwait) && i == 0)
+      return false;
+  }
+  return true;
 }
 
 int make_eventfd() {

@@ -62,10 +62,39 @@ private:
   std::thread thread_;
 };
 
+/// Why a connecting socket gets no answer, from its ZMTP events (a socket
+/// monitor attached before connect): nothing listens, or the handshake was
+/// refused. A client polls socket() with its own and calls drain() when it
+/// is readable; a handshake failure is final (retrying with the same keys
+/// cannot help), a missing listener may still come up.
+class connection_watch {
+public:
+  /// Call before s.connect().
+  connection_watch(zmq::context_t& ctx, zmq::socket_t& s);
+  zmq::socket_t& socket() { return pair_; }
+  /// Reads the events that arrived; true if any did.
+  bool drain();
+  bool ready() const { return ready_; } // connected and, with CURVE, accepted
+  bool was_ready() const { return was_ready_; } // at any time so far
+  bool refused() const { return refused_; }
+  /// What stands in the way, for the user; empty if nothing (yet).
+  const std::string& problem() const { return problem_; }
+
+private:
+  zmq::socket_t pair_;
+  bool ready_ = false;
+  bool was_ready_ = false;
+  bool refused_ = false;
+  std::string problem_;
+};
+
 /// Receives all frames of one message (non-blocking: empty if none).
 std::vector<std::string> recv_frames(zmq::socket_t& s);
 /// Sends frames as one message.
 void send_frames(zmq::socket_t& s, const std::vector<std::string>& frames);
+/// The same without waiting: false (nothing sent) when the socket has no
+/// peer to take it now, e.g. a client whose handshake is being refused.
+bool try_send_frames(zmq::socket_t& s, const std::vector<std::string>& frames);
 
 /// A queue that other threads post to; its fd wakes a zmq_poll loop.
 template <class T>

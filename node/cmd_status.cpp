@@ -39,7 +39,7 @@ int remote_status(const status_options& opts) {
   link.send({"STATUS", json::object()});
   auto m = link.recv(std::chrono::seconds(10));
   if (!m || m->cmd != "STATUS") {
-    std::fprintf(stderr, "error: no status from %s\n", opts.connect.c_str());
+    std::fprintf(stderr, "error: %s\n", link.silence("status").c_str());
     return exit_failed;
   }
   return print_status(m->body, opts.json_out);

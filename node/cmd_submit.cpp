@@ -45,7 +45,8 @@ int submit_cmd(const submit_options& opts) {
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opts.timeout_s * 1000));
   auto first = link.recv(std::min(timeout, std::chrono::milliseconds(30000)));
   if (!first) {
-    std::fprintf(stderr, "error: no answer from %s\n", opts.connect.c_str());
+    std::fprintf(stderr, "error: %s%s\n", link.silence("answer").c_str(),
+                 link.reached() ? "" : "; nothing was submitted");
     return exit_failed;
   }
   if (first->cmd == "ERROR") {

@@ -9,18 +9,28 @@ namespace troupe::node {
 struct producer_link::impl {
   zmq::context_t ctx{1};
   zmq::socket_t sock{ctx, zmq::socket_type::dealer};
+  std::string endpoint;
+  std::optional<zmqx::connection_watch> watch;
+  std::chrono::steady_clock::time_point started = std::chrono::steady_clock::now();
 };
 
-producer_link::producer_link(const std::string& endpoint,
+producer_link::producer_link(std::string endpoint,
                              std::shared_ptr<const zmqx::curve_client> curve)
   : p_(std::make_unique<impl>()) {
+  p_->endpoint = std::move(endpoint);
   p_->sock.set(zmq::sockopt::linger, 1000);
   if (curve)
     zmqx::make_client(p_->sock, *curve);
-  p_->sock.connect(endpoint);
+  p_->watch.emplace(p_->ctx, p_->sock);
+  p_->sock.connect(p_->endpoint);
 }
 
-producer_link::~producer_link() = default;
+producer_link::~producer_link() {
+  // Never connected: what waits in the queue must not leave after we said
+  // it did not.
+  if (!reached())
+    p_->sock.set(zmq::sockopt::linger, 0);
+}
 
 void producer_link::send(const wire::message& m) {
   zmqx::send_frames(p_->sock, wire::encode(m));
@@ -28,21 +38,52 @@ void producer_link::send(const wire::message& m) {
 
 std::optional<wire::message>
 producer_link::recv(std::chrono::milliseconds timeout) {
-  zmq::pollitem_t item{p_->sock.handle(), 0, ZMQ_POLLIN, 0};
-  auto deadline = std::chrono::steady_clock::now() + timeout;
+  using clock = std::chrono::steady_clock;
+  auto& watch = *p_->watch;
+  zmq::pollitem_t items[] = {{p_->sock.handle(), 0, ZMQ_POLLIN, 0},
+                             {watch.socket().handle(), 0, ZMQ_POLLIN, 0}};
+  auto deadline = clock::now() + timeout;
   for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-      deadline - std::chrono::steady_clock::now());
+    auto now = clock::now();
+    if (items[1].revents)
+      watch.drain();
+    if (watch.refused())
+      return std::nullopt; // the same keys will be refused again
+    // After a first connection, a drop is waited out: the DEALER reconnects.
+    auto until = watch.was_ready() ? deadline
+                                   : std::min(deadline, p_->started + connect_grace);
+    if (!watch.was_ready() && now >= until)
+      return std::nullopt;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     if (left.count() < 0)
       return std::nullopt;
-    zmq::poll(&item, 1, left);
-    if (!item.revents)
+    zmq::poll(items, 2, left);
+    if (!items[0].revents)
       continue;
     auto frames = zmqx::recv_frames(p_->sock);
     std::string err;
     if (auto m = wire::decode(frames, err))
       return m;
   }
+}
+
+bool producer_link::reached() const {
+  return p_->watch->was_ready();
+}
+
+std::string producer_link::problem() const {
+  auto& watch = *p_->watch;
+  if (watch.ready())
+    return {};
+  if (!watch.problem().empty())
+    return watch.problem();
+  return "no connection came up within "
+         + std::to_string(connect_grace.count() / 1000) + " s";
+}
+
+std::string producer_link::silence(const std::string& what) const {
+  auto why = problem();
+  return "no " + what + " from " + p_->endpoint + (why.empty() ? "" : ": " + why);
 }
 
 } // namespace troupe::node

@@ -18,13 +18,25 @@ namespace troupe::node {
 
 class producer_link {
 public:
-  producer_link(const std::string& endpoint,
+  producer_link(std::string endpoint,
                 std::shared_ptr<const zmqx::curve_client> curve);
   ~producer_link();
 
   void send(const wire::message& m);
-  /// The next message, or nullopt after `timeout`.
+  /// The next message, or nullopt after `timeout`, at once when the
+  /// orchestrator refuses our handshake (keys), or when no connection is up
+  /// after `connect_grace`: then problem() says why.
   std::optional<wire::message> recv(std::chrono::milliseconds timeout);
+  /// Why nothing came back, if the connection is the reason; else empty.
+  std::string problem() const;
+  /// Whether a connection to the orchestrator was ever up (if not, nothing
+  /// we sent can have arrived).
+  bool reached() const;
+  /// "no <what> from <endpoint>", with problem() when there is one.
+  std::string silence(const std::string& what) const;
+
+  /// How long recv() waits for a connection to come up at all.
+  static constexpr std::chrono::milliseconds connect_grace{5000};
 
 private:
   struct impl;

@@ -266,18 +266,37 @@ pass "a worker node with an allowed key connects over CURVE"
 check "an allowed producer submits over CURVE" bash -c "
   '$PY' '$PRODUCERS/submit_task.py' '$root/sec-1.json' --wait --connect '$P_EP' \
     --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' 2>/dev/null | jq_true '.status == \"complete\"'"
-check "a producer with an unknown key gets nothing through" bash -c "
-  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' --timeout-s 2 \
+# Refused handshakes end the command at once, saying why (not after its
+# timeout: the same keys would be refused again).
+check "a producer with an unknown key gets nothing through, and is told its key was refused" bash -c "
+  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' \
     --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>'$root/stranger.err' &&
-  grep -q 'no answer' '$root/stranger.err'"
-check "a producer without keys gets nothing through" bash -c "
-  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' 2>/dev/null"
+  grep -q 'our key was refused.*nothing was submitted' '$root/stranger.err'"
+check "a producer without keys gets nothing through, and is told CURVE is missing" bash -c "
+  ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' 2>'$root/nokeys.err' &&
+  grep -q 'one side uses CURVE keys, the other does not' '$root/nokeys.err'"
+check "a producer with the wrong server key is told to check --server-key" bash -c "
+  ! timeout 20 '$CAF_NODE' status --connect '$P_EP' \
+    --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/stranger.pub' 2>'$root/wrongkey.err' &&
+  grep -q 'server-key' '$root/wrongkey.err'"
+check "status against an address where nothing listens says so" bash -c "
+  ! timeout 20 '$CAF_NODE' status --connect tcp://127.0.0.1:1 2>'$root/nolistener.err' &&
+  grep -q 'nothing accepts connections there' '$root/nolistener.err'"
 mkdir -p "$root/node-stranger"
 "$CAF_NODE" worker anga --connect "$W_EP" --root "$root/node-stranger" --config "$CFG" --executor sim "${LIVE[@]}" \
   --curve-secret "$root/keys/stranger.secret" --server-key "$root/keys/orchestrator.pub" \
   --ready-file "$root/node-stranger/ready" >"$root/node-stranger/worker.log" 2>&1 &
 PIDS+=("$!")
+STRANGER=$!
 check "a worker node with an unknown key is never admitted" bash -c "! $AWAIT --timeout 2 '$root/node-stranger/ready' 2>/dev/null"
+check "... it logs that its key was refused" timeout 20 bash -c "
+  until grep -q 'our key was refused' '$root/node-stranger/worker.log'; do
+    inotifywait -qq -t 1 -e modify '$root/node-stranger/worker.log'
+  done"
+kill -TERM "$STRANGER"
+rc=0
+timeout 20 tail --pid="$STRANGER" -f /dev/null && wait "$STRANGER" || rc=$?
+check "... and still stops on SIGTERM, exit 0 (no send waits for a connection)" [ "$rc" -eq 0 ]
 check "... the orchestrator lists only marie's node" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
   jq_true '[.nodes[].worker] == [\"marie\"]'"
