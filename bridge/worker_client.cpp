@@ -57,7 +57,7 @@ struct worker_client::impl {
     sock->set(zmq::sockopt::sndhwm, 0);
     if (cfg.curve)
       zmqx::make_client(*sock, *cfg.curve);
-    watch = std::make_unique<zmqx::connection_watch>(ctx, *sock);
+    watch = std::make_unique<zmqx::connection_watch>(ctx, *sock, cfg.curve != nullptr);
     sock->connect(cfg.endpoint);
     heard = false;
     json ids = json::array();

@@ -174,8 +174,9 @@ void zap_handler::loop() {
   sock_.close();
 }
 
-connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s)
-  : pair_(ctx, zmq::socket_type::pair) {
+connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s,
+                                   bool curve)
+  : pair_(ctx, zmq::socket_type::pair), curve_(curve) {
   static std::atomic<unsigned> next{0};
   auto addr = "inproc://troupe-connection-watch-" + std::to_string(next++);
   if (zmq_socket_monitor(s.handle(), addr.c_str(), ZMQ_EVENT_ALL) != 0)
@@ -185,6 +186,11 @@ connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s)
 }
 
 bool connection_watch::drain() {
+  // Without keys of our own, a failed handshake means the server wants them
+  // (its refusal often arrives without the mechanism-mismatch detail).
+  static const std::string no_keys =
+    "the handshake failed (the orchestrator uses CURVE keys: give "
+    "--curve-secret and --server-key)";
   bool any = false;
   for (;;) {
     // Two frames: 6 bytes (event, value), then the endpoint.
@@ -212,23 +218,24 @@ bool connection_watch::drain() {
           problem_ = "the connection was closed";
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_AUTH:
-        refused_ = true;
+        refused_ = reason_known_ = true;
         problem_ = "our key was refused (the orchestrator's allow-list does not "
                    "hold our public key)";
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL:
-        refused_ = true;
-        problem_ = "the handshake failed ("
-                   + (value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
-                        ? std::string{"one side uses CURVE keys, the other does not"}
-                        : "protocol error " + std::to_string(value))
-                   + ")";
+        refused_ = reason_known_ = true;
+        problem_ = value != ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH
+                     ? "the handshake failed (protocol error " + std::to_string(value) + ")"
+                   : curve_ ? "the handshake failed (we use CURVE keys, the orchestrator does not)"
+                            : no_keys;
         break;
       case ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
         // Comes with the specific failures too: it must not hide them.
-        if (!refused_)
-          problem_ = "the handshake failed (is --server-key the orchestrator's "
-                     "public key?)";
+        if (!reason_known_)
+          problem_ = curve_ ? "the handshake failed (is --server-key the "
+                              "orchestrator's public key, and does it run "
+                              "with --curve-secret?)"
+                            : no_keys;
         refused_ = true;
         break;
       default:

@@ -21,7 +21,7 @@ producer_link::producer_link(std::string endpoint,
   p_->sock.set(zmq::sockopt::linger, 1000);
   if (curve)
     zmqx::make_client(p_->sock, *curve);
-  p_->watch.emplace(p_->ctx, p_->sock);
+  p_->watch.emplace(p_->ctx, p_->sock, curve != nullptr);
   p_->sock.connect(p_->endpoint);
 }
 
@@ -43,16 +43,24 @@ producer_link::recv(std::chrono::milliseconds timeout) {
   zmq::pollitem_t items[] = {{p_->sock.handle(), 0, ZMQ_POLLIN, 0},
                              {watch.socket().handle(), 0, ZMQ_POLLIN, 0}};
   auto deadline = clock::now() + timeout;
+  constexpr auto reason_wait = std::chrono::milliseconds(200);
+  std::optional<clock::time_point> refused_at;
   for (;;) {
     auto now = clock::now();
     if (items[1].revents)
       watch.drain();
-    if (watch.refused())
-      return std::nullopt; // the same keys will be refused again
+    // The same keys will be refused again: stop, once the reason is in
+    // (it may follow the bare failure by a moment).
+    if (watch.refused() && !refused_at)
+      refused_at = now;
+    if (watch.refused() && (watch.reason_known() || now >= *refused_at + reason_wait))
+      return std::nullopt;
     // After a first connection, a drop is waited out: the DEALER reconnects.
     auto until = watch.was_ready() ? deadline
                                    : std::min(deadline, p_->started + connect_grace);
-    if (!watch.was_ready() && now >= until)
+    if (refused_at)
+      until = std::min(until, *refused_at + reason_wait);
+    if (!watch.was_ready() && now >= p_->started + connect_grace)
       return std::nullopt;
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
     if (left.count() < 0)

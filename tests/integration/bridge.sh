@@ -272,9 +272,9 @@ check "a producer with an unknown key gets nothing through, and is told its key 
   ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' \
     --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>'$root/stranger.err' &&
   grep -q 'our key was refused.*nothing was submitted' '$root/stranger.err'"
-check "a producer without keys gets nothing through, and is told CURVE is missing" bash -c "
+check "a producer without keys gets nothing through, and is told to give them" bash -c "
   ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' 2>'$root/nokeys.err' &&
-  grep -q 'one side uses CURVE keys, the other does not' '$root/nokeys.err'"
+  grep -q 'the orchestrator uses CURVE keys: give --curve-secret and --server-key' '$root/nokeys.err'"
 check "a producer with the wrong server key is told to check --server-key" bash -c "
   ! timeout 20 '$CAF_NODE' status --connect '$P_EP' \
     --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/stranger.pub' 2>'$root/wrongkey.err' &&
