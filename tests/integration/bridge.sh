@@ -275,6 +275,10 @@ check "a producer with an unknown key gets nothing through, and is told its key 
 check "a producer without keys gets nothing through, and is told to give them" bash -c "
   ! timeout 20 '$CAF_NODE' submit '$root/sec-1.json' --connect '$P_EP' 2>'$root/nokeys.err' &&
   grep -q 'the orchestrator uses CURVE keys: give --curve-secret and --server-key' '$root/nokeys.err'"
+check "the Python producer is told the same: its key was refused" bash -c "
+  ! timeout 20 '$PY' '$PRODUCERS/submit_task.py' '$root/sec-1.json' --connect '$P_EP' \
+    --curve-secret '$root/keys/stranger.secret' --server-key '$root/keys/orchestrator.pub' 2>'$root/py-stranger.err' &&
+  grep -q 'our key was refused.*nothing was submitted' '$root/py-stranger.err'"
 check "a producer with the wrong server key is told to check --server-key" bash -c "
   ! timeout 20 '$CAF_NODE' status --connect '$P_EP' \
     --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/stranger.pub' 2>'$root/wrongkey.err' &&
