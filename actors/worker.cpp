@@ -12,6 +12,20 @@ using self_ptr = worker_actor::stateful_pointer<worker_state>;
 
 void pump(self_ptr self);
 
+/// Answers every queued (not started) job with `answer(task)`.
+template <class Answer>
+void answer_queued(self_ptr self, Answer answer) {
+  auto& st = self->state;
+  for (auto& q : st.queue) {
+    for (auto qid : q) {
+      auto& j = st.jobs.at(qid);
+      j.rp.deliver(answer(j.t), j.ticket);
+      st.jobs.erase(qid);
+    }
+    q.clear();
+  }
+}
+
 void event(self_ptr self, const char* kind, const task& t) {
   if (self->state.recorder)
     self->send(self->state.recorder, event_atom_v,
@@ -50,14 +64,8 @@ void finish(self_ptr self, uint64_t id, result r) {
     if (st.recorder)
       self->send(st.recorder, event_atom_v,
                  task_event{{}, "parked", {}, st.cfg.name, st.parked});
-    for (auto& q : st.queue) {
-      for (auto qid : q) {
-        auto& j = st.jobs.at(qid);
-        j.rp.deliver(parked_result(j.t, st.parked), j.ticket);
-        st.jobs.erase(qid);
-      }
-      q.clear();
-    }
+    auto reason = st.parked;
+    answer_queued(self, [&](const task& t) { return parked_result(t, reason); });
   }
   pump(self);
 }
@@ -108,6 +116,8 @@ bool pop_next(worker_state& st, uint64_t& id) {
 
 void pump(self_ptr self) {
   auto& st = self->state;
+  if (st.stopping)
+    return;
   uint64_t id;
   while (st.busy < static_cast<size_t>(st.cfg.slots) && pop_next(st, id)) {
     ++st.busy;
@@ -127,7 +137,17 @@ void pump(self_ptr self) {
     self->request(st.limiter, caf::infinite, permit_atom_v, std::move(ask))
       .then(
         [=](permit_ask& granted) {
-          self->state.jobs.at(id).permit = std::move(granted);
+          auto& st = self->state;
+          if (st.stopping) {
+            // Stopped while it waited: the room goes back unused.
+            self->send(st.limiter, settle_atom_v, granted, run_usage{0, 0, 0});
+            auto j = st.jobs.find(id);
+            j->second.rp.deliver(stopped_result(j->second.t), j->second.ticket);
+            st.jobs.erase(j);
+            --st.busy;
+            return;
+          }
+          st.jobs.at(id).permit = std::move(granted);
           start(self, id);
         },
         [=](caf::error& err) {
@@ -144,6 +164,12 @@ void pump(self_ptr self) {
 
 bool parks_worker(const std::string& kind) {
   return kind == "auth" || kind == "not_logged_in" || kind == "spend_limit";
+}
+
+result stopped_result(const task& t) {
+  return make_failure(t, status::cancelled, "stopping",
+                      "not started: worker " + t.worker
+                        + " is stopping; the task runs on the next start");
 }
 
 result parked_result(const task& t, const std::string& reason) {
@@ -200,6 +226,8 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
       auto& st = self->state;
       if (!st.parked.empty())
         return {parked_result(t, st.parked), ticket};
+      if (st.stopping)
+        return {stopped_result(t), ticket};
       auto rp = self->make_response_promise<result, uint64_t>();
       auto id = st.next_job++;
       auto prio = static_cast<int>(t.prio);
@@ -209,6 +237,10 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
       return rp;
     },
     [=](done_atom, uint64_t id, result& r) { finish(self, id, std::move(r)); },
+    [=](stop_atom) {
+      self->state.stopping = true;
+      answer_queued(self, stopped_result);
+    },
   };
 }
 

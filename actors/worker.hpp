@@ -47,6 +47,9 @@ struct worker_state {
   /// Set after a failure that needs a person (auth, not_logged_in,
   /// spend_limit): no more runs start; tasks get a `parked` answer.
   std::string parked;
+  /// Set by stop_atom: the node shuts down; what has not started is
+  /// answered with stopped_result, what runs finishes.
+  bool stopping = false;
 };
 
 /// Spawns a RUNNER: runs a (blocking) executor for one task at a time.
@@ -66,6 +69,10 @@ bool parks_worker(const std::string& kind);
 /// The answer to a task a parked worker did not run: status cancelled,
 /// error.kind "parked", the reason in the message.
 result parked_result(const task& t, const std::string& reason);
+
+/// The answer to a task not started because its worker is stopping: status
+/// cancelled, error.kind "stopping"; a file drop hands such a task back.
+result stopped_result(const task& t);
 
 /// Spawns a WORKER: N slots over a priority queue; a permit from the rate
 /// limiter before each run, the actual usage back after it. Parks after a

@@ -12,6 +12,7 @@
 #include "bridge/fs_queue.hpp"
 #include "bridge/queue_status.hpp"
 #include "bridge/wire.hpp"
+#include "actors/worker.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
@@ -67,6 +68,7 @@ struct broker::impl {
   std::map<std::string, std::set<std::string>> run_of; // worker/task_id
   uint64_t next_run = 1;
   std::map<std::string, std::vector<std::string>> acks; // node -> tickets
+  bool stopping = false; // no task goes out to a node any more
 
   void flush_acks() {
     for (auto& [id, tickets] : acks)
@@ -141,6 +143,13 @@ struct broker::impl {
               {{"ticket", wire::id_text(s.ticket)}, {"task", to_json(s.t)}});
   }
 
+  /// Tasks queued for no node, while we stop: answered without a run (a
+  /// file drop hands them back to tasks/).
+  void answer_queued_stopped() {
+    for (auto& [ticket, t] : book.take_queued())
+      caf::anon_send(links.proxy, done_atom_v, ticket, stopped_result(t));
+  }
+
   // -- worker endpoint -------------------------------------------------------
 
   void node_down(const std::string& id, const std::string& why) {
@@ -161,6 +170,8 @@ struct broker::impl {
                           {"requeued", n->running.size()},
                           {"reason", why}});
     send_tasks(next);
+    if (stopping)
+      answer_queued_stopped();
   }
 
   void on_worker_message(const std::string& id, const wire::message& m) {
@@ -488,8 +499,17 @@ struct broker::impl {
 
   void handle_note(broker_note& n) {
     if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
+      if (stopping) {
+        caf::anon_send(links.proxy, done_atom_v, d->ticket, stopped_result(d->t));
+        return;
+      }
       auto worker = d->t.worker;
       send_tasks(book.submit(d->ticket, std::move(d->t), worker));
+    } else if (std::holds_alternative<broker_note::stop>(n.v)) {
+      // What no node has yet goes back unrun; what runs finishes.
+      stopping = true;
+      book.pause();
+      answer_queued_stopped();
     } else if (auto* g = std::get_if<broker_note::grant>(&n.v)) {
       if (!book.nodes().count(g->node)) {
         // The node died while its permit waited: give the room back.

@@ -43,7 +43,8 @@ struct broker_note {
   struct grant { std::string node; uint64_t id; permit_ask permit; };
   struct event { task_event e; };                        // from the recorder
   struct written { result r; };                          // from the file drop
-  std::variant<dispatch, grant, event, written> v;
+  struct stop {}; // from the proxy: tasks not sent to a node yet are answered stopped
+  std::variant<dispatch, grant, event, written, stop> v;
 };
 
 /// The actors the broker hands things to (all thread-safe to send to).

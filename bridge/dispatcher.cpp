@@ -21,6 +21,8 @@ dispatcher::node_info* dispatcher::free_node(const std::string& worker) {
 }
 
 void dispatcher::pump(const std::string& worker, std::vector<send_task>& out) {
+  if (paused_)
+    return;
   auto& q = queues_[worker];
   while (!q.empty()) {
     auto* n = free_node(worker);
@@ -117,6 +119,19 @@ dispatcher::drop(const std::string& id, std::vector<send_task>& next) {
   }
   pump(n.worker, next);
   return n;
+}
+
+std::vector<std::pair<uint64_t, task>> dispatcher::take_queued() {
+  std::vector<std::pair<uint64_t, task>> out;
+  for (auto& [worker, q] : queues_) {
+    for (auto ticket : q) {
+      auto j = jobs_.find(ticket);
+      out.emplace_back(ticket, std::move(j->second.t));
+      jobs_.erase(j);
+    }
+    q.clear();
+  }
+  return out;
 }
 
 std::vector<std::string>

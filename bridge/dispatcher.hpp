@@ -63,6 +63,14 @@ public:
   std::optional<node_info> drop(const std::string& id,
                                 std::vector<send_task>& next);
 
+  /// No task goes out to a node any more (we are stopping): what is queued,
+  /// or requeued from a node that leaves, stays queued for take_queued().
+  void pause() { paused_ = true; }
+
+  /// Removes and returns every queued job (not sent to any node), oldest
+  /// first per worker: what is answered without running when we stop.
+  std::vector<std::pair<uint64_t, task>> take_queued();
+
   /// Nodes silent for longer than `timeout`.
   std::vector<std::string> silent_since(time_point now,
                                         std::chrono::milliseconds timeout) const;
@@ -89,6 +97,7 @@ private:
   std::map<std::string, node_info> nodes_;
   std::map<uint64_t, job> jobs_;
   std::map<std::string, std::deque<uint64_t>> queues_;
+  bool paused_ = false;
 };
 
 } // namespace troupe

@@ -28,6 +28,7 @@ remote_workers(worker_actor::stateful_pointer<remote_workers_state> self,
       i->second.rp.deliver(std::move(r), i->second.ticket);
       st.pending.erase(i);
     },
+    [=](stop_atom) { post(broker_note{broker_note::stop{}}); },
   };
 }
 

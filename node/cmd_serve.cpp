@@ -197,6 +197,10 @@ int serve(const serve_options& opts) {
     spdlog::info("{}: no new tasks; waiting up to {} s for running ones", sig,
                  opts.grace_s);
     watcher.stop();
+    // Nothing new starts: queued tasks come back unrun (handed back to
+    // tasks/ at once), running ones have the grace period.
+    for (auto& [name, w] : t->workers)
+      caf::anon_send(w, stop_atom_v);
     caf::scoped_actor self{sys};
     self->request(drop, caf::infinite, stop_atom_v,
                   static_cast<int64_t>(opts.grace_s * 1000))

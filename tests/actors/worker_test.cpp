@@ -137,4 +137,49 @@ CAF_TEST(parks after a failure that needs a person and runs nothing more) {
   }
 }
 
+CAF_TEST(on stop it starts nothing more and answers what waits as not started) {
+  exec->lat = 100ms;
+  start(1);
+  self->send(w, mk_task("running", "marie"), uint64_t{1});
+  settle_messages();
+  self->send(w, mk_task("queued-1", "marie"), uint64_t{2});
+  self->send(w, mk_task("queued-2", "marie", {}, priority::high), uint64_t{3});
+  settle_messages();
+  self->send(w, stop_atom_v);
+  settle_messages();
+  // The two queued tasks are answered at once, before the running one ends.
+  auto early = results();
+  CAF_REQUIRE_EQUAL(early.size(), 2u);
+  for (auto& r : early) {
+    CAF_CHECK(r.state == status::cancelled);
+    CAF_CHECK_EQUAL(r.error->kind, "stopping");
+  }
+  self->send(w, mk_task("after-stop", "marie"), uint64_t{4});
+  run(); // the running task's latency passes
+  auto late = results();
+  CAF_REQUIRE_EQUAL(late.size(), 2u);
+  CAF_CHECK_EQUAL(late[0].task_id, "after-stop");
+  CAF_CHECK_EQUAL(late[0].error->kind, "stopping");
+  CAF_CHECK_EQUAL(late[1].task_id, "running");
+  CAF_CHECK(late[1].ok());
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"running"}));
+}
+
+CAF_TEST(a task whose permit arrives after the stop does not start) {
+  // One request per minute: the second waits for its permit when we stop.
+  start(2, rate_limits{1, 0, 0});
+  self->send(w, mk_task("first", "marie"), uint64_t{0});
+  self->send(w, mk_task("second", "marie"), uint64_t{0});
+  settle_messages();
+  CAF_CHECK_EQUAL(results().size(), 1u);
+  self->send(w, stop_atom_v);
+  advance_time(60s);
+  settle_messages();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK_EQUAL(rs[0].task_id, "second");
+  CAF_CHECK_EQUAL(rs[0].error->kind, "stopping");
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -305,5 +305,17 @@ check "... the orchestrator lists only marie's node" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
   jq_true '[.nodes[].worker] == [\"marie\"]'"
 
-finish
+# --- stopping: tasks no node has taken go back at once ----------------------
+root=$(fresh_root stopping)
+start_orch "$root" --grace-s 60
+for id in wait-1 wait-2; do task_json "$id" marie >"$root/tasks/marie/$id.json"; done
+$AWAIT --timeout 20 "$root/tasks/marie/.claimed" 2 # claimed, queued for a node
+kill -TERM "$ORCH_PID"
+rc=0
+timeout 20 tail --pid="$ORCH_PID" -f /dev/null && wait "$ORCH_PID" || rc=$?
+check "an orchestrator with queued tasks and no node stops at once (not after its 60 s grace), exit 0" [ "$rc" -eq 0 ]
+check "... the queued tasks are back in tasks/, unrun" bash -c "
+  [ -e '$root/tasks/marie/wait-1.json' ] && [ -e '$root/tasks/marie/wait-2.json' ] &&
+  [ -z \"\$(ls -A '$root/results/marie')\" ]"
 
+finish

@@ -193,6 +193,31 @@ check "the unfinished task is back in tasks/" [ -e "$root/tasks/marie/long.json"
 check "... with no result" [ ! -e "$root/results/marie/long.json" ]
 check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$child' 2>/dev/null || grep -q 'State:.*Z' /proc/'$child'/status; }"
 
+# --- stopping: what runs finishes, what waits goes back unrun ---------------
+root=$(fresh_root stopping)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 1}},
+ "executors": {"command": {"argv": ["sleep", "1"]}}}
+JSON
+CONFIG="$root/cfg.json" start_serve "$root" --grace-s 30
+printf '{"task_id": "first", "worker": "marie", "description": "x"}' > "$root/tasks/marie/first.json"
+$AWAIT --timeout 10 "$root/tasks/marie/.running/first"
+for q in q1 q2; do
+  printf '{"task_id": "%s", "worker": "marie", "description": "x"}' "$q" > "$root/tasks/marie/$q.json"
+done
+# Both queued behind "first" (one slot) before the stop.
+check "two tasks wait behind the running one" bash -c "
+  until [ \"\$(ls '$root/tasks/marie/.claimed' | wc -l)\" -eq 3 ]; do
+    inotifywait -qq -t 1 -e moved_to '$root/tasks/marie/.claimed'; done"
+stop_serve
+check "stop exits 0" [ $? -eq 0 ]
+check "the running task finished within the grace" json_is "$root/results/marie/first.json" 'j["status"] == "complete"'
+check "the waiting ones are back in tasks/, with no result" bash -c "
+  for q in q1 q2; do [ -e '$root/tasks/marie/'\$q.json ] && [ ! -e '$root/results/marie/'\$q.json ] || exit 1; done"
+check "... and never started (no running event)" bash -c "
+  ! cat '$root'/runs/*/events.jsonl | jq -r 'select(.event == \"running\") | .task_id' | grep -q '^q'"
+check "... the log says why" grep -q "q1 (marie): stopping: not started" "$root/serve.log"
+
 # --- a worker whose credentials fail parks; its tasks wait in tasks/ --------
 root=$(fresh_root parked)
 cat > "$root/cfg.json" <<JSON

@@ -108,3 +108,30 @@ TEST(dispatcher, a_result_from_a_node_declared_dead_still_counts_once) {
   // A node arriving now gets nothing to run twice.
   EXPECT_TRUE(d.ready("n2", "n2", "marie", 1, {}, t0).empty());
 }
+
+TEST(dispatcher, once_paused_nothing_goes_out_and_the_queue_is_taken_back) {
+  dispatcher d;
+  d.ready("n1", "marie@1", "marie", 1, {}, t0);
+  d.ready("n2", "marie@2", "marie", 1, {}, t0);
+  EXPECT_EQ(d.submit(1, mk("a"), "marie").size(), 1u); // to n1
+  EXPECT_EQ(d.submit(2, mk("b"), "marie").size(), 1u); // to n2
+  d.submit(3, mk("c"), "marie");
+  d.submit(4, mk("d"), "marie");
+  d.pause();
+  // A freed slot takes nothing; a node that leaves gives its task back to
+  // the queue, where no other node picks it up.
+  std::vector<dispatcher::send_task> next;
+  EXPECT_TRUE(d.finished("n1", 1, next));
+  EXPECT_TRUE(next.empty());
+  EXPECT_TRUE(d.drop("n2", next).has_value());
+  EXPECT_TRUE(next.empty());
+  EXPECT_TRUE(d.submit(5, mk("e"), "marie").empty());
+  auto back = d.take_queued();
+  std::vector<std::string> got;
+  for (auto& [ticket, t] : back)
+    got.push_back(std::to_string(ticket) + ":" + t.task_id);
+  EXPECT_EQ(got, (std::vector<std::string>{"2:b", "3:c", "4:d", "5:e"}));
+  EXPECT_EQ(d.queued("marie"), 0u);
+  EXPECT_EQ(d.outstanding(), 0u);
+  EXPECT_EQ(d.task_of(3), nullptr);
+}
