@@ -226,10 +226,12 @@ using runner_actor
 /// Workers' results come back as plain messages: CAF 0.17 keeps pending
 /// request handlers in a vector, so thousands of outstanding requests in
 /// one actor would cost O(n) per reply.
+/// stop_atom: the node is stopping: no more retries; a task waiting for
+/// one ends as stopped_result (its workers answer the rest the same way).
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<run_atom, workflow>::with<run_summary>,
   caf::reacts_to<result, uint64_t>,
-  caf::reacts_to<retry_atom, uint64_t>>;
+  caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<stop_atom>>;
 
 /// Writes results and the event log; replies to flush once all is written.
 using recorder_actor = caf::typed_actor<

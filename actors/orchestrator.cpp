@@ -2,6 +2,7 @@
 
 #include <cstdio>
 
+#include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/clock.hpp"
 #include "core/prompt.hpp"
@@ -117,12 +118,13 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
                               {"kind", r.error->kind},
                               {"message", r.error->message},
                               {"at", r.completed_at}});
-    if (run.attempts[i] < limit) {
+    if (run.attempts[i] < limit && !st.stopping) {
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
       auto delay = backoff_delay(st.cfg.backoff, run.attempts[i], jitter(st.rng));
       event(self, run, "retry", t,
             r.error->kind + ": " + r.error->message + "; again in "
               + std::to_string(delay.count()) + " ms");
+      run.retry_pending[i] = true;
       self->delayed_send(self, delay, retry_atom_v, make_ticket(run_no, i));
       return;
     }
@@ -201,6 +203,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.at_worker.resize(wf.tasks.size(), false);
       run.history.resize(wf.tasks.size(), json::array());
       run.share.resize(wf.tasks.size(), 0.0);
+      run.retry_pending.resize(wf.tasks.size(), false);
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();
@@ -221,8 +224,31 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
     [=](retry_atom, uint64_t ticket) {
       auto run_no = ticket >> 32;
       auto idx = static_cast<size_t>(ticket & 0xffffffffu);
-      if (self->state.runs.count(run_no))
-        dispatch(self, run_no, idx);
+      auto i = self->state.runs.find(run_no);
+      if (i == self->state.runs.end() || !i->second.retry_pending[idx])
+        return; // ended meanwhile (we are stopping)
+      i->second.retry_pending[idx] = false;
+      dispatch(self, run_no, idx);
+    },
+    [=](stop_atom) {
+      auto& st = self->state;
+      st.stopping = true;
+      // A retry waiting for its backoff would start after the stop: it
+      // ends now, not started.
+      std::vector<std::pair<uint64_t, size_t>> waiting;
+      for (auto& [run_no, run] : st.runs)
+        for (size_t i = 0; i < run.retry_pending.size(); ++i)
+          if (run.retry_pending[i])
+            waiting.emplace_back(run_no, i);
+      for (auto [run_no, i] : waiting) {
+        auto r = st.runs.find(run_no);
+        if (r == st.runs.end())
+          continue; // ended by an earlier one
+        auto& run = r->second;
+        run.retry_pending[i] = false;
+        ++run.in_flight; // on_result counts it back
+        on_result(self, run_no, i, stopped_result(run.wf.tasks[i]));
+      }
     },
     [=](result& r, uint64_t ticket) {
       auto run_no = ticket >> 32;

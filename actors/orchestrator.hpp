@@ -44,6 +44,7 @@ struct orchestrator_state {
     double spent = 0;
     double reserved = 0;
     std::vector<double> share;
+    std::vector<bool> retry_pending; // waiting for its backoff to pass
     size_t in_flight = 0;
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;
@@ -55,6 +56,7 @@ struct orchestrator_state {
   recorder_actor recorder; // may be invalid: nothing written then
   std::map<uint64_t, run> runs;
   uint64_t next_run = 1;
+  bool stopping = false; // stop_atom: no more retries
   std::minstd_rand rng;
 };
 

@@ -168,8 +168,7 @@ bool parks_worker(const std::string& kind) {
 
 result stopped_result(const task& t) {
   return make_failure(t, status::cancelled, "stopping",
-                      "not started: worker " + t.worker
-                        + " is stopping; the task runs on the next start");
+                      "not started: worker " + t.worker + " is stopping");
 }
 
 result parked_result(const task& t, const std::string& reason) {

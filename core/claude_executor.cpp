@@ -162,8 +162,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw) {
   auto j = json::parse(o.out, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     if (!o.exited_ok())
-      fail_result(r, "crashed",
-                  "claude " + o.describe() + ": " + tail(o.err.empty() ? o.out : o.err));
+      fail_result(r, "crashed", crash_message("claude", o));
     else
       fail_result(r, "bad_output",
                   "stdout is not a JSON result: " + tail(o.out, 200));

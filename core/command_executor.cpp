@@ -66,9 +66,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
     classify_claude_outcome(o, r, is_raw(t));
   } else if (!classify_supervision(o, r)) {
     if (!o.exited_ok()) {
-      fail_result(r, "crashed",
-                  "command " + o.describe() + ": "
-                    + tail(o.err.empty() ? o.out : o.err));
+      fail_result(r, "crashed", crash_message("command", o));
     } else {
       agent_report rep;
       if (is_raw(t))

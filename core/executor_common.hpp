@@ -23,6 +23,10 @@ bool classify_supervision(const process_outcome& o, result& r);
 /// The last `n` bytes of a stream, for error messages.
 std::string tail(const std::string& s, size_t n = 400);
 
+/// "<what> exit code 3: <the end of its stderr, else stdout>", without the
+/// colon when it printed nothing.
+std::string crash_message(const std::string& what, const process_outcome& o);
+
 /// The deadline of a task: its own timeout_s, else the worker's.
 std::chrono::milliseconds task_deadline(const task& t, const worker_config& w);
 

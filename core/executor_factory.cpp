@@ -71,6 +71,11 @@ std::string tail(const std::string& s, size_t n) {
   return s.size() <= n ? s : "..." + s.substr(s.size() - n);
 }
 
+std::string crash_message(const std::string& what, const process_outcome& o) {
+  auto said = tail(o.err.empty() ? o.out : o.err);
+  return what + " " + o.describe() + (said.empty() ? "" : ": " + said);
+}
+
 std::chrono::milliseconds task_deadline(const task& t, const worker_config& w) {
   double s = t.timeout_s ? *t.timeout_s : w.deadline_s;
   return std::chrono::milliseconds(static_cast<int64_t>(s * 1000));

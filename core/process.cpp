@@ -128,6 +128,7 @@ bool drain_lines(int fd, line_splitter& ls, bool& truncated) {
 /// Process groups of the children being supervised, for shutdown.
 std::mutex live_mtx;
 std::set<pid_t> live_groups;
+int stop_signal = 0; // set by stop_all_children: new children get it at once
 
 } // namespace
 
@@ -136,6 +137,14 @@ size_t signal_all_children(int sig) {
   for (auto pgid : live_groups)
     ::kill(-pgid, sig);
   return live_groups.size();
+}
+
+size_t stop_all_children(int sig) {
+  {
+    std::lock_guard<std::mutex> guard{live_mtx};
+    stop_signal = sig;
+  }
+  return signal_all_children(sig);
 }
 
 std::string process_outcome::describe() const {
@@ -225,8 +234,12 @@ process_outcome run_process(const process_spec& spec) {
   }
   res.started = true;
   {
+    // Under the lock that stop_all_children takes: either it sees this
+    // group, or we see its signal.
     std::lock_guard<std::mutex> guard{live_mtx};
     live_groups.insert(pid);
+    if (stop_signal != 0)
+      ::kill(-pid, stop_signal);
   }
   set_nonblocking(in_w.fd);
   set_nonblocking(out_r.fd);

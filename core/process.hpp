@@ -55,6 +55,11 @@ process_outcome run_process(const process_spec& spec);
 /// Returns how many groups it signalled.
 size_t signal_all_children(int sig);
 
+/// The same, and from now on every child run_process starts gets `sig` as
+/// soon as it exists: an interrupted node lets nothing new run, even a child
+/// that was being spawned at this very moment.
+size_t stop_all_children(int sig);
+
 /// Builds the minimal environment: the listed variables of this process (if
 /// set) plus the given extra ones.
 std::vector<std::string> inherit_env(const std::vector<std::string>& names);

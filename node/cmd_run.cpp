@@ -1,6 +1,8 @@
 // caf-node run <workflow.json | "request">: one workflow, or a request the
 // orchestrator plans, run in one process to its report (or its answer).
 
+#include <atomic>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <random>
@@ -12,6 +14,7 @@
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
+#include "core/process.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
 #include "core/json_codec.hpp"
@@ -68,6 +71,7 @@ std::optional<workflow> load_workflow(const std::string& path,
 }
 
 int run(const run_options& opts) {
+  stop_signals blocked; // before any thread: only the watch below takes them
   auto cfg = load_effective_config(opts.common);
   if (!cfg)
     return exit_usage;
@@ -109,6 +113,7 @@ int run(const run_options& opts) {
   std::optional<std::string> answer;
   std::string failure, synthesis_error;
   int code = exit_ok;
+  std::atomic<int> interrupted{0}; // the signal that stopped the run
   {
     caf::actor_system sys{sys_cfg};
     team_options topts;
@@ -130,6 +135,27 @@ int run(const run_options& opts) {
       print_problems("error: cannot start the workers:", ps);
       return exit_usage;
     }
+    // Ctrl-C (or SIGTERM): nothing more starts, running agents are
+    // stopped, and the report says what ended how; a second one quits at
+    // once. Agent processes live in their own process groups, so a
+    // terminal's Ctrl-C never reaches them by itself.
+    signal_watch on_signal{[&](const char* name, int n) {
+      if (n == 1) {
+        interrupted = std::string{name} == "SIGINT" ? SIGINT : SIGTERM;
+        spdlog::warn("{}: stopping; running tasks are killed, nothing more "
+                     "starts (again to quit at once)",
+                     name);
+        caf::anon_send(t->orchestrator, stop_atom_v);
+        for (auto& [w, a] : t->workers)
+          caf::anon_send(a, stop_atom_v);
+        if (t->planner)
+          caf::anon_send(t->planner, stop_atom_v);
+        stop_all_children(SIGTERM);
+        return;
+      }
+      stop_all_children(SIGKILL);
+      std::_Exit(128 + interrupted.load());
+    }};
     caf::scoped_actor self{sys};
     if (is_request) {
       auto planned = plan_request(self, *t, *cfg, opts.target, context);
@@ -175,7 +201,8 @@ int run(const run_options& opts) {
       progress->close();
     // The answer is written from whatever ended, failures included: the
     // person asking must learn what failed and what to do about it.
-    if (summary && wf->synthesize && t->planner && !opts.no_synthesis) {
+    if (summary && wf->synthesize && t->planner && !opts.no_synthesis
+        && !interrupted) {
       auto request = is_request ? opts.target
                                 : wf->name + (wf->description.empty()
                                                 ? ""
@@ -212,6 +239,11 @@ int run(const run_options& opts) {
   spdlog::info("run {}: {} of {} tasks complete; report in {}",
                summary->run_id, summary->count(status::complete),
                summary->results.size(), run_dir);
+  if (interrupted) {
+    spdlog::warn("run {} interrupted: {} of {} tasks complete", summary->run_id,
+                 summary->count(status::complete), summary->results.size());
+    return 128 + interrupted.load();
+  }
   return summary->all_complete() ? code : exit_failed;
 }
 

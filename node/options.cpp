@@ -1,7 +1,13 @@
 #include "node/options.hpp"
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 
@@ -36,6 +42,36 @@ const char* stop_signals::wait() const {
   int sig = 0;
   sigwait(&set_, &sig);
   return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+signal_watch::signal_watch(std::function<void(const char*, int)> on_signal) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  signal_fd_ = ::signalfd(-1, &set, SFD_CLOEXEC);
+  wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
+  thread_ = std::thread([this, on_signal = std::move(on_signal)] {
+    int n = 0;
+    for (;;) {
+      pollfd fds[2] = {{signal_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
+      if (::poll(fds, 2, -1) < 0 && errno != EINTR)
+        return;
+      if (fds[1].revents)
+        return;
+      signalfd_siginfo si{};
+      if (fds[0].revents && ::read(signal_fd_, &si, sizeof(si)) == sizeof(si))
+        on_signal(si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM", ++n);
+    }
+  });
+}
+
+signal_watch::~signal_watch() {
+  uint64_t one = 1;
+  [[maybe_unused]] auto w = ::write(wake_fd_, &one, sizeof(one));
+  thread_.join();
+  ::close(signal_fd_);
+  ::close(wake_fd_);
 }
 
 std::string normalize_root(const std::string& root) {

@@ -3,8 +3,10 @@
 // Options shared by the commands that start workers (run, serve, ...).
 
 #include <csignal>
+#include <functional>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "core/config.hpp"
 
@@ -41,6 +43,22 @@ public:
 
 private:
   sigset_t set_;
+};
+
+/// Calls on_signal(name, n) on its own thread for the n-th SIGTERM or SIGINT
+/// while it lives (a first Ctrl-C stops gently, a second one hard). Create
+/// it after a stop_signals, which keeps the signals from everyone else.
+class signal_watch {
+public:
+  explicit signal_watch(std::function<void(const char* name, int n)> on_signal);
+  ~signal_watch();
+  signal_watch(const signal_watch&) = delete;
+  signal_watch& operator=(const signal_watch&) = delete;
+
+private:
+  int signal_fd_ = -1;
+  int wake_fd_ = -1; // written by the destructor
+  std::thread thread_;
 };
 
 /// Prints problems to stderr, one per line, after a heading.

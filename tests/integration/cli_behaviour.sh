@@ -96,4 +96,35 @@ for log in events.jsonl events.1.jsonl; do
 done
 check "the newest events are in events.jsonl" grep -q '"event":"run_finished"' "$run_dir/events.jsonl"
 
+# --- Ctrl-C / SIGTERM on `run`: agents stopped, report written, exit 128+sig
+r="$WORK/interrupt"
+mkdir -p "$r"
+cat >"$r/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 2}},
+ "executors": {"command": {"argv": ["sh", "-c", "echo \$\$ > started.\$1; exec sleep 30", "sh", "{task_id}"]}}}
+JSON
+cat >"$r/wf.json" <<'JSON'
+{"name": "interrupted", "tasks": [
+  {"task_id": "a", "worker": "marie", "description": "runs"},
+  {"task_id": "b", "worker": "marie", "description": "runs"},
+  {"task_id": "c", "worker": "marie", "description": "waits for a slot"},
+  {"task_id": "d", "worker": "marie", "description": "after a", "dependencies": ["a"]}]}
+JSON
+"$CAF_NODE" run "$r/wf.json" --root "$r" --config "$r/cfg.json" --json >"$r/report.out" 2>"$r/run.log" &
+RUN_PID=$!
+# Each agent writes its pid in the workspace once it runs.
+"$PY" "$SRC/tests/integration/await_results.py" --timeout 20 \
+  "$r/workspaces/marie/started.a" "$r/workspaces/marie/started.b"
+agents=$(cat "$r/workspaces/marie/started.a" "$r/workspaces/marie/started.b" | tr '\n' ' ')
+kill -TERM "$RUN_PID"
+rc=0
+timeout 20 tail --pid="$RUN_PID" -f /dev/null && wait "$RUN_PID" || rc=$?
+check "an interrupted run exits 143 (128 + SIGTERM) at once" [ "$rc" -eq 143 ]
+check "... its two running agents are gone ($agents)" bash -c "
+  [ -n '$agents' ] && for p in $agents; do ! kill -0 \$p 2>/dev/null || grep -q 'State:.*Z' /proc/\$p/status || exit 1; done"
+check "... the report says how each task ended" jq_true '
+  [.tasks[] | {(.task_id): (.status + "/" + .error.kind)}] | add
+  == {"a": "failed/crashed", "b": "failed/crashed", "c": "cancelled/stopping", "d": "failed/dependency_failed"}' "$r/report.out"
+check "... and the log says it was interrupted" grep -q "interrupted: 0 of 4 tasks complete" "$r/run.log"
+
 finish
