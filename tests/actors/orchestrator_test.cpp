@@ -212,4 +212,29 @@ CAF_TEST(a retry waits for its backoff and the dead letter keeps every attempt) 
   CAF_CHECK_EQUAL(attempts[1]["attempt"], 2);
 }
 
+CAF_TEST(a stop drops a retry that waits for its backoff) {
+  exec->outcomes["m"] = {"overloaded"}; // would be tried again in 0.5-1 s
+  workflow wf;
+  wf.name = "stopped";
+  wf.tasks = {mk_task("m", "marie")};
+  self->send(orch, run_atom_v, wf);
+  while (sched.try_run_once())
+    ; // messages only: the retry's timer stays pending
+  CAF_CHECK_EQUAL(exec->seen.size(), 1u);
+  self->send(orch, stop_atom_v);
+  while (sched.try_run_once())
+    ;
+  // The run ends without any time passing, and the timer finds nothing.
+  run_summary s;
+  self->receive([&](run_summary& x) { s = std::move(x); },
+                caf::after(std::chrono::seconds(0)) >> [] { CAF_FAIL("no summary"); });
+  CAF_REQUIRE_EQUAL(s.results.size(), 1u);
+  CAF_CHECK(s.results[0].state == status::cancelled);
+  CAF_CHECK_EQUAL(s.results[0].error->kind, "stopping");
+  advance_time(std::chrono::seconds(2));
+  while (sched.try_run_once())
+    ;
+  CAF_CHECK_EQUAL(exec->seen.size(), 1u);
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
