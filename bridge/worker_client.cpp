@@ -190,7 +190,7 @@ struct worker_client::impl {
       if (items[0].revents)
         break;
       auto now = clock_type::now();
-      if (sock && items[3].revents)
+      if (sock && items.size() > 3 && items[3].revents)
         report_connection();
       if (!sock && now >= reconnect_at) {
         reconnect_at = clock_type::time_point::max();
