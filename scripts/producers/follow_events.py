@@ -31,25 +31,38 @@ def main():
 
     def prepare(sock):
         sock.setsockopt(zmq.SUBSCRIBE, args.topic.encode())
-        if args.ready_file:  # watched before connecting: the event cannot be missed
-            monitor.append(sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED))
+        # Watched before connecting: no event can be missed.
+        monitor.append(sock.get_monitor_socket())
 
     s = tw.connect(args, zmq.SUB, before_connect=prepare)
-    if monitor:
-        # The subscription goes out right after the handshake, ahead of
-        # anything the orchestrator publishes later.
-        recv_monitor_message(monitor[0])
-        s.disable_monitor()
-        monitor[0].close(linger=0)
-        open(args.ready_file, "w").close()
-    seen = 0
+    mon = monitor[0]
+    poller = zmq.Poller()
+    poller.register(s, zmq.POLLIN)
+    poller.register(mon, zmq.POLLIN)
+    seen, events, said = 0, [], None
     try:
         while args.count == 0 or seen < args.count:
-            topic, body = s.recv_multipart()
-            event = json.loads(body)
-            event["topic"] = topic.decode()
-            print(json.dumps(event), flush=True)
-            seen += 1
+            socks = dict(poller.poll())
+            if mon in socks:
+                while mon.poll(0):
+                    e = recv_monitor_message(mon)
+                    events = events[-20:] + [e]  # a socket that keeps retrying
+                    if e["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                        # The subscription goes out right after the
+                        # handshake, ahead of anything published later.
+                        events, said = [], None
+                        if args.ready_file:
+                            open(args.ready_file, "w").close()
+                _, why = tw.connection_problem(events, bool(args.curve_secret))
+                if why and why != said:  # once per reason; the socket retries
+                    print(f"warning: {args.connect}: {why}; still trying", file=sys.stderr, flush=True)
+                    said = why
+            if s in socks:
+                topic, body = s.recv_multipart()
+                event = json.loads(body)
+                event["topic"] = topic.decode()
+                print(json.dumps(event), flush=True)
+                seen += 1
     except KeyboardInterrupt:
         pass
     s.close(linger=0)

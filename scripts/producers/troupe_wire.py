@@ -50,7 +50,7 @@ _monitors = {}  # DEALER socket -> its monitor socket
 CONNECT_GRACE_S = 5  # how long submit() waits for a connection to come up
 
 
-def _connection_problem(events, curve):
+def connection_problem(events, curve):
     """(refused, why) from monitor events; why is None while all is well.
     A refused handshake is final: the same keys are refused again."""
     why = (False, None)
@@ -99,7 +99,7 @@ def first_answer(s, args, timeout_s):
             e = recv_monitor_message(mon)
             ready = ready or e["event"] == zmq.EVENT_HANDSHAKE_SUCCEEDED
             events.append(e)
-        refused, why = _connection_problem(events, bool(args.curve_secret))
+        refused, why = connection_problem(events, bool(args.curve_secret))
         if refused and not ready:
             if refused_at is None:
                 refused_at = now()
