@@ -254,6 +254,15 @@ struct broker::impl {
                    worker, b.value("model", ""),
                    wait > 0 ? std::to_string(wait) + " ms" : "the default cooldown");
       caf::anon_send(links.limiter, cooldown_atom_v, b.value("model", ""), wait);
+    } else if (m.cmd == "DRAIN") {
+      auto& n = book.nodes().at(id);
+      spdlog::info("worker node {} ({}) is draining ({}): {} task(s) to finish",
+                   n.name, worker, b.value("reason", std::string{}), n.running.size());
+      publish("node.draining", {{"node", n.name},
+                                {"worker", worker},
+                                {"running", n.running.size()},
+                                {"reason", b.value("reason", std::string{})}});
+      book.drain(id);
     } else if (m.cmd == "DISCONNECT") {
       node_down(id, "disconnected (" + b.value("reason", std::string{}) + ")");
     } else {

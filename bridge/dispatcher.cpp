@@ -9,7 +9,7 @@ dispatcher::node_info* dispatcher::free_node(const std::string& worker) {
   node_info* best = nullptr;
   int best_free = 0;
   for (auto& [id, n] : nodes_) {
-    if (n.worker != worker)
+    if (n.worker != worker || n.draining)
       continue;
     auto free = n.slots - static_cast<int>(n.running.size());
     if (free > best_free) {
@@ -119,6 +119,11 @@ dispatcher::drop(const std::string& id, std::vector<send_task>& next) {
   }
   pump(n.worker, next);
   return n;
+}
+
+void dispatcher::drain(const std::string& id) {
+  if (auto i = nodes_.find(id); i != nodes_.end())
+    i->second.draining = true;
 }
 
 std::vector<std::pair<uint64_t, task>> dispatcher::take_queued() {

@@ -36,6 +36,7 @@ public:
     int slots = 1;
     std::set<uint64_t> running;
     time_point last_seen;
+    bool draining = false; // DRAIN: finishes what it runs, gets nothing new
   };
 
   /// A task for `worker` under `ticket`; sent at once if a node is free.
@@ -62,6 +63,9 @@ public:
   /// known) and, in `next`, what other nodes can take now.
   std::optional<node_info> drop(const std::string& id,
                                 std::vector<send_task>& next);
+
+  /// The node is stopping: it keeps what it runs and gets nothing new.
+  void drain(const std::string& id);
 
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().

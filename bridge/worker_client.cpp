@@ -2,6 +2,8 @@
 
 #include <atomic>
 #include <map>
+#include <mutex>
+#include <optional>
 #include <random>
 #include <set>
 #include <thread>
@@ -32,6 +34,11 @@ struct worker_client::impl {
 
   std::map<uint64_t, task> running;   // tickets being run here
   std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
+  std::optional<std::string> draining; // DRAIN sent (again on each connection)
+  // drain(): the caller waits for "nothing runs, nothing unacknowledged".
+  std::mutex drain_mtx;
+  std::condition_variable drain_cv;
+  bool drained = false, stop_waiting = false;
   std::chrono::milliseconds backoff{100};
   std::mt19937 rng{std::random_device{}()};
 
@@ -69,6 +76,8 @@ struct worker_client::impl {
                    {"running", ids}});
     for (auto& [t, r] : unacked)
       send("RESULT", {{"ticket", wire::id_text(t)}, {"result", to_json(r)}});
+    if (draining)
+      send("DRAIN", {{"reason", *draining}});
     // Permit asks the old connection may have lost go out again.
     caf::anon_send(limiter, tick_atom_v);
   }
@@ -140,6 +149,10 @@ struct worker_client::impl {
                                 {"output_tokens", s->used.output_tokens}}}});
     } else if (auto* c = std::get_if<client_note::cooldown>(&n.v)) {
       send("COOLDOWN", {{"model", c->model}, {"wait_ms", c->wait_ms}});
+    } else if (auto* d = std::get_if<client_note::drain>(&n.v)) {
+      draining = d->reason;
+      send("DRAIN", {{"reason", d->reason}});
+      caf::anon_send(relay, stop_atom_v); // nothing queued here starts
     } else if (auto* e = std::get_if<client_note::event>(&n.v)) {
       send("EVENT", {{"kind", e->e.kind},
                      {"task_id", e->e.task_id},
@@ -226,6 +239,13 @@ struct worker_client::impl {
           on_note(n);
         }
       }
+      if (draining && running.empty() && unacked.empty()) {
+        std::lock_guard<std::mutex> guard{drain_mtx};
+        if (!drained) {
+          drained = true;
+          drain_cv.notify_all();
+        }
+      }
       now = clock_type::now();
       if (now >= next_beat) {
         send("HEARTBEAT", json::object());
@@ -273,6 +293,21 @@ void worker_client::stop() {
   p_->thread.join();
 }
 
+bool worker_client::drain(const std::string& reason,
+                          std::chrono::milliseconds grace) {
+  post(client_note{client_note::drain{reason}});
+  std::unique_lock<std::mutex> lock{p_->drain_mtx};
+  return p_->drain_cv.wait_for(lock, grace, [this] {
+    return p_->drained || p_->stop_waiting;
+  }) && p_->drained;
+}
+
+void worker_client::stop_waiting() {
+  std::lock_guard<std::mutex> guard{p_->drain_mtx};
+  p_->stop_waiting = true;
+  p_->drain_cv.notify_all();
+}
+
 void worker_client::post(client_note n) {
   p_->notes.post(std::move(n));
 }
@@ -290,6 +325,7 @@ caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
           post(client_note{client_note::done{tk, std::move(r)}});
         });
     },
+    [=](stop_atom) { self->send(worker, stop_atom_v); },
   };
 }
 

@@ -7,6 +7,7 @@
 // reconnects with backoff when the orchestrator goes silent.
 
 #include <chrono>
+#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <string>
@@ -40,7 +41,8 @@ struct client_note {
   struct settle { permit_ask p; run_usage used; };
   struct cooldown { std::string model; int64_t wait_ms; };
   struct event { task_event e; };
-  std::variant<done, ask, settle, cooldown, event> v;
+  struct drain { std::string reason; };
+  std::variant<done, ask, settle, cooldown, event, drain> v;
 };
 
 class worker_client {
@@ -53,6 +55,12 @@ public:
   void start(caf::actor relay, remote_limiter_actor limiter);
   /// Says DISCONNECT and stops.
   void stop();
+  /// Asks for no new task (DRAIN) and waits, up to `grace`, until what runs
+  /// here has ended and its results are acknowledged; false if time ran out
+  /// (or stop_waiting() was called).
+  bool drain(const std::string& reason, std::chrono::milliseconds grace);
+  /// Ends a drain() wait now (a second signal).
+  void stop_waiting();
   void post(client_note n);
 
   /// True once the orchestrator answered since the last (re)connection.

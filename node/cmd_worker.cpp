@@ -34,6 +34,7 @@ struct worker_options {
   liveness_options live;
   curve_options curve;
   std::string ready_file;
+  double grace_s = 30;
 };
 
 int worker_cmd(const worker_options& opts) {
@@ -104,8 +105,24 @@ int worker_cmd(const worker_options& opts) {
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
                  cs.node, wc.slots, exec->kind(), cs.endpoint,
                  cs.curve ? " (CURVE)" : "");
-    spdlog::info("{}: leaving; the orchestrator requeues what ran here",
-                 stop.wait());
+    auto sig = stop.wait();
+    // Drain: no new task; what runs here may finish and be delivered. A
+    // second signal, or the end of the grace, cuts it short: then the
+    // orchestrator requeues what still ran here.
+    spdlog::info("{}: draining: no new tasks; waiting up to {} s for the "
+                 "running ones (again to leave at once)",
+                 sig, opts.grace_s);
+    bool drained;
+    {
+      signal_watch again{[&](const char*, int) { client->stop_waiting(); }};
+      drained = client->drain(
+        std::string{sig} + ": node stopping",
+        std::chrono::milliseconds(static_cast<int64_t>(opts.grace_s * 1000)));
+    }
+    if (drained)
+      spdlog::info("drained: every result delivered; leaving");
+    else
+      spdlog::info("leaving; the orchestrator requeues what still ran here");
     client->stop();
     signal_all_children(SIGKILL);
     for (auto a : {caf::actor_cast<caf::actor>(wk), caf::actor_cast<caf::actor>(limiter),
@@ -133,6 +150,11 @@ command add_worker(CLI::App& app) {
     ->check(CLI::Range(1, 256));
   add_liveness_options(cmd, opts->live);
   add_curve_client_options(cmd, opts->curve);
+  cmd->add_option("--grace-s", opts->grace_s,
+                  "on SIGTERM/SIGINT, how long running tasks may go on to "
+                  "finish (keep it under the container's stop timeout)")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
   cmd->add_option("--ready-file", opts->ready_file,
                   "write this file (our pid) each time the orchestrator "
                   "answers after a (re)connection");

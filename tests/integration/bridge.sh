@@ -305,6 +305,29 @@ check "... the orchestrator lists only marie's node" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
   jq_true '[.nodes[].worker] == [\"marie\"]'"
 
+# --- a worker node drains on SIGTERM: it finishes its task, takes no new one -
+root=$(fresh_root drain)
+start_orch "$root"
+start_worker "$root" marie "$root/node-a" --sim-latency-ms 2000
+NODE_A=$LAST_WORKER
+task_json dr-1 marie >"$root/tasks/marie/dr-1.json"
+$AWAIT --timeout 20 "$root/tasks/marie/.running/dr-1"
+kill -TERM "$NODE_A"
+check "the orchestrator hears that node A drains" timeout 20 bash -c "
+  until grep -q 'is draining' '$root/orch.log'; do inotifywait -qq -t 1 -e modify '$root/orch.log'; done"
+task_json dr-2 marie >"$root/tasks/marie/dr-2.json" # arrives while node A drains
+rc=0
+timeout 20 tail --pid="$NODE_A" -f /dev/null && wait "$NODE_A" || rc=$?
+check "a draining node exits 0 once its task is delivered" [ "$rc" -eq 0 ]
+check "... its task completed there, on the first attempt" \
+  json_is "$root/results/marie/dr-1.json" 'j["status"] == "complete" and j["attempt"] == 1'
+check "... it says it drained" grep -q "drained: every result delivered" "$root/node-a/worker.log"
+check "... and it took no new task (the one dropped meanwhile has no result)" [ ! -e "$root/results/marie/dr-2.json" ]
+start_worker "$root" marie "$root/node-b" --sim-latency-ms 10
+check "another node runs the waiting task" $AWAIT --timeout 20 "$root/results/marie/dr-2.json"
+check "... and the drained task ran once" bash -c "
+  [ \"\$(cat '$root'/runs/*/events.jsonl | jq -r 'select(.event == \"running\" and .task_id == \"dr-1\") | .task_id' | wc -l)\" -eq 1 ]"
+
 # --- stopping: tasks no node has taken go back at once ----------------------
 root=$(fresh_root stopping)
 start_orch "$root" --grace-s 60
