@@ -135,3 +135,18 @@ TEST(dispatcher, once_paused_nothing_goes_out_and_the_queue_is_taken_back) {
   EXPECT_EQ(d.outstanding(), 0u);
   EXPECT_EQ(d.task_of(3), nullptr);
 }
+
+TEST(dispatcher, a_draining_node_keeps_what_it_runs_and_gets_nothing_new) {
+  dispatcher d;
+  d.ready("n1", "marie@1", "marie", 2, {}, t0);
+  EXPECT_EQ(ids(d.submit(1, mk("a"), "marie")), (std::vector<std::string>{"n1:a"}));
+  d.drain("n1");
+  EXPECT_TRUE(d.submit(2, mk("b"), "marie").empty()); // a free slot, but draining
+  std::vector<dispatcher::send_task> next;
+  EXPECT_TRUE(d.finished("n1", 1, next)); // its own task still ends normally
+  EXPECT_TRUE(next.empty());
+  EXPECT_EQ(d.queued("marie"), 1u);
+  // Another node takes what waits.
+  EXPECT_EQ(ids(d.ready("n2", "marie@2", "marie", 1, {}, t0)),
+            (std::vector<std::string>{"n2:b"}));
+}
