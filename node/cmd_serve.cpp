@@ -194,17 +194,22 @@ int serve(const serve_options& opts) {
                  "SIGTERM or Ctrl-C",
                  root, fmt::join(workers, ", "), session);
     auto sig = stop.wait();
-    spdlog::info("{}: no new tasks; waiting up to {} s for running ones", sig,
-                 opts.grace_s);
+    spdlog::info("{}: no new tasks; waiting up to {} s for running ones "
+                 "(again to stop at once)",
+                 sig, opts.grace_s);
     watcher.stop();
     // Nothing new starts: queued tasks come back unrun (handed back to
     // tasks/ at once), running ones have the grace period.
     for (auto& [name, w] : t->workers)
       caf::anon_send(w, stop_atom_v);
     caf::scoped_actor self{sys};
-    self->request(drop, caf::infinite, stop_atom_v,
-                  static_cast<int64_t>(opts.grace_s * 1000))
-      .receive([&](int32_t n) { handed_back = n; }, [&](caf::error&) {});
+    {
+      // A second signal ends the grace now: what runs goes back to tasks/.
+      signal_watch again{[&](const char*, int) { caf::anon_send(drop, deadline_atom_v); }};
+      self->request(drop, caf::infinite, stop_atom_v,
+                    static_cast<int64_t>(opts.grace_s * 1000))
+        .receive([&](int32_t n) { handed_back = n; }, [&](caf::error&) {});
+    }
     // Children of tasks handed back must not outlive us.
     signal_all_children(SIGKILL);
     caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);

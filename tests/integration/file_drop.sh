@@ -193,6 +193,26 @@ check "the unfinished task is back in tasks/" [ -e "$root/tasks/marie/long.json"
 check "... with no result" [ ! -e "$root/results/marie/long.json" ]
 check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$child' 2>/dev/null || grep -q 'State:.*Z' /proc/'$child'/status; }"
 
+# --- a second signal ends the grace at once --------------------------------
+root=$(fresh_root second-signal)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command"}},
+ "executors": {"command": {"argv": ["sleep", "30"]}}}
+JSON
+CONFIG="$root/cfg.json" start_serve "$root" --grace-s 60
+printf '{"task_id": "long", "worker": "marie", "description": "x"}' > "$root/tasks/marie/long.json"
+$AWAIT --timeout 10 "$root/tasks/marie/.running/long"
+kill -TERM "$SERVE_PID"
+timeout 20 bash -c "until grep -q 'again to stop at once' '$root/serve.log'; do
+  inotifywait -qq -t 1 -e modify '$root/serve.log'; done"
+kill -TERM "$SERVE_PID"
+rc=0
+timeout 20 tail --pid="$SERVE_PID" -f /dev/null && wait "$SERVE_PID" || rc=$?
+SERVE_PID=""
+check "a second SIGTERM stops serve at once (not after its 60 s grace), exit 0" [ "$rc" -eq 0 ]
+check "... the running task is back in tasks/, with no result" bash -c "
+  [ -e '$root/tasks/marie/long.json' ] && [ ! -e '$root/results/marie/long.json' ]"
+
 # --- stopping: what runs finishes, what waits goes back unrun ---------------
 root=$(fresh_root stopping)
 cat > "$root/cfg.json" <<JSON
