@@ -176,15 +176,21 @@ check "... every one intact and complete" [ "$intact" -eq 1000 ]
 leftover=$(find "$root/results" "$root/tasks" -type f \( -name '.*' -o -path '*/tasks/*' \) | head -5)
 check "... no temp files, claims or tasks left ($leftover)" [ -z "$leftover" ]
 
-# --- graceful stop hands unfinished tasks back --------------------------------
-root=$(fresh_root handback)
-cat > "$root/cfg.json" <<JSON
+# serve_long_task <root> <grace>: serve with a `sleep 30` agent, task "long"
+# dropped; returns once it runs (its marker is there).
+serve_long_task() {
+  cat > "$1/cfg.json" <<JSON
 {"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command"}},
  "executors": {"command": {"argv": ["sleep", "30"]}}}
 JSON
-CONFIG="$root/cfg.json" start_serve "$root" --grace-s 0.2
-printf '{"task_id": "long", "worker": "marie", "description": "x"}' > "$root/tasks/marie/long.json"
-check "a running task has its marker" $AWAIT --timeout 10 "$root/tasks/marie/.running/long"
+  CONFIG="$1/cfg.json" start_serve "$1" --grace-s "$2"
+  printf '{"task_id": "long", "worker": "marie", "description": "x"}' > "$1/tasks/marie/long.json"
+  $AWAIT --timeout 10 "$1/tasks/marie/.running/long"
+}
+
+# --- graceful stop hands unfinished tasks back --------------------------------
+root=$(fresh_root handback)
+check "a running task has its marker" serve_long_task "$root" 0.2
 check "status counts it as running" bash -c "CONFIG= '$CAF_NODE' status --root '$root' --config '$root/cfg.json' --json | grep -q '\"running\": 1'"
 child=$(pgrep -P "$SERVE_PID" -f "sleep 30" || true)
 stop_serve
@@ -195,13 +201,7 @@ check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$ch
 
 # --- a second signal ends the grace at once --------------------------------
 root=$(fresh_root second-signal)
-cat > "$root/cfg.json" <<JSON
-{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command"}},
- "executors": {"command": {"argv": ["sleep", "30"]}}}
-JSON
-CONFIG="$root/cfg.json" start_serve "$root" --grace-s 60
-printf '{"task_id": "long", "worker": "marie", "description": "x"}' > "$root/tasks/marie/long.json"
-$AWAIT --timeout 10 "$root/tasks/marie/.running/long"
+serve_long_task "$root" 60
 kill -TERM "$SERVE_PID"
 timeout 20 bash -c "until grep -q 'again to stop at once' '$root/serve.log'; do
   inotifywait -qq -t 1 -e modify '$root/serve.log'; done"
