@@ -204,11 +204,14 @@ int serve(const serve_options& opts) {
       caf::anon_send(w, stop_atom_v);
     caf::scoped_actor self{sys};
     {
+      auto stopped = self->request(drop, caf::infinite, stop_atom_v,
+                                   static_cast<int64_t>(opts.grace_s * 1000));
       // A second signal ends the grace now: what runs goes back to tasks/.
+      // Watched only once the stop is on its way: a deadline that came
+      // first would be ignored.
       signal_watch again{[&](const char*, int) { caf::anon_send(drop, deadline_atom_v); }};
-      self->request(drop, caf::infinite, stop_atom_v,
-                    static_cast<int64_t>(opts.grace_s * 1000))
-        .receive([&](int32_t n) { handed_back = n; }, [&](caf::error&) {});
+      std::move(stopped).receive([&](int32_t n) { handed_back = n; },
+                                 [&](caf::error&) {});
     }
     // Children of tasks handed back must not outlive us.
     signal_all_children(SIGKILL);
