@@ -217,7 +217,7 @@ check "... the running task is back in tasks/, with no result" bash -c "
 root=$(fresh_root stopping)
 cat > "$root/cfg.json" <<JSON
 {"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "executor": "command", "slots": 1}},
- "executors": {"command": {"argv": ["sleep", "1"]}}}
+ "executors": {"command": {"argv": ["sleep", "3"]}}}
 JSON
 CONFIG="$root/cfg.json" start_serve "$root" --grace-s 30
 printf '{"task_id": "first", "worker": "marie", "description": "x"}' > "$root/tasks/marie/first.json"
@@ -225,7 +225,7 @@ $AWAIT --timeout 10 "$root/tasks/marie/.running/first"
 for q in q1 q2; do
   printf '{"task_id": "%s", "worker": "marie", "description": "x"}' "$q" > "$root/tasks/marie/$q.json"
 done
-# Both queued behind "first" (one slot) before the stop.
+# Both queued behind "first" (one slot, 3 s: ample time to stop) before the stop.
 check "two tasks wait behind the running one" bash -c "
   until [ \"\$(ls '$root/tasks/marie/.claimed' | wc -l)\" -eq 3 ]; do
     inotifywait -qq -t 1 -e moved_to '$root/tasks/marie/.claimed'; done"
