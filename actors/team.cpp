@@ -27,6 +27,14 @@ void stop_team(team& t) {
     caf::anon_send_exit(t.recorder, reason);
 }
 
+void stop_starting(team& t) {
+  caf::anon_send(t.orchestrator, stop_atom_v);
+  for (auto& [name, w] : t.workers)
+    caf::anon_send(w, stop_atom_v);
+  if (t.planner)
+    caf::anon_send(t.planner, stop_atom_v);
+}
+
 worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
                           const worker_config& w, executor_ptr exec,
                           rate_limiter_actor limiter, recorder_actor recorder) {

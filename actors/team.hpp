@@ -56,6 +56,11 @@ worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
 /// Stops every actor of the team (the actor system then winds down).
 void stop_team(team& t);
 
+/// The node is stopping: nothing more starts. Workers answer what waits for
+/// a slot as stopped_result, the orchestrator drops retries waiting for their
+/// backoff; what runs goes on.
+void stop_starting(team& t);
+
 /// Prepares a CAF config for troupe: registers the message types and picks
 /// the work-sharing scheduler (measured in bench/: faster than work stealing
 /// for actors that mostly wait on processes, and it does not spin when idle).

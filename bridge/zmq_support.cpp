@@ -185,19 +185,17 @@ connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s,
   pair_.connect(addr);
 }
 
-bool connection_watch::drain() {
+void connection_watch::drain() {
   // Without keys of our own, a failed handshake means the server wants them
   // (its refusal often arrives without the mechanism-mismatch detail).
   static const std::string no_keys =
     "the handshake failed (the orchestrator uses CURVE keys: give "
     "--curve-secret and --server-key)";
-  bool any = false;
   for (;;) {
     // Two frames: 6 bytes (event, value), then the endpoint.
     auto frames = recv_frames(pair_);
     if (frames.size() < 2 || frames[0].size() < 6)
-      return any;
-    any = true;
+      return;
     uint16_t event;
     uint32_t value;
     std::memcpy(&event, frames[0].data(), sizeof(event));

@@ -73,8 +73,8 @@ public:
   /// failed handshake most likely means depends on it).
   connection_watch(zmq::context_t& ctx, zmq::socket_t& s, bool curve);
   zmq::socket_t& socket() { return pair_; }
-  /// Reads the events that arrived; true if any did.
-  bool drain();
+  /// Reads the events that arrived.
+  void drain();
   bool ready() const { return ready_; } // connected and, with CURVE, accepted
   bool was_ready() const { return was_ready_; } // at any time so far
   bool refused() const { return refused_; }

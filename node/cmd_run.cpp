@@ -145,11 +145,7 @@ int run(const run_options& opts) {
         spdlog::warn("{}: stopping; running tasks are killed, nothing more "
                      "starts (again to quit at once)",
                      name);
-        caf::anon_send(t->orchestrator, stop_atom_v);
-        for (auto& [w, a] : t->workers)
-          caf::anon_send(a, stop_atom_v);
-        if (t->planner)
-          caf::anon_send(t->planner, stop_atom_v);
+        stop_starting(*t);
         stop_all_children(SIGTERM);
         return;
       }

@@ -200,8 +200,7 @@ int serve(const serve_options& opts) {
     watcher.stop();
     // Nothing new starts: queued tasks come back unrun (handed back to
     // tasks/ at once), running ones have the grace period.
-    for (auto& [name, w] : t->workers)
-      caf::anon_send(w, stop_atom_v);
+    stop_starting(*t);
     caf::scoped_actor self{sys};
     {
       auto stopped = self->request(drop, caf::infinite, stop_atom_v,

@@ -103,7 +103,8 @@ def first_answer(s, args, timeout_s):
         if refused and not ready:
             if refused_at is None:
                 refused_at = now()
-            if "key was refused" in why or now() >= refused_at + 0.2:
+            reason_known = any(e["event"] == zmq.EVENT_HANDSHAKE_FAILED_AUTH for e in events)
+            if reason_known or now() >= refused_at + 0.2:
                 give_up(why)
         if now() >= until and refused_at is None:
             give_up(why or "no connection came up within %d s" % CONNECT_GRACE_S)
