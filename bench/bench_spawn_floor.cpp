@@ -12,7 +12,20 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 #include "spawn_true.hpp"
+
+namespace {
+
+double cpu_seconds(int who) {
+  rusage ru{};
+  getrusage(who, &ru);
+  auto s = [](timeval tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
+}
+
+} // namespace
 
 int main(int argc, char** argv) {
   int count = argc > 1 ? std::atoi(argv[1]) : 3000;
@@ -21,21 +34,28 @@ int main(int argc, char** argv) {
     shapes.push_back(std::atoi(argv[i]));
   if (shapes.empty())
     shapes = {1, 2, 12};
+  using troupe::bench::spawner;
+  for (auto how : {spawner::posix_spawn, spawner::troupe})
   for (int threads : shapes) {
     std::atomic<int> left{count};
     auto t0 = std::chrono::steady_clock::now();
+    auto self0 = cpu_seconds(RUSAGE_SELF);
+    auto child0 = cpu_seconds(RUSAGE_CHILDREN);
     std::vector<std::thread> pool;
     for (int i = 0; i < threads; ++i)
       pool.emplace_back([&] {
         while (left.fetch_sub(1) > 0)
-          troupe::bench::spawn_true();
+          troupe::bench::spawn_true(how);
       });
     for (auto& t : pool)
       t.join();
     double s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("bare posix_spawn of /bin/true, %d threads, %d processes: %.0f/s\n",
-                threads, count, count / s);
+    std::printf("bare %s of /bin/true, %d threads, %d processes: %.0f/s"
+                " (CPU per process: %.0f us here, %.0f us in the child)\n",
+                troupe::bench::name(how), threads, count, count / s,
+                (cpu_seconds(RUSAGE_SELF) - self0) * 1e6 / count,
+                (cpu_seconds(RUSAGE_CHILDREN) - child0) * 1e6 / count);
     std::fflush(stdout);
   }
   return 0;

@@ -9,8 +9,8 @@
 // One thread reads inotify events for tasks/<worker>/ (IN_CLOSE_WRITE,
 // IN_MOVED_TO; dotfiles ignored) and queues them; each worker's threads
 // take its queue, read the task, spawn /bin/true with its three standard
-// streams on pipes (as troupe's command executor does), read stdout to EOF,
-// reap it, write results/<worker>/<task_id>.json (tmp, fsync, rename) and
+// streams on pipes with troupe's spawner (as the command executor does),
+// read stdout to EOF, reap it, write results/<worker>/<task_id>.json (tmp, fsync, rename) and
 // remove the task file. SIGTERM ends it.
 
 #include <condition_variable>
@@ -73,7 +73,7 @@ void work(const std::string& root, const std::string& worker, queue& q) {
     auto j = nlohmann::json::parse(text.str(), nullptr, false);
     if (j.is_discarded() || !j.contains("task_id"))
       continue;
-    troupe::bench::spawn_true();
+    troupe::bench::spawn_true(troupe::bench::spawner::troupe);
     write_result(root + "/results/" + worker, j["task_id"].get<std::string>(), worker);
     ::unlink(path.c_str());
   }

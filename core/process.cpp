@@ -1,5 +1,7 @@
 #include "core/process.hpp"
 
+#include "core/spawn.hpp"
+
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -10,7 +12,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <spawn.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -42,7 +43,9 @@ bool make_pipe(fd_guard& r, fd_guard& w) {
 }
 
 void set_nonblocking(int fd) {
-  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+  // F_SETFL only touches the status flags, and a fresh pipe end has none:
+  // no F_GETFL needed.
+  ::fcntl(fd, F_SETFL, O_NONBLOCK);
 }
 
 int open_pidfd(pid_t pid) {
@@ -59,8 +62,9 @@ void ignore_sigpipe_once() {
   std::call_once(flag, [] { ::signal(SIGPIPE, SIG_IGN); });
 }
 
-/// Reads what `fd` has into `sink(data, n)`; returns false at EOF or a hard
-/// error, true when nothing more is there for now.
+/// Reads once what poll said `fd` has into `sink(data, n)`; returns false at
+/// EOF or a hard error. One read per wake-up: the descriptor stays blocking
+/// (the child shares it), and poll says when there is more.
 template <class Sink>
 bool read_available(int fd, Sink&& sink) {
   char buf[65536];
@@ -68,7 +72,7 @@ bool read_available(int fd, Sink&& sink) {
     auto n = ::read(fd, buf, sizeof(buf));
     if (n > 0) {
       sink(buf, static_cast<size_t>(n));
-      continue;
+      return true;
     }
     if (n == 0)
       return false;
@@ -175,58 +179,19 @@ process_outcome run_process(const process_spec& spec) {
     res.start_error = "empty command";
     return res;
   }
-  if (!spec.cwd.empty() && ::access(spec.cwd.c_str(), X_OK) != 0) {
-    res.start_error = "working directory " + spec.cwd + ": " + std::strerror(errno);
-    return res;
-  }
   fd_guard in_r, in_w, out_r, out_w, err_r, err_w;
   if (!make_pipe(in_r, in_w) || !make_pipe(out_r, out_w)
       || !make_pipe(err_r, err_w)) {
     res.start_error = std::string{"pipe: "} + std::strerror(errno);
     return res;
   }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in_r.fd, 0);
-  posix_spawn_file_actions_adddup2(&fa, out_w.fd, 1);
-  posix_spawn_file_actions_adddup2(&fa, err_w.fd, 2);
-  if (!spec.cwd.empty())
-    posix_spawn_file_actions_addchdir_np(&fa, spec.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  // Own process group, so a deadline kills the child and all it started;
-  // clean signal state, whatever the calling thread had blocked.
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, defaults;
-  sigemptyset(&none);
-  // exec resets caught signals by itself; only ignored ones survive it, and
-  // resetting all 64 would cost 64 syscalls per spawn.
-  sigemptyset(&defaults);
-  for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGCHLD, SIGUSR1,
-                  SIGUSR2})
-    sigaddset(&defaults, sig);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK
-                                    | POSIX_SPAWN_SETSIGDEF);
-  std::vector<char*> argv, envp;
-  for (auto& a : spec.argv)
-    argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  for (auto& e : spec.env)
-    envp.push_back(const_cast<char*>(e.c_str()));
-  envp.push_back(nullptr);
-  pid_t pid = -1;
-  // posix_spawnp searches the PATH of *this* process, which is the PATH we
-  // also hand down (inherit_env), so both agree.
-  int rc = ::posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  pid_t pid = spawn_in_own_group(
+    {&spec.argv, &spec.env, &spec.cwd, in_r.fd, out_w.fd, err_w.fd},
+    res.start_error);
   in_r.reset();
   out_w.reset();
   err_w.reset();
-  if (rc != 0) {
-    res.start_error = spec.argv[0] + ": " + std::strerror(rc);
+  if (pid < 0) {
     res.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                         clock_type::now() - t0)
                         .count();
@@ -241,14 +206,33 @@ process_outcome run_process(const process_spec& spec) {
     if (stop_signal != 0)
       ::kill(-pid, stop_signal);
   }
-  set_nonblocking(in_w.fd);
-  set_nonblocking(out_r.fd);
-  set_nonblocking(err_r.fd);
+  // Only the stdin end is non-blocking: a prompt larger than the pipe is
+  // written as the child reads it, never blocking the supervision loop.
+  if (!spec.stdin_data.empty())
+    set_nonblocking(in_w.fd);
   fd_guard pidfd;
   pidfd.fd = open_pidfd(pid);
   size_t written = 0;
-  if (spec.stdin_data.empty())
-    in_w.reset(); // closed at once: the CLI must not wait for input
+  // Writes what the pipe takes now; closes stdin once all is written.
+  auto feed_stdin = [&] {
+    while (written < spec.stdin_data.size()) {
+      auto w = ::write(in_w.fd, spec.stdin_data.data() + written,
+                       spec.stdin_data.size() - written);
+      if (w > 0) {
+        written += static_cast<size_t>(w);
+      } else if (w < 0 && errno == EINTR) {
+        continue;
+      } else {
+        if (w < 0 && errno != EAGAIN)
+          written = spec.stdin_data.size(); // EPIPE: reader is gone
+        break;
+      }
+    }
+    if (written >= spec.stdin_data.size())
+      in_w.reset(); // an empty prompt closes at once: the CLI must not wait
+  };
+  // Most prompts fit the pipe: written before the first poll, not after.
+  feed_stdin();
   auto deadline = t0 + spec.deadline;
   auto kill_at = clock_type::time_point::max();
   bool killing = false; // SIGTERM sent (deadline or stall)
@@ -330,23 +314,8 @@ process_outcome run_process(const process_spec& spec) {
     auto pr = ::poll(fds, n, static_cast<int>(wait_ms));
     if (pr < 0 && errno != EINTR)
       break;
-    if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
-      while (written < spec.stdin_data.size()) {
-        auto w = ::write(in_w.fd, spec.stdin_data.data() + written,
-                         spec.stdin_data.size() - written);
-        if (w > 0) {
-          written += static_cast<size_t>(w);
-        } else if (w < 0 && errno == EINTR) {
-          continue;
-        } else {
-          if (w < 0 && errno != EAGAIN)
-            written = spec.stdin_data.size(); // EPIPE: reader is gone
-          break;
-        }
-      }
-      if (written >= spec.stdin_data.size())
-        in_w.reset();
-    }
+    if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP)))
+      feed_stdin();
     if (i_out >= 0 && fds[i_out].revents) {
       last_output = clock_type::now();
       bool open = spec.on_line

@@ -3,11 +3,13 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
 #include <cerrno>
 #include <poll.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -112,6 +114,70 @@ TEST(process, missing_program_is_reported) {
   auto o = run_process(s);
   EXPECT_FALSE(o.started);
   EXPECT_EQ(o.start_error, "/nonexistent/agent-cli: No such file or directory");
+}
+
+TEST(process, a_name_without_a_slash_is_found_on_path) {
+  process_spec s;
+  s.argv = {"echo", "found"};
+  s.env = inherit_env({"PATH"});
+  auto o = run_process(s);
+  ASSERT_TRUE(o.exited_ok()) << o.describe();
+  EXPECT_EQ(o.out, "found\n");
+  s.argv = {"troupe-no-such-agent-cli"};
+  o = run_process(s);
+  EXPECT_FALSE(o.started);
+  EXPECT_EQ(o.start_error, "troupe-no-such-agent-cli: No such file or directory");
+}
+
+TEST(process, a_file_that_may_not_be_run_is_reported) {
+  auto file = std::filesystem::temp_directory_path() / "troupe-not-executable";
+  std::ofstream(file) << "#!/bin/sh\necho never\n";
+  std::filesystem::permissions(file, std::filesystem::perms::owner_read
+                                       | std::filesystem::perms::owner_write);
+  process_spec s;
+  s.argv = {file.string()};
+  auto o = run_process(s);
+  EXPECT_FALSE(o.started);
+  EXPECT_EQ(o.start_error, file.string() + ": Permission denied");
+  std::filesystem::remove(file);
+}
+
+TEST(process, a_missing_working_directory_is_reported) {
+  auto s = sh("echo never");
+  s.cwd = "/nonexistent/troupe-workspace";
+  auto o = run_process(s);
+  EXPECT_FALSE(o.started);
+  EXPECT_EQ(o.start_error,
+            "working directory /nonexistent/troupe-workspace: No such file or directory");
+  EXPECT_TRUE(o.out.empty());
+}
+
+TEST(process, the_child_starts_with_default_signals_in_its_own_group) {
+  // What this process ignores or blocks, the agent must not inherit: an
+  // agent that cannot be stopped by SIGTERM, or dies silently on SIGPIPE
+  // unlike everywhere else, would be hard to diagnose.
+  auto old_usr1 = ::signal(SIGUSR1, SIG_IGN);
+  auto old_alrm = ::signal(SIGALRM, SIG_IGN);
+  sigset_t block, old_mask;
+  sigemptyset(&block);
+  sigaddset(&block, SIGTERM);
+  ::pthread_sigmask(SIG_BLOCK, &block, &old_mask);
+  process_spec s;
+  s.argv = {"cat", "/proc/self/stat", "/proc/self/status"};
+  s.env = inherit_env({"PATH"});
+  auto o = run_process(s);
+  ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
+  ::signal(SIGUSR1, old_usr1);
+  ::signal(SIGALRM, old_alrm);
+  ASSERT_TRUE(o.exited_ok()) << o.describe();
+  EXPECT_NE(o.out.find("SigIgn:\t0000000000000000"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("SigBlk:\t0000000000000000"), std::string::npos) << o.out;
+  // /proc/self/stat: "pid (comm) state ppid pgrp ...": its own group.
+  std::istringstream stat{o.out};
+  std::string pid, comm, state, ppid, pgrp;
+  stat >> pid >> comm >> state >> ppid >> pgrp;
+  EXPECT_EQ(pgrp, pid);
+  EXPECT_EQ(ppid, std::to_string(::getpid()));
 }
 
 TEST(process, child_closing_stdin_early_is_not_fatal) {

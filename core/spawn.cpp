@@ -1,0 +1,162 @@
+#include "core/spawn.hpp"
+
+#include <cerrno>
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace troupe {
+
+namespace {
+
+// The child runs only the system calls below before exec: a few hundred
+// bytes of stack. glibc gives its own spawn helper 32 KiB; so do we, twice.
+constexpr size_t child_stack_size = 64 * 1024;
+
+/// Everything the child needs, prepared by the parent: the child must not
+/// allocate or take a lock (it runs in the parent's memory while the parent
+/// thread waits, and another thread may hold the allocator's lock).
+struct child_plan {
+  char* const* paths = nullptr; // where to look for argv[0], in order
+  char* const* argv = nullptr;
+  char* const* envp = nullptr;
+  const char* cwd = nullptr; // nullptr: stay where the parent is
+  int fds[3] = {-1, -1, -1};
+  // Written by the child when it fails; read once it has exited.
+  int err = 0;
+  const char* failed_step = nullptr;
+};
+
+[[noreturn]] void child_fails(child_plan& c, const char* step) {
+  c.err = errno;
+  c.failed_step = step;
+  ::_exit(127);
+}
+
+int child_main(void* arg) {
+  auto& c = *static_cast<child_plan*>(arg);
+  // Own group: a deadline kills the child and everything it started.
+  if (::setpgid(0, 0) != 0)
+    child_fails(c, "setpgid");
+  for (int target = 0; target < 3; ++target) {
+    int fd = c.fds[target];
+    // dup2 onto itself would keep close-on-exec: clear it instead.
+    if (fd == target ? ::fcntl(fd, F_SETFD, 0) != 0 : ::dup2(fd, target) < 0)
+      child_fails(c, "dup2");
+  }
+  if (c.cwd != nullptr && ::chdir(c.cwd) != 0)
+    child_fails(c, "chdir");
+  // Every signal is blocked here (the parent blocked them before cloning).
+  // A handler of the parent's must not run in this shared memory once they
+  // are unblocked, and an ignored signal would stay ignored across exec:
+  // the agent gets every disposition at its default.
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) {
+    struct sigaction old{};
+    if (sig == SIGKILL || sig == SIGSTOP || ::sigaction(sig, nullptr, &old) != 0)
+      continue; // glibc's own signals answer EINVAL: left alone
+    if (old.sa_handler != SIG_DFL)
+      ::sigaction(sig, &dfl, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  // As execvp: try each place; a place we may not enter is remembered, a
+  // missing one skipped, anything else ends the search.
+  bool denied = false;
+  for (auto p = c.paths; *p != nullptr; ++p) {
+    ::execve(*p, c.argv, c.envp);
+    if (errno == EACCES)
+      denied = true;
+    else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE
+             && errno != ENODEV && errno != ETIMEDOUT)
+      child_fails(c, "exec");
+  }
+  if (denied)
+    errno = EACCES;
+  child_fails(c, "exec");
+}
+
+/// Where execvp would look for `name`.
+std::vector<std::string> candidates(const std::string& name) {
+  if (name.find('/') != std::string::npos)
+    return {name};
+  std::vector<std::string> out;
+  const char* path = std::getenv("PATH");
+  std::string_view rest = path != nullptr && *path != '\0' ? path : "/bin:/usr/bin";
+  for (;;) {
+    auto colon = rest.find(':');
+    auto dir = rest.substr(0, colon);
+    out.push_back((dir.empty() ? std::string{"."} : std::string{dir}) + "/" + name);
+    if (colon == std::string_view::npos)
+      break;
+    rest.remove_prefix(colon + 1);
+  }
+  return out;
+}
+
+std::vector<char*> c_strings(const std::vector<std::string>& xs) {
+  std::vector<char*> out;
+  out.reserve(xs.size() + 1);
+  for (auto& x : xs)
+    out.push_back(const_cast<char*>(x.c_str()));
+  out.push_back(nullptr);
+  return out;
+}
+
+} // namespace
+
+pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
+  // One stack per thread, kept: runner threads start thousands of children.
+  thread_local std::unique_ptr<char[]> stack;
+  if (!stack)
+    stack = std::make_unique<char[]>(child_stack_size);
+  auto paths = candidates(req.argv->at(0));
+  auto path_ptrs = c_strings(paths);
+  auto argv = c_strings(*req.argv);
+  auto envp = c_strings(*req.env);
+  child_plan c;
+  c.paths = path_ptrs.data();
+  c.argv = argv.data();
+  c.envp = envp.data();
+  c.cwd = req.cwd != nullptr && !req.cwd->empty() ? req.cwd->c_str() : nullptr;
+  c.fds[0] = req.stdin_fd;
+  c.fds[1] = req.stdout_fd;
+  c.fds[2] = req.stderr_fd;
+  // No signal may reach the child before it has reset its dispositions;
+  // CLONE_VFORK holds this thread until the child has exec'd or exited.
+  sigset_t all, old;
+  sigfillset(&all);
+  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::clone(child_main, stack.get() + child_stack_size,
+                      CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+  int clone_err = errno; // only meaningful if clone failed: the child shares errno
+  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  if (pid < 0) {
+    error = std::string{"clone: "} + std::strerror(clone_err);
+    return -1;
+  }
+  if (c.failed_step != nullptr) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    auto why = std::strerror(c.err);
+    if (std::strcmp(c.failed_step, "chdir") == 0)
+      error = "working directory " + *req.cwd + ": " + why;
+    else if (std::strcmp(c.failed_step, "exec") == 0)
+      error = req.argv->at(0) + ": " + why;
+    else
+      error = std::string{c.failed_step} + ": " + why;
+    return -1;
+  }
+  return pid;
+}
+
+} // namespace troupe
