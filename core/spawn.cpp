@@ -1,14 +1,15 @@
 #include "core/spawn.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 
 #include <fcntl.h>
-#include <pthread.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -34,6 +35,14 @@ struct child_plan {
   const char* failed_step = nullptr;
 };
 
+/// The kernel's struct sigaction (not glibc's, whose mask is 128 bytes).
+struct kernel_sigaction {
+  void (*handler)(int) = SIG_DFL;
+  unsigned long flags = 0;
+  void (*restorer)() = nullptr;
+  uint64_t mask = 0;
+};
+
 [[noreturn]] void child_fails(child_plan& c, const char* step) {
   c.err = errno;
   c.failed_step = step;
@@ -56,19 +65,20 @@ int child_main(void* arg) {
   // Every signal is blocked here (the parent blocked them before cloning).
   // A handler of the parent's must not run in this shared memory once they
   // are unblocked, and an ignored signal would stay ignored across exec:
-  // the agent gets every disposition at its default.
-  struct sigaction dfl{};
-  dfl.sa_handler = SIG_DFL;
-  for (int sig = 1; sig < NSIG; ++sig) {
-    struct sigaction old{};
-    if (sig == SIGKILL || sig == SIGSTOP || ::sigaction(sig, nullptr, &old) != 0)
-      continue; // glibc's own signals answer EINVAL: left alone
-    if (old.sa_handler != SIG_DFL)
-      ::sigaction(sig, &dfl, nullptr);
+  // the agent gets every disposition at its default, as a shell would start
+  // it. Raw system calls, because glibc's wrappers refuse its own two
+  // signals (32, 33), which a parent may have inherited ignored.
+  kernel_sigaction dfl{};
+  for (int sig = 1; sig <= 64; ++sig) {
+    kernel_sigaction old{};
+    if (sig == SIGKILL || sig == SIGSTOP
+        || ::syscall(SYS_rt_sigaction, sig, nullptr, &old, sizeof(uint64_t)) != 0)
+      continue;
+    if (old.handler != SIG_DFL)
+      ::syscall(SYS_rt_sigaction, sig, &dfl, nullptr, sizeof(uint64_t));
   }
-  sigset_t none;
-  sigemptyset(&none);
-  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+  uint64_t none = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, nullptr, sizeof(uint64_t));
   // As execvp: try each place; a place we may not enter is remembered, a
   // missing one skipped, anything else ends the search.
   bool denied = false;
@@ -131,15 +141,15 @@ pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
   c.fds[0] = req.stdin_fd;
   c.fds[1] = req.stdout_fd;
   c.fds[2] = req.stderr_fd;
-  // No signal may reach the child before it has reset its dispositions;
+  // No signal may reach the child before it has reset its dispositions,
+  // glibc's own two included (pthread_sigmask would leave those out);
   // CLONE_VFORK holds this thread until the child has exec'd or exited.
-  sigset_t all, old;
-  sigfillset(&all);
-  ::pthread_sigmask(SIG_SETMASK, &all, &old);
+  uint64_t all = ~uint64_t{0}, old = 0;
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(uint64_t));
   pid_t pid = ::clone(child_main, stack.get() + child_stack_size,
                       CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
   int clone_err = errno; // only meaningful if clone failed: the child shares errno
-  ::pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(uint64_t));
   if (pid < 0) {
     error = std::string{"clone: "} + std::strerror(clone_err);
     return -1;

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <poll.h>
 #include <pthread.h>
 #include <sys/syscall.h>
@@ -156,6 +157,15 @@ TEST(process, the_child_starts_with_default_signals_in_its_own_group) {
   // What this process ignores or blocks, the agent must not inherit: an
   // agent that cannot be stopped by SIGTERM, or dies silently on SIGPIPE
   // unlike everywhere else, would be hard to diagnose.
+  // glibc's own two signals (32, 33) too: its wrappers cannot touch them,
+  // but a CI runner may start us with them ignored (seen: one did).
+  struct kernel_sigaction {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)();
+    uint64_t mask;
+  } ign{SIG_IGN, 0, nullptr, 0}, old_33{};
+  ::syscall(SYS_rt_sigaction, 33, &ign, &old_33, sizeof(uint64_t));
   auto old_usr1 = ::signal(SIGUSR1, SIG_IGN);
   auto old_alrm = ::signal(SIGALRM, SIG_IGN);
   sigset_t block, old_mask;
@@ -169,6 +179,7 @@ TEST(process, the_child_starts_with_default_signals_in_its_own_group) {
   ::pthread_sigmask(SIG_SETMASK, &old_mask, nullptr);
   ::signal(SIGUSR1, old_usr1);
   ::signal(SIGALRM, old_alrm);
+  ::syscall(SYS_rt_sigaction, 33, &old_33, nullptr, sizeof(uint64_t));
   ASSERT_TRUE(o.exited_ok()) << o.describe();
   EXPECT_NE(o.out.find("SigIgn:\t0000000000000000"), std::string::npos) << o.out;
   EXPECT_NE(o.out.find("SigBlk:\t0000000000000000"), std::string::npos) << o.out;
