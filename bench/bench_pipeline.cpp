@@ -2,7 +2,9 @@
 // rate limiter -> executor and back, through the same team wiring as
 // `caf-node run` (actors/team.cpp). Prints one line per figure.
 //
-//   bench_pipeline <source dir> [scale] [inproc|command|slots]
+//   bench_pipeline <source dir> [scale] [inproc|command|true|slots] [slots]
+//
+// (`true`: only the /bin/true throughput of section 2, for profiling.)
 //
 // 1. simulator at 0 ms, many tasks: the actors' own throughput, peak RSS;
 // 2. command executor running /bin/true, 1,000 tasks, 3 workers: tasks/s;
@@ -164,7 +166,7 @@ int main(int argc, char** argv) {
   }
 
   // 2. /bin/true through the command executor.
-  if (want("command")) {
+  if (want("command") || only == "true") {
     auto cfg = make_config("command", slots_true, {"/bin/true"});
     auto wf = make_workflow(1000);
     std::vector<double> rates, self_us, child_us;
@@ -181,6 +183,8 @@ int main(int argc, char** argv) {
            "user + system, all threads");
     report("  CPU per task in the /bin/true child", median(child_us), "us",
            "the floor pays this too");
+    if (only == "true")
+      return 0;
     auto shm = fs::path{"/dev/shm"}.string();
     auto root = (fs::exists(shm) ? shm : fs::temp_directory_path().string())
                 + "/troupe-bench-" + std::to_string(::getpid());
