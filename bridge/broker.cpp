@@ -203,7 +203,7 @@ struct broker::impl {
       // ticket from before our restart is dropped here.
       auto ticket = wire::id_value(b.value("ticket", json{}));
       problems ps;
-      auto r = result_from_json(b.value("result", json::object()), ps);
+      auto r = result_from_json(wire::member(b, "result"), ps);
       if (ticket) // acknowledged in one ACK per node and burst (flush_acks)
         acks[id].push_back(wire::id_text(*ticket));
       if (!ticket || !r) {

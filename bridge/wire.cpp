@@ -30,6 +30,12 @@ std::optional<message> decode(const std::vector<std::string>& frames,
   return m;
 }
 
+const json& member(const json& body, const char* key) {
+  static const json empty = json::object();
+  auto i = body.find(key);
+  return i == body.end() ? empty : *i;
+}
+
 std::string id_text(uint64_t id) {
   return std::to_string(id);
 }

@@ -27,6 +27,10 @@ std::vector<std::string> encode(const message& m);
 std::optional<message> decode(const std::vector<std::string>& frames,
                               std::string& error);
 
+/// The member `key` of a message body, or an empty object: read in place,
+/// where `body.value(key, ...)` would copy a whole task or result.
+const json& member(const json& body, const char* key);
+
 /// Tickets and permit ids travel as decimal strings (JSON numbers lose
 /// precision above 2^53 in many languages).
 std::string id_text(uint64_t id);

@@ -94,7 +94,7 @@ struct worker_client::impl {
     if (m.cmd == "TASK") {
       auto ticket = wire::id_value(b.value("ticket", json{}));
       problems ps;
-      auto t = task_from_json(b.value("task", json::object()), ps);
+      auto t = task_from_json(wire::member(b, "task"), ps);
       if (!ticket)
         return;
       if (!t || t->worker != cfg.worker
