@@ -60,7 +60,12 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   spec.max_output = settings_.max_output_bytes;
   auto o = run_process(spec);
   r.duration_ms = o.duration_ms;
-  auto j = json::parse(o.out, nullptr, false);
+  // Only output that opens an object can be a CLI's JSON: anything else is
+  // not parsed (a failed parse still builds its error message).
+  auto first = o.out.find_first_not_of(" \t\r\n");
+  auto j = first != std::string::npos && o.out[first] == '{'
+             ? json::parse(o.out, nullptr, false)
+             : json(json::value_t::discarded);
   if (!j.is_discarded() && j.is_object() && j.value("type", "") == "result") {
     // A Claude-compatible CLI: same contract, same classification.
     classify_claude_outcome(o, r, is_raw(t));
