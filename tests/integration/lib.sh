@@ -7,7 +7,22 @@ PY=/usr/bin/python3
 FAILS=0
 PASSES=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-it.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+# After a failed check the end of every log is printed (CI keeps nothing
+# else); TROUPE_KEEP=1 also keeps the roots.
+at_exit() {
+  if [ "$FAILS" -gt 0 ]; then
+    find "$WORK" -name '*.log' -size +0 2>/dev/null | sort | while read -r log; do
+      echo "--- last lines of ${log#"$WORK"/}"
+      tail -n 25 "$log"
+    done
+  fi
+  if [ "$FAILS" -gt 0 ] && [ -n "${TROUPE_KEEP:-}" ]; then
+    echo "kept $WORK" >&2
+  else
+    rm -rf "$WORK"
+  fi
+}
+trap at_exit EXIT
 
 pass() { PASSES=$((PASSES + 1)); echo "ok   - $*"; }
 fail() { FAILS=$((FAILS + 1)); echo "FAIL - $*"; }
