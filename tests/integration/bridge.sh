@@ -13,7 +13,7 @@ FOLLOWERS=() # `timeout … follow_events.py`: TERM, which timeout passes on
 cleanup() {
   for p in "${FOLLOWERS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  [ -n "${KEEP:-}" ] || rm -rf "$WORK"
+  at_exit
 }
 trap cleanup EXIT
 

@@ -18,7 +18,7 @@ cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   for n in "$NS_O" "${NODES[@]/#/$TAG-}"; do "${IP[@]}" netns del "$n" 2>/dev/null || true; done
-  rm -rf "$WORK"
+  at_exit
 }
 trap cleanup EXIT
 

@@ -22,7 +22,7 @@ stop_serve() {
   SERVE_PID=""
   return $rc
 }
-trap 'stop_serve; rm -rf "$WORK"' EXIT
+trap 'stop_serve; at_exit' EXIT
 
 # --- the design's example: cat > file << EOF, then wait for the result -------
 root=$(fresh_root example)

@@ -14,7 +14,7 @@ check "the pinned CLI runs" "$CLI" --version
 mock_dir=$(fresh_root mock)
 "$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$mock_dir/port" --log "$mock_dir/requests.jsonl" &
 mock_pid=$!
-trap 'kill $mock_pid 2>/dev/null; rm -rf "$WORK"' EXIT
+trap 'kill $mock_pid 2>/dev/null; at_exit' EXIT
 $AWAIT --timeout 20 "$mock_dir/port"
 export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$mock_dir/port")"
 export MARIE_KEY=sk-test-marie ANGA_KEY=sk-test-anga FABIEN_KEY=sk-test-fabien

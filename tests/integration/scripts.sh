@@ -30,7 +30,7 @@ rm -f "$root/tasks/marie/"*.json
 PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" serve --root "$root" --config "$SRC/config/troupe.json" \
   --ready-file "$root/ready" 2>"$root/serve.log" &
 pid=$!
-trap 'kill -TERM $pid 2>/dev/null; wait $pid; rm -rf "$WORK"' EXIT
+trap 'kill -TERM $pid 2>/dev/null; wait $pid; at_exit' EXIT
 $AWAIT --timeout 30 "$root/ready"
 
 run_rc 0 "create-evaluation" "$S/create-evaluation.sh" "Emma Rodríguez" --date 2025-11-17 --notes 'bounce "régulier"; rock $(raide)'
