@@ -216,6 +216,16 @@ struct broker::impl {
         return;
       }
       std::vector<dispatcher::send_task> next;
+      if (!stopping && r->state == status::cancelled && r->error
+          && r->error->kind == "stopping" && book.handed_back(id, *ticket, next)) {
+        // The node is leaving and did not run it: not a result, another
+        // node's turn (PROTOCOL.md §3).
+        spdlog::info("worker node {} handed back {} unrun (it is stopping); "
+                     "it goes to another node",
+                     book.nodes().at(id).name, r->task_id);
+        send_tasks(next);
+        return;
+      }
       if (book.finished(id, *ticket, next))
         caf::anon_send(links.proxy, done_atom_v, *ticket, std::move(*r));
       send_tasks(next);

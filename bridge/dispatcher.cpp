@@ -126,6 +126,20 @@ void dispatcher::drain(const std::string& id) {
     i->second.draining = true;
 }
 
+bool dispatcher::handed_back(const std::string& id, uint64_t ticket,
+                             std::vector<send_task>& next) {
+  auto j = jobs_.find(ticket);
+  auto n = nodes_.find(id);
+  if (j == jobs_.end() || n == nodes_.end() || j->second.node != id)
+    return false;
+  n->second.running.erase(ticket);
+  n->second.draining = true; // its DRAIN may still be on the way
+  j->second.node.clear();
+  queues_[j->second.worker].push_front(ticket);
+  pump(j->second.worker, next);
+  return true;
+}
+
 std::vector<std::pair<uint64_t, task>> dispatcher::take_queued() {
   std::vector<std::pair<uint64_t, task>> out;
   for (auto& [worker, q] : queues_) {

@@ -67,6 +67,13 @@ public:
   /// The node is stopping: it keeps what it runs and gets nothing new.
   void drain(const std::string& id);
 
+  /// Node `id` answered `ticket` without running it because it is stopping
+  /// (a TASK that crossed its DRAIN): the node drains, and the ticket goes
+  /// back to the front of its worker's queue for another node. False (and
+  /// nothing changes) unless the ticket was running on that node.
+  bool handed_back(const std::string& id, uint64_t ticket,
+                   std::vector<send_task>& next);
+
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().
   void pause() { paused_ = true; }

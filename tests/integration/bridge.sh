@@ -328,6 +328,33 @@ check "another node runs the waiting task" $AWAIT --timeout 20 "$root/results/ma
 check "... and the drained task ran once" bash -c "
   [ \"\$(cat '$root'/runs/*/events.jsonl | jq -r 'select(.event == \"running\" and .task_id == \"dr-1\") | .task_id' | wc -l)\" -eq 1 ]"
 
+# --- a TASK that crossed a node's DRAIN comes back unrun: another node runs it,
+# and the node that answered so gets nothing more, even if its DRAIN is lost
+root=$(fresh_root handback)
+start_orch "$root"
+"$PY" "$SRC/tests/integration/stopping_node.py" "$W_EP" marie "$root/handed-back" "$root/second-task" \
+  >"$root/stopping-node.log" 2>&1 &
+LEAVING=$!
+PIDS+=("$LEAVING")
+task_json hb-1 marie >"$root/hb-1.json"
+"$CAF_NODE" submit "$root/hb-1.json" --wait --timeout-s 30 --connect "$P_EP" >"$root/hb-1.out" 2>"$root/hb-1.err" &
+SUBMITTER=$!
+PIDS+=("$SUBMITTER")
+$AWAIT --timeout 20 "$root/handed-back"
+check "a stopping node's unrun answer goes to another node" timeout 20 bash -c "
+  until grep -q 'handed back hb-1 unrun' '$root/orch.log'; do inotifywait -qq -t 1 -e modify '$root/orch.log'; done"
+start_worker "$root" marie "$root/node-b" --sim-latency-ms 10
+rc=0
+timeout 30 tail --pid="$SUBMITTER" -f /dev/null && wait "$SUBMITTER" || rc=$?
+check "the producer waiting for it gets the next node's result: exit 0" [ "$rc" -eq 0 ]
+check "... complete, on the first attempt" \
+  jq_true '.status == "complete" and .attempt == 1' "$root/hb-1.out"
+check "... and the stopping node was given nothing more" [ ! -e "$root/second-task" ]
+kill -TERM "$LEAVING"
+rc=0
+timeout 20 tail --pid="$LEAVING" -f /dev/null && wait "$LEAVING" || rc=$?
+check "... it leaves when told (exit 0)" [ "$rc" -eq 0 ]
+
 # --- stopping: tasks no node has taken go back at once ----------------------
 root=$(fresh_root stopping)
 start_orch "$root" --grace-s 60

@@ -150,3 +150,30 @@ TEST(dispatcher, a_draining_node_keeps_what_it_runs_and_gets_nothing_new) {
   EXPECT_EQ(ids(d.ready("n2", "marie@2", "marie", 1, {}, t0)),
             (std::vector<std::string>{"n2:b"}));
 }
+
+TEST(dispatcher, a_task_handed_back_unrun_goes_to_another_node_first) {
+  dispatcher d;
+  d.ready("n1", "marie@1", "marie", 2, {}, t0);
+  d.ready("n2", "marie@2", "marie", 1, {}, t0);
+  std::vector<std::string> sent;
+  for (auto [ticket, id] : {std::pair{1, "a"}, {2, "b"}, {3, "c"}, {4, "d"}}) {
+    auto more = ids(d.submit(ticket, mk(id), "marie"));
+    sent.insert(sent.end(), more.begin(), more.end());
+  }
+  ASSERT_EQ(sent, (std::vector<std::string>{"n1:a", "n1:b", "n2:c"})); // d waits
+  std::vector<dispatcher::send_task> next;
+  // n1 is stopping: it answers b unrun. Another node's claim changes nothing.
+  EXPECT_FALSE(d.handed_back("n2", 2, next));
+  EXPECT_TRUE(d.handed_back("n1", 2, next));
+  EXPECT_TRUE(next.empty()); // n2 is full, n1 now drains
+  EXPECT_EQ(d.queued("marie"), 2u);
+  EXPECT_EQ(d.outstanding(), 4u); // nothing lost
+  // n2 frees its slot: b, handed back, goes before d, which waited.
+  EXPECT_TRUE(d.finished("n2", 3, next));
+  EXPECT_EQ(ids(next), (std::vector<std::string>{"n2:b"}));
+  // n1 still finishes what it ran, and gets nothing new.
+  next.clear();
+  EXPECT_TRUE(d.finished("n1", 1, next));
+  EXPECT_TRUE(next.empty());
+  EXPECT_EQ(d.queued("marie"), 1u);
+}
