@@ -127,8 +127,8 @@ std::vector<char*> c_strings(const std::vector<std::string>& xs) {
 pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
   // One stack per thread, kept: runner threads start thousands of children.
   thread_local std::unique_ptr<char[]> stack;
-  if (!stack)
-    stack = std::make_unique<char[]>(child_stack_size);
+  if (!stack) // not zeroed: only the pages the child touches become resident
+    stack.reset(new char[child_stack_size]);
   auto paths = candidates(req.argv->at(0));
   auto path_ptrs = c_strings(paths);
   auto argv = c_strings(*req.argv);
