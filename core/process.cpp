@@ -63,8 +63,9 @@ void ignore_sigpipe_once() {
 }
 
 /// Reads once what poll said `fd` has into `sink(data, n)`; returns false at
-/// EOF or a hard error. One read per wake-up: the descriptor stays blocking
-/// (the child shares it), and poll says when there is more.
+/// EOF or a hard error. The read ends stay blocking (no fcntl per spawn):
+/// after poll reports data or a hang-up, one read never blocks, and poll
+/// says when there is more.
 template <class Sink>
 bool read_available(int fd, Sink&& sink) {
   char buf[65536];
