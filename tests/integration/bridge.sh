@@ -293,10 +293,8 @@ mkdir -p "$root/node-stranger"
 PIDS+=("$!")
 STRANGER=$!
 check "a worker node with an unknown key is never admitted" bash -c "! $AWAIT --timeout 2 '$root/node-stranger/ready' 2>/dev/null"
-check "... it logs that its key was refused" timeout 20 bash -c "
-  until grep -q 'our key was refused' '$root/node-stranger/worker.log'; do
-    inotifywait -qq -t 1 -e modify '$root/node-stranger/worker.log'
-  done"
+check "... it logs that its key was refused" \
+  await_change 20 modify "$root/node-stranger/worker.log" grep -q 'our key was refused' "$root/node-stranger/worker.log"
 kill -TERM "$STRANGER"
 rc=0
 timeout 20 tail --pid="$STRANGER" -f /dev/null && wait "$STRANGER" || rc=$?
@@ -313,8 +311,8 @@ NODE_A=$LAST_WORKER
 task_json dr-1 marie >"$root/tasks/marie/dr-1.json"
 $AWAIT --timeout 20 "$root/tasks/marie/.running/dr-1"
 kill -TERM "$NODE_A"
-check "the orchestrator hears that node A drains" timeout 20 bash -c "
-  until grep -q 'is draining' '$root/orch.log'; do inotifywait -qq -t 1 -e modify '$root/orch.log'; done"
+check "the orchestrator hears that node A drains" \
+  await_change 20 modify "$root/orch.log" grep -q 'is draining' "$root/orch.log"
 task_json dr-2 marie >"$root/tasks/marie/dr-2.json" # arrives while node A drains
 rc=0
 timeout 20 tail --pid="$NODE_A" -f /dev/null && wait "$NODE_A" || rc=$?
@@ -341,8 +339,8 @@ task_json hb-1 marie >"$root/hb-1.json"
 SUBMITTER=$!
 PIDS+=("$SUBMITTER")
 $AWAIT --timeout 20 "$root/handed-back"
-check "a stopping node's unrun answer goes to another node" timeout 20 bash -c "
-  until grep -q 'handed back hb-1 unrun' '$root/orch.log'; do inotifywait -qq -t 1 -e modify '$root/orch.log'; done"
+check "a stopping node's unrun answer goes to another node" \
+  await_change 20 modify "$root/orch.log" grep -q 'handed back hb-1 unrun' "$root/orch.log"
 start_worker "$root" marie "$root/node-b" --sim-latency-ms 10
 rc=0
 timeout 30 tail --pid="$SUBMITTER" -f /dev/null && wait "$SUBMITTER" || rc=$?

@@ -203,8 +203,7 @@ check "... and its process is gone" bash -c "[ -n '$child' ] && { ! kill -0 '$ch
 root=$(fresh_root second-signal)
 serve_long_task "$root" 60
 kill -TERM "$SERVE_PID"
-timeout 20 bash -c "until grep -q 'again to stop at once' '$root/serve.log'; do
-  inotifywait -qq -t 1 -e modify '$root/serve.log'; done"
+await_change 20 modify "$root/serve.log" grep -q 'again to stop at once' "$root/serve.log"
 kill -TERM "$SERVE_PID"
 rc=0
 timeout 20 tail --pid="$SERVE_PID" -f /dev/null && wait "$SERVE_PID" || rc=$?
@@ -226,9 +225,8 @@ for q in q1 q2; do
   printf '{"task_id": "%s", "worker": "marie", "description": "x"}' "$q" > "$root/tasks/marie/$q.json"
 done
 # Both queued behind "first" (one slot, 3 s: ample time to stop) before the stop.
-check "two tasks wait behind the running one" bash -c "
-  until [ \"\$(ls '$root/tasks/marie/.claimed' | wc -l)\" -eq 3 ]; do
-    inotifywait -qq -t 1 -e moved_to '$root/tasks/marie/.claimed'; done"
+check "two tasks wait behind the running one" \
+  await_change 20 moved_to "$root/tasks/marie/.claimed" count_is 3 "$root/tasks/marie/.claimed"
 stop_serve
 check "stop exits 0" [ $? -eq 0 ]
 check "the running task finished within the grace" json_is "$root/results/marie/first.json" 'j["status"] == "complete"'

@@ -42,6 +42,22 @@ fresh_root() {
   mkdir -p "$r"
   echo "$r"
 }
+# await_change <seconds> <event> <watched path> <condition...>: returns 0 once
+# the condition command succeeds, checking it again on each inotify <event> on
+# the path (and at least every second); 1 after <seconds>. (A bare
+# `until cond; do inotifywait ...; done` fails when the last wait timed out
+# just before the condition came true: the loop returns the wait's status.)
+await_change() {
+  local secs=$1 event=$2 watched=$3
+  shift 3
+  local deadline=$((SECONDS + secs))
+  until "$@"; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    inotifywait -qq -t 1 -e "$event" "$watched" || true
+  done
+}
+# count_is <n> <dir>: the directory holds exactly n entries.
+count_is() { [ "$(ls "$2" | wc -l)" -eq "$1" ]; }
 with_fake_claude() { PATH="$SRC/tests/fake:$PATH" "$@"; }
 # `jq -e EXPR [FILE]` that fails on empty input (plain jq -e passes it).
 jq_true() {
