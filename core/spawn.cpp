@@ -31,8 +31,8 @@ struct child_plan {
   const char* cwd = nullptr; // nullptr: stay where the parent is
   int fds[3] = {-1, -1, -1};
   // Written by the child when it fails; read once it has exited.
+  enum class step { none, setpgid, dup2, chdir, exec } failed = step::none;
   int err = 0;
-  const char* failed_step = nullptr;
 };
 
 /// The kernel's struct sigaction (not glibc's, whose mask is 128 bytes).
@@ -43,9 +43,9 @@ struct kernel_sigaction {
   uint64_t mask = 0;
 };
 
-[[noreturn]] void child_fails(child_plan& c, const char* step) {
+[[noreturn]] void child_fails(child_plan& c, child_plan::step step) {
   c.err = errno;
-  c.failed_step = step;
+  c.failed = step;
   ::_exit(127);
 }
 
@@ -53,15 +53,15 @@ int child_main(void* arg) {
   auto& c = *static_cast<child_plan*>(arg);
   // Own group: a deadline kills the child and everything it started.
   if (::setpgid(0, 0) != 0)
-    child_fails(c, "setpgid");
+    child_fails(c, child_plan::step::setpgid);
   for (int target = 0; target < 3; ++target) {
     int fd = c.fds[target];
     // dup2 onto itself would keep close-on-exec: clear it instead.
     if (fd == target ? ::fcntl(fd, F_SETFD, 0) != 0 : ::dup2(fd, target) < 0)
-      child_fails(c, "dup2");
+      child_fails(c, child_plan::step::dup2);
   }
   if (c.cwd != nullptr && ::chdir(c.cwd) != 0)
-    child_fails(c, "chdir");
+    child_fails(c, child_plan::step::chdir);
   // Every signal is blocked here (the parent blocked them before cloning).
   // A handler of the parent's must not run in this shared memory once they
   // are unblocked, and an ignored signal would stay ignored across exec:
@@ -88,11 +88,11 @@ int child_main(void* arg) {
       denied = true;
     else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE
              && errno != ENODEV && errno != ETIMEDOUT)
-      child_fails(c, "exec");
+      child_fails(c, child_plan::step::exec);
   }
   if (denied)
     errno = EACCES;
-  child_fails(c, "exec");
+  child_fails(c, child_plan::step::exec);
 }
 
 /// Where execvp would look for `name`.
@@ -154,16 +154,17 @@ pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
     error = std::string{"clone: "} + std::strerror(clone_err);
     return -1;
   }
-  if (c.failed_step != nullptr) {
+  if (c.failed != child_plan::step::none) {
     int status = 0;
     ::waitpid(pid, &status, 0);
-    auto why = std::strerror(c.err);
-    if (std::strcmp(c.failed_step, "chdir") == 0)
-      error = "working directory " + *req.cwd + ": " + why;
-    else if (std::strcmp(c.failed_step, "exec") == 0)
-      error = req.argv->at(0) + ": " + why;
-    else
-      error = std::string{c.failed_step} + ": " + why;
+    std::string why = std::strerror(c.err);
+    using step = child_plan::step;
+    switch (c.failed) {
+      case step::chdir: error = "working directory " + *req.cwd + ": " + why; break;
+      case step::exec: error = req.argv->at(0) + ": " + why; break;
+      case step::setpgid: error = "setpgid: " + why; break;
+      default: error = "dup2: " + why; break;
+    }
     return -1;
   }
   return pid;
