@@ -183,31 +183,33 @@ int main(int argc, char** argv) {
   // the proxy: no hand-off to and from a blocked thread at either end.
   auto from_actor = self->spawn([proxy](caf::event_based_actor* a) -> caf::behavior {
     auto times = std::make_shared<std::vector<double>>();
-    auto rp = std::make_shared<caf::response_promise>();
-    auto next = std::make_shared<std::function<void()>>();
-    *next = [a, proxy, times, rp, next] {
-      if (times->size() == 2000) {
-        rp->deliver(*times);
-        return;
-      }
-      task x;
-      x.task_id = "ra" + std::to_string(times->size());
-      x.worker = "w0";
-      x.description = "ping";
-      auto t0 = clk::now();
-      a->request(proxy, caf::infinite, std::move(x), uint64_t{0})
-        .then([times, next, t0](result&, uint64_t) {
-          times->push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
-          (*next)();
-        });
+    auto done = std::make_shared<caf::response_promise>();
+    return {
+      [=](run_atom) {
+        *done = a->make_response_promise();
+        a->send(a, tick_atom_v);
+        return *done;
+      },
+      [=](tick_atom) { // one ping; its answer sends the next
+        if (times->size() == 2000) {
+          done->deliver(*times);
+          return;
+        }
+        task x;
+        x.task_id = "ra" + std::to_string(times->size());
+        x.worker = "w0";
+        x.description = "ping";
+        auto t0 = clk::now();
+        a->request(proxy, caf::infinite, std::move(x), uint64_t{0})
+          .then([=](result&, uint64_t) {
+            times->push_back(
+              std::chrono::duration<double, std::micro>(clk::now() - t0).count());
+            a->send(a, tick_atom_v);
+          });
+      },
     };
-    return {[a, rp, next](tick_atom) {
-      *rp = a->make_response_promise();
-      (*next)();
-      return *rp;
-    }};
   });
-  self->request(from_actor, caf::infinite, tick_atom_v)
+  self->request(from_actor, caf::infinite, run_atom_v)
     .receive([&](std::vector<double>& v) { us = std::move(v); },
              [&](caf::error& e) { std::fprintf(stderr, "%s\n", sys.render(e).c_str()); });
   std::sort(us.begin(), us.end());

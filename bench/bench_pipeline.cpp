@@ -25,6 +25,7 @@
 #include "actors/team.hpp"
 #include "caf/all.hpp"
 #include "core/process.hpp"
+#include "cpu_time.hpp"
 
 using namespace troupe;
 namespace fs = std::filesystem;
@@ -76,12 +77,6 @@ struct outcome {
   double child_cpu = 0; // seconds of CPU in the reaped children
 };
 
-double cpu_seconds(int who) {
-  rusage ru{};
-  getrusage(who, &ru);
-  auto s = [](timeval tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
 
 /// Runs one workflow through a fresh team; no recorder unless `root` given.
 outcome run_once(const config& cfg, const workflow& wf,
@@ -101,15 +96,15 @@ outcome run_once(const config& cfg, const workflow& wf,
   outcome o;
   caf::scoped_actor self{sys};
   auto t0 = clk::now();
-  auto self0 = cpu_seconds(RUSAGE_SELF);
-  auto child0 = cpu_seconds(RUSAGE_CHILDREN);
+  auto self0 = bench::cpu_seconds(RUSAGE_SELF);
+  auto child0 = bench::cpu_seconds(RUSAGE_CHILDREN);
   self->request(t->orchestrator, caf::infinite, run_atom_v, wf)
     .receive(
       [&](run_summary& s) {
         o.seconds = std::chrono::duration<double>(clk::now() - t0).count();
         o.complete = s.count(status::complete);
-        o.self_cpu = cpu_seconds(RUSAGE_SELF) - self0;
-        o.child_cpu = cpu_seconds(RUSAGE_CHILDREN) - child0;
+        o.self_cpu = bench::cpu_seconds(RUSAGE_SELF) - self0;
+        o.child_cpu = bench::cpu_seconds(RUSAGE_CHILDREN) - child0;
       },
       [&](caf::error& e) { std::fprintf(stderr, "run failed\n"); });
   stop_team(*t);

@@ -12,20 +12,8 @@
 #include <thread>
 #include <vector>
 
-#include <sys/resource.h>
-
+#include "cpu_time.hpp"
 #include "spawn_true.hpp"
-
-namespace {
-
-double cpu_seconds(int who) {
-  rusage ru{};
-  getrusage(who, &ru);
-  auto s = [](timeval tv) { return tv.tv_sec + tv.tv_usec / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
-}
-
-} // namespace
 
 int main(int argc, char** argv) {
   int count = argc > 1 ? std::atoi(argv[1]) : 3000;
@@ -39,8 +27,8 @@ int main(int argc, char** argv) {
   for (int threads : shapes) {
     std::atomic<int> left{count};
     auto t0 = std::chrono::steady_clock::now();
-    auto self0 = cpu_seconds(RUSAGE_SELF);
-    auto child0 = cpu_seconds(RUSAGE_CHILDREN);
+    auto self0 = troupe::bench::cpu_seconds(RUSAGE_SELF);
+    auto child0 = troupe::bench::cpu_seconds(RUSAGE_CHILDREN);
     std::vector<std::thread> pool;
     for (int i = 0; i < threads; ++i)
       pool.emplace_back([&] {
@@ -54,8 +42,8 @@ int main(int argc, char** argv) {
     std::printf("bare %s of /bin/true, %d threads, %d processes: %.0f/s"
                 " (CPU per process: %.0f us here, %.0f us in the child)\n",
                 troupe::bench::name(how), threads, count, count / s,
-                (cpu_seconds(RUSAGE_SELF) - self0) * 1e6 / count,
-                (cpu_seconds(RUSAGE_CHILDREN) - child0) * 1e6 / count);
+                (troupe::bench::cpu_seconds(RUSAGE_SELF) - self0) * 1e6 / count,
+                (troupe::bench::cpu_seconds(RUSAGE_CHILDREN) - child0) * 1e6 / count);
     std::fflush(stdout);
   }
   return 0;
