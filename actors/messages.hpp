@@ -212,8 +212,8 @@ using rate_limiter_actor = caf::typed_actor<
 
 /// Runs one worker's tasks on N slots; replies with each task's result and
 /// the caller's ticket (which the caller uses to find the task again).
-/// A worker: runs tasks. stop_atom: start nothing more; tasks not started
-/// are answered at once with stopped_result (the node is shutting down).
+/// stop_atom: start nothing more; tasks not started are answered at once
+/// with stopped_result (the node is shutting down).
 using worker_actor = caf::typed_actor<
   caf::replies_to<task, uint64_t>::with<result, uint64_t>,
   caf::reacts_to<done_atom, uint64_t, result>, caf::reacts_to<stop_atom>>;

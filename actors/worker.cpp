@@ -171,6 +171,10 @@ result stopped_result(const task& t) {
                       "not started: worker " + t.worker + " is stopping");
 }
 
+bool is_stopped_result(const result& r) {
+  return r.state == status::cancelled && r.error && r.error->kind == "stopping";
+}
+
 result parked_result(const task& t, const std::string& reason) {
   return make_failure(t, status::cancelled, "parked",
                       "not run: worker " + t.worker + " is parked after "

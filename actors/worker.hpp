@@ -74,6 +74,9 @@ result parked_result(const task& t, const std::string& reason);
 /// cancelled, error.kind "stopping"; a file drop hands such a task back.
 result stopped_result(const task& t);
 
+/// Whether `r` is such an answer (the task did not run).
+bool is_stopped_result(const result& r);
+
 /// Spawns a WORKER: N slots over a priority queue; a permit from the rate
 /// limiter before each run, the actual usage back after it. Parks after a
 /// failure that needs a person (see parks_worker).

@@ -8,11 +8,11 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "actors/worker.hpp"
 #include "bridge/dispatcher.hpp"
 #include "bridge/fs_queue.hpp"
 #include "bridge/queue_status.hpp"
 #include "bridge/wire.hpp"
-#include "actors/worker.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
@@ -216,8 +216,7 @@ struct broker::impl {
         return;
       }
       std::vector<dispatcher::send_task> next;
-      if (!stopping && r->state == status::cancelled && r->error
-          && r->error->kind == "stopping" && book.handed_back(id, *ticket, next)) {
+      if (!stopping && is_stopped_result(*r) && book.handed_back(id, *ticket, next)) {
         // The node is leaving and did not run it: not a result, another
         // node's turn (PROTOCOL.md §3).
         spdlog::info("worker node {} handed back {} unrun (it is stopping); "

@@ -265,7 +265,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
       spdlog::debug("{}/{}: result back", r.worker, r.task_id);
-      if (r.error && (r.error->kind == "parked" || r.error->kind == "stopping")) {
+      if (is_stopped_result(r) || (r.error && r.error->kind == "parked")) {
         // Not run: the task goes back to tasks/ and waits for a restart
         // (once the cause, credentials or a spend limit, is fixed).
         st.q->hand_back(i->second.worker, i->second.name);
