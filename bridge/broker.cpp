@@ -69,6 +69,8 @@ struct broker::impl {
   uint64_t next_run = 1;
   std::map<std::string, std::vector<std::string>> acks; // node -> tickets
   bool stopping = false; // no task goes out to a node any more
+  std::vector<dispatcher::send_task> outgoing; // until flush_tasks()
+  std::set<std::string> batching; // nodes that take TASKS (READY "batch")
 
   void flush_acks() {
     for (auto& [id, tickets] : acks)
@@ -120,7 +122,10 @@ struct broker::impl {
   // -- sending ---------------------------------------------------------------
 
   void to_node(const std::string& id, const std::string& cmd, json body) {
-    auto frames = wire::encode({cmd, std::move(body)});
+    to_node(id, wire::encode({cmd, std::move(body)}));
+  }
+
+  void to_node(const std::string& id, std::vector<std::string> frames) {
     frames.insert(frames.begin(), id);
     zmqx::send_frames(workers, frames);
   }
@@ -137,10 +142,34 @@ struct broker::impl {
     zmqx::send_frames(events, {topic, body.dump()});
   }
 
-  void send_tasks(const std::vector<dispatcher::send_task>& xs) {
+  /// Tasks go out at the end of the loop's pass (flush_tasks), so that a
+  /// node that takes batches gets one TASKS for all of its tasks.
+  void send_tasks(std::vector<dispatcher::send_task> xs) {
     for (auto& s : xs)
-      to_node(s.node, "TASK",
-              {{"ticket", wire::id_text(s.ticket)}, {"task", to_json(s.t)}});
+      outgoing.push_back(std::move(s));
+  }
+
+  void flush_tasks() {
+    std::map<std::string, wire::batch> batches; // per node that takes TASKS
+    for (auto& s : outgoing) {
+      // A node that left in this pass took its tickets back into the
+      // dispatcher's queue (drop()); nothing is lost by skipping it.
+      auto n = book.nodes().find(s.node);
+      if (n == book.nodes().end() || !n->second.running.count(s.ticket))
+        continue;
+      json entry{{"ticket", wire::id_text(s.ticket)}, {"task", to_json(s.t)}};
+      if (!batching.count(s.node)) {
+        to_node(s.node, "TASK", std::move(entry));
+        continue;
+      }
+      auto& b = batches.try_emplace(s.node, "TASK", "TASKS", "tasks").first->second;
+      if (b.add(entry))
+        to_node(s.node, b.take());
+    }
+    outgoing.clear();
+    for (auto& [node, b] : batches)
+      if (!b.empty())
+        to_node(node, b.take());
   }
 
   /// Tasks queued for no node, while we stop: answered without a run (a
@@ -169,9 +198,42 @@ struct broker::impl {
                           {"slots", n->slots},
                           {"requeued", n->running.size()},
                           {"reason", why}});
-    send_tasks(next);
+    send_tasks(std::move(next));
     if (stopping)
       answer_queued_stopped();
+  }
+
+  /// One RESULT (or one entry of RESULTS): {"ticket", "result"}.
+  void on_result(const std::string& id, const json& b) {
+    // Acknowledged in any case: the node may forget it; a duplicate or a
+    // ticket from before our restart is dropped here.
+    auto ticket = wire::id_value(b.value("ticket", json{}));
+    problems ps;
+    auto r = result_from_json(wire::member(b, "result"), ps);
+    if (ticket) // acknowledged in one ACK per node and burst (flush_acks)
+      acks[id].push_back(wire::id_text(*ticket));
+    if (!ticket || !r) {
+      spdlog::warn("a RESULT without a ticket or a valid result was dropped");
+      return;
+    }
+    auto* t = book.task_of(*ticket);
+    if (!t || t->task_id != r->task_id) {
+      spdlog::debug("a result for a ticket not open here was dropped");
+      return;
+    }
+    std::vector<dispatcher::send_task> next;
+    if (!stopping && is_stopped_result(*r) && book.handed_back(id, *ticket, next)) {
+      // The node is leaving and did not run it: not a result, another
+      // node's turn (PROTOCOL.md §3).
+      spdlog::info("worker node {} handed back {} unrun (it is stopping); "
+                   "it goes to another node",
+                   book.nodes().at(id).name, r->task_id);
+      send_tasks(std::move(next));
+      return;
+    }
+    if (book.finished(id, *ticket, next))
+      caf::anon_send(links.proxy, done_atom_v, *ticket, std::move(*r));
+    send_tasks(std::move(next));
   }
 
   void on_worker_message(const std::string& id, const wire::message& m) {
@@ -191,43 +253,28 @@ struct broker::impl {
             running.push_back(*t);
       auto slots = b.value("slots", 1);
       auto name = b.value("node", worker);
+      if (b.value("batch", false))
+        batching.insert(id);
+      else
+        batching.erase(id);
       auto out = book.ready(id, name, worker, slots, running, now);
       spdlog::info("worker node {} ({}, {} slots) is ready", name, worker, slots);
       publish("node.up", {{"node", name}, {"worker", worker}, {"slots", slots}});
-      send_tasks(out);
+      send_tasks(std::move(out));
       return;
     }
     bool known = book.seen(id, now);
     if (m.cmd == "RESULT") {
-      // Acknowledged in any case: the node may forget it; a duplicate or a
-      // ticket from before our restart is dropped here.
-      auto ticket = wire::id_value(b.value("ticket", json{}));
-      problems ps;
-      auto r = result_from_json(wire::member(b, "result"), ps);
-      if (ticket) // acknowledged in one ACK per node and burst (flush_acks)
-        acks[id].push_back(wire::id_text(*ticket));
-      if (!ticket || !r) {
-        spdlog::warn("a RESULT without a ticket or a valid result was dropped");
-        return;
-      }
-      auto* t = book.task_of(*ticket);
-      if (!t || t->task_id != r->task_id) {
-        spdlog::debug("a result for a ticket not open here was dropped");
-        return;
-      }
-      std::vector<dispatcher::send_task> next;
-      if (!stopping && is_stopped_result(*r) && book.handed_back(id, *ticket, next)) {
-        // The node is leaving and did not run it: not a result, another
-        // node's turn (PROTOCOL.md §3).
-        spdlog::info("worker node {} handed back {} unrun (it is stopping); "
-                     "it goes to another node",
-                     book.nodes().at(id).name, r->task_id);
-        send_tasks(next);
-        return;
-      }
-      if (book.finished(id, *ticket, next))
-        caf::anon_send(links.proxy, done_atom_v, *ticket, std::move(*r));
-      send_tasks(next);
+      on_result(id, b);
+      return;
+    }
+    if (m.cmd == "RESULTS") {
+      if (auto rs = b.find("results"); rs != b.end() && rs->is_array())
+        for (auto& r : *rs)
+          if (r.is_object())
+            on_result(id, r);
+          else
+            spdlog::warn("a RESULTS entry that is not an object was dropped");
       return;
     }
     if (!known) {
@@ -598,6 +645,7 @@ struct broker::impl {
       if (items[2].revents)
         for (auto& n : notes.take())
           handle_note(n);
+      flush_tasks();
       auto now = clock_type::now();
       if (now >= next_beat) {
         for (auto& [id, n] : book.nodes())
@@ -608,6 +656,7 @@ struct broker::impl {
         next_beat = now + cfg.heartbeat;
       }
     }
+    flush_tasks();
     for (auto& [id, n] : book.nodes())
       to_node(id, "DISCONNECT", {{"reason", "orchestrator shutting down"}});
   }

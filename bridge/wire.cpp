@@ -8,6 +8,29 @@ std::vector<std::string> encode(const message& m) {
   return {protocol, m.cmd, m.body.dump()};
 }
 
+batch::batch(std::string single, std::string plural, std::string key)
+  : single_(std::move(single)), plural_(std::move(plural)), key_(std::move(key)) {
+}
+
+bool batch::add(const json& entry) {
+  if (count_++ > 0)
+    body_ += ',';
+  body_ += entry.dump();
+  return count_ >= max_entries || body_.size() >= max_bytes;
+}
+
+std::vector<std::string> batch::take() {
+  std::string body;
+  if (count_ == 1)
+    body = std::move(body_);
+  else
+    body = "{\"" + key_ + "\":[" + body_ + "]}";
+  auto cmd = count_ == 1 ? single_ : plural_;
+  body_.clear();
+  count_ = 0;
+  return {protocol, std::move(cmd), std::move(body)};
+}
+
 std::optional<message> decode(const std::vector<std::string>& frames,
                               std::string& error) {
   if (frames.size() != 3) {

@@ -27,6 +27,29 @@ std::vector<std::string> encode(const message& m);
 std::optional<message> decode(const std::vector<std::string>& frames,
                               std::string& error);
 
+/// Several TASKs in one TASKS, several RESULTs in one RESULTS
+/// (PROTOCOL.md §3): each entry is the body its single command would have.
+/// Entries are dumped one by one, so a batch is cut at `max_entries` or
+/// `max_bytes` (an entry larger than that goes alone), far below the 64 MiB
+/// a peer accepts in one message. A batch of one is the single command.
+class batch {
+public:
+  static constexpr size_t max_entries = 64;
+  static constexpr size_t max_bytes = 4u << 20;
+
+  batch(std::string single, std::string plural, std::string key);
+  /// Adds an entry; true when the batch is full and must be taken now.
+  bool add(const json& entry);
+  bool empty() const { return count_ == 0; }
+  /// The message's three frames; the batch is empty again.
+  std::vector<std::string> take();
+
+private:
+  std::string single_, plural_, key_;
+  std::string body_; // the entries so far, comma-separated
+  size_t count_ = 0;
+};
+
 /// The member `key` of a message body, or an empty object: read in place,
 /// where `body.value(key, ...)` would copy a whole task or result.
 const json& member(const json& body, const char* key);

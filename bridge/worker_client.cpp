@@ -34,6 +34,7 @@ struct worker_client::impl {
 
   std::map<uint64_t, task> running;   // tickets being run here
   std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
+  wire::batch out{"RESULT", "RESULTS", "results"}; // until flush_results()
   std::optional<std::string> draining; // DRAIN sent (again on each connection)
   // drain(): the caller waits for "nothing runs, nothing unacknowledged".
   std::mutex drain_mtx;
@@ -73,13 +74,53 @@ struct worker_client::impl {
     send("READY", {{"worker", cfg.worker},
                    {"slots", cfg.slots},
                    {"node", cfg.node},
-                   {"running", ids}});
+                   {"running", ids},
+                   {"batch", true}});
     for (auto& [t, r] : unacked)
-      send("RESULT", {{"ticket", wire::id_text(t)}, {"result", to_json(r)}});
+      add_result(t, r);
+    flush_results();
     if (draining)
       send("DRAIN", {{"reason", *draining}});
     // Permit asks the old connection may have lost go out again.
     caf::anon_send(limiter, tick_atom_v);
+  }
+
+  /// One TASK (or one entry of TASKS): {"ticket", "task"}.
+  void take_task(const json& b) {
+    auto ticket = wire::id_value(b.value("ticket", json{}));
+    problems ps;
+    auto t = task_from_json(wire::member(b, "task"), ps);
+    if (!ticket)
+      return;
+    if (!t || t->worker != cfg.worker
+        || static_cast<int>(running.size()) >= cfg.slots) {
+      task bad;
+      bad.task_id = t ? t->task_id : "unknown";
+      bad.worker = cfg.worker;
+      auto why = !t ? "the task does not decode"
+                    : t->worker != cfg.worker ? "this node serves another worker"
+                                              : "this node has no free slot";
+      add_result(*ticket, make_failure(bad, status::failed, "crashed", why));
+      return;
+    }
+    if (running.count(*ticket) || unacked.count(*ticket))
+      return; // already ours
+    running.emplace(*ticket, *t);
+    caf::anon_send(relay, std::move(*t), *ticket);
+  }
+
+  /// Results go out at the end of a pass (flush_results): several at once
+  /// as one RESULTS.
+  void add_result(uint64_t ticket, const result& r) {
+    if (out.add({{"ticket", wire::id_text(ticket)}, {"result", to_json(r)}}))
+      flush_results();
+  }
+
+  void flush_results() {
+    if (!out.empty() && sock)
+      zmqx::try_send_frames(*sock, out.take());
+    else
+      out.take(); // no connection: unacked results go again on the next
   }
 
   void on_message(const wire::message& m) {
@@ -92,28 +133,12 @@ struct worker_client::impl {
         cfg.on_connected();
     }
     if (m.cmd == "TASK") {
-      auto ticket = wire::id_value(b.value("ticket", json{}));
-      problems ps;
-      auto t = task_from_json(wire::member(b, "task"), ps);
-      if (!ticket)
-        return;
-      if (!t || t->worker != cfg.worker
-          || static_cast<int>(running.size()) >= cfg.slots) {
-        task bad;
-        bad.task_id = t ? t->task_id : "unknown";
-        bad.worker = cfg.worker;
-        auto why = !t ? "the task does not decode"
-                      : t->worker != cfg.worker ? "this node serves another worker"
-                                                : "this node has no free slot";
-        send("RESULT", {{"ticket", wire::id_text(*ticket)},
-                        {"result", to_json(make_failure(bad, status::failed,
-                                                        "crashed", why))}});
-        return;
-      }
-      if (running.count(*ticket) || unacked.count(*ticket))
-        return; // already ours
-      running.emplace(*ticket, *t);
-      caf::anon_send(relay, std::move(*t), *ticket);
+      take_task(b);
+    } else if (m.cmd == "TASKS") {
+      if (auto ts = b.find("tasks"); ts != b.end() && ts->is_array())
+        for (auto& t : *ts)
+          if (t.is_object())
+            take_task(t);
     } else if (m.cmd == "ACK") {
       if (auto t = wire::id_value(b.value("ticket", json{})))
         unacked.erase(*t);
@@ -138,7 +163,7 @@ struct worker_client::impl {
   void on_note(client_note& n) {
     if (auto* d = std::get_if<client_note::done>(&n.v)) {
       running.erase(d->ticket);
-      send("RESULT", {{"ticket", wire::id_text(d->ticket)}, {"result", to_json(d->r)}});
+      add_result(d->ticket, d->r);
       unacked.emplace(d->ticket, std::move(d->r));
     } else if (auto* a = std::get_if<client_note::ask>(&n.v)) {
       send("PERMIT", {{"id", wire::id_text(a->id)}, {"ask", wire::permit_json(a->a)}});
@@ -239,6 +264,7 @@ struct worker_client::impl {
           on_note(n);
         }
       }
+      flush_results();
       if (draining && running.empty() && unacked.empty()) {
         std::lock_guard<std::mutex> guard{drain_mtx};
         if (!drained) {
@@ -266,6 +292,7 @@ struct worker_client::impl {
     }
     if (sock) {
       sock->set(zmq::sockopt::linger, 500); // let the goodbye go out
+      flush_results();
       send("DISCONNECT", {{"reason", "worker node stopping"}});
     }
     sock.reset();

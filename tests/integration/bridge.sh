@@ -353,6 +353,31 @@ rc=0
 timeout 20 tail --pid="$LEAVING" -f /dev/null && wait "$LEAVING" || rc=$?
 check "... it leaves when told (exit 0)" [ "$rc" -eq 0 ]
 
+# --- batches: a node that says "batch" gets its waiting tasks in one TASKS, and
+# one RESULTS answers them all (PROTOCOL.md §3)
+root=$(fresh_root batch)
+start_orch "$root"
+for id in b-1 b-2 b-3 b-4; do task_json "$id" marie >"$root/tasks/marie/$id.json"; done
+$AWAIT --timeout 20 "$root/tasks/marie/.claimed" 4 # claimed, queued: no node yet
+"$PY" "$SRC/tests/integration/batch_node.py" "$W_EP" marie 4 "$root/batch-report.json" \
+  >"$root/batch-node.log" 2>&1 &
+BATCHER=$!
+PIDS+=("$BATCHER")
+check "a batch node's report: every ticket acknowledged" $AWAIT --timeout 20 "$root/batch-report.json"
+check "... the four waiting tasks came in one TASKS" jq_true '.messages == [4]' "$root/batch-report.json"
+check "... one ACK covers the four results of its RESULTS" \
+  jq_true '.acks | length == 1 and (.[0].tickets | length) == 4' "$root/batch-report.json"
+check "... each result is written once, complete" bash -c "
+  for id in b-1 b-2 b-3 b-4; do
+    jq -e '.status == \"complete\" and .summary == \"done in a batch\"' '$root/results/marie/'\$id.json >/dev/null || exit 1
+  done"
+check "... the entry that is not an object was dropped with a warning" \
+  grep -q "RESULTS entry that is not an object was dropped" "$root/orch.log"
+kill -TERM "$BATCHER"
+rc=0
+timeout 20 tail --pid="$BATCHER" -f /dev/null && wait "$BATCHER" || rc=$?
+check "... it leaves when told (exit 0)" [ "$rc" -eq 0 ]
+
 # --- stopping: tasks no node has taken go back at once ----------------------
 root=$(fresh_root stopping)
 start_orch "$root" --grace-s 60

@@ -63,6 +63,54 @@ TEST(wire, a_permit_survives_the_trip) {
   EXPECT_EQ(b.output_tokens, 600);
 }
 
+TEST(wire, a_batch_of_one_is_the_single_command) {
+  wire::batch b{"RESULT", "RESULTS", "results"};
+  EXPECT_TRUE(b.empty());
+  json entry{{"ticket", "7"}, {"result", {{"task_id", "t7"}}}};
+  EXPECT_FALSE(b.add(entry));
+  std::string err;
+  auto m = wire::decode(b.take(), err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->cmd, "RESULT");
+  EXPECT_EQ(m->body, entry);
+  EXPECT_TRUE(b.empty());
+}
+
+TEST(wire, a_batch_carries_its_entries_in_order_and_starts_again_empty) {
+  wire::batch b{"TASK", "TASKS", "tasks"};
+  for (int i = 0; i < 3; ++i)
+    b.add({{"ticket", std::to_string(i)}, {"task", {{"task_id", "t" + std::to_string(i)}}}});
+  std::string err;
+  auto m = wire::decode(b.take(), err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->cmd, "TASKS");
+  ASSERT_EQ(m->body["tasks"].size(), 3u);
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(m->body["tasks"][i]["ticket"], std::to_string(i));
+  b.add({{"ticket", "9"}});
+  m = wire::decode(b.take(), err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->cmd, "TASK");
+  EXPECT_EQ(m->body["ticket"], "9");
+}
+
+TEST(wire, a_batch_is_full_at_its_entry_or_byte_limit) {
+  wire::batch b{"TASK", "TASKS", "tasks"};
+  for (size_t i = 1; i < wire::batch::max_entries; ++i)
+    ASSERT_FALSE(b.add({{"ticket", std::to_string(i)}}));
+  EXPECT_TRUE(b.add({{"ticket", "last"}}));
+  b.take();
+  // Two entries of half the byte limit fill it: a peer's message limit is
+  // never approached, however large the tasks are.
+  json big{{"ticket", "1"}, {"task", {{"description", std::string(wire::batch::max_bytes / 2, 'x')}}}};
+  EXPECT_FALSE(b.add(big));
+  EXPECT_TRUE(b.add(big));
+  std::string err;
+  auto m = wire::decode(b.take(), err);
+  ASSERT_TRUE(m) << err;
+  EXPECT_EQ(m->body["tasks"].size(), 2u);
+}
+
 TEST(curve_keys, keygen_writes_a_private_secret_and_a_matching_public_key) {
   auto dir = fs::temp_directory_path() / ("troupe-keys-" + std::to_string(::getpid()));
   fs::remove_all(dir);

@@ -1,0 +1,74 @@
+"""A worker node that takes its tasks in batches, written from
+docs/PROTOCOL.md alone: it says READY with "batch": true, collects TASK and
+TASKS messages until it holds <count> tasks, answers them all in one RESULTS
+(plus one entry that is not an object, which the orchestrator must drop
+without harm), and waits until every ticket is acknowledged. It then writes
+what it saw to <report file>: the number of tasks in each message it got, and
+the ACK messages. SIGTERM: it says DISCONNECT and leaves.
+
+usage: batch_node.py <workers endpoint> <worker> <count> <report file>
+"""
+import json
+import signal
+import sys
+import time
+
+import zmq
+
+PROTOCOL = b"TRP1"
+HEARTBEAT_S = 0.1
+
+
+def send(s, cmd, body):
+    s.send_multipart([PROTOCOL, cmd.encode(), json.dumps(body).encode()])
+
+
+def result_for(worker, task):
+    return {"task_id": task["task_id"], "worker": worker, "status": "complete",
+            "summary": "done in a batch", "attempt": 1}
+
+
+def main():
+    endpoint, worker, count, report = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    s = zmq.Context.instance().socket(zmq.DEALER)
+    s.linger = 1000
+    s.connect(endpoint)
+    send(s, "READY", {"worker": worker, "slots": count, "node": worker + "@batch",
+                      "running": [], "batch": True})
+    held, sizes, acks, unacked = [], [], [], set()
+    next_beat = time.monotonic()
+    try:
+        while True:
+            if s.poll(int(HEARTBEAT_S * 1000)):
+                _, cmd, body = s.recv_multipart()
+                body = json.loads(body)
+                if cmd == b"TASK":
+                    entries = [body]
+                elif cmd == b"TASKS":
+                    entries = body["tasks"]
+                elif cmd == b"ACK":
+                    acks.append(body)
+                    unacked -= set(body.get("tickets", []))
+                    if not unacked:
+                        with open(report, "w") as f:
+                            json.dump({"messages": sizes, "acks": acks}, f)
+                    continue
+                else:
+                    continue
+                sizes.append(len(entries))
+                held += entries
+                if len(held) == count:
+                    results = [{"ticket": e["ticket"], "result": result_for(worker, e["task"])}
+                               for e in held]
+                    send(s, "RESULTS", {"results": results + [1]})
+                    unacked = {e["ticket"] for e in held}
+            if time.monotonic() >= next_beat:
+                send(s, "HEARTBEAT", {})
+                next_beat = time.monotonic() + HEARTBEAT_S
+    finally:
+        send(s, "DISCONNECT", {"reason": "stopped"})
+
+
+if __name__ == "__main__":
+    main()
