@@ -1,9 +1,9 @@
 #include "core/json_codec.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
-#include <set>
 #include <sstream>
 
 namespace troupe {
@@ -59,11 +59,12 @@ std::optional<double> positive_number(const json& j, const char* key,
   return i->get<double>();
 }
 
-json extra_fields(const json& j, std::initializer_list<const char*> known) {
+json extra_fields(const json& j, std::initializer_list<std::string_view> known) {
   json extra; // stays null when every field is known
-  std::set<std::string_view> k(known.begin(), known.end());
+  // A linear scan: a dozen short names, and no allocation per call (this
+  // runs for every task and result that crosses the bridge).
   for (auto& [key, value] : j.items())
-    if (k.count(key) == 0)
+    if (std::find(known.begin(), known.end(), key) == known.end())
       extra[key] = value;
   return extra;
 }
