@@ -35,6 +35,13 @@ struct task_event {
   std::string detail;
 };
 
+/// A result with the ticket it answers: results that arrive together travel
+/// as one message (a vector of these) instead of one message each.
+struct ticketed_result {
+  uint64_t ticket = 0;
+  result r;
+};
+
 /// What a run's settle message reports back to the limiter.
 struct run_usage {
   double requests = 1;
@@ -53,6 +60,8 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::permit_ask))
   CAF_ADD_TYPE_ID(troupe, (troupe::run_usage))
   CAF_ADD_TYPE_ID(troupe, (troupe::task_event))
+  CAF_ADD_TYPE_ID(troupe, (troupe::ticketed_result))
+  CAF_ADD_TYPE_ID(troupe, (std::vector<troupe::ticketed_result>))
 
   CAF_ADD_ATOM(troupe, troupe, run_atom, "run")
   CAF_ADD_ATOM(troupe, troupe, permit_atom, "permit")
@@ -175,6 +184,11 @@ typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
   return f(caf::meta::type_name("run_summary"), x.run_id, x.workflow_name,
            x.workflow_description, x.started_at, x.finished_at, x.duration_ms,
            x.tasks, x.results);
+}
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, ticketed_result& x) {
+  return f(caf::meta::type_name("ticketed_result"), x.ticket, x.r);
 }
 
 template <class Inspector>

@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
   team_options topts;
   topts.root = dir.string();
   topts.record = false;
-  topts.remote_worker = [proxy](const worker_config&) { return proxy; };
+  topts.remote_worker = [proxy](const worker_config&) -> worker_actor { return proxy; };
   auto t = spawn_team(sys, *cfg, topts, ps);
   if (!t) {
     std::fprintf(stderr, "team: %s\n", ps.at(0).c_str());

@@ -70,6 +70,7 @@ struct broker::impl {
   std::map<std::string, std::vector<std::string>> acks; // node -> tickets
   bool stopping = false; // no task goes out to a node any more
   std::vector<dispatcher::send_task> outgoing; // until flush_tasks()
+  std::vector<ticketed_result> delivered; // until flush_delivered()
   std::set<std::string> batching; // nodes that take TASKS (READY "batch")
 
   void flush_acks() {
@@ -142,6 +143,18 @@ struct broker::impl {
     zmqx::send_frames(events, {topic, body.dump()});
   }
 
+  /// Results go to the proxy at the end of the loop's pass, all in one
+  /// message: one enqueue per pass, not per result.
+  void deliver(uint64_t ticket, result r) {
+    delivered.push_back({ticket, std::move(r)});
+  }
+
+  void flush_delivered() {
+    if (!delivered.empty())
+      caf::anon_send(links.proxy, done_atom_v, std::move(delivered));
+    delivered.clear();
+  }
+
   /// Tasks go out at the end of the loop's pass (flush_tasks), so that a
   /// node that takes batches gets one TASKS for all of its tasks.
   void send_tasks(std::vector<dispatcher::send_task> xs) {
@@ -176,7 +189,7 @@ struct broker::impl {
   /// file drop hands them back to tasks/).
   void answer_queued_stopped() {
     for (auto& [ticket, t] : book.take_queued())
-      caf::anon_send(links.proxy, done_atom_v, ticket, stopped_result(t));
+      deliver(ticket, stopped_result(t));
   }
 
   // -- worker endpoint -------------------------------------------------------
@@ -232,7 +245,7 @@ struct broker::impl {
       return;
     }
     if (book.finished(id, *ticket, next))
-      caf::anon_send(links.proxy, done_atom_v, *ticket, std::move(*r));
+      deliver(*ticket, std::move(*r));
     send_tasks(std::move(next));
   }
 
@@ -565,7 +578,7 @@ struct broker::impl {
   void handle_note(broker_note& n) {
     if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
       if (stopping) {
-        caf::anon_send(links.proxy, done_atom_v, d->ticket, stopped_result(d->t));
+        deliver(d->ticket, stopped_result(d->t));
         return;
       }
       auto worker = d->t.worker;
@@ -646,6 +659,7 @@ struct broker::impl {
         for (auto& n : notes.take())
           handle_note(n);
       flush_tasks();
+      flush_delivered();
       auto now = clock_type::now();
       if (now >= next_beat) {
         for (auto& [id, n] : book.nodes())
@@ -657,6 +671,7 @@ struct broker::impl {
       }
     }
     flush_tasks();
+    flush_delivered();
     for (auto& [id, n] : book.nodes())
       to_node(id, "DISCONNECT", {{"reason", "orchestrator shutting down"}});
   }

@@ -49,7 +49,8 @@ struct broker_note {
 
 /// The actors the broker hands things to (all thread-safe to send to).
 struct broker_links {
-  worker_actor proxy;       // results of remote runs: (done_atom, ticket, result)
+  /// Results of remote runs: (done_atom, [ticket, result]...) per pass.
+  caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>> proxy;
   caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant
   rate_limiter_actor limiter;
   recorder_actor recorder;  // events from worker nodes

@@ -4,8 +4,20 @@
 
 namespace troupe {
 
-worker_actor::behavior_type
-remote_workers(worker_actor::stateful_pointer<remote_workers_state> self,
+namespace {
+
+void deliver(remote_workers_state& st, uint64_t wire_ticket, result& r) {
+  auto i = st.pending.find(wire_ticket);
+  if (i == st.pending.end())
+    return;
+  i->second.rp.deliver(std::move(r), i->second.ticket);
+  st.pending.erase(i);
+}
+
+} // namespace
+
+remote_workers_actor::behavior_type
+remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self,
                std::function<void(broker_note)> post) {
   self->state.next = static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(
@@ -21,12 +33,11 @@ remote_workers(worker_actor::stateful_pointer<remote_workers_state> self,
       return rp;
     },
     [=](done_atom, uint64_t wire_ticket, result& r) {
-      auto& st = self->state;
-      auto i = st.pending.find(wire_ticket);
-      if (i == st.pending.end())
-        return;
-      i->second.rp.deliver(std::move(r), i->second.ticket);
-      st.pending.erase(i);
+      deliver(self->state, wire_ticket, r);
+    },
+    [=](done_atom, std::vector<ticketed_result>& rs) {
+      for (auto& x : rs)
+        deliver(self->state, x.ticket, x.r);
     },
     [=](stop_atom) { post(broker_note{broker_note::stop{}}); },
   };

@@ -32,8 +32,13 @@ struct remote_workers_state {
   uint64_t next = 0;
 };
 
-worker_actor::behavior_type
-remote_workers(worker_actor::stateful_pointer<remote_workers_state> self,
+/// The worker_actor of remote workers; the broker also gives it, in one
+/// message, all the results one pass of its loop received.
+using remote_workers_actor = worker_actor::extend<
+  caf::reacts_to<done_atom, std::vector<ticketed_result>>>;
+
+remote_workers_actor::behavior_type
+remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self,
                std::function<void(broker_note)> post);
 
 /// (permit_atom, node, id, ask): asks `limiter`, posts the grant.
