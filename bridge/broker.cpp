@@ -170,13 +170,15 @@ struct broker::impl {
       auto n = book.nodes().find(s.node);
       if (n == book.nodes().end() || !n->second.running.count(s.ticket))
         continue;
-      json entry{{"ticket", wire::id_text(s.ticket)}, {"task", to_json(s.t)}};
+      // {"task": …, "ticket": "N"}: the keys in the order nlohmann writes.
+      auto entry = "{\"task\":" + (s.wire->empty() ? to_json(*s.t).dump() : *s.wire)
+                   + ",\"ticket\":\"" + wire::id_text(s.ticket) + "\"}";
       if (!batching.count(s.node)) {
-        to_node(s.node, "TASK", std::move(entry));
+        to_node(s.node, {wire::protocol, "TASK", std::move(entry)});
         continue;
       }
       auto& b = batches.try_emplace(s.node, "TASK", "TASKS", "tasks").first->second;
-      if (b.add(entry))
+      if (b.add_text(entry))
         to_node(s.node, b.take());
     }
     outgoing.clear();
@@ -582,7 +584,7 @@ struct broker::impl {
         return;
       }
       auto worker = d->t.worker;
-      send_tasks(book.submit(d->ticket, std::move(d->t), worker));
+      send_tasks(book.submit(d->ticket, std::move(d->t), worker, std::move(d->wire)));
     } else if (std::holds_alternative<broker_note::stop>(n.v)) {
       // What no node has yet goes back unrun; what runs finishes.
       stopping = true;

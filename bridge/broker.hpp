@@ -39,7 +39,9 @@ struct broker_settings {
 
 /// What other threads tell the broker.
 struct broker_note {
-  struct dispatch { uint64_t ticket; task t; };          // from the proxy
+  /// From the proxy; `wire`: the task as JSON text, encoded on the
+  /// proxy's thread so that the broker's does not have to.
+  struct dispatch { uint64_t ticket; task t; std::string wire; };
   struct grant { std::string node; uint64_t id; permit_ask permit; };
   struct event { task_event e; };                        // from the recorder
   struct written { result r; };                          // from the file drop

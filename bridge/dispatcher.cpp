@@ -33,13 +33,14 @@ void dispatcher::pump(const std::string& worker, std::vector<send_task>& out) {
     auto& j = jobs_.at(ticket);
     j.node = n->id;
     n->running.insert(ticket);
-    out.push_back({n->id, ticket, j.t});
+    out.push_back({n->id, ticket, &j.t, &j.wire});
   }
 }
 
 std::vector<dispatcher::send_task>
-dispatcher::submit(uint64_t ticket, task t, const std::string& worker) {
-  jobs_[ticket] = job{std::move(t), worker, {}};
+dispatcher::submit(uint64_t ticket, task t, const std::string& worker,
+                   std::string wire) {
+  jobs_[ticket] = job{std::move(t), worker, {}, std::move(wire)};
   queues_[worker].push_back(ticket);
   std::vector<send_task> out;
   pump(worker, out);

@@ -22,11 +22,15 @@ class dispatcher {
 public:
   using time_point = std::chrono::steady_clock::time_point;
 
-  /// A task to send: TASK {ticket, task} to `node`.
+  /// A task to send: TASK {ticket, task} to `node`. `t` and `wire` point
+  /// into the open job: valid while the ticket is open (running on `node`),
+  /// which a caller that holds on to them checks first. `wire` is the task as
+  /// submit() got it encoded (empty: encode `t`).
   struct send_task {
     std::string node;
     uint64_t ticket;
-    task t;
+    const task* t;
+    const std::string* wire;
   };
 
   struct node_info {
@@ -40,7 +44,9 @@ public:
   };
 
   /// A task for `worker` under `ticket`; sent at once if a node is free.
-  std::vector<send_task> submit(uint64_t ticket, task t, const std::string& worker);
+  /// `wire`: the task already encoded for the wire, if the caller has it.
+  std::vector<send_task> submit(uint64_t ticket, task t, const std::string& worker,
+                                std::string wire = {});
 
   /// A node said READY. `running`: tickets it still runs from before a
   /// reconnection (they are taken back from the queue or another node).
@@ -100,6 +106,7 @@ private:
     task t;
     std::string worker;
     std::string node; // empty while queued
+    std::string wire;
   };
 
   void pump(const std::string& worker, std::vector<send_task>& out);

@@ -29,7 +29,8 @@ remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self
       auto rp = self->make_response_promise<result, uint64_t>();
       auto wire_ticket = st.next++;
       st.pending.emplace(wire_ticket, remote_workers_state::call{rp, ticket});
-      post(broker_note{broker_note::dispatch{wire_ticket, std::move(t)}});
+      auto wire = to_json(t).dump();
+      post(broker_note{broker_note::dispatch{wire_ticket, std::move(t), std::move(wire)}});
       return rp;
     },
     [=](done_atom, uint64_t wire_ticket, result& r) {

@@ -13,9 +13,13 @@ batch::batch(std::string single, std::string plural, std::string key)
 }
 
 bool batch::add(const json& entry) {
+  return add_text(entry.dump());
+}
+
+bool batch::add_text(std::string_view entry) {
   if (count_++ > 0)
     body_ += ',';
-  body_ += entry.dump();
+  body_ += entry;
   return count_ >= max_entries || body_.size() >= max_bytes;
 }
 

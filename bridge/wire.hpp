@@ -40,6 +40,8 @@ public:
   batch(std::string single, std::string plural, std::string key);
   /// Adds an entry; true when the batch is full and must be taken now.
   bool add(const json& entry);
+  /// The same with the entry already as JSON text (one object).
+  bool add_text(std::string_view entry);
   bool empty() const { return count_ == 0; }
   /// The message's three frames; the batch is empty again.
   std::vector<std::string> take();

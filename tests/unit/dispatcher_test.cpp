@@ -20,7 +20,7 @@ task mk(const std::string& id, const std::string& worker = "marie") {
 std::vector<std::string> ids(const std::vector<dispatcher::send_task>& xs) {
   std::vector<std::string> out;
   for (auto& x : xs)
-    out.push_back(x.node + ":" + x.t.task_id);
+    out.push_back(x.node + ":" + x.t->task_id);
   return out;
 }
 
