@@ -36,10 +36,13 @@ struct task_event {
 };
 
 /// A result with the ticket it answers: results that arrive together travel
-/// as one message (a vector of these) instead of one message each.
+/// as one message (a vector of these) instead of one message each. `text`,
+/// when set, is the result as JSON, still to be decoded (into `r`, which
+/// then only names the task and its worker).
 struct ticketed_result {
   uint64_t ticket = 0;
   result r;
+  std::string text;
 };
 
 /// What a run's settle message reports back to the limiter.
@@ -188,7 +191,7 @@ typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticketed_result& x) {
-  return f(caf::meta::type_name("ticketed_result"), x.ticket, x.r);
+  return f(caf::meta::type_name("ticketed_result"), x.ticket, x.r, x.text);
 }
 
 template <class Inspector>

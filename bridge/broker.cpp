@@ -11,6 +11,7 @@
 #include "actors/worker.hpp"
 #include "bridge/dispatcher.hpp"
 #include "bridge/fs_queue.hpp"
+#include "bridge/json_scan.hpp"
 #include "bridge/queue_status.hpp"
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
@@ -218,36 +219,111 @@ struct broker::impl {
       answer_queued_stopped();
   }
 
-  /// One RESULT (or one entry of RESULTS): {"ticket", "result"}.
-  void on_result(const std::string& id, const json& b) {
-    // Acknowledged in any case: the node may forget it; a duplicate or a
-    // ticket from before our restart is dropped here.
-    auto ticket = wire::id_value(b.value("ticket", json{}));
-    problems ps;
-    auto r = result_from_json(wire::member(b, "result"), ps);
-    if (ticket) // acknowledged in one ACK per node and burst (flush_acks)
-      acks[id].push_back(wire::id_text(*ticket));
-    if (!ticket || !r) {
-      spdlog::warn("a RESULT without a ticket or a valid result was dropped");
+  /// A RESULT or RESULTS, read in place in one pass (jscan::cursor): the
+  /// broker takes only the ticket and what it checks; the result's text is
+  /// decoded whole by the proxy, off this thread.
+  void on_results(const std::string& id, const std::string& cmd,
+                  std::string_view body) {
+    book.seen(id, clock_type::now());
+    jscan::cursor c{body};
+    if (cmd == "RESULT") {
+      on_result(id, c);
+    } else if (c.enter_object()) {
+      std::string key;
+      while (c.next_member(key))
+        if (key == "results" && c.enter_array())
+          while (c.next_element())
+            on_result(id, c);
+        else
+          c.skip();
+    }
+    if (!c.done())
+      spdlog::warn("worker endpoint: a {} that is not valid JSON was dropped "
+                   "(what came before the error stands)", cmd);
+  }
+
+  /// One RESULT body (or one entry of RESULTS) at the cursor:
+  /// {"ticket", "result"}.
+  void on_result(const std::string& id, jscan::cursor& c) {
+    if (!c.enter_object()) {
+      c.skip();
+      spdlog::warn("a RESULT that is not a JSON object was dropped");
       return;
     }
+    std::optional<uint64_t> ticket;
+    std::string_view text; // the result
+    std::optional<std::string> task_id, state, kind;
+    bool object = false;
+    std::string key, rkey, ekey;
+    while (c.next_member(key)) {
+      if (key == "ticket") {
+        if (auto s = c.string())
+          ticket = wire::id_value(*s);
+      } else if (key == "result") {
+        // Walked here for what the broker checks; its text goes on whole.
+        auto start = c.at();
+        if ((object = c.enter_object()))
+          while (c.next_member(rkey))
+            if (rkey == "task_id")
+              task_id = c.string();
+            else if (rkey == "status")
+              state = c.string();
+            else if (rkey == "error" && c.enter_object())
+              while (c.next_member(ekey))
+                if (ekey == "kind")
+                  kind = c.string();
+                else
+                  c.skip();
+            else
+              c.skip();
+        else
+          c.skip();
+        text = c.since(start);
+      } else {
+        c.skip();
+      }
+    }
+    if (c.failed())
+      return; // on_results says so
+    if (!ticket) {
+      spdlog::warn("a RESULT without a ticket was dropped");
+      return;
+    }
+    // Acknowledged in any case (one ACK per node and burst, flush_acks):
+    // the node may forget it; a duplicate or a ticket from before our
+    // restart is dropped here.
+    acks[id].push_back(wire::id_text(*ticket));
     auto* t = book.task_of(*ticket);
-    if (!t || t->task_id != r->task_id) {
+    if (!t || (object && task_id && *task_id != t->task_id)) {
       spdlog::debug("a result for a ticket not open here was dropped");
       return;
     }
     std::vector<dispatcher::send_task> next;
-    if (!stopping && is_stopped_result(*r) && book.handed_back(id, *ticket, next)) {
+    bool unrun = state == "cancelled" && kind == "stopping"; // is_stopped_result
+    if (!stopping && object && unrun && book.handed_back(id, *ticket, next)) {
       // The node is leaving and did not run it: not a result, another
       // node's turn (PROTOCOL.md §3).
       spdlog::info("worker node {} handed back {} unrun (it is stopping); "
                    "it goes to another node",
-                   book.nodes().at(id).name, r->task_id);
+                   book.nodes().at(id).name, t->task_id);
       send_tasks(std::move(next));
       return;
     }
+    // The job ends here: what the proxy needs if the text does not decode.
+    result r;
+    r.task_id = t->task_id;
+    r.worker = t->worker;
+    if (!object) {
+      // A node that sends no result object fails its task rather than
+      // hold it for ever.
+      spdlog::warn("the RESULT for {}/{} has no JSON object \"result\"",
+                   t->worker, t->task_id);
+      r = make_failure(*t, status::failed, "crashed",
+                       "the worker node sent no result object");
+      text = {};
+    }
     if (book.finished(id, *ticket, next))
-      deliver(*ticket, std::move(*r));
+      delivered.push_back({*ticket, std::move(r), std::string{text}});
     send_tasks(std::move(next));
   }
 
@@ -279,19 +355,6 @@ struct broker::impl {
       return;
     }
     bool known = book.seen(id, now);
-    if (m.cmd == "RESULT") {
-      on_result(id, b);
-      return;
-    }
-    if (m.cmd == "RESULTS") {
-      if (auto rs = b.find("results"); rs != b.end() && rs->is_array())
-        for (auto& r : *rs)
-          if (r.is_object())
-            on_result(id, r);
-          else
-            spdlog::warn("a RESULTS entry that is not an object was dropped");
-      return;
-    }
     if (!known) {
       // We restarted, or declared it dead: it must introduce itself again.
       if (m.cmd != "DISCONNECT")
@@ -630,6 +693,11 @@ struct broker::impl {
         if (frames.empty())
           break;
         auto id = frames.front();
+        if (frames.size() == 4 && frames[1] == wire::protocol
+            && (frames[2] == "RESULT" || frames[2] == "RESULTS")) {
+          on_results(id, frames[2], frames[3]);
+          continue;
+        }
         std::string err;
         auto m = wire::decode({frames.begin() + 1, frames.end()}, err);
         if (!m) {

@@ -1,5 +1,9 @@
 #include "bridge/remote_worker.hpp"
 
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
 #include "caf/all.hpp"
 
 namespace troupe {
@@ -13,6 +17,42 @@ void deliver(remote_workers_state& st, uint64_t wire_ticket, result& r) {
   i->second.rp.deliver(std::move(r), i->second.ticket);
   st.pending.erase(i);
 }
+
+/// A worker node's result as it came over the wire. A node that sends one
+/// that does not decode gets its task failed, not stuck (the broker has
+/// freed its slot already).
+result decode_result(const ticketed_result& x) {
+  problems ps;
+  if (auto j = parse_json_text(x.text, ps))
+    if (auto r = result_from_json(*j, ps))
+      return std::move(*r);
+  task t;
+  t.task_id = x.r.task_id;
+  t.worker = x.r.worker;
+  spdlog::warn("the result of {}/{} from its worker node does not decode: {}",
+               t.worker, t.task_id, ps.empty() ? "" : ps.front());
+  return make_failure(t, status::failed, "crashed",
+                      "the worker node's result does not decode: "
+                        + (ps.empty() ? std::string{} : ps.front()));
+}
+
+/// Decodes results for the proxy, on another scheduler thread.
+result_decoder_actor::behavior_type
+result_decoder(result_decoder_actor::pointer self, remote_workers_actor proxy) {
+  return {
+    [=](done_atom, std::vector<ticketed_result>& rs) {
+      for (auto& x : rs) {
+        x.r = decode_result(x);
+        x.text.clear();
+      }
+      self->send(proxy, done_atom_v, std::move(rs));
+    },
+  };
+}
+
+/// Fewer results than this are decoded by the proxy itself: a lone result
+/// (the round trip) takes no extra hop.
+constexpr size_t decode_here = 8;
 
 } // namespace
 
@@ -37,8 +77,31 @@ remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self
       deliver(self->state, wire_ticket, r);
     },
     [=](done_atom, std::vector<ticketed_result>& rs) {
-      for (auto& x : rs)
-        deliver(self->state, x.ticket, x.r);
+      auto& st = self->state;
+      auto undecoded = std::count_if(rs.begin(), rs.end(),
+                                     [](auto& x) { return !x.text.empty(); });
+      if (static_cast<size_t>(undecoded) >= decode_here) {
+        // Many at once: decoding is the work here, spread it over the
+        // scheduler's threads; they come back decoded.
+        if (st.decoders.empty())
+          for (size_t i = 0; i < self->system().scheduler().num_workers(); ++i)
+            st.decoders.push_back(self->spawn<caf::linked>(
+              result_decoder, caf::actor_cast<remote_workers_actor>(self)));
+        auto n = st.decoders.size();
+        auto per = (rs.size() + n - 1) / n;
+        for (size_t i = 0, d = 0; i < rs.size(); i += per, ++d) {
+          std::vector<ticketed_result> part(
+            std::make_move_iterator(rs.begin() + i),
+            std::make_move_iterator(rs.begin() + std::min(rs.size(), i + per)));
+          self->send(st.decoders[d], done_atom_v, std::move(part));
+        }
+        return;
+      }
+      for (auto& x : rs) {
+        if (!x.text.empty())
+          x.r = decode_result(x);
+        deliver(st, x.ticket, x.r);
+      }
     },
     [=](stop_atom) { post(broker_note{broker_note::stop{}}); },
   };

@@ -20,6 +20,10 @@
 
 namespace troupe {
 
+/// Decodes results that came as JSON text (ticketed_result::text).
+using result_decoder_actor
+  = caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>>;
+
 struct remote_workers_state {
   static inline const char* name = "remote_workers";
   struct call {
@@ -30,6 +34,8 @@ struct remote_workers_state {
   /// Tickets never repeat across restarts (the clock in µs as the start):
   /// a late result from before a restart cannot pass for a new task's.
   uint64_t next = 0;
+  /// Spawned when many results come at once.
+  std::vector<result_decoder_actor> decoders;
 };
 
 /// The worker_actor of remote workers; the broker also gives it, in one

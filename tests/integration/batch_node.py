@@ -1,8 +1,9 @@
 """A worker node that takes its tasks in batches, written from
 docs/PROTOCOL.md alone: it says READY with "batch": true, collects TASK and
 TASKS messages until it holds <count> tasks, answers them all in one RESULTS
-(plus one entry that is not an object, which the orchestrator must drop
-without harm), and waits until every ticket is acknowledged. It then writes
+(the last result without its "status", so it does not decode, plus one entry
+that is not an object, which the orchestrator must drop without harm), and
+waits until every ticket is acknowledged. It then writes
 what it saw to <report file>: the number of tasks in each message it got, and
 the ACK messages. SIGTERM: it says DISCONNECT and leaves.
 
@@ -61,6 +62,9 @@ def main():
                 if len(held) == count:
                     results = [{"ticket": e["ticket"], "result": result_for(worker, e["task"])}
                                for e in held]
+                    # The last one without its required "status": a result that
+                    # does not decode, which must fail its task, not hold it.
+                    del results[-1]["result"]["status"]
                     send(s, "RESULTS", {"results": results + [1]})
                     unacked = {e["ticket"] for e in held}
             if time.monotonic() >= next_beat:
