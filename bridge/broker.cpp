@@ -18,6 +18,7 @@
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
+#include "core/json_text.hpp"
 #include "core/report.hpp"
 
 namespace troupe {
@@ -171,9 +172,13 @@ struct broker::impl {
       auto n = book.nodes().find(s.node);
       if (n == book.nodes().end() || !n->second.running.count(s.ticket))
         continue;
-      // {"task": …, "ticket": "N"}: the keys in the order nlohmann writes.
-      auto entry = "{\"task\":" + (s.wire->empty() ? to_json(*s.t).dump() : *s.wire)
-                   + ",\"ticket\":\"" + wire::id_text(s.ticket) + "\"}";
+      // {"task": …, "ticket": "N"}
+      std::string entry = "{\"task\":";
+      if (s.wire->empty())
+        append_json(entry, *s.t);
+      else
+        entry += *s.wire;
+      entry.append(",\"ticket\":\"").append(wire::id_text(s.ticket)).append("\"}");
       if (!batching.count(s.node)) {
         to_node(s.node, {wire::protocol, "TASK", std::move(entry)});
         continue;

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 
 #include "caf/all.hpp"
+#include "core/json_text.hpp"
 
 namespace troupe {
 
@@ -69,7 +70,8 @@ remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self
       auto rp = self->make_response_promise<result, uint64_t>();
       auto wire_ticket = st.next++;
       st.pending.emplace(wire_ticket, remote_workers_state::call{rp, ticket});
-      auto wire = to_json(t).dump();
+      std::string wire;
+      append_json(wire, t);
       post(broker_note{broker_note::dispatch{wire_ticket, std::move(t), std::move(wire)}});
       return rp;
     },

@@ -24,11 +24,16 @@ bool batch::add_text(std::string_view entry) {
 }
 
 std::vector<std::string> batch::take() {
+  // One allocation for the body; body_ keeps its capacity for the next
+  // batch (growing a buffer of many KiB again each time makes glibc
+  // consolidate its free lists on every large request).
   std::string body;
-  if (count_ == 1)
-    body = std::move(body_);
-  else
-    body = "{\"" + key_ + "\":[" + body_ + "]}";
+  if (count_ == 1) {
+    body = body_;
+  } else {
+    body.reserve(key_.size() + body_.size() + 8);
+    body.append("{\"").append(key_).append("\":[").append(body_).append("]}");
+  }
   auto cmd = count_ == 1 ? single_ : plural_;
   body_.clear();
   count_ = 0;

@@ -14,6 +14,7 @@
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
+#include "core/json_text.hpp"
 
 namespace troupe {
 
@@ -112,7 +113,10 @@ struct worker_client::impl {
   /// Results go out at the end of a pass (flush_results): several at once
   /// as one RESULTS.
   void add_result(uint64_t ticket, const result& r) {
-    if (out.add({{"ticket", wire::id_text(ticket)}, {"result", to_json(r)}}))
+    std::string entry = "{\"ticket\":\"" + wire::id_text(ticket) + "\",\"result\":";
+    append_json(entry, r);
+    entry += '}';
+    if (out.add_text(entry))
       flush_results();
   }
 

@@ -59,7 +59,8 @@ std::optional<double> positive_number(const json& j, const char* key,
   return i->get<double>();
 }
 
-json extra_fields(const json& j, std::initializer_list<std::string_view> known) {
+template <class Names>
+json extra_fields(const json& j, const Names& known) {
   json extra; // stays null when every field is known
   // A linear scan: a dozen short names, and no allocation per call (this
   // runs for every task and result that crosses the bridge).
@@ -177,9 +178,7 @@ std::optional<task> task_from_json(const json& j, problems& out,
   }
   t.model = nonempty_string(j, "model", prefix, out, false);
   t.budget_usd = positive_number(j, "budget_usd", prefix, out, true);
-  t.extra = extra_fields(j, {"task_id", "worker", "description",
-                             "dependencies", "priority", "context", "timeout_s",
-                             "max_attempts", "model", "budget_usd"});
+  t.extra = extra_fields(j, task_fields);
   if (out.size() != before)
     return std::nullopt;
   return t;
@@ -299,10 +298,7 @@ std::optional<result> result_from_json(const json& j, problems& out) {
   }
   if (auto i = j.find("simulated"); i != j.end() && i->is_boolean())
     r.simulated = i->get<bool>();
-  r.extra = extra_fields(j, {"task_id", "status", "worker", "completed_at",
-                             "artifacts", "summary", "findings", "attempt",
-                             "duration_ms", "model", "session_id", "usage",
-                             "cost_usd", "error", "simulated"});
+  r.extra = extra_fields(j, result_fields);
   if (out.size() != before)
     return std::nullopt;
   return r;
@@ -341,8 +337,9 @@ std::optional<workflow> workflow_from_json(const json& j, problems& out) {
                                   "tasks[" + std::to_string(n) + "]."))
         w.tasks.push_back(std::move(*t));
   }
-  w.extra = extra_fields(j, {"name", "description", "tasks", "synthesize",
-                             "budget_usd"});
+  static constexpr std::array<std::string_view, 5> workflow_fields{
+    "name", "description", "tasks", "synthesize", "budget_usd"};
+  w.extra = extra_fields(j, workflow_fields);
   if (out.size() != before)
     return std::nullopt;
   return w;

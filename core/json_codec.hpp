@@ -5,6 +5,7 @@
 //   task_id "../x": must match ^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$
 // Unknown fields are kept in `extra`, never rejected.
 
+#include <array>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -18,6 +19,16 @@ using problems = std::vector<std::string>;
 
 inline constexpr std::string_view task_id_pattern
   = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
+
+/// The fields DESIGN.md §3 defines for a task and a result; any other field
+/// is kept in `extra`.
+inline constexpr std::array<std::string_view, 10> task_fields{
+  "task_id", "worker", "description", "dependencies", "priority",
+  "context", "timeout_s", "max_attempts", "model", "budget_usd"};
+inline constexpr std::array<std::string_view, 15> result_fields{
+  "task_id", "status", "worker", "completed_at", "artifacts",
+  "summary", "findings", "attempt", "duration_ms", "model",
+  "session_id", "usage", "cost_usd", "error", "simulated"};
 
 /// True if `id` matches task_id_pattern (safe as a file name, no traversal).
 bool valid_task_id(std::string_view id);
