@@ -29,7 +29,8 @@ struct worker_client::impl {
   zmqx::inbox<client_note> notes;
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
-  caf::actor relay;
+  worker_actor worker;
+  caf::actor relay; // gets the worker's answers (task_relay)
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
@@ -107,7 +108,7 @@ struct worker_client::impl {
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
     running.emplace(*ticket, *t);
-    caf::anon_send(relay, std::move(*t), *ticket);
+    caf::send_as(relay, worker, std::move(*t), *ticket);
   }
 
   /// Results go out at the end of a pass (flush_results): several at once
@@ -311,7 +312,9 @@ worker_client::~worker_client() {
   stop();
 }
 
-void worker_client::start(caf::actor relay, remote_limiter_actor limiter) {
+void worker_client::start(worker_actor worker, caf::actor relay,
+                          remote_limiter_actor limiter) {
+  p_->worker = std::move(worker);
   p_->relay = std::move(relay);
   p_->limiter = std::move(limiter);
   p_->thread = std::thread([this] { p_->loop(); });
@@ -350,11 +353,10 @@ bool worker_client::connected() const {
 caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
                          std::function<void(client_note)> post) {
   return {
-    [=](task& t, uint64_t ticket) {
-      self->request(worker, caf::infinite, std::move(t), ticket)
-        .then([=](result& r, uint64_t tk) {
-          post(client_note{client_note::done{tk, std::move(r)}});
-        });
+    // The client sends tasks to the worker on the relay's behalf (send_as):
+    // the worker's answer comes here, one hop less than relaying the task.
+    [=](result& r, uint64_t ticket) {
+      post(client_note{client_note::done{ticket, std::move(r)}});
     },
     [=](stop_atom) { self->send(worker, stop_atom_v); },
   };

@@ -101,7 +101,7 @@ int worker_cmd(const worker_options& opts) {
     auto rec = sys.spawn(recorder, rs);
     auto wk = spawn_worker(sys, *cfg, wc, exec, limiter, rec);
     auto relay = sys.spawn(task_relay, wk, post);
-    client->start(relay, limiter);
+    client->start(wk, relay, limiter);
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
                  cs.node, wc.slots, exec->kind(), cs.endpoint,
                  cs.curve ? " (CURVE)" : "");
