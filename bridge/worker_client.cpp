@@ -14,11 +14,20 @@
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
+#include "caf/actor_companion.hpp"
 #include "core/json_text.hpp"
 
 namespace troupe {
 
 using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+caf::actor_companion* companion(const caf::strong_actor_ptr& p) {
+  return static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(p));
+}
+
+} // namespace
 
 struct worker_client::impl {
   worker_client_settings cfg;
@@ -30,7 +39,11 @@ struct worker_client::impl {
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
   worker_actor worker;
-  caf::actor relay; // gets the worker's answers (task_relay)
+  /// The sender of our tasks: a companion actor whose mailbox is a
+  /// callback, run on the thread that answers (the worker's), which posts
+  /// the result here. No actor in between.
+  caf::strong_actor_ptr answers;
+  caf::actor_system* sys = nullptr;
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
@@ -108,7 +121,7 @@ struct worker_client::impl {
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
     running.emplace(*ticket, *t);
-    caf::send_as(relay, worker, std::move(*t), *ticket);
+    caf::send_as(caf::actor_cast<caf::actor>(answers), worker, std::move(*t), *ticket);
   }
 
   /// Results go out at the end of a pass (flush_results): several at once
@@ -182,7 +195,7 @@ struct worker_client::impl {
     } else if (auto* d = std::get_if<client_note::drain>(&n.v)) {
       draining = d->reason;
       send("DRAIN", {{"reason", d->reason}});
-      caf::anon_send(relay, stop_atom_v); // nothing queued here starts
+      caf::anon_send(worker, stop_atom_v); // nothing queued here starts
     } else if (auto* e = std::get_if<client_note::event>(&n.v)) {
       send("EVENT", {{"kind", e->e.kind},
                      {"task_id", e->e.task_id},
@@ -312,11 +325,19 @@ worker_client::~worker_client() {
   stop();
 }
 
-void worker_client::start(worker_actor worker, caf::actor relay,
+void worker_client::start(caf::actor_system& sys, worker_actor worker,
                           remote_limiter_actor limiter) {
   p_->worker = std::move(worker);
-  p_->relay = std::move(relay);
   p_->limiter = std::move(limiter);
+  p_->sys = &sys;
+  p_->answers = caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<caf::actor_companion>());
+  companion(p_->answers)->on_enqueue([this](caf::mailbox_element_ptr m) {
+    // The worker's answer to a task: (result, ticket).
+    auto& x = m->content();
+    if (x.match_elements<result, uint64_t>())
+      post(client_note{client_note::done{x.get_as<uint64_t>(1),
+                                         std::move(x.get_mutable_as<result>(0))}});
+  });
   p_->thread = std::thread([this] { p_->loop(); });
 }
 
@@ -325,6 +346,12 @@ void worker_client::stop() {
     return;
   zmqx::signal_eventfd(p_->stop_fd);
   p_->thread.join();
+  // Answers that still come are dropped; the companion ends (as CAF's own
+  // Qt widget ends its companion).
+  auto* c = companion(p_->answers);
+  c->on_enqueue(nullptr);
+  caf::scoped_execution_unit ctx{p_->sys};
+  c->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
 }
 
 bool worker_client::drain(const std::string& reason,
@@ -348,18 +375,6 @@ void worker_client::post(client_note n) {
 
 bool worker_client::connected() const {
   return p_->heard;
-}
-
-caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
-                         std::function<void(client_note)> post) {
-  return {
-    // The client sends tasks to the worker on the relay's behalf (send_as):
-    // the worker's answer comes here, one hop less than relaying the task.
-    [=](result& r, uint64_t ticket) {
-      post(client_note{client_note::done{ticket, std::move(r)}});
-    },
-    [=](stop_atom) { self->send(worker, stop_atom_v); },
-  };
 }
 
 } // namespace troupe

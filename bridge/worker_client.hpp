@@ -50,9 +50,9 @@ public:
   explicit worker_client(worker_client_settings s);
   ~worker_client();
 
-  /// `worker` runs the tasks, sent on behalf of `relay` (task_relay), which
-  /// gets the answers and posts them back; `limiter` gets GRANTs.
-  void start(worker_actor worker, caf::actor relay, remote_limiter_actor limiter);
+  /// `worker` runs the tasks (its answers come straight back to this
+  /// client's thread), `limiter` gets GRANTs.
+  void start(caf::actor_system& sys, worker_actor worker, remote_limiter_actor limiter);
   /// Says DISCONNECT and stops.
   void stop();
   /// Asks for no new task (DRAIN) and waits, up to `grace`, until what runs
@@ -70,10 +70,5 @@ private:
   struct impl;
   std::unique_ptr<impl> p_;
 };
-
-/// Takes `worker`'s answers (result, ticket) to the tasks the client sent
-/// on its behalf and posts them to the client; stop_atom stops `worker`.
-caf::behavior task_relay(caf::event_based_actor* self, worker_actor worker,
-                         std::function<void(client_note)> post);
 
 } // namespace troupe

@@ -100,8 +100,7 @@ int worker_cmd(const worker_options& opts) {
     };
     auto rec = sys.spawn(recorder, rs);
     auto wk = spawn_worker(sys, *cfg, wc, exec, limiter, rec);
-    auto relay = sys.spawn(task_relay, wk, post);
-    client->start(wk, relay, limiter);
+    client->start(sys, wk, limiter);
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
                  cs.node, wc.slots, exec->kind(), cs.endpoint,
                  cs.curve ? " (CURVE)" : "");
@@ -126,7 +125,7 @@ int worker_cmd(const worker_options& opts) {
     client->stop();
     signal_all_children(SIGKILL);
     for (auto a : {caf::actor_cast<caf::actor>(wk), caf::actor_cast<caf::actor>(limiter),
-                   caf::actor_cast<caf::actor>(rec), relay})
+                   caf::actor_cast<caf::actor>(rec)})
       caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
   }
   return exit_ok;
