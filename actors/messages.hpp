@@ -13,7 +13,9 @@
 #include <string>
 #include <vector>
 
+#include "caf/actor_control_block.hpp"
 #include "caf/fwd.hpp"
+#include "caf/message_id.hpp"
 #include "caf/meta/load_callback.hpp"
 #include "caf/meta/type_name.hpp"
 #include "caf/type_id.hpp"
@@ -35,12 +37,20 @@ struct task_event {
   std::string detail;
 };
 
-/// A result with the ticket it answers: results that arrive together travel
-/// as one message (a vector of these) instead of one message each. `text`,
-/// when set, is the result as JSON, still to be decoded (into `r`, which
-/// then only names the task and its worker).
-struct ticketed_result {
+/// Where the answer to one (task, ticket) goes: its sender, the id of its
+/// message (a request is answered as its response), and its ticket.
+struct reply_address {
+  caf::strong_actor_ptr to;
+  caf::message_id mid;
   uint64_t ticket = 0;
+};
+
+/// A result on its way to whoever asked for it: results that arrive
+/// together travel as one message (a vector of these). `text`, when set, is
+/// the result as JSON, still to be decoded (`r` then only names the task and
+/// its worker).
+struct ticketed_result {
+  reply_address reply;
   result r;
   std::string text;
 };
@@ -63,6 +73,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_TYPE_ID(troupe, (troupe::permit_ask))
   CAF_ADD_TYPE_ID(troupe, (troupe::run_usage))
   CAF_ADD_TYPE_ID(troupe, (troupe::task_event))
+  CAF_ADD_TYPE_ID(troupe, (troupe::reply_address))
   CAF_ADD_TYPE_ID(troupe, (troupe::ticketed_result))
   CAF_ADD_TYPE_ID(troupe, (std::vector<troupe::ticketed_result>))
 
@@ -190,8 +201,13 @@ typename Inspector::result_type inspect(Inspector& f, run_summary& x) {
 }
 
 template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, reply_address& x) {
+  return f(caf::meta::type_name("reply_address"), x.to, x.mid, x.ticket);
+}
+
+template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, ticketed_result& x) {
-  return f(caf::meta::type_name("ticketed_result"), x.ticket, x.r, x.text);
+  return f(caf::meta::type_name("ticketed_result"), x.reply, x.r, x.text);
 }
 
 template <class Inspector>

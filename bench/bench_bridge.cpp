@@ -101,17 +101,23 @@ int main(int argc, char** argv) {
   bs.workers = cfg->worker_names();
   auto br = std::make_shared<broker>(bs);
   auto post = [br](broker_note x) { br->post(std::move(x)); };
-  auto proxy = sys.spawn(remote_workers, post);
+  remote_workers remote{sys, post};
+  auto proxy = remote.handle();
   team_options topts;
   topts.root = dir.string();
   topts.record = false;
-  topts.remote_worker = [proxy](const worker_config&) -> worker_actor { return proxy; };
+  topts.remote_worker = [proxy](const worker_config&) { return proxy; };
   auto t = spawn_team(sys, *cfg, topts, ps);
   if (!t) {
     std::fprintf(stderr, "team: %s\n", ps.at(0).c_str());
     return 2;
   }
-  broker_links links{proxy, sys.spawn(permit_relay, t->limiter, post), t->limiter, t->recorder};
+  broker_links links;
+  for (auto& d : remote.decoders())
+    links.decoders.push_back(d);
+  links.relay = sys.spawn(permit_relay, t->limiter, post);
+  links.limiter = t->limiter;
+  links.recorder = t->recorder;
   br->start(links);
   std::vector<pid_t> pids;
   for (int i = 0; i < nodes; ++i) {
@@ -180,32 +186,32 @@ int main(int argc, char** argv) {
               "p50 %.0f us, p99 %.0f us\n",
               us[us.size() / 2], us[us.size() * 99 / 100]);
   // The same from an actor on the scheduler, as the orchestrator talks to
-  // the proxy: no hand-off to and from a blocked thread at either end.
+  // the workers: a plain send, the answer (result, ticket) a plain message;
+  // no hand-off to and from a blocked thread at either end.
   auto from_actor = self->spawn([proxy](caf::event_based_actor* a) -> caf::behavior {
     auto times = std::make_shared<std::vector<double>>();
     auto done = std::make_shared<caf::response_promise>();
+    auto t0 = std::make_shared<clk::time_point>();
+    auto ping = [=] { // one ping; its answer sends the next
+      task x;
+      x.task_id = "ra" + std::to_string(times->size());
+      x.worker = "w0";
+      x.description = "ping";
+      *t0 = clk::now();
+      a->send(proxy, std::move(x), uint64_t{times->size()});
+    };
     return {
       [=](run_atom) {
         *done = a->make_response_promise();
-        a->send(a, tick_atom_v);
+        ping();
         return *done;
       },
-      [=](tick_atom) { // one ping; its answer sends the next
-        if (times->size() == 2000) {
+      [=](result&, uint64_t) {
+        times->push_back(std::chrono::duration<double, std::micro>(clk::now() - *t0).count());
+        if (times->size() == 2000)
           done->deliver(*times);
-          return;
-        }
-        task x;
-        x.task_id = "ra" + std::to_string(times->size());
-        x.worker = "w0";
-        x.description = "ping";
-        auto t0 = clk::now();
-        a->request(proxy, caf::infinite, std::move(x), uint64_t{0})
-          .then([=](result&, uint64_t) {
-            times->push_back(
-              std::chrono::duration<double, std::micro>(clk::now() - t0).count());
-            a->send(a, tick_atom_v);
-          });
+        else
+          ping();
       },
     };
   });

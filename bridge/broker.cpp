@@ -2,7 +2,9 @@
 
 #include <atomic>
 #include <filesystem>
+#include <algorithm>
 #include <map>
+#include <unordered_map>
 #include <thread>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +15,7 @@
 #include "bridge/fs_queue.hpp"
 #include "bridge/json_scan.hpp"
 #include "bridge/queue_status.hpp"
+#include "bridge/remote_worker.hpp"
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
@@ -73,6 +76,10 @@ struct broker::impl {
   bool stopping = false; // no task goes out to a node any more
   std::vector<dispatcher::send_task> outgoing; // until flush_tasks()
   std::vector<ticketed_result> delivered; // until flush_delivered()
+  std::unordered_map<uint64_t, reply_address> replies; // ticket -> asker
+  /// Fewer results than this in a pass are decoded here: a lone result (the
+  /// round trip) takes no hop through another thread.
+  static constexpr size_t decode_here = 8;
   std::set<std::string> batching; // nodes that take TASKS (READY "batch")
 
   void flush_acks() {
@@ -145,15 +152,32 @@ struct broker::impl {
     zmqx::send_frames(events, {topic, body.dump()});
   }
 
-  /// Results go to the proxy at the end of the loop's pass, all in one
-  /// message: one enqueue per pass, not per result.
-  void deliver(uint64_t ticket, result r) {
-    delivered.push_back({ticket, std::move(r)});
+  /// Results are answered at the end of the loop's pass: a few here, many
+  /// spread over the decoder actors (decoding is the work then).
+  void deliver(uint64_t ticket, result r, std::string text = {}) {
+    auto i = replies.find(ticket);
+    if (i == replies.end())
+      return;
+    delivered.push_back({std::move(i->second), std::move(r), std::move(text)});
+    replies.erase(i);
   }
 
   void flush_delivered() {
-    if (!delivered.empty())
-      caf::anon_send(links.proxy, done_atom_v, std::move(delivered));
+    auto texts = std::count_if(delivered.begin(), delivered.end(),
+                               [](auto& x) { return !x.text.empty(); });
+    if (static_cast<size_t>(texts) < decode_here || links.decoders.empty()) {
+      for (auto& x : delivered)
+        answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
+    } else {
+      auto n = links.decoders.size();
+      auto per = (delivered.size() + n - 1) / n;
+      for (size_t i = 0, d = 0; i < delivered.size(); i += per, ++d)
+        caf::anon_send(links.decoders[d], done_atom_v,
+                       std::vector<ticketed_result>(
+                         std::make_move_iterator(delivered.begin() + i),
+                         std::make_move_iterator(
+                           delivered.begin() + std::min(delivered.size(), i + per))));
+    }
     delivered.clear();
   }
 
@@ -226,7 +250,7 @@ struct broker::impl {
 
   /// A RESULT or RESULTS, read in place in one pass (jscan::cursor): the
   /// broker takes only the ticket and what it checks; the result's text is
-  /// decoded whole by the proxy, off this thread.
+  /// decoded whole later (flush_delivered), many at once off this thread.
   void on_results(const std::string& id, const std::string& cmd,
                   std::string_view body) {
     book.seen(id, clock_type::now());
@@ -314,7 +338,7 @@ struct broker::impl {
       send_tasks(std::move(next));
       return;
     }
-    // The job ends here: what the proxy needs if the text does not decode.
+    // The job ends here: what decode_result needs if the text does not decode.
     result r;
     r.task_id = t->task_id;
     r.worker = t->worker;
@@ -328,7 +352,7 @@ struct broker::impl {
       text = {};
     }
     if (book.finished(id, *ticket, next))
-      delivered.push_back({*ticket, std::move(r), std::string{text}});
+      deliver(*ticket, std::move(r), std::string{text});
     send_tasks(std::move(next));
   }
 
@@ -647,6 +671,7 @@ struct broker::impl {
 
   void handle_note(broker_note& n) {
     if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
+      replies.emplace(d->ticket, std::move(d->reply));
       if (stopping) {
         deliver(d->ticket, stopped_result(d->t));
         return;

@@ -39,20 +39,23 @@ struct broker_settings {
 
 /// What other threads tell the broker.
 struct broker_note {
-  /// From the proxy; `wire`: the task as JSON text, encoded on the
-  /// proxy's thread so that the broker's does not have to.
-  struct dispatch { uint64_t ticket; task t; std::string wire; };
+  /// From remote_workers: `ticket` is the wire's; `wire` the task as JSON
+  /// text, encoded on the sender's thread so that the broker's does not
+  /// have to; `reply` where the result goes.
+  struct dispatch { uint64_t ticket; task t; std::string wire; reply_address reply; };
   struct grant { std::string node; uint64_t id; permit_ask permit; };
   struct event { task_event e; };                        // from the recorder
   struct written { result r; };                          // from the file drop
-  struct stop {}; // from the proxy: tasks not sent to a node yet are answered stopped
+  struct stop {}; // tasks not sent to a node yet are answered stopped
   std::variant<dispatch, grant, event, written, stop> v;
 };
 
 /// The actors the broker hands things to (all thread-safe to send to).
 struct broker_links {
-  /// Results of remote runs: (done_atom, [ticket, result]...) per pass.
-  caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>> proxy;
+  /// Decode and answer results when many arrive at once (one at a time,
+  /// the broker does it itself).
+  std::vector<caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>>>
+    decoders;
   caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant
   rate_limiter_actor limiter;
   recorder_actor recorder;  // events from worker nodes

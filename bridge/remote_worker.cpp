@@ -1,27 +1,23 @@
 #include "bridge/remote_worker.hpp"
 
-#include <algorithm>
+#include <atomic>
+#include <chrono>
 
 #include <spdlog/spdlog.h>
 
+#include "caf/actor_companion.hpp"
 #include "caf/all.hpp"
 #include "core/json_text.hpp"
 
 namespace troupe {
 
-namespace {
-
-void deliver(remote_workers_state& st, uint64_t wire_ticket, result& r) {
-  auto i = st.pending.find(wire_ticket);
-  if (i == st.pending.end())
-    return;
-  i->second.rp.deliver(std::move(r), i->second.ticket);
-  st.pending.erase(i);
+void answer(const reply_address& to, result r) {
+  if (to.to)
+    to.to->enqueue(caf::make_mailbox_element(nullptr, to.mid.response_id(), {},
+                                             std::move(r), to.ticket),
+                   nullptr);
 }
 
-/// A worker node's result as it came over the wire. A node that sends one
-/// that does not decode gets its task failed, not stuck (the broker has
-/// freed its slot already).
 result decode_result(const ticketed_result& x) {
   problems ps;
   if (auto j = parse_json_text(x.text, ps))
@@ -37,76 +33,62 @@ result decode_result(const ticketed_result& x) {
                         + (ps.empty() ? std::string{} : ps.front()));
 }
 
-/// Decodes results for the proxy, on another scheduler thread.
-result_decoder_actor::behavior_type
-result_decoder(result_decoder_actor::pointer self, remote_workers_actor proxy) {
+result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer) {
   return {
-    [=](done_atom, std::vector<ticketed_result>& rs) {
-      for (auto& x : rs) {
-        x.r = decode_result(x);
-        x.text.clear();
-      }
-      self->send(proxy, done_atom_v, std::move(rs));
+    [](done_atom, std::vector<ticketed_result>& rs) {
+      for (auto& x : rs)
+        answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
     },
   };
 }
 
-/// Fewer results than this are decoded by the proxy itself: a lone result
-/// (the round trip) takes no extra hop.
-constexpr size_t decode_here = 8;
+namespace {
+
+caf::actor_companion* companion(const caf::strong_actor_ptr& p) {
+  return static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(p));
+}
 
 } // namespace
 
-remote_workers_actor::behavior_type
-remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self,
-               std::function<void(broker_note)> post) {
-  self->state.next = static_cast<uint64_t>(
+remote_workers::remote_workers(caf::actor_system& sys,
+                               std::function<void(broker_note)> post)
+  : sys_(sys) {
+  for (size_t i = 0; i < sys.scheduler().num_workers(); ++i)
+    decoders_.push_back(sys.spawn(result_decoder));
+  // Tickets never repeat across restarts (the clock in µs as the start): a
+  // late result from before a restart cannot pass for a new task's.
+  auto next = std::make_shared<std::atomic<uint64_t>>(static_cast<uint64_t>(
     std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch())
-      .count());
-  return {
-    [=](task& t, uint64_t ticket) -> caf::result<result, uint64_t> {
-      auto& st = self->state;
-      auto rp = self->make_response_promise<result, uint64_t>();
-      auto wire_ticket = st.next++;
-      st.pending.emplace(wire_ticket, remote_workers_state::call{rp, ticket});
+      .count()));
+  companion_ = caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<caf::actor_companion>());
+  // Runs on the sending actor's thread (any thread): only posts.
+  companion(companion_)->on_enqueue([post, next](caf::mailbox_element_ptr m) {
+    auto& x = m->content();
+    if (x.match_elements<task, uint64_t>()) {
+      auto& t = x.get_mutable_as<task>(0);
+      reply_address reply{m->sender, m->mid, x.get_as<uint64_t>(1)};
       std::string wire;
       append_json(wire, t);
-      post(broker_note{broker_note::dispatch{wire_ticket, std::move(t), std::move(wire)}});
-      return rp;
-    },
-    [=](done_atom, uint64_t wire_ticket, result& r) {
-      deliver(self->state, wire_ticket, r);
-    },
-    [=](done_atom, std::vector<ticketed_result>& rs) {
-      auto& st = self->state;
-      auto undecoded = std::count_if(rs.begin(), rs.end(),
-                                     [](auto& x) { return !x.text.empty(); });
-      if (static_cast<size_t>(undecoded) >= decode_here) {
-        // Many at once: decoding is the work here, spread it over the
-        // scheduler's threads; they come back decoded.
-        if (st.decoders.empty())
-          for (size_t i = 0; i < self->system().scheduler().num_workers(); ++i)
-            st.decoders.push_back(self->spawn<caf::linked>(
-              result_decoder, caf::actor_cast<remote_workers_actor>(self)));
-        auto n = st.decoders.size();
-        auto per = (rs.size() + n - 1) / n;
-        for (size_t i = 0, d = 0; i < rs.size(); i += per, ++d) {
-          std::vector<ticketed_result> part(
-            std::make_move_iterator(rs.begin() + i),
-            std::make_move_iterator(rs.begin() + std::min(rs.size(), i + per)));
-          self->send(st.decoders[d], done_atom_v, std::move(part));
-        }
-        return;
-      }
-      for (auto& x : rs) {
-        if (!x.text.empty())
-          x.r = decode_result(x);
-        deliver(st, x.ticket, x.r);
-      }
-    },
-    [=](stop_atom) { post(broker_note{broker_note::stop{}}); },
-  };
+      post(broker_note{broker_note::dispatch{next->fetch_add(1), std::move(t),
+                                             std::move(wire), std::move(reply)}});
+    } else if (x.match_elements<stop_atom>()) {
+      post(broker_note{broker_note::stop{}});
+    }
+  });
+}
+
+remote_workers::~remote_workers() {
+  auto* c = companion(companion_);
+  c->on_enqueue(nullptr);
+  caf::scoped_execution_unit ctx{&sys_};
+  c->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
+  for (auto& d : decoders_)
+    caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
+}
+
+worker_actor remote_workers::handle() const {
+  return caf::actor_cast<worker_actor>(companion_);
 }
 
 caf::behavior permit_relay(caf::event_based_actor* self,

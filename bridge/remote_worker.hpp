@@ -4,8 +4,7 @@
 //
 // On the orchestrator: `remote_workers` is the worker_actor of every
 // configured worker when the workers run on their own nodes: it hands each
-// task to the broker under a ticket and answers when the node's result comes
-// back. `permit_relay` asks the local rate limiter for a remote node's
+// task to the broker, which answers when the node's result comes back. `permit_relay` asks the local rate limiter for a remote node's
 // permit and posts the grant back to the broker.
 //
 // On a worker node: `remote_limiter` is the rate_limiter_actor of the local
@@ -18,34 +17,49 @@
 #include "bridge/broker.hpp"
 #include "caf/typed_response_promise.hpp"
 
+namespace caf {
+class actor_system;
+}
+
 namespace troupe {
 
-/// Decodes results that came as JSON text (ticketed_result::text).
+/// Sends `r` as the answer (result, ticket) the worker_actor interface
+/// promises; thread-safe (an enqueue, as CAF's response promise does).
+void answer(const reply_address& to, result r);
+
+/// A result that came as JSON text (ticketed_result::text), decoded; one
+/// that does not decode fails the task x.r names (crashed).
+result decode_result(const ticketed_result& x);
+
+/// Decodes results that came as JSON text and answers them.
 using result_decoder_actor
   = caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>>;
 
-struct remote_workers_state {
-  static inline const char* name = "remote_workers";
-  struct call {
-    caf::typed_response_promise<result, uint64_t> rp;
-    uint64_t ticket; // the caller's
-  };
-  std::unordered_map<uint64_t, call> pending;
-  /// Tickets never repeat across restarts (the clock in µs as the start):
-  /// a late result from before a restart cannot pass for a new task's.
-  uint64_t next = 0;
-  /// Spawned when many results come at once.
-  std::vector<result_decoder_actor> decoders;
+result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer);
+
+/// The worker_actor of every remote worker. Not a scheduled actor but a
+/// CAF actor_companion: its mailbox is a callback run on the sender's
+/// thread, so (task, ticket) goes to the broker at once as a dispatch note
+/// (its JSON encoded there), with where to answer; the broker (or a
+/// decoder) answers when the node's result is in. No hop through an actor
+/// in either direction. stop_atom becomes a stop note.
+class remote_workers {
+public:
+  remote_workers(caf::actor_system& sys, std::function<void(broker_note)> post);
+  /// Ends the companion and the decoders.
+  ~remote_workers();
+  remote_workers(const remote_workers&) = delete;
+  remote_workers& operator=(const remote_workers&) = delete;
+
+  worker_actor handle() const;
+  /// One per scheduler thread: where the broker spreads many results.
+  const std::vector<result_decoder_actor>& decoders() const { return decoders_; }
+
+private:
+  caf::actor_system& sys_;
+  caf::strong_actor_ptr companion_;
+  std::vector<result_decoder_actor> decoders_;
 };
-
-/// The worker_actor of remote workers; the broker also gives it, in one
-/// message, all the results one pass of its loop received.
-using remote_workers_actor = worker_actor::extend<
-  caf::reacts_to<done_atom, std::vector<ticketed_result>>>;
-
-remote_workers_actor::behavior_type
-remote_workers(remote_workers_actor::stateful_pointer<remote_workers_state> self,
-               std::function<void(broker_note)> post);
 
 /// (permit_atom, node, id, ask): asks `limiter`, posts the grant.
 caf::behavior permit_relay(caf::event_based_actor* self,

@@ -97,7 +97,7 @@ int serve(const serve_options& opts) {
     // The orchestrator's broker: bound before anything runs, so a taken
     // port is a clean exit 2.
     std::shared_ptr<broker> br; // shared: actors may post while they wind down
-    remote_workers_actor proxy; // the workers on other nodes, when br is set
+    std::unique_ptr<remote_workers> remote; // the workers on other nodes, when br is set
     caf::actor relay;
     if (opts.bridge) {
       broker_settings bs;
@@ -120,8 +120,8 @@ int serve(const serve_options& opts) {
       }
       auto b = br;
       auto post = [b](broker_note n) { b->post(std::move(n)); };
-      proxy = sys.spawn(remote_workers, post);
-      topts.remote_worker = [p = proxy](const worker_config&) -> worker_actor { return p; };
+      remote = std::make_unique<remote_workers>(sys, post);
+      topts.remote_worker = [p = remote->handle()](const worker_config&) { return p; };
       auto inner = topts.recording.on_event;
       topts.recording.on_event = [inner, b](const task_event& e) {
         inner(e);
@@ -148,7 +148,8 @@ int serve(const serve_options& opts) {
       };
       auto post = [b](broker_note n) { b->post(std::move(n)); };
       broker_links links;
-      links.proxy = proxy;
+      for (auto& d : remote->decoders())
+        links.decoders.push_back(d);
       relay = links.relay = sys.spawn(permit_relay, t->limiter, post);
       links.limiter = t->limiter;
       links.recorder = t->recorder;
