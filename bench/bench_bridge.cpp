@@ -2,7 +2,13 @@
 // this process, each worker a real `caf-node worker` process with the
 // simulator at 0 ms, over TCP on loopback. Prints one line per figure.
 //
-//   bench_bridge <caf-node> <source dir> [tasks] [nodes]
+//   bench_bridge <caf-node> <source dir> [tasks] [nodes] [pinned]
+//
+// `pinned`: this process (the orchestrator) runs on CPU 0 and the worker
+// nodes on CPU 1, as containers with one core each would (a cpuset): every
+// hand-off between a node's own threads stays on its core. Unpinned, the
+// kernel spreads the threads over the cores, and on a VM each wake-up of
+// another core costs tens of µs.
 //
 // 1. throughput: one workflow of `tasks` independent tasks through the
 //    orchestrator actor, the broker, the nodes and back: tasks/s;
@@ -22,6 +28,7 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,10 +73,26 @@ long rss_kb(pid_t pid) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: bench_bridge <caf-node> <source dir> [tasks] [nodes]\n");
+    std::fprintf(stderr, "usage: bench_bridge <caf-node> <source dir> [tasks] [nodes] [pinned]\n");
     return 2;
   }
   spdlog::set_level(spdlog::level::warn);
+  bool pinned = argc > 5 && std::string{argv[5]} == "pinned";
+  if (pinned && std::thread::hardware_concurrency() < 2) {
+    std::fprintf(stderr, "pinned: needs 2 CPUs; running unpinned\n");
+    pinned = false;
+  }
+  if (pinned) {
+    // Before any thread exists: the actor system's and ZeroMQ's inherit it.
+    cpu_set_t cpus;
+    CPU_ZERO(&cpus);
+    CPU_SET(0, &cpus);
+    if (::sched_setaffinity(0, sizeof cpus, &cpus) != 0) {
+      std::perror("sched_setaffinity");
+      return 2;
+    }
+  }
+  const char* how = pinned ? ", pinned (orchestrator CPU 0, nodes CPU 1)" : "";
   std::string caf_node = fs::absolute(argv[1]).string();
   std::string src = fs::absolute(argv[2]).lexically_normal().string();
   size_t n = argc > 3 ? std::stoul(argv[3]) : 100000;
@@ -122,10 +145,14 @@ int main(int argc, char** argv) {
   std::vector<pid_t> pids;
   for (int i = 0; i < nodes; ++i) {
     auto name = "w" + std::to_string(i);
-    pids.push_back(spawn({caf_node, "worker", name, "--connect", br->workers_endpoint(),
+    std::vector<std::string> argv_node;
+    if (pinned)
+      argv_node = {"/usr/bin/taskset", "-c", "1"};
+    argv_node.insert(argv_node.end(), {caf_node, "worker", name, "--connect", br->workers_endpoint(),
                           "--config", cfg_path, "--root", (dir / name).string(),
                           "--ready-file", (dir / (name + ".ready")).string(),
-                          "--log-level", "warn"}));
+                          "--log-level", "warn"});
+    pids.push_back(spawn(argv_node));
   }
   for (int i = 0; i < nodes; ++i)
     while (!fs::exists(dir / ("w" + std::to_string(i) + ".ready"))) {
@@ -162,9 +189,9 @@ int main(int argc, char** argv) {
   };
   run(std::min<size_t>(n / 10, 10000)); // warm-up
   auto [secs, ok] = run(n);
-  std::printf("bridge throughput, simulator at 0 ms, %zu tasks over %d worker "
+  std::printf("bridge throughput%s, simulator at 0 ms, %zu tasks over %d worker "
               "nodes: %.0f tasks/s (%zu complete, %.2f s)\n",
-              n, nodes, n / secs, ok, secs);
+              how, n, nodes, n / secs, ok, secs);
   long peak = 0;
   for (auto p : pids)
     peak = std::max(peak, rss_kb(p));
@@ -182,9 +209,9 @@ int main(int argc, char** argv) {
     us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t0).count());
   }
   std::sort(us.begin(), us.end());
-  std::printf("bridge round trip (proxy -> node -> proxy), 2000 sequential: "
+  std::printf("bridge round trip%s (from a thread -> node -> back), 2000 sequential: "
               "p50 %.0f us, p99 %.0f us\n",
-              us[us.size() / 2], us[us.size() * 99 / 100]);
+              how, us[us.size() / 2], us[us.size() * 99 / 100]);
   // The same from an actor on the scheduler, as the orchestrator talks to
   // the workers: a plain send, the answer (result, ticket) a plain message;
   // no hand-off to and from a blocked thread at either end.
@@ -220,9 +247,9 @@ int main(int argc, char** argv) {
              [&](caf::error& e) { std::fprintf(stderr, "%s\n", sys.render(e).c_str()); });
   std::sort(us.begin(), us.end());
   if (!us.empty())
-    std::printf("bridge round trip from an actor (as the orchestrator sends), 2000 sequential: "
-                "p50 %.0f us, p99 %.0f us\n",
-                us[us.size() / 2], us[us.size() * 99 / 100]);
+    std::printf("bridge round trip%s from an actor (as the orchestrator sends), 2000 "
+                "sequential: p50 %.0f us, p99 %.0f us\n",
+                how, us[us.size() / 2], us[us.size() * 99 / 100]);
   for (auto p : pids)
     ::kill(p, SIGTERM);
   for (auto p : pids)

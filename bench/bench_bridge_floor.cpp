@@ -1,9 +1,10 @@
 // The floor under the bridge benchmarks: troupe's wire protocol with nothing
 // else. One thread in this process plays the broker (a ROUTER), each worker
-// node is a forked process with one DEALER that answers every TASK with the
-// simulator's RESULT. The same frames, the same JSON codec for tasks and
-// results, the same 256 tasks in flight per node as bench_bridge; no actors,
-// no dispatcher, no extra threads.
+// node is a forked process with one DEALER that answers every TASK or TASKS
+// with the simulator's results, in one RESULT or RESULTS. The same frames
+// and batches, the same JSON writer (core/json_text) and decoder for tasks
+// and results, the same 256 tasks in flight per node as bench_bridge; no
+// actors, no dispatcher, no extra threads.
 //
 //   bench_bridge_floor [tasks] [nodes]
 //
@@ -23,6 +24,7 @@
 
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
+#include "core/json_text.hpp"
 #include "core/sim_executor.hpp"
 
 using namespace troupe;
@@ -61,13 +63,27 @@ void node(const std::string& endpoint, const std::string& name) {
     auto m = wire::decode(frames, err);
     if (!m || m->cmd == "DISCONNECT")
       return;
-    problems ps;
-    auto t = task_from_json(m->body["task"], ps);
-    if (!t)
-      return;
-    auto r = sim.run(*t, 1);
-    zmqx::send_frames(s, wire::encode({"RESULT", {{"ticket", m->body["ticket"]},
-                                                  {"result", to_json(r)}}}));
+    std::vector<const json*> entries;
+    if (m->cmd == "TASK")
+      entries.push_back(&m->body);
+    else
+      for (auto& e : m->body["tasks"])
+        entries.push_back(&e);
+    wire::batch out{"RESULT", "RESULTS", "results"};
+    for (auto* e : entries) {
+      problems ps;
+      auto t = task_from_json(wire::member(*e, "task"), ps);
+      if (!t)
+        return;
+      auto r = sim.run(*t, 1);
+      std::string entry = "{\"ticket\":" + e->at("ticket").dump() + ",\"result\":";
+      append_json(entry, r);
+      entry += '}';
+      if (out.add_text(entry))
+        zmqx::send_frames(s, out.take());
+    }
+    if (!out.empty())
+      zmqx::send_frames(s, out.take());
   }
 }
 
@@ -97,39 +113,68 @@ int main(int argc, char** argv) {
     ids.push_back(recv_wait(router).front());
 
   uint64_t next_ticket = 1;
-  auto send_task = [&](int node_index, size_t i) {
-    task t;
-    t.task_id = "t" + std::to_string(i);
-    t.worker = "w" + std::to_string(node_index);
-    t.description = "Summarise the attached diff and list risky changes.";
-    auto frames = wire::encode(
-      {"TASK", {{"ticket", wire::id_text(next_ticket++)}, {"task", to_json(t)}}});
-    frames.insert(frames.begin(), ids[node_index]);
-    zmqx::send_frames(router, frames);
+  // `count` tasks to one node, in TASKS as the broker batches them.
+  auto send_tasks = [&](int node_index, size_t first, size_t count) {
+    wire::batch b{"TASK", "TASKS", "tasks"};
+    auto send = [&] {
+      auto frames = b.take();
+      frames.insert(frames.begin(), ids[node_index]);
+      zmqx::send_frames(router, frames);
+    };
+    for (size_t i = first; i < first + count; ++i) {
+      task t;
+      t.task_id = "t" + std::to_string(i);
+      t.worker = "w" + std::to_string(node_index);
+      t.description = "Summarise the attached diff and list risky changes.";
+      std::string entry = "{\"task\":";
+      append_json(entry, t);
+      entry += ",\"ticket\":\"" + wire::id_text(next_ticket++) + "\"}";
+      if (b.add_text(entry))
+        send();
+    }
+    if (!b.empty())
+      send();
   };
-  // One result in: decoded as the broker does; returns the sender's index.
-  auto take_result = [&] {
+  // One RESULT or RESULTS in, decoded: the sender's index and how many.
+  auto take_results = [&] {
     auto frames = recv_wait(router);
     std::string err;
     auto m = wire::decode({frames.begin() + 1, frames.end()}, err);
-    problems ps;
-    if (!m || !result_from_json(m->body["result"], ps) || !wire::id_value(m->body["ticket"])) {
-      std::fprintf(stderr, "bad RESULT: %s\n", err.c_str());
+    if (!m) {
+      std::fprintf(stderr, "bad message: %s\n", err.c_str());
       std::exit(1);
     }
-    return static_cast<int>(std::find(ids.begin(), ids.end(), frames.front()) - ids.begin());
+    std::vector<const json*> entries;
+    if (m->cmd == "RESULT")
+      entries.push_back(&m->body);
+    else
+      for (auto& e : m->body["results"])
+        entries.push_back(&e);
+    for (auto* e : entries) {
+      problems ps;
+      if (!result_from_json(wire::member(*e, "result"), ps)
+          || !wire::id_value(e->value("ticket", json{}))) {
+        std::fprintf(stderr, "bad RESULT\n");
+        std::exit(1);
+      }
+    }
+    auto k = static_cast<int>(std::find(ids.begin(), ids.end(), frames.front()) - ids.begin());
+    return std::make_pair(k, entries.size());
   };
 
   size_t sent = 0, done = 0;
   auto t0 = clk::now();
-  for (int k = 0; k < nodes; ++k)
-    for (int w = 0; w < window && sent < n; ++w)
-      send_task(k, sent++);
+  for (int k = 0; k < nodes; ++k) {
+    auto c = std::min<size_t>(window, n - sent);
+    send_tasks(k, sent, c);
+    sent += c;
+  }
   while (done < n) {
-    auto k = take_result();
-    ++done;
-    if (sent < n)
-      send_task(k, sent++);
+    auto [k, c] = take_results();
+    done += c;
+    auto more = std::min<size_t>(c, n - sent);
+    send_tasks(k, sent, more);
+    sent += more;
   }
   auto secs = std::chrono::duration<double>(clk::now() - t0).count();
   std::printf("bridge floor (wire protocol only, no actors) throughput, %zu tasks over %d "
@@ -139,8 +184,8 @@ int main(int argc, char** argv) {
   std::vector<double> us;
   for (int i = 0; i < 2000; ++i) {
     auto t1 = clk::now();
-    send_task(0, i);
-    take_result();
+    send_tasks(0, i, 1);
+    take_results();
     us.push_back(std::chrono::duration<double, std::micro>(clk::now() - t1).count());
   }
   std::sort(us.begin(), us.end());
