@@ -1,11 +1,11 @@
 #include "bridge/broker.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
-#include <algorithm>
 #include <map>
-#include <unordered_map>
 #include <thread>
+#include <unordered_map>
 
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>

@@ -5,7 +5,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include "caf/actor_companion.hpp"
 #include "caf/all.hpp"
 #include "core/json_text.hpp"
 
@@ -42,17 +41,8 @@ result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer
   };
 }
 
-namespace {
-
-caf::actor_companion* companion(const caf::strong_actor_ptr& p) {
-  return static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(p));
-}
-
-} // namespace
-
 remote_workers::remote_workers(caf::actor_system& sys,
-                               std::function<void(broker_note)> post)
-  : sys_(sys) {
+                               std::function<void(broker_note)> post) {
   for (size_t i = 0; i < sys.scheduler().num_workers(); ++i)
     decoders_.push_back(sys.spawn(result_decoder));
   // Tickets never repeat across restarts (the clock in µs as the start): a
@@ -61,13 +51,12 @@ remote_workers::remote_workers(caf::actor_system& sys,
     std::chrono::duration_cast<std::chrono::microseconds>(
       std::chrono::system_clock::now().time_since_epoch())
       .count()));
-  companion_ = caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<caf::actor_companion>());
   // Runs on the sending actor's thread (any thread): only posts.
-  companion(companion_)->on_enqueue([post, next](caf::mailbox_element_ptr m) {
-    auto& x = m->content();
+  proxy_ = std::make_unique<callback_actor>(sys, [post, next](caf::mailbox_element& m) {
+    auto& x = m.content();
     if (x.match_elements<task, uint64_t>()) {
       auto& t = x.get_mutable_as<task>(0);
-      reply_address reply{m->sender, m->mid, x.get_as<uint64_t>(1)};
+      reply_address reply{m.sender, m.mid, x.get_as<uint64_t>(1)};
       std::string wire;
       append_json(wire, t);
       post(broker_note{broker_note::dispatch{next->fetch_add(1), std::move(t),
@@ -79,16 +68,13 @@ remote_workers::remote_workers(caf::actor_system& sys,
 }
 
 remote_workers::~remote_workers() {
-  auto* c = companion(companion_);
-  c->on_enqueue(nullptr);
-  caf::scoped_execution_unit ctx{&sys_};
-  c->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
+  proxy_.reset();
   for (auto& d : decoders_)
     caf::anon_send_exit(d, caf::exit_reason::user_shutdown);
 }
 
 worker_actor remote_workers::handle() const {
-  return caf::actor_cast<worker_actor>(companion_);
+  return caf::actor_cast<worker_actor>(proxy_->handle());
 }
 
 caf::behavior permit_relay(caf::event_based_actor* self,

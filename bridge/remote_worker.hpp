@@ -4,17 +4,20 @@
 //
 // On the orchestrator: `remote_workers` is the worker_actor of every
 // configured worker when the workers run on their own nodes: it hands each
-// task to the broker, which answers when the node's result comes back. `permit_relay` asks the local rate limiter for a remote node's
-// permit and posts the grant back to the broker.
+// task to the broker, which answers when the node's result comes back.
+// `permit_relay` asks the local rate limiter for a remote node's permit and
+// posts the grant back to the broker.
 //
 // On a worker node: `remote_limiter` is the rate_limiter_actor of the local
 // worker: it asks the orchestrator's limiter over the wire.
 
 #include <functional>
+#include <memory>
 #include <unordered_map>
 
 #include "actors/messages.hpp"
 #include "bridge/broker.hpp"
+#include "bridge/callback_actor.hpp"
 #include "caf/typed_response_promise.hpp"
 
 namespace caf {
@@ -38,8 +41,8 @@ using result_decoder_actor
 result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer);
 
 /// The worker_actor of every remote worker. Not a scheduled actor but a
-/// CAF actor_companion: its mailbox is a callback run on the sender's
-/// thread, so (task, ticket) goes to the broker at once as a dispatch note
+/// callback_actor: its mailbox is a callback run on the sender's thread, so
+/// (task, ticket) goes to the broker at once as a dispatch note
 /// (its JSON encoded there), with where to answer; the broker (or a
 /// decoder) answers when the node's result is in. No hop through an actor
 /// in either direction. stop_atom becomes a stop note.
@@ -56,8 +59,7 @@ public:
   const std::vector<result_decoder_actor>& decoders() const { return decoders_; }
 
 private:
-  caf::actor_system& sys_;
-  caf::strong_actor_ptr companion_;
+  std::unique_ptr<callback_actor> proxy_;
   std::vector<result_decoder_actor> decoders_;
 };
 

@@ -14,20 +14,13 @@
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
-#include "caf/actor_companion.hpp"
+#include "bridge/callback_actor.hpp"
 #include "core/json_text.hpp"
 
 namespace troupe {
 
 using clock_type = std::chrono::steady_clock;
 
-namespace {
-
-caf::actor_companion* companion(const caf::strong_actor_ptr& p) {
-  return static_cast<caf::actor_companion*>(caf::actor_cast<caf::abstract_actor*>(p));
-}
-
-} // namespace
 
 struct worker_client::impl {
   worker_client_settings cfg;
@@ -39,11 +32,9 @@ struct worker_client::impl {
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
   worker_actor worker;
-  /// The sender of our tasks: a companion actor whose mailbox is a
-  /// callback, run on the thread that answers (the worker's), which posts
-  /// the result here. No actor in between.
-  caf::strong_actor_ptr answers;
-  caf::actor_system* sys = nullptr;
+  /// The sender of our tasks: its mailbox is a callback, run on the thread
+  /// that answers (the worker's), which posts the result here.
+  std::unique_ptr<callback_actor> answers;
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
@@ -121,7 +112,7 @@ struct worker_client::impl {
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
     running.emplace(*ticket, *t);
-    caf::send_as(caf::actor_cast<caf::actor>(answers), worker, std::move(*t), *ticket);
+    caf::send_as(answers->handle(), worker, std::move(*t), *ticket);
   }
 
   /// Results go out at the end of a pass (flush_results): several at once
@@ -329,11 +320,9 @@ void worker_client::start(caf::actor_system& sys, worker_actor worker,
                           remote_limiter_actor limiter) {
   p_->worker = std::move(worker);
   p_->limiter = std::move(limiter);
-  p_->sys = &sys;
-  p_->answers = caf::actor_cast<caf::strong_actor_ptr>(sys.spawn<caf::actor_companion>());
-  companion(p_->answers)->on_enqueue([this](caf::mailbox_element_ptr m) {
+  p_->answers = std::make_unique<callback_actor>(sys, [this](caf::mailbox_element& m) {
     // The worker's answer to a task: (result, ticket).
-    auto& x = m->content();
+    auto& x = m.content();
     if (x.match_elements<result, uint64_t>())
       post(client_note{client_note::done{x.get_as<uint64_t>(1),
                                          std::move(x.get_mutable_as<result>(0))}});
@@ -346,12 +335,7 @@ void worker_client::stop() {
     return;
   zmqx::signal_eventfd(p_->stop_fd);
   p_->thread.join();
-  // Answers that still come are dropped; the companion ends (as CAF's own
-  // Qt widget ends its companion).
-  auto* c = companion(p_->answers);
-  c->on_enqueue(nullptr);
-  caf::scoped_execution_unit ctx{p_->sys};
-  c->cleanup(caf::make_error(caf::exit_reason::user_shutdown), &ctx);
+  p_->answers.reset(); // answers that still come are dropped
 }
 
 bool worker_client::drain(const std::string& reason,
