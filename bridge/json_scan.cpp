@@ -221,32 +221,26 @@ void cursor::ws() {
   i_ = skip_ws(s_, i_);
 }
 
-bool cursor::enter_object() {
+bool cursor::enter(char open) {
   if (failed_)
     return false;
   ws();
-  if (i_ >= s_.size() || s_[i_] != '{')
+  if (i_ >= s_.size() || s_[i_] != open)
     return false;
   if (static_cast<int>(open_.size()) >= max_depth)
     return fail();
   ++i_;
-  open_ += '{';
+  open_ += open;
   first_ = true;
   return true;
 }
 
+bool cursor::enter_object() {
+  return enter('{');
+}
+
 bool cursor::enter_array() {
-  if (failed_)
-    return false;
-  ws();
-  if (i_ >= s_.size() || s_[i_] != '[')
-    return false;
-  if (static_cast<int>(open_.size()) >= max_depth)
-    return fail();
-  ++i_;
-  open_ += '[';
-  first_ = true;
-  return true;
+  return enter('[');
 }
 
 bool cursor::after_entry(char close) {

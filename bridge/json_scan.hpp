@@ -55,6 +55,7 @@ public:
 private:
   bool fail();
   void ws();
+  bool enter(char open);
   /// After a member or element: `,` or the closing bracket.
   bool after_entry(char close);
 
