@@ -55,7 +55,7 @@ remote_workers::remote_workers(caf::actor_system& sys,
   proxy_ = std::make_unique<callback_actor>(sys, [post, next](caf::mailbox_element& m) {
     auto& x = m.content();
     if (x.match_elements<task, uint64_t>()) {
-      auto& t = x.get_mutable_as<task>(0);
+      auto t = x.move_if_unshared<task>(0);
       reply_address reply{m.sender, m.mid, x.get_as<uint64_t>(1)};
       std::string wire;
       append_json(wire, t);

@@ -325,7 +325,7 @@ void worker_client::start(caf::actor_system& sys, worker_actor worker,
     auto& x = m.content();
     if (x.match_elements<result, uint64_t>())
       post(client_note{client_note::done{x.get_as<uint64_t>(1),
-                                         std::move(x.get_mutable_as<result>(0))}});
+                                         x.move_if_unshared<result>(0)}});
   });
   p_->thread = std::thread([this] { p_->loop(); });
 }
