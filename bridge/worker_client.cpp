@@ -126,10 +126,11 @@ struct worker_client::impl {
   }
 
   void flush_results() {
-    if (!out.empty() && sock)
-      zmqx::try_send_frames(*sock, out.take());
-    else
-      out.take(); // no connection: unacked results go again on the next
+    if (out.empty())
+      return;
+    auto frames = out.take();
+    if (sock) // without a connection: unacked results go again on the next
+      zmqx::try_send_frames(*sock, frames);
   }
 
   void on_message(const wire::message& m) {
