@@ -5,7 +5,7 @@
 //   bench_bridge <caf-node> <source dir> [tasks] [nodes] [pinned]
 //
 // `pinned`: this process (the orchestrator) runs on CPU 0 and the worker
-// nodes on CPU 1, as containers with one core each would (a cpuset): every
+// nodes on CPU 1 (caf-node --cpus 1), a core per service: every
 // hand-off between a node's own threads stays on its core. Unpinned, the
 // kernel spreads the threads over the cores, and on a VM each wake-up of
 // another core costs tens of µs.
@@ -145,13 +145,12 @@ int main(int argc, char** argv) {
   std::vector<pid_t> pids;
   for (int i = 0; i < nodes; ++i) {
     auto name = "w" + std::to_string(i);
-    std::vector<std::string> argv_node;
-    if (pinned)
-      argv_node = {"/usr/bin/taskset", "-c", "1"};
-    argv_node.insert(argv_node.end(), {caf_node, "worker", name, "--connect", br->workers_endpoint(),
+    std::vector<std::string> argv_node{caf_node, "worker", name, "--connect", br->workers_endpoint(),
                           "--config", cfg_path, "--root", (dir / name).string(),
                           "--ready-file", (dir / (name + ".ready")).string(),
-                          "--log-level", "warn"});
+                          "--log-level", "warn"};
+    if (pinned)
+      argv_node.insert(argv_node.end(), {"--cpus", "1"});
     pids.push_back(spawn(argv_node));
   }
   for (int i = 0; i < nodes; ++i)

@@ -7,8 +7,8 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 # The ZeroMQ bridge: the orchestrator's actors and broker in one process, each
 # worker a real `caf-node worker` process, over TCP on loopback.
 "$BUILD/bench/bench_bridge" "$BUILD/caf-node" "$SRC" "${BRIDGE_TASKS:-100000}" 3
-# The same with the orchestrator on one core and the nodes on another, as
-# containers with a cpuset each run (see the README on round trips).
+# The same with the orchestrator on one core and the nodes on another
+# (caf-node --cpus; see the README on round trips).
 "$BUILD/bench/bench_bridge" "$BUILD/caf-node" "$SRC" "${BRIDGE_TASKS:-100000}" 3 pinned
 "$BUILD/bench/bench_zmq_floor"
 # The floor under the bridge figures: the same wire protocol, batches and

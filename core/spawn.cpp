@@ -29,6 +29,7 @@ struct child_plan {
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   const char* cwd = nullptr; // nullptr: stay where the parent is
+  const cpu_set_t* cpus = nullptr; // nullptr: the parent thread's CPUs
   int fds[3] = {-1, -1, -1};
   // Written by the child when it fails; read once it has exited.
   enum class step { none, setpgid, dup2, chdir, exec } failed = step::none;
@@ -62,6 +63,11 @@ int child_main(void* arg) {
   }
   if (c.cwd != nullptr && ::chdir(c.cwd) != 0)
     child_fails(c, child_plan::step::chdir);
+  // An agent is not confined to the cores troupe's own threads are pinned
+  // to (set_children_cpus). Best effort: a CPU gone from the container's set
+  // leaves it where it is.
+  if (c.cpus != nullptr)
+    ::syscall(SYS_sched_setaffinity, 0, sizeof(cpu_set_t), c.cpus);
   // Every signal is blocked here (the parent blocked them before cloning).
   // A handler of the parent's must not run in this shared memory once they
   // are unblocked, and an ignored signal would stay ignored across exec:
@@ -122,7 +128,16 @@ std::vector<char*> c_strings(const std::vector<std::string>& xs) {
   return out;
 }
 
+// Set once, before any thread that spawns exists; read-only after.
+cpu_set_t children_cpus;
+bool children_cpus_set = false;
+
 } // namespace
+
+void set_children_cpus(const cpu_set_t& cpus) {
+  children_cpus = cpus;
+  children_cpus_set = true;
+}
 
 pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
   // One stack per thread, kept: runner threads start thousands of children.
@@ -138,6 +153,7 @@ pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
   c.argv = argv.data();
   c.envp = envp.data();
   c.cwd = req.cwd != nullptr && !req.cwd->empty() ? req.cwd->c_str() : nullptr;
+  c.cpus = children_cpus_set ? &children_cpus : nullptr;
   c.fds[0] = req.stdin_fd;
   c.fds[1] = req.stdout_fd;
   c.fds[2] = req.stderr_fd;

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
 #include <sys/types.h>
 
 namespace troupe {
@@ -32,5 +33,10 @@ struct spawn_request {
 /// argv[0] without a '/' is looked up on this process's PATH, as execvp
 /// does.
 pid_t spawn_in_own_group(const spawn_request& req, std::string& error);
+
+/// From now on every child starts on `cpus`, whatever CPUs the spawning
+/// thread is pinned to (see core/cpus.hpp). Call it before threads that
+/// spawn exist.
+void set_children_cpus(const cpu_set_t& cpus);
 
 } // namespace troupe

@@ -71,6 +71,8 @@ std::optional<workflow> load_workflow(const std::string& path,
 }
 
 int run(const run_options& opts) {
+  if (!pin_cpus(opts.common))
+    return exit_usage;
   stop_signals blocked; // before any thread: only the watch below takes them
   auto cfg = load_effective_config(opts.common);
   if (!cfg)

@@ -62,6 +62,8 @@ int serve(const serve_options& opts) {
   std::vector<std::string> workers;
   for (auto& w : cfg->workers)
     workers.push_back(w.name);
+  if (!pin_cpus(opts.common))
+    return exit_usage;
   stop_signals stop; // before any thread starts
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);

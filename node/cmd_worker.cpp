@@ -69,6 +69,8 @@ int worker_cmd(const worker_options& opts) {
     cs.on_connected = [path = opts.ready_file] {
       write_file_atomic(path, std::to_string(::getpid()) + "\n");
     };
+  if (!pin_cpus(opts.common))
+    return exit_usage;
   stop_signals stop; // before any thread starts
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);

@@ -21,9 +21,14 @@ struct common_options {
   std::string config_path; // empty: <root>/config/troupe.json, else ./config
   std::string executor;    // empty: as configured per worker
   int sim_latency_ms = -1; // -1: as configured
+  std::string cpus;        // empty: wherever the kernel puts them
 };
 
 void add_common_options(CLI::App* cmd, common_options& opts);
+
+/// --cpus: pins this process's threads (call it before any thread starts);
+/// prints the reason to stderr and returns false if it cannot.
+bool pin_cpus(const common_options& opts);
 
 /// Loads the config and applies the command-line overrides; prints every
 /// problem to stderr and returns nullopt on failure.

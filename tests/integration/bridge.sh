@@ -63,9 +63,13 @@ follow_events() { # topic count out
 root=$(fresh_root topo)
 start_orch "$root"
 for w in marie anga fabien; do
-  start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 20
+  # marie's node keeps its threads on CPU 0 (--cpus), as a latency setup would
+  start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 20 $([ "$w" != marie ] || echo --cpus 0)
+  [ "$w" != marie ] || MARIE_NODE=$LAST_WORKER
 done
 pass "orchestrator and 3 worker nodes are up as separate processes"
+check "a node started with --cpus 0 runs every one of its threads on CPU 0" bash -c "
+  for f in /proc/$MARIE_NODE/task/*/status; do grep -q \$'^Cpus_allowed_list:\t0\$' \$f || exit 1; done"
 follow_events task.complete 4 "$root/events.jsonl"
 task_json py-1 marie >"$root/py-1.json"
 check "python producer: submit a task and wait for its result" \

@@ -25,6 +25,8 @@ expect 2 "--connect is required" -- "$CAF_NODE" worker marie
 expect 2 "worker \"ghost\" is not in" -- "$CAF_NODE" worker ghost --connect tcp://127.0.0.1:1 --config "$SRC/config/troupe.json"
 expect 2 "--curve-secret and --allow go together" -- "$CAF_NODE" orchestrator --root "$WORK/o1" --config "$SRC/config/troupe.json" --curve-secret x
 expect 2 "cannot bind the workers endpoint tcp://nonsense" -- "$CAF_NODE" orchestrator --root "$WORK/o2" --config "$SRC/config/troupe.json" --workers tcp://nonsense
+expect 2 'CPU list "0,x": "x" is not a CPU number' -- "$CAF_NODE" serve --cpus 0,x --root "$WORK/o3" --config "$SRC/config/troupe.json"
+expect 2 "cannot run on CPUs 1000" -- "$CAF_NODE" serve --cpus 1000 --root "$WORK/o3" --config "$SRC/config/troupe.json"
 
 expect 0 "valid workflow (7 tasks)" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" \
   "$SRC/workflows/complex-choreography.json"
