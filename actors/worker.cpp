@@ -171,8 +171,12 @@ result stopped_result(const task& t) {
                       "not started: worker " + t.worker + " is stopping");
 }
 
+bool is_stopped_result(std::string_view state, std::string_view error_kind) {
+  return state == to_string(status::cancelled) && error_kind == "stopping";
+}
+
 bool is_stopped_result(const result& r) {
-  return r.state == status::cancelled && r.error && r.error->kind == "stopping";
+  return r.error && is_stopped_result(to_string(r.state), r.error->kind);
 }
 
 result parked_result(const task& t, const std::string& reason) {

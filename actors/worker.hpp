@@ -74,8 +74,10 @@ result parked_result(const task& t, const std::string& reason);
 /// cancelled, error.kind "stopping"; a file drop hands such a task back.
 result stopped_result(const task& t);
 
-/// Whether `r` is such an answer (the task did not run).
+/// Whether `r` is such an answer (the task did not run); the same from a
+/// result's status and error.kind as text (read in place from the wire).
 bool is_stopped_result(const result& r);
+bool is_stopped_result(std::string_view status, std::string_view error_kind);
 
 /// Spawns a WORKER: N slots over a priority queue; a permit from the rate
 /// limiter before each run, the actual usage back after it. Parks after a

@@ -63,23 +63,19 @@ void node(const std::string& endpoint, const std::string& name) {
     auto m = wire::decode(frames, err);
     if (!m || m->cmd == "DISCONNECT")
       return;
-    std::vector<const json*> entries;
-    if (m->cmd == "TASK")
-      entries.push_back(&m->body);
-    else
-      for (auto& e : m->body["tasks"])
-        entries.push_back(&e);
     wire::batch out{"RESULT", "RESULTS", "results"};
-    for (auto* e : entries) {
+    for (auto* e : wire::entries(*m, "TASKS", "tasks")) {
       problems ps;
       auto t = task_from_json(wire::member(*e, "task"), ps);
       if (!t)
         return;
       auto r = sim.run(*t, 1);
-      std::string entry = "{\"ticket\":" + e->at("ticket").dump() + ",\"result\":";
-      append_json(entry, r);
-      entry += '}';
-      if (out.add_text(entry))
+      std::string text;
+      append_json(text, r);
+      auto ticket = wire::id_value(e->value("ticket", json{}));
+      if (!ticket)
+        return;
+      if (out.add_text(wire::ticketed_entry(*ticket, "result", text)))
         zmqx::send_frames(s, out.take());
     }
     if (!out.empty())
@@ -126,10 +122,9 @@ int main(int argc, char** argv) {
       t.task_id = "t" + std::to_string(i);
       t.worker = "w" + std::to_string(node_index);
       t.description = "Summarise the attached diff and list risky changes.";
-      std::string entry = "{\"task\":";
-      append_json(entry, t);
-      entry += ",\"ticket\":\"" + wire::id_text(next_ticket++) + "\"}";
-      if (b.add_text(entry))
+      std::string text;
+      append_json(text, t);
+      if (b.add_text(wire::ticketed_entry(next_ticket++, "task", text)))
         send();
     }
     if (!b.empty())
@@ -144,12 +139,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bad message: %s\n", err.c_str());
       std::exit(1);
     }
-    std::vector<const json*> entries;
-    if (m->cmd == "RESULT")
-      entries.push_back(&m->body);
-    else
-      for (auto& e : m->body["results"])
-        entries.push_back(&e);
+    auto entries = wire::entries(*m, "RESULTS", "results");
     for (auto* e : entries) {
       problems ps;
       if (!result_from_json(wire::member(*e, "result"), ps)

@@ -167,7 +167,7 @@ struct broker::impl {
                                [](auto& x) { return !x.text.empty(); });
     if (static_cast<size_t>(texts) < decode_here || links.decoders.empty()) {
       for (auto& x : delivered)
-        answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
+        answer(x);
     } else {
       auto n = links.decoders.size();
       auto per = (delivered.size() + n - 1) / n;
@@ -196,13 +196,11 @@ struct broker::impl {
       auto n = book.nodes().find(s.node);
       if (n == book.nodes().end() || !n->second.running.count(s.ticket))
         continue;
-      // {"task": …, "ticket": "N"}
-      std::string entry = "{\"task\":";
+      std::string encoded;
       if (s.wire->empty())
-        append_json(entry, *s.t);
-      else
-        entry += *s.wire;
-      entry.append(",\"ticket\":\"").append(wire::id_text(s.ticket)).append("\"}");
+        append_json(encoded, *s.t);
+      auto entry = wire::ticketed_entry(s.ticket, "task",
+                                        s.wire->empty() ? encoded : *s.wire);
       if (!batching.count(s.node)) {
         to_node(s.node, {wire::protocol, "TASK", std::move(entry)});
         continue;
@@ -238,6 +236,7 @@ struct broker::impl {
       caf::anon_send(links.limiter, settle_atom_v, p, used);
     }
     permits.erase(id);
+    batching.erase(id);
     publish("node.down", {{"node", n->name},
                           {"worker", n->worker},
                           {"slots", n->slots},
@@ -271,6 +270,38 @@ struct broker::impl {
                    "(what came before the error stands)", cmd);
   }
 
+  /// What the broker checks in a result, read at the cursor; its text goes
+  /// on whole.
+  struct result_peek {
+    bool object = false;
+    std::optional<std::string> task_id, state, kind;
+    std::string_view text;
+  };
+
+  static result_peek peek_result(jscan::cursor& c) {
+    result_peek p;
+    auto start = c.at();
+    std::string key, ekey;
+    if ((p.object = c.enter_object()))
+      while (c.next_member(key))
+        if (key == "task_id")
+          p.task_id = c.string();
+        else if (key == "status")
+          p.state = c.string();
+        else if (key == "error" && c.enter_object())
+          while (c.next_member(ekey))
+            if (ekey == "kind")
+              p.kind = c.string();
+            else
+              c.skip();
+        else
+          c.skip();
+    else
+      c.skip();
+    p.text = c.since(start);
+    return p;
+  }
+
   /// One RESULT body (or one entry of RESULTS) at the cursor:
   /// {"ticket", "result"}.
   void on_result(const std::string& id, jscan::cursor& c) {
@@ -280,34 +311,14 @@ struct broker::impl {
       return;
     }
     std::optional<uint64_t> ticket;
-    std::string_view text; // the result
-    std::optional<std::string> task_id, state, kind;
-    bool object = false;
-    std::string key, rkey, ekey;
+    result_peek res;
+    std::string key;
     while (c.next_member(key)) {
       if (key == "ticket") {
         if (auto s = c.string())
           ticket = wire::id_value(*s);
       } else if (key == "result") {
-        // Walked here for what the broker checks; its text goes on whole.
-        auto start = c.at();
-        if ((object = c.enter_object()))
-          while (c.next_member(rkey))
-            if (rkey == "task_id")
-              task_id = c.string();
-            else if (rkey == "status")
-              state = c.string();
-            else if (rkey == "error" && c.enter_object())
-              while (c.next_member(ekey))
-                if (ekey == "kind")
-                  kind = c.string();
-                else
-                  c.skip();
-            else
-              c.skip();
-        else
-          c.skip();
-        text = c.since(start);
+        res = peek_result(c);
       } else {
         c.skip();
       }
@@ -323,13 +334,13 @@ struct broker::impl {
     // restart is dropped here.
     acks[id].push_back(wire::id_text(*ticket));
     auto* t = book.task_of(*ticket);
-    if (!t || (object && task_id && *task_id != t->task_id)) {
+    if (!t || (res.object && res.task_id && *res.task_id != t->task_id)) {
       spdlog::debug("a result for a ticket not open here was dropped");
       return;
     }
     std::vector<dispatcher::send_task> next;
-    bool unrun = state == "cancelled" && kind == "stopping"; // is_stopped_result
-    if (!stopping && object && unrun && book.handed_back(id, *ticket, next)) {
+    bool unrun = res.state && res.kind && is_stopped_result(*res.state, *res.kind);
+    if (!stopping && res.object && unrun && book.handed_back(id, *ticket, next)) {
       // The node is leaving and did not run it: not a result, another
       // node's turn (PROTOCOL.md §3).
       spdlog::info("worker node {} handed back {} unrun (it is stopping); "
@@ -342,7 +353,8 @@ struct broker::impl {
     result r;
     r.task_id = t->task_id;
     r.worker = t->worker;
-    if (!object) {
+    auto text = res.text;
+    if (!res.object) {
       // A node that sends no result object fails its task rather than
       // hold it for ever.
       spdlog::warn("the RESULT for {}/{} has no JSON object \"result\"",

@@ -32,11 +32,15 @@ result decode_result(const ticketed_result& x) {
                         + (ps.empty() ? std::string{} : ps.front()));
 }
 
+void answer(ticketed_result& x) {
+  answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
+}
+
 result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer) {
   return {
     [](done_atom, std::vector<ticketed_result>& rs) {
       for (auto& x : rs)
-        answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
+        answer(x);
     },
   };
 }

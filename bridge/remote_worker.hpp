@@ -34,6 +34,9 @@ void answer(const reply_address& to, result r);
 /// that does not decode fails the task x.r names (crashed).
 result decode_result(const ticketed_result& x);
 
+/// Answers x.reply with x's result, decoded first if it came as text.
+void answer(ticketed_result& x);
+
 /// Decodes results that came as JSON text and answers them.
 using result_decoder_actor
   = caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>>;

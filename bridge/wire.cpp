@@ -8,6 +8,30 @@ std::vector<std::string> encode(const message& m) {
   return {protocol, m.cmd, m.body.dump()};
 }
 
+std::string ticketed_entry(uint64_t ticket, std::string_view key,
+                           std::string_view value_json) {
+  auto id = id_text(ticket);
+  std::string out;
+  out.reserve(key.size() + value_json.size() + id.size() + 20);
+  out.append("{\"").append(key).append("\":").append(value_json);
+  out.append(",\"ticket\":\"").append(id).append("\"}");
+  return out;
+}
+
+std::vector<const json*> entries(const message& m, std::string_view plural,
+                                 const char* key) {
+  std::vector<const json*> out;
+  if (m.cmd != plural) {
+    out.push_back(&m.body);
+    return out;
+  }
+  if (auto xs = m.body.find(key); xs != m.body.end() && xs->is_array())
+    for (auto& x : *xs)
+      if (x.is_object())
+        out.push_back(&x);
+  return out;
+}
+
 batch::batch(std::string single, std::string plural, std::string key)
   : single_(std::move(single)), plural_(std::move(plural)), key_(std::move(key)) {
 }

@@ -5,6 +5,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/json_codec.hpp"
@@ -26,6 +27,18 @@ std::vector<std::string> encode(const message& m);
 /// with the reason in `error` if they are not a TRP1 message.
 std::optional<message> decode(const std::vector<std::string>& frames,
                               std::string& error);
+
+/// `{"<key>": <value>, "ticket": "<ticket>"}`: the body of a TASK ("task")
+/// or a RESULT ("result"), and an entry of TASKS or RESULTS, with the value
+/// already JSON text.
+std::string ticketed_entry(uint64_t ticket, std::string_view key,
+                           std::string_view value_json);
+
+/// The entries a TASK/TASKS or RESULT/RESULTS message carries: the body
+/// itself unless the command is `plural`, else the objects of body[key]
+/// (anything else in that array is left out).
+std::vector<const json*> entries(const message& m, std::string_view plural,
+                                 const char* key);
 
 /// Several TASKs in one TASKS, several RESULTs in one RESULTS
 /// (PROTOCOL.md §3): each entry is the body its single command would have.

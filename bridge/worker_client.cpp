@@ -11,16 +11,15 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "bridge/callback_actor.hpp"
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
-#include "bridge/callback_actor.hpp"
 #include "core/json_text.hpp"
 
 namespace troupe {
 
 using clock_type = std::chrono::steady_clock;
-
 
 struct worker_client::impl {
   worker_client_settings cfg;
@@ -118,10 +117,9 @@ struct worker_client::impl {
   /// Results go out at the end of a pass (flush_results): several at once
   /// as one RESULTS.
   void add_result(uint64_t ticket, const result& r) {
-    std::string entry = "{\"ticket\":\"" + wire::id_text(ticket) + "\",\"result\":";
-    append_json(entry, r);
-    entry += '}';
-    if (out.add_text(entry))
+    std::string text;
+    append_json(text, r);
+    if (out.add_text(wire::ticketed_entry(ticket, "result", text)))
       flush_results();
   }
 
@@ -142,13 +140,9 @@ struct worker_client::impl {
       if (cfg.on_connected)
         cfg.on_connected();
     }
-    if (m.cmd == "TASK") {
-      take_task(b);
-    } else if (m.cmd == "TASKS") {
-      if (auto ts = b.find("tasks"); ts != b.end() && ts->is_array())
-        for (auto& t : *ts)
-          if (t.is_object())
-            take_task(t);
+    if (m.cmd == "TASK" || m.cmd == "TASKS") {
+      for (auto* e : wire::entries(m, "TASKS", "tasks"))
+        take_task(*e);
     } else if (m.cmd == "ACK") {
       if (auto t = wire::id_value(b.value("ticket", json{})))
         unacked.erase(*t);

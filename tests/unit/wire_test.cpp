@@ -111,6 +111,24 @@ TEST(wire, a_batch_is_full_at_its_entry_or_byte_limit) {
   EXPECT_EQ(m->body["tasks"].size(), 2u);
 }
 
+TEST(wire, a_ticketed_entry_is_the_single_commands_body) {
+  auto e = json::parse(wire::ticketed_entry(42, "result", R"({"task_id":"t"})"));
+  EXPECT_EQ(e, json({{"ticket", "42"}, {"result", {{"task_id", "t"}}}}));
+}
+
+TEST(wire, entries_are_the_body_or_the_objects_of_its_batch) {
+  wire::message one{"TASK", {{"ticket", "1"}}};
+  auto xs = wire::entries(one, "TASKS", "tasks");
+  ASSERT_EQ(xs.size(), 1u);
+  EXPECT_EQ(xs[0], &one.body);
+  wire::message many{"TASKS", {{"tasks", {{{"ticket", "1"}}, 7, {{"ticket", "2"}}}}}};
+  xs = wire::entries(many, "TASKS", "tasks");
+  ASSERT_EQ(xs.size(), 2u); // the 7 is left out
+  EXPECT_EQ(xs[1]->at("ticket"), "2");
+  wire::message none{"TASKS", {{"tasks", "not an array"}}};
+  EXPECT_TRUE(wire::entries(none, "TASKS", "tasks").empty());
+}
+
 TEST(curve_keys, keygen_writes_a_private_secret_and_a_matching_public_key) {
   auto dir = fs::temp_directory_path() / ("troupe-keys-" + std::to_string(::getpid()));
   fs::remove_all(dir);
