@@ -10,18 +10,9 @@ the ACK messages. SIGTERM: it says DISCONNECT and leaves.
 usage: batch_node.py <workers endpoint> <worker> <count> <report file>
 """
 import json
-import signal
 import sys
-import time
 
-import zmq
-
-PROTOCOL = b"TRP1"
-HEARTBEAT_S = 0.1
-
-
-def send(s, cmd, body):
-    s.send_multipart([PROTOCOL, cmd.encode(), json.dumps(body).encode()])
+from fake_node import send, serve
 
 
 def result_for(worker, task):
@@ -31,47 +22,36 @@ def result_for(worker, task):
 
 def main():
     endpoint, worker, count, report = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    s = zmq.Context.instance().socket(zmq.DEALER)
-    s.linger = 1000
-    s.connect(endpoint)
-    send(s, "READY", {"worker": worker, "slots": count, "node": worker + "@batch",
-                      "running": [], "batch": True})
     held, sizes, acks, unacked = [], [], [], set()
-    next_beat = time.monotonic()
-    try:
-        while True:
-            if s.poll(int(HEARTBEAT_S * 1000)):
-                _, cmd, body = s.recv_multipart()
-                body = json.loads(body)
-                if cmd == b"TASK":
-                    entries = [body]
-                elif cmd == b"TASKS":
-                    entries = body["tasks"]
-                elif cmd == b"ACK":
-                    acks.append(body)
-                    unacked -= set(body.get("tickets", []))
-                    if not unacked:
-                        with open(report, "w") as f:
-                            json.dump({"messages": sizes, "acks": acks}, f)
-                    continue
-                else:
-                    continue
-                sizes.append(len(entries))
-                held += entries
-                if len(held) == count:
-                    results = [{"ticket": e["ticket"], "result": result_for(worker, e["task"])}
-                               for e in held]
-                    # The last one without its required "status": a result that
-                    # does not decode, which must fail its task, not hold it.
-                    del results[-1]["result"]["status"]
-                    send(s, "RESULTS", {"results": results + [1]})
-                    unacked = {e["ticket"] for e in held}
-            if time.monotonic() >= next_beat:
-                send(s, "HEARTBEAT", {})
-                next_beat = time.monotonic() + HEARTBEAT_S
-    finally:
-        send(s, "DISCONNECT", {"reason": "stopped"})
+
+    def on_message(s, cmd, body):
+        nonlocal unacked
+        if cmd == "TASK":
+            entries = [body]
+        elif cmd == "TASKS":
+            entries = body["tasks"]
+        elif cmd == "ACK":
+            acks.append(body)
+            unacked -= set(body.get("tickets", []))
+            if not unacked:
+                with open(report, "w") as f:
+                    json.dump({"messages": sizes, "acks": acks}, f)
+            return
+        else:
+            return
+        sizes.append(len(entries))
+        held.extend(entries)
+        if len(held) == count:
+            results = [{"ticket": e["ticket"], "result": result_for(worker, e["task"])}
+                       for e in held]
+            # The last one without its required "status": a result that
+            # does not decode, which must fail its task, not hold it.
+            del results[-1]["result"]["status"]
+            send(s, "RESULTS", {"results": results + [1]})
+            unacked = {e["ticket"] for e in held}
+
+    serve(endpoint, {"worker": worker, "slots": count, "node": worker + "@batch",
+                     "running": [], "batch": True}, on_message)
 
 
 if __name__ == "__main__":
