@@ -13,6 +13,7 @@
 #include "actors/worker.hpp"
 #include "bridge/dispatcher.hpp"
 #include "bridge/fs_queue.hpp"
+#include "bridge/inline_unit.hpp"
 #include "bridge/json_scan.hpp"
 #include "bridge/queue_status.hpp"
 #include "bridge/remote_worker.hpp"
@@ -81,6 +82,10 @@ struct broker::impl {
   /// round trip) takes no hop through another thread.
   static constexpr size_t decode_here = 8;
   std::set<std::string> batching; // nodes that take TASKS (READY "batch")
+  /// An idle asker answered here runs on this thread after the pass (see
+  /// inline_unit): it sends its next task without a thread hand-off. A few
+  /// messages only, and what it wakes is CAF's: askers may write files.
+  std::unique_ptr<inline_unit> unit;
 
   void flush_acks() {
     for (auto& [id, tickets] : acks)
@@ -167,7 +172,7 @@ struct broker::impl {
                                [](auto& x) { return !x.text.empty(); });
     if (static_cast<size_t>(texts) < decode_here || links.decoders.empty()) {
       for (auto& x : delivered)
-        answer(x);
+        answer(x, unit.get());
     } else {
       auto n = links.decoders.size();
       auto per = (delivered.size() + n - 1) / n;
@@ -716,6 +721,7 @@ struct broker::impl {
   }
 
   void loop() {
+    unit->bind();
     auto next_beat = clock_type::now() + cfg.heartbeat;
     auto timeout = cfg.heartbeat * cfg.liveness;
     for (;;) {
@@ -748,7 +754,6 @@ struct broker::impl {
         }
         on_worker_message(id, *m);
       }
-      flush_acks();
       for (int burst = 0; burst < 256; ++burst) {
         auto frames = zmqx::recv_frames(producers);
         if (frames.empty())
@@ -772,6 +777,16 @@ struct broker::impl {
           handle_note(n);
       flush_tasks();
       flush_delivered();
+      if (unit->run()) {
+        // An asker that ran here has likely sent its next task: out it goes
+        // now, not after another turn of the loop.
+        for (auto& n : notes.take())
+          handle_note(n);
+        flush_tasks();
+      }
+      // After the next tasks: a node woken by an ACK alone would only wake
+      // again for the TASK that follows.
+      flush_acks();
       auto now = clock_type::now();
       if (now >= next_beat) {
         for (auto& [id, n] : book.nodes())
@@ -786,6 +801,7 @@ struct broker::impl {
     flush_delivered();
     for (auto& [id, n] : book.nodes())
       to_node(id, "DISCONNECT", {{"reason", "orchestrator shutting down"}});
+    unit->release();
   }
 };
 
@@ -798,6 +814,8 @@ broker::~broker() {
 
 void broker::start(broker_links links) {
   p_->links = std::move(links);
+  auto& sys = caf::actor_cast<caf::abstract_actor*>(p_->links.relay)->home_system();
+  p_->unit = std::make_unique<inline_unit>(sys, inline_unit::limits{4, false, 64});
   p_->thread = std::thread([this] { p_->loop(); });
 }
 

@@ -56,7 +56,7 @@ struct broker_links {
   /// the broker does it itself).
   std::vector<caf::typed_actor<caf::reacts_to<done_atom, std::vector<ticketed_result>>>>
     decoders;
-  caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant
+  caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant; required
   rate_limiter_actor limiter;
   recorder_actor recorder;  // events from worker nodes
 };

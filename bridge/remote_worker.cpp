@@ -10,11 +10,11 @@
 
 namespace troupe {
 
-void answer(const reply_address& to, result r) {
+void answer(const reply_address& to, result r, caf::execution_unit* ctx) {
   if (to.to)
     to.to->enqueue(caf::make_mailbox_element(nullptr, to.mid.response_id(), {},
                                              std::move(r), to.ticket),
-                   nullptr);
+                   ctx);
 }
 
 result decode_result(const ticketed_result& x) {
@@ -32,15 +32,15 @@ result decode_result(const ticketed_result& x) {
                         + (ps.empty() ? std::string{} : ps.front()));
 }
 
-void answer(ticketed_result& x) {
-  answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x));
+void answer(ticketed_result& x, caf::execution_unit* ctx) {
+  answer(x.reply, x.text.empty() ? std::move(x.r) : decode_result(x), ctx);
 }
 
-result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer) {
+result_decoder_actor::behavior_type result_decoder(result_decoder_actor::pointer self) {
   return {
-    [](done_atom, std::vector<ticketed_result>& rs) {
+    [=](done_atom, std::vector<ticketed_result>& rs) {
       for (auto& x : rs)
-        answer(x);
+        answer(x, self->context());
     },
   };
 }

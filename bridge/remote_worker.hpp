@@ -28,14 +28,16 @@ namespace troupe {
 
 /// Sends `r` as the answer (result, ticket) the worker_actor interface
 /// promises; thread-safe (an enqueue, as CAF's response promise does).
-void answer(const reply_address& to, result r);
+/// `ctx`: the sender's execution unit, where an idle asker is woken (none:
+/// CAF's scheduler).
+void answer(const reply_address& to, result r, caf::execution_unit* ctx = nullptr);
 
 /// A result that came as JSON text (ticketed_result::text), decoded; one
 /// that does not decode fails the task x.r names (crashed).
 result decode_result(const ticketed_result& x);
 
 /// Answers x.reply with x's result, decoded first if it came as text.
-void answer(ticketed_result& x);
+void answer(ticketed_result& x, caf::execution_unit* ctx = nullptr);
 
 /// Decodes results that came as JSON text and answers them.
 using result_decoder_actor

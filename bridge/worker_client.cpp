@@ -12,6 +12,7 @@
 #include <zmq.hpp>
 
 #include "bridge/callback_actor.hpp"
+#include "bridge/inline_unit.hpp"
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
@@ -34,6 +35,9 @@ struct worker_client::impl {
   /// The sender of our tasks: its mailbox is a callback, run on the thread
   /// that answers (the worker's), which posts the result here.
   std::unique_ptr<callback_actor> answers;
+  /// The worker actor runs its tasks on this thread when it is idle (see
+  /// inline_unit): no thread hand-off between the socket and the worker.
+  std::unique_ptr<inline_unit> unit;
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
@@ -111,7 +115,11 @@ struct worker_client::impl {
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
     running.emplace(*ticket, *t);
-    caf::send_as(answers->handle(), worker, std::move(*t), *ticket);
+    // As send_as(answers, worker, …), with this thread's unit as the context.
+    caf::actor_cast<caf::abstract_actor*>(worker)->enqueue(
+      caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
+                                caf::make_message_id(), {}, std::move(*t), *ticket),
+      unit.get());
   }
 
   /// Results go out at the end of a pass (flush_results): several at once
@@ -189,6 +197,23 @@ struct worker_client::impl {
     }
   }
 
+  /// What the worker and its helpers posted: results, permit asks, events.
+  void take_notes() {
+    auto batch = notes.take();
+    // A task that started and ended within one batch needs no
+    // "running" event: its RESULT says more, one message fewer.
+    std::set<std::string> ended;
+    for (auto& n : batch)
+      if (auto* d = std::get_if<client_note::done>(&n.v))
+        ended.insert(d->r.task_id);
+    for (auto& n : batch) {
+      if (auto* e = std::get_if<client_note::event>(&n.v);
+          e && e->e.kind == "running" && ended.count(e->e.task_id))
+        continue;
+      on_note(n);
+    }
+  }
+
   clock_type::time_point reconnect_at = clock_type::time_point::max();
 
   /// Logs why the orchestrator does not answer (no listener, a refused
@@ -213,6 +238,7 @@ struct worker_client::impl {
   }
 
   void loop() {
+    unit->bind();
     connect();
     auto last_heard = clock_type::now();
     auto next_beat = clock_type::now() + cfg.heartbeat;
@@ -253,21 +279,9 @@ struct worker_client::impl {
           }
           on_message(*m);
         }
-      if (items[1].revents) {
-        auto batch = notes.take();
-        // A task that started and ended within one batch needs no
-        // "running" event: its RESULT says more, one message fewer.
-        std::set<std::string> ended;
-        for (auto& n : batch)
-          if (auto* d = std::get_if<client_note::done>(&n.v))
-            ended.insert(d->r.task_id);
-        for (auto& n : batch) {
-          if (auto* e = std::get_if<client_note::event>(&n.v);
-              e && e->e.kind == "running" && ended.count(e->e.task_id))
-            continue;
-          on_note(n);
-        }
-      }
+      // The worker's answers to what ran here are in the inbox already.
+      if (unit->run() || items[1].revents)
+        take_notes();
       flush_results();
       if (draining && running.empty() && unacked.empty()) {
         std::lock_guard<std::mutex> guard{drain_mtx};
@@ -300,6 +314,7 @@ struct worker_client::impl {
       send("DISCONNECT", {{"reason", "worker node stopping"}});
     }
     sock.reset();
+    unit->release();
   }
 };
 
@@ -322,6 +337,10 @@ void worker_client::start(caf::actor_system& sys, worker_actor worker,
       post(client_note{client_note::done{x.get_as<uint64_t>(1),
                                          x.move_if_unshared<result>(0)}});
   });
+  // The worker takes up to a full TASKS batch per wake-up here; its
+  // recorder and limiter (they only post to this thread) run here too.
+  p_->unit = std::make_unique<inline_unit>(
+    sys, inline_unit::limits{wire::batch::max_entries, true, 64});
   p_->thread = std::thread([this] { p_->loop(); });
 }
 
