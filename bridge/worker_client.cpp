@@ -59,6 +59,14 @@ struct worker_client::impl {
     zmqx::close_fd(stop_fd);
   }
 
+  /// Sends to a local actor as `from`, with this thread's unit as the
+  /// context: an idle receiver runs on this thread (inline_unit).
+  template <class Dest, class... Ts>
+  void send_here(const Dest& to, caf::strong_actor_ptr from, Ts&&... xs) {
+    caf::actor_cast<caf::abstract_actor*>(to)->eq_impl(
+      caf::make_message_id(), std::move(from), unit.get(), std::forward<Ts>(xs)...);
+  }
+
   /// Never waits: with no connection up (the orchestrator is away, or
   /// refuses our key) a DEALER would block here and the node could not
   /// stop. What is dropped is sent again: results until ACKed, asks after a
@@ -91,7 +99,7 @@ struct worker_client::impl {
     if (draining)
       send("DRAIN", {{"reason", *draining}});
     // Permit asks the old connection may have lost go out again.
-    caf::anon_send(limiter, tick_atom_v);
+    send_here(limiter, nullptr, tick_atom_v);
   }
 
   /// One TASK (or one entry of TASKS): {"ticket", "task"}.
@@ -115,11 +123,8 @@ struct worker_client::impl {
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
     running.emplace(*ticket, *t);
-    // As send_as(answers, worker, …), with this thread's unit as the context.
-    caf::actor_cast<caf::abstract_actor*>(worker)->enqueue(
-      caf::make_mailbox_element(caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
-                                caf::make_message_id(), {}, std::move(*t), *ticket),
-      unit.get());
+    send_here(worker, caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
+              std::move(*t), *ticket);
   }
 
   /// Results go out at the end of a pass (flush_results): several at once
@@ -161,8 +166,8 @@ struct worker_client::impl {
     } else if (m.cmd == "GRANT") {
       auto id = wire::id_value(b.value("id", json{}));
       if (id)
-        caf::anon_send(limiter, permit_atom_v, *id,
-                       wire::permit_from(b.value("permit", json::object())));
+        send_here(limiter, nullptr, permit_atom_v, *id,
+                  wire::permit_from(b.value("permit", json::object())));
     } else if (m.cmd == "DISCONNECT") {
       spdlog::warn("the orchestrator says: {}; reconnecting",
                    b.value("reason", std::string{"disconnect"}));
@@ -189,7 +194,7 @@ struct worker_client::impl {
     } else if (auto* d = std::get_if<client_note::drain>(&n.v)) {
       draining = d->reason;
       send("DRAIN", {{"reason", d->reason}});
-      caf::anon_send(worker, stop_atom_v); // nothing queued here starts
+      send_here(worker, nullptr, stop_atom_v); // nothing queued here starts
     } else if (auto* e = std::get_if<client_note::event>(&n.v)) {
       send("EVENT", {{"kind", e->e.kind},
                      {"task_id", e->e.task_id},
