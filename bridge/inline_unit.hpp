@@ -15,6 +15,7 @@
 // light); otherwise CAF schedules it as usual (the broker, whose askers may
 // write files).
 
+#include <atomic>
 #include <cstddef>
 #include <thread>
 #include <vector>
@@ -50,7 +51,7 @@ public:
 private:
   std::vector<caf::resumable*> ready_;
   std::vector<caf::resumable*> batch_;
-  std::thread::id owner_;
+  std::atomic<std::thread::id> owner_{}; // read by any sender's thread
   bool running_ = false;
   limits lim_;
 };
