@@ -123,10 +123,16 @@ TEST_F(inline_unit_test, after_its_budget_an_actor_goes_on_in_the_scheduler) {
     EXPECT_NE(t.at(i), here) << "message " << i;
 }
 
-TEST_F(inline_unit_test, what_an_inline_actor_wakes_runs_here_only_with_chain) {
-  for (bool chain : {false, true}) {
+TEST_F(inline_unit_test, what_an_inline_actor_wakes_runs_here_with_chain_within_max_jobs) {
+  struct variant {
+    inline_unit::limits lim;
+    bool b_here;
+  };
+  for (auto v : {variant{{4, false, 64}, false}, // CAF schedules b
+                 variant{{4, true, 64}, true},   // b runs here too
+                 variant{{4, true, 1}, false}}) { // b is the run's 2nd job
     trace ta, tb;
-    inline_unit u{sys, {4, chain, 64}};
+    inline_unit u{sys, v.lim};
     u.bind();
     auto b = spawn_probe(sys, tb);
     auto a = spawn_probe(sys, ta, b);
@@ -135,25 +141,10 @@ TEST_F(inline_unit_test, what_an_inline_actor_wakes_runs_here_only_with_chain) {
     ASSERT_EQ(ta.size(), 1u);
     EXPECT_EQ(ta.at(0), here);
     ASSERT_TRUE(tb.wait_for(1));
-    if (chain)
-      EXPECT_EQ(tb.at(0), here);
-    else
-      EXPECT_NE(tb.at(0), here);
+    EXPECT_EQ(tb.at(0) == here, v.b_here) << "chain " << v.lim.chain << ", max_jobs "
+                                          << v.lim.max_jobs;
+    EXPECT_FALSE(u.run());
   }
-}
-
-TEST_F(inline_unit_test, past_max_jobs_a_run_hands_the_rest_to_the_scheduler) {
-  trace ta, tb;
-  inline_unit u{sys, {4, true, 1}};
-  u.bind();
-  auto b = spawn_probe(sys, tb);
-  auto a = spawn_probe(sys, ta, b);
-  send_with(u, a, 1);
-  EXPECT_TRUE(u.run());
-  EXPECT_EQ(ta.at(0), here);
-  ASSERT_TRUE(tb.wait_for(1));
-  EXPECT_NE(tb.at(0), here); // the second wake-up of this run
-  EXPECT_FALSE(u.run());
 }
 
 TEST_F(inline_unit_test, release_hands_waiting_actors_to_the_scheduler) {
