@@ -8,6 +8,8 @@
 #include <set>
 #include <thread>
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
@@ -244,6 +246,8 @@ struct worker_client::impl {
 
   void loop() {
     unit->bind();
+    // Named for top -H, perf and gdb.
+    pthread_setname_np(pthread_self(), "troupe-client");
     connect();
     auto last_heard = clock_type::now();
     auto next_beat = clock_type::now() + cfg.heartbeat;
@@ -256,8 +260,9 @@ struct worker_client::impl {
         items.push_back({watch->socket().handle(), 0, ZMQ_POLLIN, 0});
       }
       auto next = std::min(next_beat, reconnect_at);
-      auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(
-        next - clock_type::now());
+      // Rounded up: a deadline less than a millisecond away must not make
+      // the loop spin until it passes.
+      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - clock_type::now());
       zmq::poll(items.data(), items.size(),
                 std::max(wait, std::chrono::milliseconds(0)));
       if (items[0].revents)

@@ -62,7 +62,7 @@ producer_link::recv(std::chrono::milliseconds timeout) {
       until = std::min(until, *refused_at + reason_wait);
     if (!watch.was_ready() && now >= p_->started + connect_grace)
       return std::nullopt;
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - now);
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
     if (left.count() < 0)
       return std::nullopt;
     zmq::poll(items, 2, left);
