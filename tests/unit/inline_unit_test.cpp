@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -71,15 +72,22 @@ void send_with(inline_unit& u, const caf::actor& to, int x) {
 struct inline_unit_test : ::testing::Test {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
+  std::unique_ptr<inline_unit> unit; // after sys: released before it ends
   const std::thread::id here = std::this_thread::get_id();
+
+  /// A unit owned by this (the test's) thread.
+  inline_unit& bound(inline_unit::limits lim = {4, false, 64}) {
+    unit = std::make_unique<inline_unit>(sys, lim);
+    unit->bind();
+    return *unit;
+  }
 };
 
 } // namespace
 
 TEST_F(inline_unit_test, an_idle_actor_runs_on_the_owning_thread_at_run) {
   trace t;
-  inline_unit u{sys, {4, false, 64}};
-  u.bind();
+  auto& u = bound();
   auto a = spawn_probe(sys, t);
   send_with(u, a, 1);
   EXPECT_EQ(t.size(), 0u); // waits for run(): nobody else has it
@@ -96,8 +104,7 @@ TEST_F(inline_unit_test, an_idle_actor_runs_on_the_owning_thread_at_run) {
 
 TEST_F(inline_unit_test, a_send_from_another_thread_goes_to_the_scheduler) {
   trace t;
-  inline_unit u{sys, {4, false, 64}};
-  u.bind();
+  auto& u = bound();
   auto a = spawn_probe(sys, t);
   std::thread other{[&] { send_with(u, a, 1); }};
   auto other_id = other.get_id();
@@ -110,8 +117,7 @@ TEST_F(inline_unit_test, a_send_from_another_thread_goes_to_the_scheduler) {
 
 TEST_F(inline_unit_test, after_its_budget_an_actor_goes_on_in_the_scheduler) {
   trace t;
-  inline_unit u{sys, {4, false, 64}};
-  u.bind();
+  auto& u = bound();
   auto a = spawn_probe(sys, t);
   for (int i = 0; i < 10; ++i)
     send_with(u, a, i);
@@ -132,8 +138,7 @@ TEST_F(inline_unit_test, what_an_inline_actor_wakes_runs_here_with_chain_within_
                  variant{{4, true, 64}, true},   // b runs here too
                  variant{{4, true, 1}, false}}) { // b is the run's 2nd job
     trace ta, tb;
-    inline_unit u{sys, v.lim};
-    u.bind();
+    auto& u = bound(v.lim);
     auto b = spawn_probe(sys, tb);
     auto a = spawn_probe(sys, ta, b);
     send_with(u, a, 1);
@@ -149,8 +154,7 @@ TEST_F(inline_unit_test, what_an_inline_actor_wakes_runs_here_with_chain_within_
 
 TEST_F(inline_unit_test, release_hands_waiting_actors_to_the_scheduler) {
   trace t;
-  inline_unit u{sys, {4, false, 64}};
-  u.bind();
+  auto& u = bound();
   auto a = spawn_probe(sys, t);
   send_with(u, a, 1);
   u.release();
