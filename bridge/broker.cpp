@@ -356,6 +356,10 @@ struct broker::impl {
       send_tasks(std::move(next));
       return;
     }
+    if (!stopping && res.object && res.kind
+        && (*res.kind == "parked" || parks_worker(*res.kind))
+        && park_node(id, *ticket, *res.kind, t->task_id))
+      return;
     // The job ends here: what decode_result needs if the text does not decode.
     result r;
     r.task_id = t->task_id;
@@ -373,6 +377,33 @@ struct broker::impl {
     if (book.finished(id, *ticket, next))
       deliver(*ticket, std::move(r), std::string{text});
     send_tasks(std::move(next));
+  }
+
+  /// A node failed in a way that needs a person (its credentials, a spend
+  /// limit), or its worker answers `parked`: it gets nothing new. True if
+  /// the task went to another node of the same worker; else its answer
+  /// stands and the whole worker parks (file drop).
+  bool park_node(const std::string& id, uint64_t ticket, const std::string& kind,
+                 const std::string& task_id) {
+    auto n = book.nodes().find(id);
+    if (n == book.nodes().end())
+      return false;
+    auto name = n->second.name, worker = n->second.worker;
+    bool first = n->second.parked.empty();
+    std::vector<dispatcher::send_task> next;
+    bool moved = book.park(id, ticket, kind, next);
+    if (first) {
+      spdlog::warn("worker node {} ({}) parked after {}: it gets no more tasks{}", name,
+                   worker, kind,
+                   moved ? "; the worker's other nodes take them" : "");
+      publish("node.parked", {{"node", name}, {"worker", worker}, {"reason", kind}});
+    }
+    if (!moved)
+      return false;
+    spdlog::info("{}/{} goes to another node of {} (node {} parked)", worker, task_id,
+                 worker, name);
+    send_tasks(std::move(next));
+    return true;
   }
 
   void on_worker_message(const std::string& id, const wire::message& m) {
@@ -614,10 +645,14 @@ struct broker::impl {
     json nodes = json::array();
     std::map<std::string, int> per_worker;
     for (auto& [id, n] : book.nodes()) {
-      nodes.push_back({{"node", n.name},
-                       {"worker", n.worker},
-                       {"slots", n.slots},
-                       {"busy", n.running.size()}});
+      json x = {{"node", n.name},
+                {"worker", n.worker},
+                {"slots", n.slots},
+                {"busy", n.running.size()},
+                {"draining", n.draining}};
+      if (!n.parked.empty())
+        x["parked"] = n.parked;
+      nodes.push_back(std::move(x));
       ++per_worker[n.worker];
     }
     for (auto& w : cfg.workers) {

@@ -41,6 +41,9 @@ public:
     std::set<uint64_t> running;
     time_point last_seen;
     bool draining = false; // DRAIN: finishes what it runs, gets nothing new
+    /// Set when it failed in a way that needs a person (its credentials, a
+    /// spend limit): why. It gets nothing new either.
+    std::string parked;
   };
 
   /// A task for `worker` under `ticket`; sent at once if a node is free.
@@ -79,6 +82,14 @@ public:
   /// nothing changes) unless the ticket was running on that node.
   bool handed_back(const std::string& id, uint64_t ticket,
                    std::vector<send_task>& next);
+
+  /// Node `id` answered `ticket` with a failure that needs a person or a
+  /// `parked` answer (its worker has parked): it gets nothing new, `why`
+  /// says so in status. If another node of its worker takes tasks, the
+  /// ticket goes back to the front of the queue for it: true. Else false,
+  /// and the answer stands (the whole worker parks).
+  bool park(const std::string& id, uint64_t ticket, const std::string& why,
+            std::vector<send_task>& next);
 
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().

@@ -101,10 +101,15 @@ int print_status(const json& out, bool json_out) {
     }
   if (auto n = out.find("nodes"); n != out.end()) {
     std::printf("%zu worker node(s) connected\n", n->size());
-    for (auto& x : *n)
-      std::printf("  %-30s %-10s %d/%d busy\n", x.value("node", "").c_str(),
-                  x.value("worker", "").c_str(), x.value("busy", 0),
-                  x.value("slots", 0));
+    for (auto& x : *n) {
+      auto parked = x.value("parked", std::string{});
+      auto state = !parked.empty()             ? "  parked after " + parked + ": gets no tasks"
+                   : x.value("draining", false) ? std::string{"  draining: gets no tasks"}
+                                                : std::string{};
+      std::printf("  %-30s %-10s %d/%d busy%s\n", x.value("node", "").c_str(),
+                  x.value("worker", "").c_str(), x.value("busy", 0), x.value("slots", 0),
+                  state.c_str());
+    }
   }
   return exit_ok;
 }

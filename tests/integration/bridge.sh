@@ -251,6 +251,43 @@ started = min(c["time"] for c in calls)
 sys.exit(0 if started - float(sys.argv[2]) >= 2.5 else 1)
 PYEOF
 
+# --- a node whose credentials fail parks alone -------------------------------
+# Two nodes of marie, each with its own auth home; the fake CLI answers 401
+# in one of them. That node gets no more tasks, and the task it failed runs on
+# the other node: every task completes once, and the worker does not park.
+root=$(fresh_root park)
+jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
+CFG_SAVED=$CFG; CFG="$root/cfg.json"
+start_orch "$root"
+follow_events node.parked 1 "$root/parked.jsonl"
+for n in bad good; do
+  mkdir -p "$root/node-$n/auth-homes/marie/.claude"
+  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-$n" --config "$CFG" \
+    --node "marie-$n" --slots 1 "${LIVE[@]}" --ready-file "$root/node-$n/ready" >"$root/node-$n/worker.log" 2>&1 &
+  PIDS+=("$!")
+done
+echo 401 >"$root/node-bad/auth-homes/marie/.claude/fake-mode"
+$AWAIT --timeout 30 "$root/node-bad/ready" "$root/node-good/ready"
+CFG=$CFG_SAVED
+# One slot each: the first two tasks go one to each node, so the bad one
+# gets one for sure.
+for i in 1 2 3 4; do
+  task_json "k$i" marie >"$root/k$i.json"
+  "$CAF_NODE" submit "$root/k$i.json" --connect "$P_EP" >/dev/null
+done
+check "every task completes although one node's credentials fail" bash -c "
+  $AWAIT --timeout 20 '$root'/results/marie/k{1,2,3,4}.json &&
+  [ \$(jq -r .status '$root'/results/marie/k*.json | sort -u) = complete ]"
+check "... the failing node ran one and got no more; the other ran all four" bash -c "
+  [ \$(ls '$root'/node-bad/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 1 ] &&
+  [ \$(ls '$root'/node-good/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 4 ]"
+wait "$follow" || true
+check "... the orchestrator published node.parked for it, with the reason" bash -c "
+  jq_true '.node == \"marie-bad\" and .worker == \"marie\" and .reason == \"auth\"' '$root/parked.jsonl'"
+check "... status shows the node parked" bash -c "
+  '$CAF_NODE' status --connect '$P_EP' | grep -q 'marie-bad .*parked after auth: gets no tasks'"
+check "... and the worker itself is not parked" [ ! -e "$root/tasks/marie/.parked" ]
+
 # --- CURVE: encrypted, and unknown keys are refused -------------------------
 root=$(fresh_root curve)
 mkdir -p "$root/keys/allowed"

@@ -177,3 +177,35 @@ TEST(dispatcher, a_task_handed_back_unrun_goes_to_another_node_first) {
   EXPECT_TRUE(next.empty());
   EXPECT_EQ(d.queued("marie"), 1u);
 }
+
+TEST(dispatcher, a_parked_node_gets_nothing_new_and_its_task_goes_to_another_node) {
+  dispatcher d;
+  d.ready("n1", "marie@1", "marie", 1, {}, t0);
+  d.ready("n2", "marie@2", "marie", 1, {}, t0);
+  d.ready("n3", "anga@1", "anga", 1, {}, t0);
+  EXPECT_EQ(ids(d.submit(1, mk("a"), "marie")), (std::vector<std::string>{"n1:a"}));
+  EXPECT_EQ(ids(d.submit(2, mk("b"), "marie")), (std::vector<std::string>{"n2:b"}));
+  EXPECT_TRUE(d.submit(3, mk("c"), "marie").empty()); // both busy
+  std::vector<dispatcher::send_task> next;
+  // n1's credentials fail on a: n2 takes marie's work; a goes first in line.
+  EXPECT_TRUE(d.park("n1", 1, "auth", next));
+  EXPECT_TRUE(next.empty()); // n2 is still busy
+  EXPECT_EQ(d.nodes().at("n1").parked, "auth");
+  EXPECT_EQ(d.outstanding(), 3u); // nothing lost, nothing finished
+  EXPECT_TRUE(d.finished("n2", 2, next));
+  EXPECT_EQ(ids(next), (std::vector<std::string>{"n2:a"}));
+  // n2 fails too: no other marie node takes tasks (anga's does not count),
+  // so its answer stands and c stays queued for a node that comes.
+  next.clear();
+  EXPECT_FALSE(d.park("n2", 1, "spend_limit", next));
+  EXPECT_TRUE(next.empty());
+  EXPECT_EQ(d.nodes().at("n2").parked, "spend_limit");
+  EXPECT_TRUE(d.finished("n2", 1, next));
+  EXPECT_TRUE(next.empty());
+  EXPECT_EQ(d.queued("marie"), 1u);
+  // The first reason stays; a new connection starts afresh and takes c.
+  EXPECT_FALSE(d.park("n1", 9, "parked", next));
+  EXPECT_EQ(d.nodes().at("n1").parked, "auth");
+  EXPECT_EQ(ids(d.ready("n4", "marie@3", "marie", 1, {}, t0)),
+            (std::vector<std::string>{"n4:c"}));
+}
