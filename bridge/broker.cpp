@@ -772,8 +772,12 @@ struct broker::impl {
       };
       // Rounded up: a deadline less than a millisecond away must not make
       // the loop spin until it passes.
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(
-        next_beat - clock_type::now());
+      // Work left from the last pass (tasks a dead node's requeue freed,
+      // answers, actors to run) must not wait for the next heartbeat.
+      bool more = unit->pending() || !outgoing.empty() || !delivered.empty();
+      auto wait = more ? std::chrono::milliseconds(0)
+                       : std::chrono::ceil<std::chrono::milliseconds>(
+                           next_beat - clock_type::now());
       zmq::poll(items, 4, std::max(wait, std::chrono::milliseconds(0)));
       if (items[3].revents)
         break;
@@ -818,12 +822,13 @@ struct broker::impl {
           handle_note(n);
       flush_tasks();
       flush_delivered();
-      if (unit->run()) {
-        // An asker that ran here has likely sent its next task: out it goes
-        // now, not after another turn of the loop.
+      // An asker answered here runs now (inline_unit): its next task, most
+      // likely, goes out in this pass, not after another turn of the loop.
+      for (int round = 0; round < 8 && unit->run(); ++round) {
         for (auto& n : notes.take())
           handle_note(n);
         flush_tasks();
+        flush_delivered();
       }
       // After the next tasks: a node woken by an ACK alone would only wake
       // again for the TASK that follows.

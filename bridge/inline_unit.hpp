@@ -45,6 +45,8 @@ public:
   void exec_later(caf::resumable* ptr) override;
   /// Runs the actors woken here; true if there were any.
   bool run();
+  /// Actors wait here to run: the loop must not sleep before run().
+  bool pending() const { return !ready_.empty(); }
   /// Hands what waits to CAF's scheduler (before the owning thread ends).
   void release();
 

@@ -262,7 +262,9 @@ struct worker_client::impl {
       auto next = std::min(next_beat, reconnect_at);
       // Rounded up: a deadline less than a millisecond away must not make
       // the loop spin until it passes.
-      auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - clock_type::now());
+      auto wait = unit->pending()
+                    ? std::chrono::milliseconds(0)
+                    : std::chrono::ceil<std::chrono::milliseconds>(next - clock_type::now());
       zmq::poll(items.data(), items.size(),
                 std::max(wait, std::chrono::milliseconds(0)));
       if (items[0].revents)
@@ -289,9 +291,13 @@ struct worker_client::impl {
           }
           on_message(*m);
         }
-      // The worker's answers to what ran here are in the inbox already.
-      if (unit->run() || items[1].revents)
+      // The worker's answers to what ran here are in the inbox already;
+      // what the notes wake here in turn (a stop, on a drain) runs now too.
+      bool notes_in = items[1].revents;
+      for (int round = 0; round < 8 && (unit->run() || notes_in); ++round) {
         take_notes();
+        notes_in = false;
+      }
       flush_results();
       if (draining && running.empty() && unacked.empty()) {
         std::lock_guard<std::mutex> guard{drain_mtx};

@@ -89,9 +89,12 @@ TEST_F(inline_unit_test, an_idle_actor_runs_on_the_owning_thread_at_run) {
   trace t;
   auto& u = bound();
   auto a = spawn_probe(sys, t);
+  EXPECT_FALSE(u.pending());
   send_with(u, a, 1);
   EXPECT_EQ(t.size(), 0u); // waits for run(): nobody else has it
+  EXPECT_TRUE(u.pending());
   EXPECT_TRUE(u.run());
+  EXPECT_FALSE(u.pending());
   ASSERT_EQ(t.size(), 1u); // ran within run()
   EXPECT_EQ(t.at(0), here);
   EXPECT_FALSE(u.run()); // nothing left
