@@ -90,6 +90,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, deadline_atom, "deadline")
   CAF_ADD_ATOM(troupe, troupe, retry_atom, "retry")
   CAF_ADD_ATOM(troupe, troupe, cooldown_atom, "cooldown")
+  CAF_ADD_ATOM(troupe, troupe, unpark_atom, "unpark")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -282,6 +283,7 @@ using file_drop_actor = caf::typed_actor<
   caf::reacts_to<flush_atom>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<deadline_atom>,
+  caf::reacts_to<unpark_atom, std::string>,
   caf::replies_to<stop_atom, int64_t>::with<int32_t>>;
 
 } // namespace troupe

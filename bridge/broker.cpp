@@ -423,14 +423,21 @@ struct broker::impl {
             running.push_back(*t);
       auto slots = b.value("slots", 1);
       auto name = b.value("node", worker);
+      // A node whose worker parked before (it reconnects) takes nothing.
+      auto parked = b.value("parked", std::string{});
       if (b.value("batch", false))
         batching.insert(id);
       else
         batching.erase(id);
-      auto out = book.ready(id, name, worker, slots, running, now);
-      spdlog::info("worker node {} ({}, {} slots) is ready", name, worker, slots);
+      auto out = book.ready(id, name, worker, parked.empty() ? slots : 0, running, now);
+      if (!parked.empty())
+        book.park(id, parked);
+      spdlog::info("worker node {} ({}, {} slots) is ready{}", name, worker, slots,
+                   parked.empty() ? "" : ", but parked after " + parked);
       publish("node.up", {{"node", name}, {"worker", worker}, {"slots", slots}});
       send_tasks(std::move(out));
+      if (parked.empty() && links.worker_back)
+        links.worker_back(worker);
       return;
     }
     bool known = book.seen(id, now);

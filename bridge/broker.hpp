@@ -59,6 +59,10 @@ struct broker_links {
   caf::actor relay;         // (permit_atom, node, id, ask) -> limiter -> grant; required
   rate_limiter_actor limiter;
   recorder_actor recorder;  // events from worker nodes
+  /// Called on the broker's thread when a node of `worker` that takes tasks
+  /// says READY: a worker that parked (none of its nodes took tasks) may
+  /// run again. Optional.
+  std::function<void(const std::string& worker)> worker_back;
 };
 
 class broker {

@@ -141,14 +141,21 @@ bool dispatcher::handed_back(const std::string& id, uint64_t ticket,
   return true;
 }
 
+void dispatcher::park(const std::string& id, const std::string& why) {
+  auto n = nodes_.find(id);
+  if (n == nodes_.end())
+    return;
+  n->second.draining = true;
+  if (n->second.parked.empty())
+    n->second.parked = why;
+}
+
 bool dispatcher::park(const std::string& id, uint64_t ticket, const std::string& why,
                       std::vector<send_task>& next) {
   auto n = nodes_.find(id);
   if (n == nodes_.end())
     return false;
-  n->second.draining = true;
-  if (n->second.parked.empty())
-    n->second.parked = why;
+  park(id, why);
   auto& worker = n->second.worker;
   bool other = std::any_of(nodes_.begin(), nodes_.end(), [&](auto& x) {
     return x.first != id && x.second.worker == worker && !x.second.draining;

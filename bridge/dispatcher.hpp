@@ -90,6 +90,8 @@ public:
   /// and the answer stands (the whole worker parks).
   bool park(const std::string& id, uint64_t ticket, const std::string& why,
             std::vector<send_task>& next);
+  /// The same without a ticket: a node that says so in its READY.
+  void park(const std::string& id, const std::string& why);
 
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().

@@ -301,6 +301,16 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       }
       schedule_tick(self);
     },
+    [=](unpark_atom, const std::string& worker) {
+      // A node of the worker is back (a restarted container with fixed
+      // credentials): its tasks, kept in tasks/, run again.
+      auto& st = self->state;
+      if (st.stopping || !st.parked.erase(worker))
+        return;
+      spdlog::info("{}: a node that takes tasks is up; the worker runs again", worker);
+      st.q->unpark(worker);
+      scan(self);
+    },
     [=](stop_atom, int64_t grace_ms) -> caf::result<int32_t> {
       auto& st = self->state;
       st.stopping = true;

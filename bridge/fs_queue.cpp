@@ -251,6 +251,11 @@ void fs_queue::park(const std::string& worker, const std::string& reason) {
   write_file_atomic(tasks_dir(worker) + "/.parked", reason + "\n");
 }
 
+void fs_queue::unpark(const std::string& worker) {
+  std::error_code ec;
+  fs::remove(tasks_dir(worker) + "/.parked", ec);
+}
+
 std::string fs_queue::parked(const std::string& worker) const {
   problems ps;
   auto text = read_text_file(tasks_dir(worker) + "/.parked", ps);

@@ -88,6 +88,8 @@ public:
 
   /// The reason `worker` is parked, or "".
   std::string parked(const std::string& worker) const;
+  /// The worker runs again: its reason goes.
+  void unpark(const std::string& worker);
 
   /// Marks a task as running (status reads these markers).
   void mark_running(const std::string& worker, const std::string& task_id);

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
+#include "actors/worker.hpp"
 #include "bridge/callback_actor.hpp"
 #include "bridge/inline_unit.hpp"
 #include "bridge/wire.hpp"
@@ -47,6 +48,9 @@ struct worker_client::impl {
   std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
   wire::batch out{"RESULT", "RESULTS", "results"}; // until flush_results()
   std::optional<std::string> draining; // DRAIN sent (again on each connection)
+  /// The error kind after which the worker parked: said in READY, so that a
+  /// reconnection is not given tasks this node will not run.
+  std::string parked;
   // drain(): the caller waits for "nothing runs, nothing unacknowledged".
   std::mutex drain_mtx;
   std::condition_variable drain_cv;
@@ -90,11 +94,14 @@ struct worker_client::impl {
     json ids = json::array();
     for (auto& [t, _] : running)
       ids.push_back(wire::id_text(t));
-    send("READY", {{"worker", cfg.worker},
-                   {"slots", cfg.slots},
-                   {"node", cfg.node},
-                   {"running", ids},
-                   {"batch", true}});
+    json ready = {{"worker", cfg.worker},
+                  {"slots", cfg.slots},
+                  {"node", cfg.node},
+                  {"running", ids},
+                  {"batch", true}};
+    if (!parked.empty())
+      ready["parked"] = parked;
+    send("READY", std::move(ready));
     for (auto& [t, r] : unacked)
       add_result(t, r);
     flush_results();
@@ -181,6 +188,8 @@ struct worker_client::impl {
 
   void on_note(client_note& n) {
     if (auto* d = std::get_if<client_note::done>(&n.v)) {
+      if (auto& e = d->r.error; e && parked.empty() && parks_worker(e->kind))
+        parked = e->kind;
       running.erase(d->ticket);
       add_result(d->ticket, d->r);
       unacked.emplace(d->ticket, std::move(d->r));

@@ -155,6 +155,12 @@ int serve(const serve_options& opts) {
       relay = links.relay = sys.spawn(permit_relay, t->limiter, post);
       links.limiter = t->limiter;
       links.recorder = t->recorder;
+      // A worker that parked runs again when a node that takes tasks comes.
+      links.worker_back = [holder](const std::string& w) {
+        std::lock_guard<std::mutex> guard{holder->mtx};
+        if (holder->handle)
+          caf::anon_send(holder->handle, unpark_atom_v, w);
+      };
       br->start(links);
       spdlog::info("orchestrator: workers on {}, producers on {}, events on "
                    "{}{}",

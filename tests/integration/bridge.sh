@@ -42,6 +42,17 @@ start_worker() {
   PIDS+=("$LAST_WORKER")
   $AWAIT --timeout 30 "$dir/ready" || { tail -20 "$dir/worker.log"; return 1; }
 }
+# fake_worker <name> <node-dir> [args...]: a worker node running the fake
+# claude CLI (PATH set on the command itself: $! is then caf-node's own pid);
+# await <node-dir>/ready to know it is connected.
+fake_worker() {
+  local name=$1 dir=$2; shift 2
+  mkdir -p "$dir"
+  rm -f "$dir/ready"
+  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$name" --connect "${W_EP_FIXED:-$W_EP}" --root "$dir" \
+    --config "$CFG" "${LIVE[@]}" --ready-file "$dir/ready" "$@" >>"$dir/worker.log" 2>&1 &
+  PIDS+=("$!")
+}
 task_json() { # task_json <id> <worker> [deps-json]
   printf '{"task_id": "%s", "worker": "%s", "description": "Task %s for %s.", "dependencies": %s}' \
     "$1" "$2" "$1" "$2" "${3:-[]}"
@@ -199,11 +210,7 @@ jq 'del(.limits)' "$root/orch-cfg.json" >"$root/node-cfg.json"
 CFG_SAVED=$CFG; CFG="$root/orch-cfg.json"
 start_orch "$root"
 CFG="$root/node-cfg.json"
-mkdir -p "$root/node-marie"
-# (PATH set on the command itself: $! is then caf-node's own pid.)
-PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-marie" --config "$CFG" \
-  --slots 3 "${LIVE[@]}" --ready-file "$root/node-marie/ready" >"$root/node-marie/worker.log" 2>&1 &
-PIDS+=("$!")
+fake_worker marie "$root/node-marie" --slots 3
 $AWAIT --timeout 30 "$root/node-marie/ready"
 CFG=$CFG_SAVED
 for i in 1 2 3; do
@@ -227,12 +234,7 @@ jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
 CFG_SAVED=$CFG; CFG="$root/cfg.json"
 start_orch "$root"
 follow_events task.api_retry 1 "$root/retry.jsonl"
-for w in marie anga; do
-  mkdir -p "$root/node-$w"
-  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$w" --connect "$W_EP" --root "$root/node-$w" --config "$CFG" \
-    "${LIVE[@]}" --ready-file "$root/node-$w/ready" >"$root/node-$w/worker.log" 2>&1 &
-  PIDS+=("$!")
-done
+for w in marie anga; do fake_worker "$w" "$root/node-$w"; done
 $AWAIT --timeout 30 "$root/node-marie/ready" "$root/node-anga/ready"
 CFG=$CFG_SAVED
 printf '{"task_id": "hit", "worker": "marie", "description": "Evaluate. FAKE_CLAUDE:retry:429:3000"}' >"$root/hit.json"
@@ -260,13 +262,9 @@ jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
 CFG_SAVED=$CFG; CFG="$root/cfg.json"
 start_orch "$root"
 follow_events node.parked 1 "$root/parked.jsonl"
-for n in bad good; do
-  mkdir -p "$root/node-$n/auth-homes/marie/.claude"
-  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-$n" --config "$CFG" \
-    --node "marie-$n" --slots 1 "${LIVE[@]}" --ready-file "$root/node-$n/ready" >"$root/node-$n/worker.log" 2>&1 &
-  PIDS+=("$!")
-done
+mkdir -p "$root/node-bad/auth-homes/marie/.claude"
 echo 401 >"$root/node-bad/auth-homes/marie/.claude/fake-mode"
+for n in bad good; do fake_worker marie "$root/node-$n" --node "marie-$n" --slots 1; done
 $AWAIT --timeout 30 "$root/node-bad/ready" "$root/node-good/ready"
 CFG=$CFG_SAVED
 # One slot each: the first two tasks go one to each node, so the bad one
@@ -287,6 +285,53 @@ check "... the orchestrator published node.parked for it, with the reason" bash 
 check "... status shows the node parked" bash -c "
   '$CAF_NODE' status --connect '$P_EP' | grep -q 'marie-bad .*parked after auth: gets no tasks'"
 check "... and the worker itself is not parked" [ ! -e "$root/tasks/marie/.parked" ]
+
+# --- a worker whose only node parked runs again when a working node comes ---
+# The bad node alone: its 401 fails the task and parks marie (what comes next
+# stays in tasks/marie/). A node with working credentials connects: marie runs
+# again. After a restart of the orchestrator the bad node says in its READY
+# that it is parked, and is given nothing.
+root=$(fresh_root parkall)
+jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
+CFG_SAVED=$CFG; CFG="$root/cfg.json"
+port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+pport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+W_EP_FIXED="tcp://127.0.0.1:$port"
+P_FIXED="tcp://127.0.0.1:$pport"
+start_orch "$root"
+mkdir -p "$root/node-bad/auth-homes/marie/.claude"
+echo 401 >"$root/node-bad/auth-homes/marie/.claude/fake-mode"
+fake_worker marie "$root/node-bad" --node marie-bad --slots 1
+$AWAIT --timeout 30 "$root/node-bad/ready"
+for i in 1 2; do
+  task_json "m$i" marie >"$root/m$i.json"
+  "$CAF_NODE" submit "$root/m$i.json" --connect "$P_EP" >/dev/null
+done
+check "its only node's credentials fail: the task fails (auth) and marie parks" bash -c "
+  $AWAIT --timeout 20 '$root/results/marie/m1.json' '$root/tasks/marie/.parked' &&
+  [ \$(jq -r .error.kind '$root/results/marie/m1.json') = auth ]"
+fake_worker marie "$root/node-good" --node marie-good --slots 1
+check "a node with working credentials comes: marie runs again, m2 completes" bash -c "
+  $AWAIT --timeout 20 '$root/results/marie/m2.json' &&
+  [ \$(jq -r .status '$root/results/marie/m2.json') = complete ]"
+check "... on the new node (the parked one ran m1 only), and the park is lifted" bash -c "
+  [ \$(ls '$root'/node-bad/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 1 ] &&
+  [ \$(ls '$root'/node-good/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 1 ] &&
+  [ ! -e '$root/tasks/marie/.parked' ]"
+kill -9 "$ORCH_PID"
+wait "$ORCH_PID" 2>/dev/null || true # gone, its port free
+rm -f "$root/node-bad/ready" "$root/node-good/ready"
+start_orch "$root"
+check "after an orchestrator restart the parked node says so as it reconnects" bash -c "
+  $AWAIT --timeout 30 '$root/node-bad/ready' '$root/node-good/ready' &&
+  '$CAF_NODE' status --connect '$P_EP' | grep -q 'marie-bad .*parked after auth'"
+task_json m3 marie >"$root/m3.json"
+"$CAF_NODE" submit "$root/m3.json" --connect "$P_EP" >/dev/null
+check "... and m3 runs on the working node" bash -c "
+  $AWAIT --timeout 20 '$root/results/marie/m3.json' &&
+  [ \$(ls '$root'/node-good/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 2 ]"
+unset W_EP_FIXED P_FIXED
+CFG=$CFG_SAVED
 
 # --- CURVE: encrypted, and unknown keys are refused -------------------------
 root=$(fresh_root curve)
