@@ -429,9 +429,7 @@ struct broker::impl {
         batching.insert(id);
       else
         batching.erase(id);
-      auto out = book.ready(id, name, worker, parked.empty() ? slots : 0, running, now);
-      if (!parked.empty())
-        book.park(id, parked);
+      auto out = book.ready(id, name, worker, slots, running, now, parked);
       spdlog::info("worker node {} ({}, {} slots) is ready{}", name, worker, slots,
                    parked.empty() ? "" : ", but parked after " + parked);
       publish("node.up", {{"node", name}, {"worker", worker}, {"slots", slots}});

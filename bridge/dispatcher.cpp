@@ -50,7 +50,8 @@ dispatcher::submit(uint64_t ticket, task t, const std::string& worker,
 std::vector<dispatcher::send_task>
 dispatcher::ready(const std::string& id, const std::string& name,
                   const std::string& worker, int slots,
-                  const std::vector<uint64_t>& running, time_point now) {
+                  const std::vector<uint64_t>& running, time_point now,
+                  const std::string& parked) {
   std::vector<send_task> out;
   if (nodes_.count(id))
     drop(id, out); // a second READY on one connection: start afresh
@@ -60,6 +61,8 @@ dispatcher::ready(const std::string& id, const std::string& name,
   n.worker = worker;
   n.slots = std::max(1, slots);
   n.last_seen = now;
+  n.parked = parked;
+  n.draining = !parked.empty();
   for (auto ticket : running) {
     auto j = jobs_.find(ticket);
     if (j == jobs_.end() || j->second.worker != worker)
@@ -141,21 +144,14 @@ bool dispatcher::handed_back(const std::string& id, uint64_t ticket,
   return true;
 }
 
-void dispatcher::park(const std::string& id, const std::string& why) {
-  auto n = nodes_.find(id);
-  if (n == nodes_.end())
-    return;
-  n->second.draining = true;
-  if (n->second.parked.empty())
-    n->second.parked = why;
-}
-
 bool dispatcher::park(const std::string& id, uint64_t ticket, const std::string& why,
                       std::vector<send_task>& next) {
   auto n = nodes_.find(id);
   if (n == nodes_.end())
     return false;
-  park(id, why);
+  n->second.draining = true;
+  if (n->second.parked.empty())
+    n->second.parked = why;
   auto& worker = n->second.worker;
   bool other = std::any_of(nodes_.begin(), nodes_.end(), [&](auto& x) {
     return x.first != id && x.second.worker == worker && !x.second.draining;

@@ -53,10 +53,12 @@ public:
 
   /// A node said READY. `running`: tickets it still runs from before a
   /// reconnection (they are taken back from the queue or another node).
+  /// `parked`: the READY says its worker parked (see park()): it gets
+  /// nothing new.
   std::vector<send_task> ready(const std::string& id, const std::string& name,
                                const std::string& worker, int slots,
                                const std::vector<uint64_t>& running,
-                               time_point now);
+                               time_point now, const std::string& parked = {});
 
   /// Any message from a node: it is alive. False if the node is unknown.
   bool seen(const std::string& id, time_point now);
@@ -90,8 +92,6 @@ public:
   /// and the answer stands (the whole worker parks).
   bool park(const std::string& id, uint64_t ticket, const std::string& why,
             std::vector<send_task>& next);
-  /// The same without a ticket: a node that says so in its READY.
-  void park(const std::string& id, const std::string& why);
 
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().

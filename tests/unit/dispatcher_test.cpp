@@ -209,3 +209,13 @@ TEST(dispatcher, a_parked_node_gets_nothing_new_and_its_task_goes_to_another_nod
   EXPECT_EQ(ids(d.ready("n4", "marie@3", "marie", 1, {}, t0)),
             (std::vector<std::string>{"n4:c"}));
 }
+
+TEST(dispatcher, a_node_whose_ready_says_parked_gets_nothing) {
+  dispatcher d;
+  EXPECT_TRUE(d.submit(1, mk("a"), "marie").empty());
+  EXPECT_TRUE(d.ready("n1", "marie@1", "marie", 2, {}, t0, "auth").empty());
+  EXPECT_EQ(d.nodes().at("n1").parked, "auth");
+  EXPECT_EQ(d.queued("marie"), 1u);
+  EXPECT_EQ(ids(d.ready("n2", "marie@2", "marie", 1, {}, t0)),
+            (std::vector<std::string>{"n2:a"}));
+}
