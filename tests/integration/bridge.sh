@@ -31,28 +31,27 @@ start_orch() {
   P_EP=$(jq -r .producers "$root/orch.ready")
   E_EP=$(jq -r .events "$root/orch.ready")
 }
-# start_worker <root> <name> <node-dir> [args...]: waits until it is connected
-start_worker() {
-  local root=$1 name=$2 dir=$3; shift 3
-  mkdir -p "$dir"
-  rm -f "$dir/ready"
-  "$CAF_NODE" worker "$name" --connect "${W_EP_FIXED:-$W_EP}" --root "$dir" --config "$CFG" \
-    --executor sim "${LIVE[@]}" --ready-file "$dir/ready" "$@" >>"$dir/worker.log" 2>&1 &
-  LAST_WORKER=$!
-  PIDS+=("$LAST_WORKER")
-  $AWAIT --timeout 30 "$dir/ready" || { tail -20 "$dir/worker.log"; return 1; }
-}
-# fake_worker <name> <node-dir> [args...]: a worker node running the fake
-# claude CLI (PATH set on the command itself: $! is then caf-node's own pid);
-# await <node-dir>/ready to know it is connected.
-fake_worker() {
+# launch_worker <name> <node-dir> [args...]: a worker node in the background
+# ($LAST_WORKER); await <node-dir>/ready to know it is connected. `env` execs
+# caf-node, so $! is caf-node's own pid; $WORKER_PATH is its PATH.
+launch_worker() {
   local name=$1 dir=$2; shift 2
   mkdir -p "$dir"
   rm -f "$dir/ready"
-  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$name" --connect "${W_EP_FIXED:-$W_EP}" --root "$dir" \
-    --config "$CFG" "${LIVE[@]}" --ready-file "$dir/ready" "$@" >>"$dir/worker.log" 2>&1 &
-  PIDS+=("$!")
+  env PATH="${WORKER_PATH:-$PATH}" "$CAF_NODE" worker "$name" --connect "${W_EP_FIXED:-$W_EP}" \
+    --root "$dir" --config "$CFG" "${LIVE[@]}" --ready-file "$dir/ready" "$@" >>"$dir/worker.log" 2>&1 &
+  LAST_WORKER=$!
+  PIDS+=("$LAST_WORKER")
 }
+# start_worker <root> <name> <node-dir> [args...]: on the simulator; waits
+# until it is connected
+start_worker() {
+  local name=$2 dir=$3; shift 3
+  launch_worker "$name" "$dir" --executor sim "$@"
+  $AWAIT --timeout 30 "$dir/ready" || { tail -20 "$dir/worker.log"; return 1; }
+}
+# fake_worker <name> <node-dir> [args...]: running the fake claude CLI
+fake_worker() { WORKER_PATH="$SRC/tests/fake:$PATH" launch_worker "$@"; }
 task_json() { # task_json <id> <worker> [deps-json]
   printf '{"task_id": "%s", "worker": "%s", "description": "Task %s for %s.", "dependencies": %s}' \
     "$1" "$2" "$1" "$2" "${3:-[]}"
@@ -382,8 +381,7 @@ check "a worker node with an unknown key is never admitted" bash -c "! $AWAIT --
 check "... it logs that its key was refused" \
   await_change 20 modify "$root/node-stranger/worker.log" grep -q 'our key was refused' "$root/node-stranger/worker.log"
 kill -TERM "$STRANGER"
-rc=0
-timeout 20 tail --pid="$STRANGER" -f /dev/null && wait "$STRANGER" || rc=$?
+await_exit "$STRANGER"
 check "... and still stops on SIGTERM, exit 0 (no send waits for a connection)" [ "$rc" -eq 0 ]
 check "... the orchestrator lists only marie's node" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json --curve-secret '$root/keys/producer.secret' --server-key '$root/keys/orchestrator.pub' |
@@ -400,8 +398,7 @@ kill -TERM "$NODE_A"
 check "the orchestrator hears that node A drains" \
   await_change 20 modify "$root/orch.log" grep -q 'is draining' "$root/orch.log"
 task_json dr-2 marie >"$root/tasks/marie/dr-2.json" # arrives while node A drains
-rc=0
-timeout 20 tail --pid="$NODE_A" -f /dev/null && wait "$NODE_A" || rc=$?
+await_exit "$NODE_A"
 check "a draining node exits 0 once its task is delivered" [ "$rc" -eq 0 ]
 check "... its task completed there, on the first attempt" \
   json_is "$root/results/marie/dr-1.json" 'j["status"] == "complete" and j["attempt"] == 1'
@@ -428,15 +425,13 @@ $AWAIT --timeout 20 "$root/handed-back"
 check "a stopping node's unrun answer goes to another node" \
   await_change 20 modify "$root/orch.log" grep -q 'handed back hb-1 unrun' "$root/orch.log"
 start_worker "$root" marie "$root/node-b" --sim-latency-ms 10
-rc=0
-timeout 30 tail --pid="$SUBMITTER" -f /dev/null && wait "$SUBMITTER" || rc=$?
+await_exit "$SUBMITTER" 30
 check "the producer waiting for it gets the next node's result: exit 0" [ "$rc" -eq 0 ]
 check "... complete, on the first attempt" \
   jq_true '.status == "complete" and .attempt == 1' "$root/hb-1.out"
 check "... and the stopping node was given nothing more" [ ! -e "$root/second-task" ]
 kill -TERM "$LEAVING"
-rc=0
-timeout 20 tail --pid="$LEAVING" -f /dev/null && wait "$LEAVING" || rc=$?
+await_exit "$LEAVING"
 check "... it leaves when told (exit 0)" [ "$rc" -eq 0 ]
 
 # --- batches: a node that says "batch" gets its waiting tasks in one TASKS, and
@@ -463,8 +458,7 @@ check "... the result that does not decode fails that attempt (crashed), which i
 check "... the entry that is not an object was dropped with a warning" \
   await_change 20 modify "$root/orch.log" grep -q "a RESULT that is not a JSON object was dropped" "$root/orch.log"
 kill -TERM "$BATCHER"
-rc=0
-timeout 20 tail --pid="$BATCHER" -f /dev/null && wait "$BATCHER" || rc=$?
+await_exit "$BATCHER"
 check "... it leaves when told (exit 0)" [ "$rc" -eq 0 ]
 
 # --- stopping: tasks no node has taken go back at once ----------------------
@@ -473,8 +467,7 @@ start_orch "$root" --grace-s 60
 for id in wait-1 wait-2; do task_json "$id" marie >"$root/tasks/marie/$id.json"; done
 $AWAIT --timeout 20 "$root/tasks/marie/.claimed" 2 # claimed, queued for a node
 kill -TERM "$ORCH_PID"
-rc=0
-timeout 20 tail --pid="$ORCH_PID" -f /dev/null && wait "$ORCH_PID" || rc=$?
+await_exit "$ORCH_PID"
 check "an orchestrator with queued tasks and no node stops at once (not after its 60 s grace), exit 0" [ "$rc" -eq 0 ]
 check "... the queued tasks are back in tasks/, unrun" bash -c "
   [ -e '$root/tasks/marie/wait-1.json' ] && [ -e '$root/tasks/marie/wait-2.json' ] &&

@@ -119,8 +119,7 @@ RUN_PID=$!
   "$r/workspaces/marie/started.a" "$r/workspaces/marie/started.b"
 agents=$(cat "$r/workspaces/marie/started.a" "$r/workspaces/marie/started.b" | tr '\n' ' ')
 kill -TERM "$RUN_PID"
-rc=0
-timeout 20 tail --pid="$RUN_PID" -f /dev/null && wait "$RUN_PID" || rc=$?
+await_exit "$RUN_PID"
 check "an interrupted run exits 143 (128 + SIGTERM) at once" [ "$rc" -eq 143 ]
 check "... its two running agents are gone ($agents)" bash -c "
   [ -n '$agents' ] && for p in $agents; do ! kill -0 \$p 2>/dev/null || grep -q 'State:.*Z' /proc/\$p/status || exit 1; done"

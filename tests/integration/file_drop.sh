@@ -205,8 +205,7 @@ serve_long_task "$root" 60
 kill -TERM "$SERVE_PID"
 await_change 20 modify "$root/serve.log" grep -q 'again to stop at once' "$root/serve.log"
 kill -TERM "$SERVE_PID"
-rc=0
-timeout 20 tail --pid="$SERVE_PID" -f /dev/null && wait "$SERVE_PID" || rc=$?
+await_exit "$SERVE_PID"
 SERVE_PID=""
 check "a second SIGTERM stops serve at once (not after its 60 s grace), exit 0" [ "$rc" -eq 0 ]
 check "... the running task is back in tasks/, with no result" bash -c "

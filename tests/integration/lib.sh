@@ -57,6 +57,12 @@ await_change() {
   done
 }
 # count_is <n> <dir>: the directory holds exactly n entries.
+# await_exit <pid> [seconds]: waits (20 s by default) for a child of this
+# shell to end and sets rc to its exit status (124: it did not end in time).
+await_exit() {
+  rc=0
+  timeout "${2:-20}" tail --pid="$1" -f /dev/null && wait "$1" || rc=$?
+}
 count_is() { [ "$(ls "$2" | wc -l)" -eq "$1" ]; }
 with_fake_claude() { PATH="$SRC/tests/fake:$PATH" "$@"; }
 # `jq -e EXPR [FILE]` that fails on empty input (plain jq -e passes it).
