@@ -10,15 +10,6 @@ namespace troupe {
 
 namespace {
 
-void key(std::string& out, const char* k, bool& first) {
-  if (!first)
-    out += ',';
-  first = false;
-  out += '"';
-  out += k; // our own field names: nothing to escape
-  out += "\":";
-}
-
 void number(std::string& out, int64_t v) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -46,21 +37,74 @@ void strings(std::string& out, const std::vector<std::string>& xs) {
   out += ']';
 }
 
-/// The unknown fields kept in `extra`, after the known ones (as merge_extra:
-/// a known field is never overridden).
-template <class Names>
-void extras(std::string& out, const json& extra, const Names& known) {
-  if (!extra.is_object())
-    return;
-  for (auto& [k, v] : extra.items()) {
-    if (std::find(known.begin(), known.end(), k) != known.end())
-      continue;
-    out += ',';
-    append_json_string(out, k);
-    out += ':';
-    out += v.dump();
+/// Writes one JSON object, member by member: w.add("name", value).
+class object_writer {
+public:
+  explicit object_writer(std::string& out) : out_(out) {
+    out_ += '{';
   }
-}
+  void add(const char* k, std::string_view v) {
+    key(k);
+    append_json_string(out_, v);
+  }
+  void add(const char* k, int64_t v) {
+    key(k);
+    number(out_, v);
+  }
+  void add(const char* k, double v) {
+    key(k);
+    number(out_, v);
+  }
+  void add(const char* k, const std::vector<std::string>& xs) {
+    key(k);
+    strings(out_, xs);
+  }
+  /// A member whose value is JSON text already.
+  void add_json(const char* k, std::string_view text) {
+    key(k);
+    out_ += text;
+  }
+  /// A member that is an object: write its members with the writer returned,
+  /// then close() it.
+  object_writer add_object(const char* k) {
+    key(k);
+    return object_writer{out_};
+  }
+  /// The unknown fields kept in `extra`, after the known ones (as
+  /// merge_extra: a known field is never overridden).
+  template <class Names>
+  void add_extras(const json& extra, const Names& known) {
+    if (!extra.is_object())
+      return;
+    for (auto& [k, v] : extra.items()) {
+      if (std::find(known.begin(), known.end(), k) != known.end())
+        continue;
+      comma();
+      append_json_string(out_, k);
+      out_ += ':';
+      out_ += v.dump();
+    }
+  }
+  void close() {
+    out_ += '}';
+  }
+
+private:
+  void comma() {
+    if (!first_)
+      out_ += ',';
+    first_ = false;
+  }
+  void key(const char* k) {
+    comma();
+    out_ += '"';
+    out_ += k; // our own field names: nothing to escape
+    out_ += "\":";
+  }
+
+  std::string& out_;
+  bool first_ = true;
+};
 
 } // namespace
 
@@ -101,91 +145,55 @@ void append_json_string(std::string& out, std::string_view s) {
 }
 
 void append_json(std::string& out, const task& t) {
-  bool first = true;
-  out += '{';
-  key(out, "task_id", first);
-  append_json_string(out, t.task_id);
-  key(out, "worker", first);
-  append_json_string(out, t.worker);
-  key(out, "description", first);
-  append_json_string(out, t.description);
-  key(out, "dependencies", first);
-  strings(out, t.dependencies);
-  key(out, "priority", first);
-  append_json_string(out, to_string(t.prio));
-  key(out, "context", first);
-  out += t.context.is_null() ? "{}" : t.context.dump();
-  if (t.timeout_s) {
-    key(out, "timeout_s", first);
-    number(out, *t.timeout_s);
-  }
-  if (t.max_attempts) {
-    key(out, "max_attempts", first);
-    number(out, int64_t{*t.max_attempts});
-  }
-  if (t.model) {
-    key(out, "model", first);
-    append_json_string(out, *t.model);
-  }
-  if (t.budget_usd) {
-    key(out, "budget_usd", first);
-    number(out, *t.budget_usd);
-  }
-  extras(out, t.extra, task_fields);
-  out += '}';
+  object_writer w{out};
+  w.add("task_id", t.task_id);
+  w.add("worker", t.worker);
+  w.add("description", t.description);
+  w.add("dependencies", t.dependencies);
+  w.add("priority", to_string(t.prio));
+  w.add_json("context", t.context.is_null() ? "{}" : t.context.dump());
+  if (t.timeout_s)
+    w.add("timeout_s", *t.timeout_s);
+  if (t.max_attempts)
+    w.add("max_attempts", int64_t{*t.max_attempts});
+  if (t.model)
+    w.add("model", *t.model);
+  if (t.budget_usd)
+    w.add("budget_usd", *t.budget_usd);
+  w.add_extras(t.extra, task_fields);
+  w.close();
 }
 
 void append_json(std::string& out, const result& r) {
-  bool first = true;
-  out += '{';
-  key(out, "task_id", first);
-  append_json_string(out, r.task_id);
-  key(out, "status", first);
-  append_json_string(out, to_string(r.state));
-  key(out, "worker", first);
-  append_json_string(out, r.worker);
-  key(out, "completed_at", first);
-  append_json_string(out, r.completed_at);
-  key(out, "artifacts", first);
-  strings(out, r.artifacts);
-  key(out, "summary", first);
-  append_json_string(out, r.summary);
-  key(out, "findings", first);
-  strings(out, r.findings);
-  key(out, "attempt", first);
-  number(out, int64_t{r.attempt});
-  key(out, "duration_ms", first);
-  number(out, r.duration_ms);
-  key(out, "model", first);
-  append_json_string(out, r.model);
-  key(out, "session_id", first);
-  append_json_string(out, r.session_id);
-  key(out, "usage", first);
-  out += "{\"input_tokens\":";
-  number(out, r.tokens.input_tokens);
-  out += ",\"output_tokens\":";
-  number(out, r.tokens.output_tokens);
-  out += ",\"cache_creation_input_tokens\":";
-  number(out, r.tokens.cache_creation_input_tokens);
-  out += ",\"cache_read_input_tokens\":";
-  number(out, r.tokens.cache_read_input_tokens);
-  out += '}';
-  key(out, "cost_usd", first);
-  number(out, r.cost_usd);
+  object_writer w{out};
+  w.add("task_id", r.task_id);
+  w.add("status", to_string(r.state));
+  w.add("worker", r.worker);
+  w.add("completed_at", r.completed_at);
+  w.add("artifacts", r.artifacts);
+  w.add("summary", r.summary);
+  w.add("findings", r.findings);
+  w.add("attempt", int64_t{r.attempt});
+  w.add("duration_ms", r.duration_ms);
+  w.add("model", r.model);
+  w.add("session_id", r.session_id);
+  auto usage = w.add_object("usage");
+  usage.add("input_tokens", r.tokens.input_tokens);
+  usage.add("output_tokens", r.tokens.output_tokens);
+  usage.add("cache_creation_input_tokens", r.tokens.cache_creation_input_tokens);
+  usage.add("cache_read_input_tokens", r.tokens.cache_read_input_tokens);
+  usage.close();
+  w.add("cost_usd", r.cost_usd);
   if (r.error) {
-    key(out, "error", first);
-    out += "{\"kind\":";
-    append_json_string(out, r.error->kind);
-    out += ",\"message\":";
-    append_json_string(out, r.error->message);
-    out += '}';
+    auto e = w.add_object("error");
+    e.add("kind", r.error->kind);
+    e.add("message", r.error->message);
+    e.close();
   }
-  if (r.simulated) {
-    key(out, "simulated", first);
-    out += "true";
-  }
-  extras(out, r.extra, result_fields);
-  out += '}';
+  if (r.simulated)
+    w.add_json("simulated", "true");
+  w.add_extras(r.extra, result_fields);
+  w.close();
 }
 
 } // namespace troupe
