@@ -180,7 +180,7 @@ bool is_stopped_result(const result& r) {
 }
 
 result parked_result(const task& t, const std::string& reason) {
-  return make_failure(t, status::cancelled, "parked",
+  return make_failure(t, status::cancelled, std::string{parked_kind},
                       "not run: worker " + t.worker + " is parked after "
                         + reason + "; fix it and start again");
 }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <deque>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -69,6 +70,8 @@ bool parks_worker(const std::string& kind);
 /// The answer to a task a parked worker did not run: status cancelled,
 /// error.kind "parked", the reason in the message.
 result parked_result(const task& t, const std::string& reason);
+/// Its error.kind.
+inline constexpr std::string_view parked_kind = "parked";
 
 /// The answer to a task not started because its worker is stopping: status
 /// cancelled, error.kind "stopping"; a file drop hands such a task back.

@@ -357,7 +357,7 @@ struct broker::impl {
       return;
     }
     if (!stopping && res.object && res.kind
-        && (*res.kind == "parked" || parks_worker(*res.kind))
+        && (*res.kind == parked_kind || parks_worker(*res.kind))
         && park_node(id, *ticket, *res.kind, t->task_id))
       return;
     // The job ends here: what decode_result needs if the text does not decode.

@@ -265,11 +265,11 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
       spdlog::debug("{}/{}: result back", r.worker, r.task_id);
-      if (is_stopped_result(r) || (r.error && r.error->kind == "parked")) {
+      if (is_stopped_result(r) || (r.error && r.error->kind == parked_kind)) {
         // Not run: the task goes back to tasks/ and waits for a restart
         // (once the cause, credentials or a spend limit, is fixed).
         st.q->hand_back(i->second.worker, i->second.name);
-        if (r.error->kind == "parked" && st.parked.insert(r.worker).second) {
+        if (r.error->kind == parked_kind && st.parked.insert(r.worker).second) {
           spdlog::warn("{}: parked; its tasks stay in tasks/{}/ ({})",
                        r.worker, r.worker, r.error->message);
           st.q->park(r.worker, r.error->message);
