@@ -44,7 +44,7 @@ struct worker_client::impl {
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
-  std::map<uint64_t, task> running;   // tickets being run here
+  std::set<uint64_t> running;         // tickets being run here
   std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
   wire::batch out{"RESULT", "RESULTS", "results"}; // until flush_results()
   std::optional<std::string> draining; // DRAIN sent (again on each connection)
@@ -92,7 +92,7 @@ struct worker_client::impl {
     sock->connect(cfg.endpoint);
     heard = false;
     json ids = json::array();
-    for (auto& [t, _] : running)
+    for (auto t : running)
       ids.push_back(wire::id_text(t));
     json ready = {{"worker", cfg.worker},
                   {"slots", cfg.slots},
@@ -131,7 +131,7 @@ struct worker_client::impl {
     }
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
-    running.emplace(*ticket, *t);
+    running.insert(*ticket);
     send_here(worker, caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
               std::move(*t), *ticket);
   }
