@@ -14,6 +14,17 @@ retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
 retry-after), slow (--latency-ms before answering), hang (never answers);
 with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
 The answer ends with the JSON report block troupe asks agents for.
+
+Tool use is scripted by the prompt: a line `mock-script: [STEP, ...]` in the
+conversation's first user message makes the mock answer its Nth request in
+that conversation (N = assistant turns so far) with step N. A step
+{"tool": NAME, "input": {...}} is answered as a tool_use block ("{cwd}" in a
+string becomes the CLI's primary working directory); {"report": {...}} ends
+the conversation with that report block; past the last step the default
+report follows. The tool_result blocks the CLI sends back are logged
+("tool_results": tool name, is_error, content), as are the tools and agent
+types offered. A sub-agent's conversation starts with its own prompt, so it
+gets the default answer.
 """
 import argparse
 import json
@@ -73,6 +84,83 @@ def last_user_text(body):
             texts = [b.get("text", "") for b in c if isinstance(b, dict) and b.get("type") == "text"]
             return texts[-1] if texts else ""
     return ""
+
+
+def user_texts(message):
+    c = message.get("content")
+    if isinstance(c, str):
+        return [c]
+    return [b.get("text", "") for b in c or [] if isinstance(b, dict) and b.get("type") == "text"]
+
+
+SCRIPT_RE = re.compile(r"^mock-script: (.+)$", re.M)
+CWD_RE = re.compile(r"Primary working directory: (\S+)")
+
+
+def script_of(body):
+    """The steps the conversation's first message asks for, and the CLI's
+    working directory; ([], "") for a conversation without a script."""
+    msgs = body.get("messages") or []
+    if not msgs:
+        return [], ""
+    text = "\n".join(user_texts(msgs[0]))
+    m = SCRIPT_RE.search(text)
+    cwd = CWD_RE.search(text)
+    return (json.loads(m.group(1)) if m else []), (cwd.group(1) if cwd else "")
+
+
+def with_cwd(x, cwd):
+    if isinstance(x, str):
+        return x.replace("{cwd}", cwd)
+    if isinstance(x, list):
+        return [with_cwd(v, cwd) for v in x]
+    if isinstance(x, dict):
+        return {k: with_cwd(v, cwd) for k, v in x.items()}
+    return x
+
+
+def tool_results(body):
+    """The tool_result blocks of the last user message, named by the tool
+    each answers."""
+    msgs = body.get("messages") or []
+    names = {}
+    for m in msgs:
+        if m.get("role") == "assistant" and isinstance(m.get("content"), list):
+            for b in m["content"]:
+                if isinstance(b, dict) and b.get("type") == "tool_use":
+                    names[b.get("id")] = b.get("name")
+    out = []
+    if msgs and isinstance(msgs[-1].get("content"), list):
+        for b in msgs[-1]["content"]:
+            if isinstance(b, dict) and b.get("type") == "tool_result":
+                c = b.get("content")
+                if isinstance(c, list):
+                    c = "".join(x.get("text", "") for x in c if isinstance(x, dict))
+                out.append({"tool": names.get(b.get("tool_use_id"), "?"),
+                            "is_error": bool(b.get("is_error")), "content": str(c)[:2000]})
+    return out
+
+
+def agent_types(body):
+    """Agent types the CLI lists for its Agent tool (a system reminder)."""
+    for m in (body.get("messages") or [])[:1]:
+        for t in user_texts(m):
+            if "Available agent types" in t:
+                return re.findall(r"^- ([^:\s]+):", t, re.M)
+    return []
+
+
+def next_step(body):
+    """(tool_use block or None, report dict or None) for this request."""
+    steps, cwd = script_of(body)
+    turn = sum(1 for m in body.get("messages") or [] if m.get("role") == "assistant")
+    if turn >= len(steps):
+        return None, None
+    step = with_cwd(steps[turn], cwd)
+    if "tool" in step:
+        return {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20],
+                "name": step["tool"], "input": step.get("input", {})}, None
+    return None, step.get("report")
 
 
 def orchestrator_answer(text):
@@ -141,7 +229,9 @@ class Handler(BaseHTTPRequestHandler):
                  "api_key": self.headers.get("x-api-key", ""),
                  "model": body.get("model"), "stream": bool(body.get("stream")),
                  "system": body.get("system"), "user": last_user_text(body)[:20000],
-                 "tools": len(body.get("tools") or [])}
+                 "tools": len(body.get("tools") or []),
+                 "tool_names": [t.get("name") for t in body.get("tools") or []],
+                 "agent_types": agent_types(body), "tool_results": tool_results(body)}
         if not self.path.split("?")[0].endswith("/v1/messages"):
             entry["status"] = 404
             self._log(entry)
@@ -178,12 +268,19 @@ class Handler(BaseHTTPRequestHandler):
                                "This request would exceed the rate limit for your organization.",
                                {"retry-after": str(retry_after)})
         inp = estimate_input(body)
-        answer = orchestrator_answer(last_user_text(body)) or (
-            "I have done the task.\n\n```json\n" + json.dumps({
-                "summary": "Mock answer to: " + last_user_text(body).strip().splitlines()[0][:120]
-                if last_user_text(body).strip() else "Mock answer",
-                "findings": ["mock finding"], "artifacts": []}) + "\n```\n")
-        out = max(1, len(answer) // 4)
+        tool_use, report = next_step(body)
+        first = user_texts((body.get("messages") or [{}])[0])
+        asked = first[-1].strip() if first else ""
+        if tool_use:
+            answer = "Using " + tool_use["name"] + "."
+        else:
+            answer = orchestrator_answer(last_user_text(body)) or (
+                "I have done the task.\n\n```json\n" + json.dumps(report or {
+                    "summary": "Mock answer to: " + asked.splitlines()[0][:120] if asked else "Mock answer",
+                    "findings": ["mock finding"], "artifacts": []}) + "\n```\n")
+        if tool_use:
+            entry["tool_use"] = {"name": tool_use["name"], "input": tool_use["input"]}
+        out = max(1, len(answer + json.dumps(tool_use or "")) // 4)
         max_tokens = int(body.get("max_tokens", 4096))
         out = min(out, max_tokens)
         with LOCK:
@@ -209,10 +306,11 @@ class Handler(BaseHTTPRequestHandler):
         model = body.get("model", "claude-sonnet-4-5")
         usage = {"input_tokens": inp, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
                  "output_tokens": out}
+        stop = "tool_use" if tool_use else "end_turn"
         if not body.get("stream"):
             return self._json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
-                                    "content": [{"type": "text", "text": answer}],
-                                    "stop_reason": "end_turn", "stop_sequence": None, "usage": usage})
+                                    "content": [{"type": "text", "text": answer}] + ([tool_use] if tool_use else []),
+                                    "stop_reason": stop, "stop_sequence": None, "usage": usage})
         self.send_response(200)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
@@ -235,7 +333,15 @@ class Handler(BaseHTTPRequestHandler):
             ev("content_block_delta", {"type": "content_block_delta", "index": 0,
                                        "delta": {"type": "text_delta", "text": answer[i:i + 64]}})
         ev("content_block_stop", {"type": "content_block_stop", "index": 0})
-        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        if tool_use:
+            ev("content_block_start", {"type": "content_block_start", "index": 1, "content_block": {
+                "type": "tool_use", "id": tool_use["id"], "name": tool_use["name"], "input": {}}})
+            args = json.dumps(tool_use["input"])
+            for i in range(0, len(args), 64):
+                ev("content_block_delta", {"type": "content_block_delta", "index": 1,
+                                           "delta": {"type": "input_json_delta", "partial_json": args[i:i + 64]}})
+            ev("content_block_stop", {"type": "content_block_stop", "index": 1})
+        ev("message_delta", {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                              "usage": {"output_tokens": out}})
         ev("message_stop", {"type": "message_stop"})
         self.close_connection = True
