@@ -5,6 +5,7 @@
 #include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/clock.hpp"
+#include "core/permissions.hpp"
 #include "core/prompt.hpp"
 
 namespace troupe {
@@ -93,8 +94,11 @@ void finish_run(self_ptr self, uint64_t run_no) {
 
 void record(self_ptr self, run_t& run, size_t i, result r) {
   auto& t = run.wf.tasks[i];
+  // A complete result's denials (on_denial "report") are in its event too.
+  auto denied = denials_of(r);
   event(self, run, r.ok() ? "complete" : std::string{to_string(r.state)}.c_str(),
-        t, r.ok() ? std::string{} : r.error ? r.error->kind + ": " + r.error->message : r.summary);
+        t, r.ok() ? denied.empty() ? std::string{} : "denied: " + describe(denied)
+           : r.error ? r.error->kind + ": " + r.error->message : r.summary);
   if (self->state.recorder)
     self->send(self->state.recorder, record_atom_v, r);
   run.results[i] = std::move(r);

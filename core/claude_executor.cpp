@@ -7,6 +7,7 @@
 
 #include "core/executor_common.hpp"
 #include "core/json_codec.hpp"
+#include "core/permissions.hpp"
 #include "core/prompt.hpp"
 #include "core/stream_json.hpp"
 
@@ -28,25 +29,38 @@ std::string fmt_double(double x) {
   return ss.str();
 }
 
-/// Sums modelUsage[*]; the model with most output names the result's model.
+/// Sums modelUsage[*] and keeps each model's share (sub-agents run on
+/// their own models) in `models`; the model with most output names the
+/// result's model.
 void take_usage(const json& j, result& r) {
   auto mu = j.find("modelUsage");
   if (mu != j.end() && mu->is_object() && !mu->empty()) {
     int64_t best = -1;
+    json models = json::object();
     for (auto& [model, m] : mu->items()) {
+      if (!m.is_object())
+        continue;
       auto get = [&](const char* k) -> int64_t {
         auto i = m.find(k);
         return i != m.end() && i->is_number() ? i->get<int64_t>() : 0;
       };
-      r.tokens.input_tokens += get("inputTokens");
-      r.tokens.output_tokens += get("outputTokens");
-      r.tokens.cache_read_input_tokens += get("cacheReadInputTokens");
-      r.tokens.cache_creation_input_tokens += get("cacheCreationInputTokens");
-      if (get("outputTokens") > best) {
-        best = get("outputTokens");
+      usage u;
+      u.input_tokens = get("inputTokens");
+      u.output_tokens = get("outputTokens");
+      u.cache_read_input_tokens = get("cacheReadInputTokens");
+      u.cache_creation_input_tokens = get("cacheCreationInputTokens");
+      r.tokens += u;
+      auto c = m.find("costUSD");
+      models[model] = {{"usage", to_json(u)},
+                       {"cost_usd", c != m.end() && c->is_number()
+                                      ? c->get<double>()
+                                      : 0.0}};
+      if (u.output_tokens > best) {
+        best = u.output_tokens;
         r.model = model;
       }
     }
+    r.extra[result_models_key] = std::move(models);
   } else if (auto u = j.find("usage"); u != j.end()) {
     r.tokens = usage_from_json(*u);
   }
@@ -106,6 +120,7 @@ claude_executor::claude_executor(claude_settings s, worker_config w,
   std::error_code ec;
   fs::create_directories(paths_.auth_home + "/.claude", ec);
   fs::create_directories(paths_.workspace, ec);
+  files_ = worker_files::make(paths_, worker_);
 }
 
 std::vector<std::string> claude_executor::argv_for(const task& t) const {
@@ -126,13 +141,24 @@ std::vector<std::string> claude_executor::argv_for(const task& t) const {
     a.push_back("--max-budget-usd");
     a.push_back(fmt_double(*budget));
   }
-  if (!worker_.tools.empty()) {
-    // Variadic flags swallow a following positional: use the = form.
-    std::string list;
-    for (auto& x : worker_.tools)
-      list += (list.empty() ? "" : ",") + x;
-    a.push_back("--tools=" + list);
-  }
+  // Variadic flags swallow a following positional: use the = form. The CLI
+  // splits lists on commas outside parentheses, so Bash(git diff:*) stays
+  // one rule.
+  auto list = [&](const char* flag, const std::vector<std::string>& xs) {
+    if (xs.empty())
+      return;
+    std::string joined;
+    for (auto& x : xs)
+      joined += (joined.empty() ? "" : ",") + x;
+    a.push_back(std::string{flag} + "=" + joined);
+  };
+  list("--tools", worker_.tools);
+  a.push_back("--permission-mode=" + worker_.permission_mode);
+  list("--allowedTools", worker_.allowed_tools);
+  list("--disallowedTools", worker_.disallowed_tools);
+  for (auto& d : files_.scope.writable)
+    if (d != files_.scope.workspace)
+      a.push_back("--add-dir=" + d);
   return a;
 }
 
@@ -198,6 +224,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw) {
   }
   auto text = j.value("result", "");
   r.state = status::complete;
+  set_denials(r, denials_from_cli(j));
   if (raw) {
     r.summary = text;
   } else {
@@ -232,6 +259,7 @@ result claude_executor::run(const task& t, int attempt,
     spec.stall_timeout =
       std::chrono::milliseconds(static_cast<int64_t>(settings_.stall_s * 1000));
   }
+  attempt_files files{files_};
   auto o = run_process(spec);
   if (events)
     o.out = events->final_output(); // classified like the json format
@@ -243,7 +271,9 @@ result claude_executor::run(const task& t, int attempt,
                       {"delay_ms", ev.delay_ms},
                       {"attempt", ev.attempt}});
   }
-  end_result(r, paths_);
+  apply_denial_policy(r, worker_.on_denial);
+  files.check(r, events ? events->written() : std::vector<std::string>{});
+  end_result(r);
   return r;
 }
 

@@ -3,7 +3,7 @@
 // Runs a task with the Claude Code CLI exactly as DESIGN.md §4 says, and
 // classifies what came back.
 
-#include "core/executor.hpp"
+#include "core/executor_common.hpp"
 #include "core/process.hpp"
 
 namespace troupe {
@@ -29,6 +29,7 @@ private:
   claude_settings settings_;
   worker_config worker_;
   worker_paths paths_;
+  worker_files files_;
 };
 
 /// Turns the CLI's outcome into a result (pure; unit-tested on its own).

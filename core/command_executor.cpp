@@ -5,6 +5,7 @@
 
 #include "core/claude_executor.hpp"
 #include "core/executor_common.hpp"
+#include "core/permissions.hpp"
 #include "core/prompt.hpp"
 
 namespace troupe {
@@ -26,6 +27,7 @@ command_executor::command_executor(command_settings s, worker_config w,
   : settings_(std::move(s)), worker_(std::move(w)), paths_(std::move(p)) {
   std::error_code ec;
   fs::create_directories(paths_.workspace, ec);
+  files_ = worker_files::make(paths_, worker_);
   for (auto& a : settings_.argv)
     needs_prompt_file_ |= a.find("{prompt_file}") != std::string::npos;
 }
@@ -58,6 +60,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   spec.deadline = task_deadline(t, worker_);
   spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
   spec.max_output = settings_.max_output_bytes;
+  attempt_files files{files_};
   auto o = run_process(spec);
   r.duration_ms = o.duration_ms;
   // Only output that opens an object can be a CLI's JSON: anything else is
@@ -86,7 +89,9 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
       r.artifacts = std::move(rep.artifacts);
     }
   }
-  end_result(r, paths_);
+  apply_denial_policy(r, worker_.on_denial);
+  files.check(r, {});
+  end_result(r);
   return r;
 }
 

@@ -4,7 +4,7 @@
 // as the Claude executor. Placeholders: {prompt_file}, {system_prompt_file},
 // {model}, {task_id}, {worker}. The task text also goes to stdin.
 
-#include "core/executor.hpp"
+#include "core/executor_common.hpp"
 
 namespace troupe {
 
@@ -20,6 +20,7 @@ private:
   command_settings settings_;
   worker_config worker_;
   worker_paths paths_;
+  worker_files files_;
   bool needs_prompt_file_ = false;
 };
 

@@ -3,6 +3,8 @@
 #include <filesystem>
 #include <set>
 
+#include "core/permissions.hpp"
+
 namespace troupe {
 
 namespace fs = std::filesystem;
@@ -130,6 +132,39 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
   return (fs::path{base_dir} / p).lexically_normal().string();
 }
 
+/// A list whose every entry `check` accepts (it returns why not).
+void checked_strings(object_reader& r, const std::string& key,
+                     std::vector<std::string>& dst,
+                     std::string (*check)(const std::string&)) {
+  r.strings(key, dst);
+  if (!check)
+    return;
+  for (auto& x : dst)
+    if (auto why = check(x); !why.empty())
+      r.fail(key, x, why);
+}
+
+void read_permissions(object_reader& r, worker_config& w) {
+  if (auto v = r.get("permission_mode")) {
+    auto why = v->is_string() ? check_permission_mode(v->get<std::string>())
+                              : std::string{"must be a string"};
+    if (why.empty())
+      w.permission_mode = v->get<std::string>();
+    else
+      r.fail("permission_mode", *v, why);
+  }
+  checked_strings(r, "allowed_tools", w.allowed_tools, &check_allowed_rule);
+  checked_strings(r, "disallowed_tools", w.disallowed_tools, nullptr);
+  checked_strings(r, "add_dirs", w.add_dirs, &check_add_dir);
+  if (auto v = r.get("on_denial")) {
+    if (v->is_string()
+        && (*v == on_denial_fail || *v == on_denial_report))
+      w.on_denial = v->get<std::string>();
+    else
+      r.fail("on_denial", *v, "must be fail or report");
+  }
+}
+
 bool valid_worker_name(const std::string& n) {
   // A worker name becomes a folder name: same rule as task ids.
   return valid_task_id(n) && n.size() <= 64;
@@ -150,6 +185,7 @@ worker_config orchestrator_config::as_worker() const {
   w.max_attempts = 1;
   w.api_key_env = api_key_env;
   w.tools = {""}; // "--tools=": none; it only reads and writes text
+  w.permission_mode = "dontAsk"; // and nothing it could ask for
   return w;
 }
 
@@ -209,6 +245,7 @@ std::optional<config> config_from_json(const json& j,
           }
           r.str("api_key_env", w.api_key_env);
           r.strings("tools", w.tools);
+          read_permissions(r, w);
           read_limits(r, "limits", w.limits);
           cfg.workers.push_back(std::move(w));
         }

@@ -40,6 +40,13 @@ struct worker_config {
   std::optional<double> max_budget_usd;
   std::string api_key_env;          // env var of the node holding this key
   std::vector<std::string> tools;   // empty: the CLI's default tool set
+  // What the CLI may do without asking (core/permissions.hpp): print mode
+  // has nobody to approve a tool, so these are all the grants there are.
+  std::string permission_mode = "acceptEdits";
+  std::vector<std::string> allowed_tools;
+  std::vector<std::string> disallowed_tools;
+  std::vector<std::string> add_dirs; // relative to the root, or absolute
+  std::string on_denial = "fail";    // or "report"
   rate_limits limits;
 };
 

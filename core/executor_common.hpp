@@ -2,6 +2,9 @@
 
 // Pieces shared by the process-based executors.
 
+#include <memory>
+
+#include "core/artifacts.hpp"
 #include "core/executor.hpp"
 #include "core/process.hpp"
 
@@ -10,9 +13,42 @@ namespace troupe {
 /// A result for `t` with the bookkeeping fields filled in.
 result begin_result(const task& t, int attempt, const std::string& model);
 
-/// Closes a run: artifacts of a complete result made relative to the root
-/// (and kept inside the worker's workspace), and the completion time.
-void end_result(result& r, const worker_paths& paths);
+/// Closes a run: the completion time.
+void end_result(result& r);
+
+/// The folders a worker writes in, made once per executor, with what tells
+/// its attempts whether they ran alone in them.
+struct worker_files {
+  artifact_scope scope;
+  std::shared_ptr<overlap_tracker> overlap = std::make_shared<overlap_tracker>();
+
+  /// Creates the add_dirs (the CLI refuses a missing one).
+  static worker_files make(const worker_paths& p, const worker_config& w);
+};
+
+/// One attempt's files: the writable folders are snapshot at its start
+/// (when no other attempt of the executor is running), so that what it
+/// wrote is found even when it neither listed it nor used a tool the
+/// stream shows (a Bash redirect, a command executor).
+class attempt_files {
+public:
+  explicit attempt_files(const worker_files& w);
+  ~attempt_files();
+  attempt_files(const attempt_files&) = delete;
+  attempt_files& operator=(const attempt_files&) = delete;
+
+  /// For a complete result: each reported artifact must be a regular file
+  /// in scope, else the attempt fails as bad_output naming the path; the
+  /// files written (`written`, and the snapshot's difference when this
+  /// attempt ran alone) are added; `artifacts` and `files` are set.
+  void check(result& r, const std::vector<std::string>& written);
+
+private:
+  const worker_files& w_;
+  overlap_tracker::ticket ticket_;
+  bool ended_ = false;
+  std::optional<folder_snapshot> before_;
+};
 
 /// Marks `r` failed with `kind` and `message`.
 void fail_result(result& r, std::string kind, std::string message);

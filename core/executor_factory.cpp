@@ -31,11 +31,53 @@ result begin_result(const task& t, int attempt, const std::string& model) {
   return r;
 }
 
-void end_result(result& r, const worker_paths& paths) {
-  if (r.ok())
-    r.artifacts = normalize_artifacts(r.artifacts, paths.root,
-                                      paths.workspace_rel);
+void end_result(result& r) {
   r.completed_at = rfc3339_now();
+}
+
+worker_files worker_files::make(const worker_paths& p, const worker_config& w) {
+  for (auto& d : w.add_dirs) {
+    std::error_code ec;
+    fs::create_directories(fs::path{d}.is_absolute() ? fs::path{d}
+                                                      : fs::path{p.root} / d,
+                           ec);
+  }
+  worker_files f;
+  f.scope = artifact_scope::make(p.root, p.workspace, w.add_dirs);
+  return f;
+}
+
+attempt_files::attempt_files(const worker_files& w)
+  : w_(w), ticket_(w.overlap->begin()) {
+  if (ticket_.alone_at_start)
+    before_ = snapshot_folders(w_.scope.writable);
+}
+
+attempt_files::~attempt_files() {
+  if (!ended_)
+    w_.overlap->end(ticket_);
+}
+
+void attempt_files::check(result& r, const std::vector<std::string>& written) {
+  ended_ = true;
+  bool alone = w_.overlap->end(ticket_);
+  if (!r.ok())
+    return;
+  auto all = written;
+  if (alone && before_)
+    if (auto after = snapshot_folders(w_.scope.writable)) {
+      auto diff = changed_files(*before_, *after);
+      all.insert(all.end(), diff.begin(), diff.end());
+    }
+  auto c = check_artifacts(r.artifacts, all, w_.scope);
+  if (!c.error.empty()) {
+    r.summary.clear();
+    fail_result(r, "bad_output",
+                "the reported artifacts do not check out: " + c.error);
+    return;
+  }
+  r.artifacts = std::move(c.artifacts);
+  set_files(r, c.files);
 }
 
 void fail_result(result& r, std::string kind, std::string message) {

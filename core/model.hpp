@@ -90,6 +90,10 @@ struct result {
   bool ok() const { return state == status::complete; }
 };
 
+/// `extra` key of a result's usage and cost per model (a run's sub-agents
+/// may use other models than its own).
+inline constexpr const char* result_models_key = "models";
+
 /// A set of tasks with dependencies, run as one.
 struct workflow {
   std::string name;

@@ -1,10 +1,8 @@
 #include "core/prompt.hpp"
 
-#include <filesystem>
 
 namespace troupe {
 
-namespace fs = std::filesystem;
 
 namespace {
 
@@ -123,22 +121,6 @@ agent_report extract_report(std::string_view text) {
   }
   rep.summary = trim(text);
   return rep;
-}
-
-std::vector<std::string> normalize_artifacts(const std::vector<std::string>& xs,
-                                             const std::string& root,
-                                             const std::string& workspace_rel) {
-  std::vector<std::string> out;
-  auto abs_root = fs::absolute(root).lexically_normal();
-  for (auto& x : xs) {
-    fs::path p{x};
-    fs::path abs = p.is_absolute() ? p : abs_root / workspace_rel / p;
-    auto rel = abs.lexically_normal().lexically_relative(abs_root);
-    if (rel.empty() || *rel.begin() == "..")
-      continue; // outside the root: not ours to report
-    out.push_back(rel.string());
-  }
-  return out;
 }
 
 } // namespace troupe

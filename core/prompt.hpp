@@ -37,11 +37,4 @@ struct agent_report {
 /// agent's answer; otherwise the whole (trimmed) answer is the summary.
 agent_report extract_report(std::string_view text);
 
-/// Makes agent-reported artifact paths relative to the root: a relative path
-/// is taken as relative to `workspace_rel` (e.g. "workspaces/marie"). Paths
-/// that leave the root are dropped.
-std::vector<std::string> normalize_artifacts(const std::vector<std::string>& xs,
-                                             const std::string& root,
-                                             const std::string& workspace_rel);
-
 } // namespace troupe

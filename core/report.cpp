@@ -4,7 +4,9 @@
 #include <map>
 
 #include "core/clock.hpp"
+#include "core/artifacts.hpp"
 #include "core/json_codec.hpp"
+#include "core/permissions.hpp"
 
 namespace troupe {
 
@@ -54,10 +56,19 @@ struct totals {
 };
 
 
-/// What both renderings sum up: the run's totals, per worker, simulated?
+/// One model's share of a run, from the results' `models`.
+struct model_totals {
+  usage tokens;
+  double cost = 0;
+  size_t tasks = 0;
+};
+
+/// What both renderings sum up: the run's totals, per worker and per
+/// model, simulated?
 struct tally {
   totals all;
   std::map<std::string, totals> by_worker;
+  std::map<std::string, model_totals> by_model;
   bool simulated = false;
 
   explicit tally(const run_summary& s) {
@@ -65,7 +76,35 @@ struct tally {
       all.add(r);
       by_worker[r.worker].add(r);
       simulated |= r.simulated;
+      add_models(r);
     }
+  }
+
+  void add_models(const result& r) {
+    if (!r.extra.is_object())
+      return;
+    auto ms = r.extra.find(result_models_key);
+    if (ms == r.extra.end() || !ms->is_object())
+      return;
+    for (auto& [name, m] : ms->items()) {
+      if (!m.is_object())
+        continue;
+      auto& t = by_model[name];
+      ++t.tasks;
+      if (auto u = m.find("usage"); u != m.end())
+        t.tokens += usage_from_json(*u);
+      if (auto c = m.find("cost_usd"); c != m.end() && c->is_number())
+        t.cost += c->get<double>();
+    }
+  }
+
+  json models_json() const {
+    json out = json::object();
+    for (auto& [name, m] : by_model)
+      out[name] = {{"tasks", m.tasks},
+                   {"usage", troupe::to_json(m.tokens)},
+                   {"cost_usd", m.cost}};
+    return out;
   }
 };
 
@@ -146,6 +185,7 @@ json report_json(const run_summary& s) {
             {"cancelled", s.count(status::cancelled)}}},
           {"totals", t.all.to_json()},
           {"workers", workers},
+          {"models", t.models_json()},
           {"tasks", tasks}};
 }
 
@@ -179,11 +219,26 @@ std::string report_markdown(const run_summary& s) {
       md += "- " + f + "\n";
     if (!r.findings.empty())
       md += "\n";
-    if (!r.artifacts.empty()) {
+    auto files = files_of(r);
+    if (!files.empty()) {
+      md += "Files:\n";
+      for (auto& f : files)
+        md += "- `" + f.path + "` (" + std::to_string(f.size)
+              + " bytes, sha256 " + f.sha256.substr(0, 12) + "…"
+              + (f.listed ? "" : ", written but not listed") + ")\n";
+      md += "\n";
+    } else if (!r.artifacts.empty()) {
       md += "Artifacts:";
       for (auto& a : r.artifacts)
         md += " `" + a + "`";
       md += "\n\n";
+    }
+    if (auto ds = denials_of(r); !ds.empty()) {
+      md += "Refused by the CLI (not granted to " + r.worker + "):\n";
+      for (auto& d : ds)
+        md += "- " + d.tool + (d.input.empty() ? "" : ": `" + d.input + "`")
+              + "\n";
+      md += "\n";
     }
   }
   // Failures grouped by kind, each with what to do about it.
@@ -220,6 +275,15 @@ std::string report_markdown(const run_summary& s) {
           + std::to_string(w.tokens.output_tokens) + " | "
           + percent(cache_read_ratio(w.tokens)) + " | " + money(w.cost)
           + " |\n";
+  if (!t.by_model.empty()) {
+    md += "\n## Models\n\n| model | tasks | tokens in/out | cost |\n"
+          "|---|---|---|---|\n";
+    for (auto& [name, m] : t.by_model)
+      md += "| " + name + " | " + std::to_string(m.tasks) + " | "
+            + std::to_string(m.tokens.metered_input()) + " / "
+            + std::to_string(m.tokens.output_tokens) + " | " + money(m.cost)
+            + " |\n";
+  }
   return md;
 }
 

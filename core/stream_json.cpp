@@ -25,6 +25,11 @@ void stream_json_reader::line(std::string_view l) {
     result_line_.assign(l);
     return;
   }
+  if (type == "assistant" || type == "user") {
+    if (auto m = j.find("message"); m != j.end() && m->is_object())
+      take_tool_blocks(*m, type == "assistant");
+    return;
+  }
   if (type != "system" || j.value("subtype", "") != "api_retry")
     return;
   api_retry_event ev;
@@ -40,6 +45,37 @@ void stream_json_reader::line(std::string_view l) {
   retries_.push_back(ev);
   if (on_retry_)
     on_retry_(ev);
+}
+
+void stream_json_reader::take_tool_blocks(const json& message,
+                                          bool from_assistant) {
+  auto c = message.find("content");
+  if (c == message.end() || !c->is_array())
+    return;
+  for (auto& b : *c) {
+    if (!b.is_object())
+      continue;
+    auto type = b.value("type", "");
+    if (from_assistant && type == "tool_use") {
+      auto name = b.value("name", "");
+      if (name != "Write" && name != "Edit" && name != "MultiEdit"
+          && name != "NotebookEdit")
+        continue;
+      auto in = b.find("input");
+      if (in == b.end() || !in->is_object())
+        continue;
+      auto path = in->value("file_path", in->value("notebook_path", ""));
+      if (!path.empty())
+        pending_writes_[b.value("id", "")] = path;
+    } else if (!from_assistant && type == "tool_result") {
+      auto i = pending_writes_.find(b.value("tool_use_id", ""));
+      if (i == pending_writes_.end())
+        continue;
+      if (!b.value("is_error", false))
+        written_.push_back(i->second);
+      pending_writes_.erase(i);
+    }
+  }
 }
 
 const std::string& stream_json_reader::final_output() const {

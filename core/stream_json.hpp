@@ -2,10 +2,13 @@
 
 // Reads the Claude CLI's `--output-format stream-json --verbose` output line
 // by line as it arrives: one JSON event per line, the last being the same
-// `result` object that `--output-format json` prints. Keeps the result line
-// and the `api_retry` events; everything else is only counted.
+// `result` object that `--output-format json` prints. Keeps the result line,
+// the `api_retry` events and the files the file tools wrote (a tool_use of
+// Write, Edit, MultiEdit or NotebookEdit whose tool_result is not an error);
+// everything else is only counted.
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -23,18 +26,26 @@ public:
 
   void line(std::string_view l);
 
+private:
+  void take_tool_blocks(const json& message, bool from_assistant);
+
+public:
   /// The `result` line, or else the last line that was not a JSON event
   /// (what the CLI printed instead), for classify_claude_outcome.
   const std::string& final_output() const;
 
   const std::vector<api_retry_event>& retries() const { return retries_; }
   size_t events() const { return events_; }
+  /// Absolute paths written by a file tool that succeeded, in order.
+  const std::vector<std::string>& written() const { return written_; }
 
 private:
   std::string task_id_, model_;
   std::function<void(const api_retry_event&)> on_retry_;
   std::string result_line_, other_line_;
   std::vector<api_retry_event> retries_;
+  std::map<std::string, std::string> pending_writes_; // tool_use id -> path
+  std::vector<std::string> written_;
   size_t events_ = 0;
 };
 

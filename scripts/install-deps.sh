@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libcaf-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
-  libgtest-dev python3 python3-zmq python3-watchdog jq inotify-tools
+  libssl-dev libgtest-dev python3 python3-zmq python3-watchdog jq inotify-tools
   iproute2 docker-compose
 )
 

@@ -114,7 +114,8 @@ TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
   EXPECT_EQ(call["argv"], json({"-p", "--output-format", "stream-json",
                                 "--system-prompt-file", w.prompt_path, "--model",
                                 "claude-sonnet-4-5", "--max-turns", "7",
-                                "--verbose", "--max-budget-usd", "0.5"}));
+                                "--verbose", "--max-budget-usd", "0.5",
+                                "--permission-mode=acceptEdits"}));
   EXPECT_EQ(call["stdin"], compose_task_prompt(t));
   EXPECT_EQ(call["cwd"], (root / "workspaces/marie").string());
   auto env = call["env"];
@@ -134,10 +135,21 @@ TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
   }
 }
 
-TEST_F(claude_executor_test, tools_use_the_equals_form) {
+TEST_F(claude_executor_test, tools_and_grants_use_the_equals_form) {
   w.tools = {"Read", "Write"};
+  w.permission_mode = "dontAsk";
+  w.allowed_tools = {"Bash(git diff:*)", "Bash(ls:*)"};
+  w.disallowed_tools = {"Bash(git push:*)"};
+  w.add_dirs = {"shared/library"};
   auto ex = make();
-  EXPECT_EQ(ex.argv_for(mk("x")).back(), "--tools=Read,Write");
+  auto a = ex.argv_for(mk("x"));
+  auto shared = fs::weakly_canonical(root / "shared/library").string();
+  EXPECT_EQ(std::vector<std::string>(a.end() - 5, a.end()),
+            (std::vector<std::string>{
+              "--tools=Read,Write", "--permission-mode=dontAsk",
+              "--allowedTools=Bash(git diff:*),Bash(ls:*)",
+              "--disallowedTools=Bash(git push:*)", "--add-dir=" + shared}));
+  EXPECT_TRUE(fs::is_directory(shared)); // the CLI refuses a missing one
   auto r = ex.run(mk("x"), 1);
   EXPECT_TRUE(r.ok()) << r.summary;
 }
@@ -153,6 +165,15 @@ TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {
   ASSERT_EQ(r.artifacts.size(), 1u);
   EXPECT_EQ(r.artifacts[0].rfind("workspaces/marie/fake-output-", 0), 0u);
   EXPECT_TRUE(fs::exists(root / r.artifacts[0]));
+  auto files = files_of(r);
+  ASSERT_EQ(files.size(), 1u);
+  EXPECT_EQ(files[0].path, r.artifacts[0]);
+  EXPECT_EQ(files[0].sha256, *sha256_file((root / r.artifacts[0]).string()));
+  EXPECT_EQ(files[0].size,
+            static_cast<int64_t>(fs::file_size(root / r.artifacts[0])));
+  EXPECT_EQ(r.extra["models"]["claude-sonnet-4-5-20250929"]["usage"]
+                   ["output_tokens"],
+            180);
   EXPECT_EQ(r.model, "claude-sonnet-4-5-20250929");
   EXPECT_GT(r.tokens.input_tokens, 0);
   EXPECT_EQ(r.tokens.output_tokens, 180);

@@ -1,0 +1,116 @@
+#!/usr/bin/env bash
+# The agents' real work, with the real pinned Claude Code CLI against the
+# mock Messages API answering with tool_use blocks (tests/mock_api, the
+# `mock-script:` line of a task): a Write lands in the workspace and is
+# listed with its sha256; a write outside the workspace and a command that
+# is not granted are refused by the CLI and surfaced as each worker is
+# configured; a claimed file that is not there fails the attempt.
+source "$(dirname "$0")/lib.sh"
+CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+if [ ! -x "$CLI" ]; then
+  fail "the pinned Claude Code CLI is not installed ($CLI): run make test"
+  finish
+fi
+
+mock_dir=$(fresh_root mock)
+"$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$mock_dir/port" --log "$mock_dir/requests.jsonl" &
+mock_pid=$!
+trap 'kill $mock_pid 2>/dev/null; at_exit' EXIT
+$AWAIT --timeout 20 "$mock_dir/port"
+export ANTHROPIC_BASE_URL="http://127.0.0.1:$(cat "$mock_dir/port")"
+export MARIE_KEY=sk-test-marie ANGA_KEY=sk-test-anga FABIEN_KEY=sk-test-fabien
+
+# The shipped permissions of each worker, with short deadlines.
+cfg="$mock_dir/cfg.json"
+"$PY" - "$SRC/config/troupe.json" "$cfg" "$SRC" "$CLI" <<'PYEOF'
+import json, sys
+shipped = json.load(open(sys.argv[1]))
+src, cli = sys.argv[3], sys.argv[4]
+keep = ("tools", "permission_mode", "allowed_tools", "disallowed_tools", "on_denial")
+workers = {}
+for name, w in shipped["workers"].items():
+    x = {k: w[k] for k in keep if k in w}
+    x.update(prompt=f"{src}/prompts/{w['prompt'].split('/')[-1]}", api_key_env=f"{name.upper()}_KEY",
+             deadline_s=60, max_turns=6, max_attempts=2)
+    workers[name] = x
+json.dump({"workers": workers, "orchestrator": {"retry_base_ms": 10, "retry_max_ms": 20},
+           "executors": {"claude": {"bin": cli, "max_retries": 0}}}, open(sys.argv[2], "w"), indent=1)
+PYEOF
+check "the shipped config with the pinned CLI validates" "$CAF_NODE" validate "$cfg"
+
+# one_task <name> <worker> <script steps as JSON>: a one-task workflow whose
+# description carries the mock's script; echoes caf-node's exit code.
+one_task() {
+  local root=$WORK/$1
+  mkdir -p "$root"
+  "$PY" - "$root/wf.json" "$1" "$2" "$3" <<'PYEOF'
+import json, sys
+path, name, worker, steps = sys.argv[1:]
+json.dump({"name": name, "synthesize": False, "tasks": [{"task_id": "t", "worker": worker,
+           "description": f"Task {name}.\nmock-script: {json.dumps(json.loads(steps))}"}]}, open(path, "w"))
+PYEOF
+  set +e
+  "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$cfg" >"$root/report.md" 2>"$root/err.log"
+  echo $?
+  set -e
+}
+res() { echo "$WORK/$1/results/$2/t.json"; }
+
+# --- a Write in the workspace: written, listed, digested ------------------------
+rc=$(one_task write marie '[
+  {"tool": "Write", "input": {"file_path": "{cwd}/evaluation.md", "content": "# Emma\n\nTechnique 16/20\n"}},
+  {"tool": "Write", "input": {"file_path": "{cwd}/notes/draft.md", "content": "draft"}},
+  {"report": {"summary": "Evaluation written", "findings": [], "artifacts": ["evaluation.md"]}}]')
+check "write: the run exits 0" [ "$rc" -eq 0 ]
+r=$(res write marie)
+check "write: the file is in marie's workspace with the content the model sent" \
+  bash -c "printf '# Emma\n\nTechnique 16/20\n' | cmp -s - '$WORK/write/workspaces/marie/evaluation.md'"
+check "write: complete, listed with its size and sha256" json_is "$r" \
+  "(j['status'] == 'complete' and j['files'][0] == {'path': 'workspaces/marie/evaluation.md', 'size': 24, 'listed': True,
+   'sha256': __import__('hashlib').sha256(open('$WORK/write/workspaces/marie/evaluation.md', 'rb').read()).hexdigest()})"
+check "write: the file it wrote but did not list is recorded too" json_is "$r" \
+  "j['artifacts'] == ['workspaces/marie/evaluation.md', 'workspaces/marie/notes/draft.md'] and j['files'][1]['listed'] is False"
+check "write: the CLI ran the tool and the mock got its result back" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+done = [t for r in rs if r['api_key'] == 'sk-test-marie' for t in r['tool_results'] if t['tool'] == 'Write']
+sys.exit(0 if len(done) == 2 and not any(t['is_error'] for t in done) else 1)"
+check "write: the report lists the file with its digest" grep -q 'workspaces/marie/evaluation.md` (24 bytes, sha256' "$WORK/write/report.md"
+
+# --- a write outside the workspace: refused, and the task fails (marie: fail) -----
+rc=$(one_task escape marie '[
+  {"tool": "Write", "input": {"file_path": "{cwd}/../anga/planted.md", "content": "x"}},
+  {"report": {"summary": "Planted a file", "findings": [], "artifacts": []}}]')
+check "escape: the run exits 1" [ "$rc" -eq 1 ]
+check "escape: nothing was written outside the workspace" [ ! -e "$WORK/escape/workspaces/anga/planted.md" ]
+check "escape: failed as permission_denied with the path, not retried" json_is "$(res escape marie)" \
+  "(j['status'] == 'failed' and j['error']['kind'] == 'permission_denied' and 'planted.md' in j['error']['message']
+   and j['attempt'] == 1 and j['denials'][0]['tool'] == 'Write')"
+check "escape: the report says what was refused" grep -q 'permission_denied' "$WORK/escape/report.md"
+
+# --- a command anga is not granted: refused, reported beside complete -------------
+rc=$(one_task deny anga '[
+  {"tool": "Bash", "input": {"command": "ls -la", "description": "list"}},
+  {"tool": "Bash", "input": {"command": "touch pwned.txt", "description": "plant"}},
+  {"report": {"summary": "Reviewed", "findings": ["one finding"], "artifacts": []}}]')
+check "deny: the run exits 0 (anga reports denials)" [ "$rc" -eq 0 ]
+check "deny: the command was not run" [ ! -e "$WORK/deny/workspaces/anga/pwned.txt" ]
+check "deny: complete, with the refused command in denials" json_is "$(res deny anga)" \
+  "j['status'] == 'complete' and j['denials'] == [{'tool': 'Bash', 'input': 'touch pwned.txt'}]"
+check "deny: the granted read-only command ran" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+bash = [t for r in rs if r['api_key'] == 'sk-test-anga' for t in r['tool_results'] if t['tool'] == 'Bash']
+sys.exit(0 if len(bash) == 2 and not bash[0]['is_error'] and bash[1]['is_error'] else 1)"
+check "deny: the event log has the denial" grep -q 'denied: Bash touch pwned.txt' "$WORK"/deny/runs/*/events.jsonl
+check "deny: the report has it" grep -q 'touch pwned.txt' "$WORK/deny/report.md"
+
+# --- a claimed file that is not there: bad_output, retried ------------------------
+rc=$(one_task missing fabien '[
+  {"report": {"summary": "Campaign written", "findings": [], "artifacts": ["campaign.md"]}}]')
+check "missing: the run exits 1" [ "$rc" -eq 1 ]
+check "missing: bad_output naming the path, after both attempts" json_is "$(res missing fabien)" \
+  "(j['status'] == 'failed' and j['error']['kind'] == 'bad_output' and 'campaign.md does not exist' in j['error']['message']
+   and j['attempt'] == 2)"
+finish
