@@ -113,9 +113,16 @@ void classify_api_error(const json& j, result& r) {
 
 } // namespace
 
+namespace {
+constexpr const char* agent_tool = "Agent"; // the CLI's name since 2.x
+} // namespace
+
 claude_executor::claude_executor(claude_settings s, worker_config w,
-                                 worker_paths p)
-  : settings_(std::move(s)), worker_(std::move(w)), paths_(std::move(p)) {
+                                 worker_paths p, json agents)
+  : settings_(std::move(s)),
+    worker_(std::move(w)),
+    paths_(std::move(p)),
+    agents_(std::move(agents)) {
   // The worker's own config dir: the CLI keeps its login and state there.
   std::error_code ec;
   fs::create_directories(paths_.auth_home + "/.claude", ec);
@@ -152,13 +159,21 @@ std::vector<std::string> claude_executor::argv_for(const task& t) const {
       joined += (joined.empty() ? "" : ",") + x;
     a.push_back(std::string{flag} + "=" + joined);
   };
-  list("--tools", worker_.tools);
+  // Sub-agents are run through the CLI's Agent tool: a worker that has
+  // some is offered it even when `tools` names only the others.
+  auto tools = worker_.tools;
+  if (!agents_.empty() && !tools.empty()
+      && std::find(tools.begin(), tools.end(), agent_tool) == tools.end())
+    tools.push_back(agent_tool);
+  list("--tools", tools);
   a.push_back("--permission-mode=" + worker_.permission_mode);
   list("--allowedTools", worker_.allowed_tools);
   list("--disallowedTools", worker_.disallowed_tools);
   for (auto& d : files_.scope.writable)
     if (d != files_.scope.workspace)
       a.push_back("--add-dir=" + d);
+  if (!agents_.empty())
+    a.push_back("--agents=" + agents_.dump());
   return a;
 }
 

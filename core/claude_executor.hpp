@@ -1,6 +1,7 @@
 #pragma once
 
-// Runs a task with the Claude Code CLI exactly as DESIGN.md §4 says, and
+// Runs a task with the Claude Code CLI (`claude -p`, the task text on stdin,
+// never through a shell; the flags and environment in docs/CONFIG.md) and
 // classifies what came back.
 
 #include "core/executor_common.hpp"
@@ -10,7 +11,10 @@ namespace troupe {
 
 class claude_executor : public executor {
 public:
-  claude_executor(claude_settings s, worker_config w, worker_paths p);
+  /// `agents`: the worker's sub-agents as the CLI's --agents object
+  /// (core/agents.hpp), or empty.
+  claude_executor(claude_settings s, worker_config w, worker_paths p,
+                  json agents = json::object());
 
   result run(const task& t, int attempt,
              const run_hooks& hooks = {}) const override;
@@ -30,6 +34,7 @@ private:
   worker_config worker_;
   worker_paths paths_;
   worker_files files_;
+  json agents_;
 };
 
 /// Turns the CLI's outcome into a result (pure; unit-tested on its own).

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <set>
 
+#include "core/agents.hpp"
 #include "core/permissions.hpp"
 
 namespace troupe {
@@ -246,6 +247,9 @@ std::optional<config> config_from_json(const json& j,
           r.str("api_key_env", w.api_key_env);
           r.strings("tools", w.tools);
           read_permissions(r, w);
+          std::string agents;
+          r.str("agents", agents);
+          w.agents_dir = resolve(base_dir, agents);
           read_limits(r, "limits", w.limits);
           cfg.workers.push_back(std::move(w));
         }
@@ -341,6 +345,13 @@ bool check_config_files(const config& cfg, problems& out) {
     if (!w.prompt_path.empty() && !fs::is_regular_file(w.prompt_path))
       out.push_back("workers." + w.name + ".prompt: file not found: "
                     + w.prompt_path);
+  for (auto& w : cfg.workers)
+    if (!w.agents_dir.empty()) {
+      problems ps;
+      load_agents(w.agents_dir, ps);
+      for (auto& p : ps)
+        out.push_back("workers." + w.name + ".agents: " + p);
+    }
   auto& o = cfg.orchestrator;
   if (!o.prompt_path.empty() && !fs::is_regular_file(o.prompt_path))
     out.push_back("orchestrator.prompt: file not found: " + o.prompt_path);

@@ -47,6 +47,7 @@ struct worker_config {
   std::vector<std::string> disallowed_tools;
   std::vector<std::string> add_dirs; // relative to the root, or absolute
   std::string on_denial = "fail";    // or "report"
+  std::string agents_dir; // sub-agent definitions (core/agents.hpp), absolute
   rate_limits limits;
 };
 

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "core/agents.hpp"
 #include "core/clock.hpp"
 #include "core/prompt.hpp"
 
@@ -145,8 +146,19 @@ executor_ptr make_executor(const std::string& kind, const config& cfg,
     }
     return std::make_shared<command_executor>(cfg.command, w, paths);
   }
-  if (k == "claude")
-    return std::make_shared<claude_executor>(cfg.claude, w, paths);
+  if (k == "claude") {
+    auto agents = json::object();
+    if (!w.agents_dir.empty()) {
+      std::vector<std::string> ps;
+      agents = load_agents(w.agents_dir, ps);
+      for (auto& p : ps)
+        problems.push_back("workers." + w.name + ".agents: " + p);
+      if (!ps.empty())
+        return nullptr;
+    }
+    return std::make_shared<claude_executor>(cfg.claude, w, paths,
+                                             std::move(agents));
+  }
   problems.push_back("unknown executor \"" + k
                      + "\" (expected claude, command or sim)");
   return nullptr;

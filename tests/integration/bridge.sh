@@ -203,6 +203,7 @@ unset W_EP_FIXED P_FIXED
 # runs start at once and the third waits for the orchestrator's permit.
 root=$(fresh_root permits)
 jq --arg src "$SRC" '(.workers[] | .prompt) |= ($src + "/prompts/" + (split("/") | last))
+  | (.workers[] | select(.agents) | .agents) |= ($src + "/prompts/agents/" + (split("/") | last))
   | (.orchestrator.prompt) = ($src + "/prompts/orchestrator.md")
   | .limits = {"requests_per_min": 2} | del(.workers[].limits)' "$CFG" >"$root/orch-cfg.json"
 jq 'del(.limits)' "$root/orch-cfg.json" >"$root/node-cfg.json"

@@ -4,7 +4,8 @@
 # `mock-script:` line of a task): a Write lands in the workspace and is
 # listed with its sha256; a write outside the workspace and a command that
 # is not granted are refused by the CLI and surfaced as each worker is
-# configured; a claimed file that is not there fails the attempt.
+# configured; a claimed file that is not there fails the attempt; a
+# worker's sub-agent is offered, runs on its own model and is booked under it.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
@@ -32,6 +33,7 @@ workers = {}
 for name, w in shipped["workers"].items():
     x = {k: w[k] for k in keep if k in w}
     x.update(prompt=f"{src}/prompts/{w['prompt'].split('/')[-1]}", api_key_env=f"{name.upper()}_KEY",
+             agents=f"{src}/prompts/agents/{name}",
              deadline_s=60, max_turns=6, max_attempts=2)
     workers[name] = x
 json.dump({"workers": workers, "orchestrator": {"retry_base_ms": 10, "retry_max_ms": 20},
@@ -78,6 +80,30 @@ done = [t for r in rs if r['api_key'] == 'sk-test-marie' for t in r['tool_result
 sys.exit(0 if len(done) == 2 and not any(t['is_error'] for t in done) else 1)"
 check "write: the report lists the file with its digest" grep -q 'workspaces/marie/evaluation.md` (24 bytes, sha256' "$WORK/write/report.md"
 
+# --- a sub-agent: offered to the model, run on its own model, booked under it -----
+rc=$(one_task subagent marie '[
+  {"tool": "Write", "input": {"file_path": "{cwd}/evaluation.md", "content": "# Emma\n"}},
+  {"tool": "Agent", "input": {"description": "Check the evaluation", "prompt": "Check evaluation.md",
+                              "subagent_type": "evaluation-checker",
+                              "run_in_background": false}},
+  {"report": {"summary": "Evaluation written and checked", "findings": [], "artifacts": ["evaluation.md"]}}]')
+check "subagent: the run exits 0" [ "$rc" -eq 0 ]
+check "subagent: marie's sub-agent is offered to the model" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+sys.exit(0 if any('evaluation-checker' in r['agent_types'] for r in rs if r['api_key'] == 'sk-test-marie') else 1)"
+check "subagent: it ran on haiku with only its own tools" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+sub = [r for r in rs if r['api_key'] == 'sk-test-marie' and 'haiku' in r['model']]
+sys.exit(0 if sub and all(sorted(r['tool_names']) == ['Glob', 'Grep', 'Read'] for r in sub) else 1)"
+check "subagent: its cost is booked under its own model" json_is "$(res subagent marie)" \
+  "(j['status'] == 'complete' and len(j['models']) == 2
+   and all(m['cost_usd'] > 0 for m in j['models'].values())
+   and any('haiku' in k for k in j['models'])
+   and abs(sum(m['cost_usd'] for m in j['models'].values()) - j['cost_usd']) < 1e-9)"
+check "subagent: the report's Models table has a haiku row" grep -q '^| claude-haiku' "$WORK/subagent/report.md"
+
 # --- a write outside the workspace: refused, and the task fails (marie: fail) -----
 rc=$(one_task escape marie '[
   {"tool": "Write", "input": {"file_path": "{cwd}/../anga/planted.md", "content": "x"}},
@@ -93,6 +119,8 @@ check "escape: the report says what was refused" grep -q 'permission_denied' "$W
 rc=$(one_task deny anga '[
   {"tool": "Bash", "input": {"command": "ls -la", "description": "list"}},
   {"tool": "Bash", "input": {"command": "touch pwned.txt", "description": "plant"}},
+  {"tool": "Agent", "input": {"description": "Find the tests", "prompt": "Find tests", "subagent_type": "test-finder",
+                              "run_in_background": false}},
   {"report": {"summary": "Reviewed", "findings": ["one finding"], "artifacts": []}}]')
 check "deny: the run exits 0 (anga reports denials)" [ "$rc" -eq 0 ]
 check "deny: the command was not run" [ ! -e "$WORK/deny/workspaces/anga/pwned.txt" ]
@@ -103,6 +131,8 @@ import json, sys
 rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
 bash = [t for r in rs if r['api_key'] == 'sk-test-anga' for t in r['tool_results'] if t['tool'] == 'Bash']
 sys.exit(0 if len(bash) == 2 and not bash[0]['is_error'] and bash[1]['is_error'] else 1)"
+check "deny: its sub-agent ran under dontAsk (Agent needs no grant)" json_is "$(res deny anga)" \
+  "any('haiku' in k for k in j['models'])"
 check "deny: the event log has the denial" grep -q 'denied: Bash touch pwned.txt' "$WORK"/deny/runs/*/events.jsonl
 check "deny: the report has it" grep -q 'touch pwned.txt' "$WORK/deny/report.md"
 

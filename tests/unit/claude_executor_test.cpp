@@ -154,6 +154,20 @@ TEST_F(claude_executor_test, tools_and_grants_use_the_equals_form) {
   EXPECT_TRUE(r.ok()) << r.summary;
 }
 
+TEST_F(claude_executor_test, sub_agents_are_passed_and_get_the_agent_tool) {
+  w.tools = {"Read", "Write"};
+  auto agents = json::parse(R"({"checker": {"description": "d", "prompt": "p"}})");
+  claude_executor ex{settings, w, worker_paths::make(root.string(), "marie"), agents};
+  auto a = ex.argv_for(mk("x"));
+  EXPECT_NE(std::find(a.begin(), a.end(), "--tools=Read,Write,Agent"), a.end());
+  EXPECT_EQ(a.back(), "--agents=" + agents.dump());
+  auto r = ex.run(mk("x"), 1); // the fake CLI checks the JSON as the real one
+  EXPECT_TRUE(r.ok()) << r.summary;
+  // Without sub-agents nothing is added.
+  auto plain = make().argv_for(mk("x"));
+  EXPECT_NE(std::find(plain.begin(), plain.end(), "--tools=Read,Write"), plain.end());
+}
+
 TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {
   auto r = make().run(mk("Create hip-hop evaluation for Emma Rodriguez"), 2);
   ASSERT_TRUE(r.ok()) << r.summary;

@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
 using namespace troupe;
 
 namespace {
@@ -114,4 +119,23 @@ TEST(config, missing_prompt_file_is_reported) {
   EXPECT_FALSE(check_config_files(*cfg, ps));
   EXPECT_EQ(ps.at(0),
             "workers.marie.prompt: file not found: /nonexistent/nope.md");
+}
+
+TEST(config, a_broken_sub_agent_is_reported_under_its_worker) {
+  auto dir = std::filesystem::temp_directory_path()
+             / ("troupe-cfg-agents-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir / "agents");
+  std::ofstream{dir / "agents/x.md"} << "no front matter";
+  std::ofstream{dir / "p.md"} << "prompt";
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"marie": {"prompt": "p.md", "agents": "agents"}}})"),
+    dir.string(), ps);
+  ASSERT_TRUE(cfg);
+  EXPECT_EQ(cfg->workers.at(0).agents_dir, (dir / "agents").string());
+  EXPECT_FALSE(check_config_files(*cfg, ps));
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0], "workers.marie.agents: " + (dir / "agents/x.md").string()
+                     + ": must start with a front-matter block (---)");
+  std::filesystem::remove_all(dir);
 }
