@@ -128,9 +128,19 @@ claude_executor::claude_executor(claude_settings s, worker_config w,
   fs::create_directories(paths_.auth_home + "/.claude", ec);
   fs::create_directories(paths_.workspace, ec);
   files_ = worker_files::make(paths_, worker_);
+  shared_ = shared_folders(paths_.root);
+}
+
+std::vector<input_file> claude_executor::inputs_for(const task& t) const {
+  return dependency_inputs(t, paths_.root, shared_);
 }
 
 std::vector<std::string> claude_executor::argv_for(const task& t) const {
+  return argv_for(t, inputs_for(t));
+}
+
+std::vector<std::string> claude_executor::argv_for(
+  const task& t, const std::vector<input_file>& inputs) const {
   std::vector<std::string> a{settings_.bin,
                              "-p",
                              "--output-format",
@@ -167,7 +177,12 @@ std::vector<std::string> claude_executor::argv_for(const task& t) const {
     tools.push_back(agent_tool);
   list("--tools", tools);
   a.push_back("--permission-mode=" + worker_.permission_mode);
-  list("--allowedTools", worker_.allowed_tools);
+  // A dependency's files are granted one by one, for reading only.
+  auto allowed = worker_.allowed_tools;
+  for (auto& f : inputs)
+    if (!f.path.empty())
+      allowed.push_back(read_rule(f.path));
+  list("--allowedTools", allowed);
   list("--disallowedTools", worker_.disallowed_tools);
   for (auto& d : files_.scope.writable)
     if (d != files_.scope.workspace)
@@ -260,10 +275,11 @@ result claude_executor::run(const task& t, int attempt,
                             const run_hooks& hooks) const {
   auto r = begin_result(t, attempt, worker_.model);
   process_spec spec;
-  spec.argv = argv_for(t);
+  auto inputs = inputs_for(t);
+  spec.argv = argv_for(t, inputs);
   spec.env = env();
   spec.cwd = paths_.workspace;
-  spec.stdin_data = compose_task_prompt(t);
+  spec.stdin_data = compose_task_prompt(with_input_paths(t, inputs));
   spec.deadline = task_deadline(t, worker_);
   spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
   spec.max_output = settings_.max_output_bytes;

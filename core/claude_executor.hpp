@@ -5,6 +5,7 @@
 // classifies what came back.
 
 #include "core/executor_common.hpp"
+#include "core/inputs.hpp"
 #include "core/process.hpp"
 
 namespace troupe {
@@ -22,6 +23,11 @@ public:
 
   /// The argv for one task (public so tests can check it).
   std::vector<std::string> argv_for(const task& t) const;
+  std::vector<std::string> argv_for(const task& t,
+                                    const std::vector<input_file>& inputs) const;
+
+  /// The dependencies' files this task may read (core/inputs.hpp).
+  std::vector<input_file> inputs_for(const task& t) const;
 
   /// The environment of every run: a minimal allow-list, the worker's own
   /// config dir and key, and a low retry count.
@@ -35,6 +41,7 @@ private:
   worker_paths paths_;
   worker_files files_;
   json agents_;
+  std::vector<std::string> shared_; // folders a dependent may be granted
 };
 
 /// Turns the CLI's outcome into a result (pure; unit-tested on its own).

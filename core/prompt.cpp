@@ -78,7 +78,7 @@ std::string compose_task_prompt(const task& t) {
             out += "- " + f.get<std::string>() + "\n";
       if (r.contains("artifacts") && r["artifacts"].is_array()
           && !r["artifacts"].empty()) {
-        out += "Artifacts (paths relative to the project root):";
+        out += "Files it wrote:";
         for (auto& a : r["artifacts"])
           if (a.is_string())
             out += " " + a.get<std::string>();

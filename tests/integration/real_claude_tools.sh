@@ -5,7 +5,8 @@
 # listed with its sha256; a write outside the workspace and a command that
 # is not granted are refused by the CLI and surfaced as each worker is
 # configured; a claimed file that is not there fails the attempt; a
-# worker's sub-agent is offered, runs on its own model and is booked under it.
+# worker's sub-agent is offered, runs on its own model and is booked under it;
+# a dependent reads its dependency's file, and may not change it.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
@@ -103,6 +104,39 @@ check "subagent: its cost is booked under its own model" json_is "$(res subagent
    and any('haiku' in k for k in j['models'])
    and abs(sum(m['cost_usd'] for m in j['models'].values()) - j['cost_usd']) < 1e-9)"
 check "subagent: the report's Models table has a haiku row" grep -q '^| claude-haiku' "$WORK/subagent/report.md"
+
+# --- a dependent reads its dependency's file, and may not change it --------------
+root=$WORK/handoff
+mkdir -p "$root"
+"$PY" - "$root/wf.json" <<'PYEOF'
+import json, sys
+script = lambda steps: "mock-script: " + json.dumps(steps)
+json.dump({"name": "handoff", "synthesize": False, "tasks": [
+  {"task_id": "eval", "worker": "marie", "description": "Evaluate Emma.\n" + script([
+    {"tool": "Write", "input": {"file_path": "{cwd}/evaluation.md", "content": "# Emma\n\nTechnique 16/20\n"}},
+    {"report": {"summary": "Evaluation written", "findings": [], "artifacts": ["evaluation.md"]}}])},
+  {"task_id": "poster", "worker": "fabien", "dependencies": ["eval"],
+   "description": "A poster from the evaluation.\n" + script([
+    {"tool": "Read", "input": {"file_path": "{file:evaluation.md}"}},
+    {"tool": "Edit", "input": {"file_path": "{file:evaluation.md}", "old_string": "16/20", "new_string": "20/20"}},
+    {"report": {"summary": "Poster drafted", "findings": [], "artifacts": []}}])}]}, open(sys.argv[1], "w"))
+PYEOF
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$cfg" >"$root/report.md" 2>"$root/err.log"
+rc=$?
+set -e
+check "handoff: the run exits 1 (fabien's write to marie's file is refused)" [ "$rc" -eq 1 ]
+check "handoff: fabien read marie's file at the path its prompt gave" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+reads = [t for r in rs if r['api_key'] == 'sk-test-fabien' for t in r['tool_results'] if t['tool'] == 'Read']
+use = [r['tool_use']['input']['file_path'] for r in rs if r['api_key'] == 'sk-test-fabien' and r.get('tool_use')]
+sys.exit(0 if reads and not reads[0]['is_error'] and 'Technique 16/20' in reads[0]['content']
+         and use[0] == '$(realpath "$root")/workspaces/marie/evaluation.md' else 1)"
+check "handoff: marie's file is unchanged" \
+  bash -c "printf '# Emma\n\nTechnique 16/20\n' | cmp -s - '$root/workspaces/marie/evaluation.md'"
+check "handoff: the refused Edit is fabien's denial" json_is "$root/results/fabien/poster.json" \
+  "j['status'] == 'failed' and j['error']['kind'] == 'permission_denied' and j['denials'][0]['tool'] == 'Edit'"
 
 # --- a write outside the workspace: refused, and the task fails (marie: fail) -----
 rc=$(one_task escape marie '[

@@ -19,7 +19,8 @@ Tool use is scripted by the prompt: a line `mock-script: [STEP, ...]` in the
 conversation's first user message makes the mock answer its Nth request in
 that conversation (N = assistant turns so far) with step N. A step
 {"tool": NAME, "input": {...}} is answered as a tool_use block ("{cwd}" in a
-string becomes the CLI's primary working directory); {"report": {...}} ends
+string becomes the CLI's primary working directory, "{file:NAME}" the path
+the prompt gives for a dependency's file NAME, on a "Files it wrote:" line); {"report": {...}} ends
 the conversation with that report block; past the last step the default
 report follows. The tool_result blocks the CLI sends back are logged
 ("tool_results": tool name, is_error, content), as are the tools and agent
@@ -95,6 +96,8 @@ def user_texts(message):
 
 SCRIPT_RE = re.compile(r"^mock-script: (.+)$", re.M)
 CWD_RE = re.compile(r"Primary working directory: (\S+)")
+FILES_RE = re.compile(r"^Files it wrote:(.*)$", re.M)
+FILE_REF_RE = re.compile(r"\{file:([^}]+)\}")
 
 
 def script_of(body):
@@ -106,16 +109,20 @@ def script_of(body):
     text = "\n".join(user_texts(msgs[0]))
     m = SCRIPT_RE.search(text)
     cwd = CWD_RE.search(text)
-    return (json.loads(m.group(1)) if m else []), (cwd.group(1) if cwd else "")
+    files = [p for line in FILES_RE.findall(text) for p in line.split()]
+    return (json.loads(m.group(1)) if m else []), {"cwd": cwd.group(1) if cwd else "", "files": files}
 
 
-def with_cwd(x, cwd):
+def with_cwd(x, where):
     if isinstance(x, str):
-        return x.replace("{cwd}", cwd)
+        def file_ref(m):
+            named = [p for p in where["files"] if p == m.group(1) or p.endswith("/" + m.group(1))]
+            return named[0] if named else "(no such file in the prompt)"
+        return FILE_REF_RE.sub(file_ref, x.replace("{cwd}", where["cwd"]))
     if isinstance(x, list):
-        return [with_cwd(v, cwd) for v in x]
+        return [with_cwd(v, where) for v in x]
     if isinstance(x, dict):
-        return {k: with_cwd(v, cwd) for k, v in x.items()}
+        return {k: with_cwd(v, where) for k, v in x.items()}
     return x
 
 
@@ -152,11 +159,11 @@ def agent_types(body):
 
 def next_step(body):
     """(tool_use block or None, report dict or None) for this request."""
-    steps, cwd = script_of(body)
+    steps, where = script_of(body)
     turn = sum(1 for m in body.get("messages") or [] if m.get("role") == "assistant")
     if turn >= len(steps):
         return None, None
-    step = with_cwd(steps[turn], cwd)
+    step = with_cwd(steps[turn], where)
     if "tool" in step:
         return {"type": "tool_use", "id": "toolu_" + uuid.uuid4().hex[:20],
                 "name": step["tool"], "input": step.get("input", {})}, None

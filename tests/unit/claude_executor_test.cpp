@@ -168,6 +168,32 @@ TEST_F(claude_executor_test, sub_agents_are_passed_and_get_the_agent_tool) {
   EXPECT_NE(std::find(plain.begin(), plain.end(), "--tools=Read,Write"), plain.end());
 }
 
+TEST_F(claude_executor_test, a_dependent_may_read_exactly_its_dependencies_files) {
+  fs::create_directories(root / "workspaces/anga");
+  std::ofstream(root / "workspaces/anga/review.md") << "LGTM\n";
+  std::ofstream(root / "workspaces/anga/private.md") << "not handed on\n";
+  auto t = mk("Write the parents' letter.");
+  t.context["dependency_results"]["review"] = {
+    {"worker", "anga"}, {"summary", "Reviewed."},
+    {"artifacts", {"workspaces/anga/review.md", "/etc/passwd"}}};
+  auto ex = make();
+  auto review = fs::canonical(root / "workspaces/anga/review.md").string();
+  auto a = ex.argv_for(t);
+  auto rules = std::find_if(a.begin(), a.end(), [](const std::string& x) {
+    return x.rfind("--allowedTools=", 0) == 0;
+  });
+  ASSERT_NE(rules, a.end());
+  EXPECT_EQ(*rules, "--allowedTools=Read(/" + review + ")");
+  for (auto& x : a) // read access only: the folder is not added
+    EXPECT_EQ(x.find("--add-dir"), std::string::npos) << x;
+  auto r = ex.run(t, 1);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  auto prompt = last_call()["stdin"].get<std::string>();
+  EXPECT_NE(prompt.find("Files it wrote: " + review + " /etc/passwd (not readable"),
+            std::string::npos)
+    << prompt;
+}
+
 TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {
   auto r = make().run(mk("Create hip-hop evaluation for Emma Rodriguez"), 2);
   ASSERT_TRUE(r.ok()) << r.summary;
