@@ -24,6 +24,7 @@
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
+#include "core/handoff.hpp"
 #include "core/json_text.hpp"
 #include "core/report.hpp"
 
@@ -208,6 +209,7 @@ struct broker::impl {
         append_json(encoded, *s.t);
       auto entry = wire::ticketed_entry(s.ticket, "task",
                                         s.wire->empty() ? encoded : *s.wire);
+      add_inputs(*s.t, entry);
       if (!batching.count(s.node)) {
         to_node(s.node, {wire::protocol, "TASK", std::move(entry)});
         continue;
@@ -319,6 +321,7 @@ struct broker::impl {
     }
     std::optional<uint64_t> ticket;
     result_peek res;
+    std::string_view files; // the files a complete result hands on
     std::string key;
     while (c.next_member(key)) {
       if (key == "ticket") {
@@ -326,6 +329,10 @@ struct broker::impl {
           ticket = wire::id_value(*s);
       } else if (key == "result") {
         res = peek_result(c);
+      } else if (key == "files") {
+        auto start = c.at();
+        c.skip();
+        files = c.since(start);
       } else {
         c.skip();
       }
@@ -374,9 +381,31 @@ struct broker::impl {
                        "the worker node sent no result object");
       text = {};
     }
-    if (book.finished(id, *ticket, next))
+    if (book.finished(id, *ticket, next)) {
+      // Kept before the result is delivered: its dependents are released
+      // by it and are sent with these files.
+      if (!files.empty() && res.state && *res.state == "complete")
+        keep_files(*t, files);
       deliver(*ticket, std::move(r), std::string{text});
+    }
     send_tasks(std::move(next));
+  }
+
+  void keep_files(const task& t, std::string_view text) {
+    auto files = json::parse(text, nullptr, false);
+    for (auto& why : store_result_files(files, t.worker, t.task_id, cfg.root,
+                                        cfg.handoff_max_bytes))
+      spdlog::warn("{}/{}: a file was not kept: {}", t.worker, t.task_id, why);
+  }
+
+  /// A dependent's TASK entry with its dependencies' kept files.
+  void add_inputs(const task& t, std::string& entry) const {
+    if (cfg.handoff_max_bytes == 0 || !t.context.is_object()
+        || !t.context.contains("dependency_results"))
+      return;
+    auto inputs = task_inputs(t, cfg.root, cfg.handoff_max_bytes);
+    if (!inputs.empty())
+      entry.insert(entry.size() - 1, ",\"inputs\":" + inputs.dump());
   }
 
   /// A node failed in a way that needs a person (its credentials, a spend

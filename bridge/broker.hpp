@@ -32,6 +32,8 @@ struct broker_settings {
   std::set<std::string> workers;    // configured names
   workflow_limits limits;
   size_t max_task_bytes = 1u << 20;
+  /// Files kept per result and handed on per dependent (PROTOCOL.md §10).
+  size_t handoff_max_bytes = 1u << 20;
   std::chrono::milliseconds heartbeat{1000};
   int liveness = 3;
   std::shared_ptr<const zmqx::curve_server> curve; // null: no encryption

@@ -19,6 +19,7 @@
 #include "bridge/wire.hpp"
 #include "bridge/zmq_support.hpp"
 #include "caf/all.hpp"
+#include "core/handoff.hpp"
 #include "core/json_text.hpp"
 
 namespace troupe {
@@ -45,7 +46,9 @@ struct worker_client::impl {
   std::atomic<bool> heard{false};
 
   std::set<uint64_t> running;         // tickets being run here
-  std::map<uint64_t, result> unacked; // results the orchestrator has not ACKed
+  /// Results the orchestrator has not ACKed, as their RESULT entries (with
+  /// the files packed when the run ended: a later run may change them).
+  std::map<uint64_t, std::string> unacked;
   wire::batch out{"RESULT", "RESULTS", "results"}; // until flush_results()
   std::optional<std::string> draining; // DRAIN sent (again on each connection)
   /// The error kind after which the worker parked: said in READY, so that a
@@ -102,8 +105,8 @@ struct worker_client::impl {
     if (!parked.empty())
       ready["parked"] = parked;
     send("READY", std::move(ready));
-    for (auto& [t, r] : unacked)
-      add_result(t, r);
+    for (auto& [t, entry] : unacked)
+      add_entry(entry);
     flush_results();
     if (draining)
       send("DRAIN", {{"reason", *draining}});
@@ -118,6 +121,10 @@ struct worker_client::impl {
     auto t = task_from_json(wire::member(b, "task"), ps);
     if (!ticket)
       return;
+    if (auto in = b.find("inputs"); t && t->worker == cfg.worker && in != b.end()
+                                    && !cfg.root.empty())
+      for (auto& why : place_inputs(*t, *in, cfg.root))
+        spdlog::warn("task {}: an input file was not placed: {}", t->task_id, why);
     if (!t || t->worker != cfg.worker
         || static_cast<int>(running.size()) >= cfg.slots) {
       task bad;
@@ -139,10 +146,29 @@ struct worker_client::impl {
   /// Results go out at the end of a pass (flush_results): several at once
   /// as one RESULTS.
   void add_result(uint64_t ticket, const result& r) {
+    add_entry(entry_of(ticket, r));
+  }
+
+  void add_entry(std::string_view entry) {
+    if (out.add_text(entry))
+      flush_results();
+  }
+
+  /// {"result", "ticket"} and, for a complete result that wrote files,
+  /// "files" (PROTOCOL.md §10).
+  std::string entry_of(uint64_t ticket, const result& r) const {
     std::string text;
     append_json(text, r);
-    if (out.add_text(wire::ticketed_entry(ticket, "result", text)))
-      flush_results();
+    auto entry = wire::ticketed_entry(ticket, "result", text);
+    if (cfg.root.empty() || cfg.handoff_max_bytes == 0 || !r.ok())
+      return entry;
+    std::vector<std::string> left_out;
+    auto files = pack_result_files(r, cfg.root, cfg.handoff_max_bytes, left_out);
+    for (auto& f : left_out)
+      spdlog::warn("task {}: a file is not handed on: {}", r.task_id, f);
+    if (!files.empty())
+      entry.insert(entry.size() - 1, ",\"files\":" + files.dump());
+    return entry;
   }
 
   void flush_results() {
@@ -191,8 +217,9 @@ struct worker_client::impl {
       if (auto& e = d->r.error; e && parked.empty() && parks_worker(e->kind))
         parked = e->kind;
       running.erase(d->ticket);
-      add_result(d->ticket, d->r);
-      unacked.emplace(d->ticket, std::move(d->r));
+      auto entry = entry_of(d->ticket, d->r);
+      add_entry(entry);
+      unacked.emplace(d->ticket, std::move(entry));
     } else if (auto* a = std::get_if<client_note::ask>(&n.v)) {
       send("PERMIT", {{"id", wire::id_text(a->id)}, {"ask", wire::permit_json(a->a)}});
     } else if (auto* s = std::get_if<client_note::settle>(&n.v)) {

@@ -27,6 +27,10 @@ struct worker_client_settings {
   std::string worker;
   int slots = 1;
   std::string node;     // a name for logs and status
+  /// The node's root: a result's files are read from it and a dependent's
+  /// inputs written into it (PROTOCOL.md §10), up to handoff_max_bytes.
+  std::string root;
+  size_t handoff_max_bytes = 1u << 20;
   std::chrono::milliseconds heartbeat{1000};
   int liveness = 3;
   std::shared_ptr<const zmqx::curve_client> curve;

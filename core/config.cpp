@@ -279,6 +279,11 @@ std::optional<config> config_from_json(const json& j,
       r.integer("max_mb", cfg.events_max_mb, 1, 1 << 20);
       r.integer("keep", cfg.events_keep, 0, 100);
     }
+    if (auto hj = top.get("handoff")) {
+      object_reader r(*hj, "handoff", out);
+      // Far below the 64 MiB a peer accepts in one message, base64 and all.
+      r.integer("max_kb", cfg.handoff_max_kb, 0, 16384);
+    }
     if (auto ej = top.get("executors")) {
       object_reader e(*ej, "executors", out);
       if (auto cj = e.get("claude")) {

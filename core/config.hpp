@@ -113,6 +113,10 @@ struct config {
   /// appends to one log for its whole session), keeping this many old ones.
   int64_t events_max_mb = 64;
   int events_keep = 4;
+  /// What a complete result's files may weigh when they travel to the
+  /// orchestrator and on to a dependent's node (docs/PROTOCOL.md §10); 0:
+  /// none travel.
+  int64_t handoff_max_kb = 1024;
   std::string source; // the file it came from, or "(defaults)"
 
   const worker_config* find_worker(const std::string& name) const;

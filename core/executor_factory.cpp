@@ -7,6 +7,7 @@
 
 #include "core/agents.hpp"
 #include "core/clock.hpp"
+#include "core/handoff.hpp"
 #include "core/prompt.hpp"
 
 namespace troupe {
@@ -67,8 +68,12 @@ void attempt_files::check(result& r, const std::vector<std::string>& written) {
   auto all = written;
   if (alone && before_)
     if (auto after = snapshot_folders(w_.scope.writable)) {
-      auto diff = changed_files(*before_, *after);
-      all.insert(all.end(), diff.begin(), diff.end());
+      // A worker node writes a task's inputs while others run: they are
+      // nobody's work.
+      auto inputs = w_.scope.workspace + "/" + inputs_folder;
+      for (auto& f : changed_files(*before_, *after))
+        if (!path_within(f, inputs))
+          all.push_back(f);
     }
   auto c = check_artifacts(r.artifacts, all, w_.scope);
   if (!c.error.empty()) {

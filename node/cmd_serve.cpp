@@ -110,6 +110,7 @@ int serve(const serve_options& opts) {
       bs.workers = cfg->worker_names();
       bs.limits = workflow_limits{}; // as for a workflow file given to run
       bs.max_task_bytes = opts.max_task_bytes;
+      bs.handoff_max_bytes = static_cast<size_t>(cfg->handoff_max_kb) * 1024;
       bs.heartbeat = std::chrono::milliseconds(opts.live.heartbeat_ms);
       bs.liveness = opts.live.liveness;
       if (!load_curve_server(opts.curve, bs.curve))

@@ -57,6 +57,8 @@ int worker_cmd(const worker_options& opts) {
   cs.endpoint = opts.connect;
   cs.worker = wc.name;
   cs.slots = wc.slots;
+  cs.root = normalize_root(opts.common.root);
+  cs.handoff_max_bytes = static_cast<size_t>(cfg->handoff_max_kb) * 1024;
   char host[256] = "node";
   ::gethostname(host, sizeof(host) - 1);
   cs.node = opts.node.empty() ? wc.name + "@" + host + ":" + std::to_string(::getpid())

@@ -2,7 +2,8 @@
 # The ZeroMQ bridge as containers would run it, as processes on loopback: an
 # orchestrator, one node per worker, Python producers; a worker node killed
 # mid-task, the orchestrator killed and restarted, a file dropped on the
-# orchestrator run remotely, unknown CURVE keys refused.
+# orchestrator run remotely, a dependency's file handed to a dependent on
+# another node, unknown CURVE keys refused.
 source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
 CFG="$SRC/config/troupe.json"
@@ -332,6 +333,33 @@ check "... and m3 runs on the working node" bash -c "
   [ \$(ls '$root'/node-good/auth-homes/marie/.claude/fake-calls/ | wc -l) -eq 2 ]"
 unset W_EP_FIXED P_FIXED
 CFG=$CFG_SAVED
+
+# --- a dependent on another node gets its dependency's file ----------------
+# Each node has its own root, as in compose: the file marie's node wrote
+# travels with the result to the orchestrator and on with the dependent's
+# task into fabien's workspace, where fabien's CLI may read it.
+root=$(fresh_root handoff)
+jq 'del(.limits)' "$WORK/permits/orch-cfg.json" >"$root/cfg.json"
+CFG_SAVED=$CFG; CFG="$root/cfg.json"
+start_orch "$root"
+for w in marie fabien; do fake_worker "$w" "$root/node-$w"; done
+$AWAIT --timeout 30 "$root/node-marie/ready" "$root/node-fabien/ready"
+CFG=$CFG_SAVED
+printf '{"name": "handoff", "synthesize": false, "tasks": [%s, %s]}' "$(task_json h1 marie)" \
+  "$(task_json h2 fabien '["h1"]')" >"$root/handoff.json"
+check "handoff: a chain over two nodes completes" bash -c "
+  '$CAF_NODE' submit '$root/handoff.json' --wait --connect '$P_EP' | jq_true '.status == \"complete\"'"
+made=$(jq -r '.artifacts[0]' "$root/results/marie/h1.json")
+name=${made#workspaces/marie/}
+check "handoff: the orchestrator keeps marie's file under artifacts/marie/h1/" \
+  cmp -s "$root/node-marie/$made" "$root/artifacts/marie/h1/$name"
+copy=$(realpath "$root/node-fabien/workspaces/fabien/inputs/h1/$name")
+check "handoff: fabien's node has it in its workspace, byte for byte" cmp -s "$root/node-marie/$made" "$copy"
+call=$(ls "$root"/node-fabien/auth-homes/fabien/.claude/fake-calls/*.json | head -1)
+check "handoff: fabien's prompt gives the copy's path, and its CLI may read it" json_is "$call" \
+  "'Files it wrote: $copy' in j['stdin'] and any(a.startswith('--allowedTools=') and 'Read(/$copy)' in a for a in j['argv'])"
+check "handoff: fabien's result does not count the copy as its own work" json_is "$root/results/fabien/h2.json" \
+  "not any('/inputs/' in a for a in j['artifacts'])"
 
 # --- CURVE: encrypted, and unknown keys are refused -------------------------
 root=$(fresh_root curve)
