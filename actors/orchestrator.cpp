@@ -33,6 +33,9 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
     if (auto j = run.graph->index_of(d); j != task_graph::npos
                                          && run.results[j])
       t.context["dependency_results"][d] = dependency_handoff(*run.results[j]);
+  // A retry after refused output is told why, as the planner's re-ask is.
+  if (!run.history[i].empty() && run.history[i].back().value("kind", "") == "bad_output")
+    t.context[previous_failure_key] = run.history[i].back();
   if (run.wf.budget_usd) {
     // Each run may spend its share of what is left; none once it is gone.
     auto left = *run.wf.budget_usd - run.spent - run.reserved;

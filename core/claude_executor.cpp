@@ -187,6 +187,10 @@ std::vector<std::string> claude_executor::argv_for(
   for (auto& d : files_.scope.writable)
     if (d != files_.scope.workspace)
       a.push_back("--add-dir=" + d);
+  // The CLI offers the model a StructuredOutput tool for this schema and
+  // asks again, inside the run, until the model's report conforms.
+  if (auto schema = output_schema_of(t))
+    a.push_back("--json-schema=" + schema->dump());
   if (!agents_.empty())
     a.push_back("--agents=" + agents_.dump());
   return a;
@@ -207,7 +211,30 @@ std::vector<std::string> claude_executor::env() const {
   return e;
 }
 
-void classify_claude_outcome(const process_outcome& o, result& r, bool raw) {
+namespace {
+
+/// The report the CLI checked against the task's output_schema.
+void take_structured(const json& out, result& r) {
+  r.extra[result_output_key] = out;
+  auto strings = [&](const char* key, std::vector<std::string>& dst) {
+    dst.clear();
+    if (auto i = out.find(key); i != out.end() && i->is_array())
+      for (auto& x : *i)
+        if (x.is_string())
+          dst.push_back(x.get<std::string>());
+  };
+  if (auto s = out.find("summary"); s != out.end() && s->is_string())
+    r.summary = s->get<std::string>();
+  else
+    r.summary = out.dump();
+  strings("findings", r.findings);
+  strings("artifacts", r.artifacts);
+}
+
+} // namespace
+
+void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
+                             bool schema) {
   r.duration_ms = o.duration_ms;
   if (classify_supervision(o, r))
     return;
@@ -255,7 +282,18 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw) {
   auto text = j.value("result", "");
   r.state = status::complete;
   set_denials(r, denials_from_cli(j));
-  if (raw) {
+  if (schema) {
+    auto so = j.find("structured_output");
+    if (so == j.end() || !so->is_object()) {
+      r.summary.clear();
+      fail_result(r, "bad_output",
+                  "the agent's report does not match the task's output_schema "
+                  "(it gave no structured output); its answer began: "
+                    + text.substr(0, 300));
+      return;
+    }
+    take_structured(*so, r);
+  } else if (raw) {
     r.summary = text;
   } else {
     auto rep = extract_report(text);
@@ -294,7 +332,7 @@ result claude_executor::run(const task& t, int attempt,
   auto o = run_process(spec);
   if (events)
     o.out = events->final_output(); // classified like the json format
-  classify_claude_outcome(o, r, is_raw(t));
+  classify_claude_outcome(o, r, is_raw(t), output_schema_of(t) != nullptr);
   if (events && !events->retries().empty()) {
     auto& list = r.extra["api_retries"] = json::array();
     for (auto& ev : events->retries())

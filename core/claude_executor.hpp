@@ -46,8 +46,11 @@ private:
 
 /// Turns the CLI's outcome into a result (pure; unit-tested on its own).
 /// `r` arrives with task_id, worker, attempt and model set. `raw`: the
-/// whole answer is the summary (no report block is looked for).
+/// whole answer is the summary (no report block is looked for). `schema`:
+/// the task had an output_schema, so the report is the CLI's
+/// `structured_output` (kept as the result's `output`), and a run without
+/// one is bad output.
 void classify_claude_outcome(const process_outcome& o, result& r,
-                             bool raw = false);
+                             bool raw = false, bool schema = false);
 
 } // namespace troupe

@@ -34,6 +34,17 @@ command_executor::command_executor(command_settings s, worker_config w,
 
 result command_executor::run(const task& t, int attempt, const run_hooks&) const {
   auto r = begin_result(t, attempt, worker_.model);
+  if (output_schema_of(t)) {
+    // Nothing here can check a report against a JSON Schema: the claude
+    // executor has the CLI do it. Refused rather than left unchecked.
+    r.state = status::rejected;
+    r.error = error_info{"unsupported",
+                         "output_schema is checked by the claude executor only; "
+                         "worker " + t.worker + " runs the command executor"};
+    r.summary = r.error->message;
+    end_result(r);
+    return r;
+  }
   auto prompt = compose_task_prompt(t);
   std::string prompt_file;
   if (needs_prompt_file_) {

@@ -178,6 +178,8 @@ std::optional<task> task_from_json(const json& j, problems& out,
   }
   t.model = nonempty_string(j, "model", prefix, out, false);
   t.budget_usd = positive_number(j, "budget_usd", prefix, out, true);
+  if (auto i = j.find(output_schema_key); i != j.end() && !i->is_object())
+    bad(out, prefix + output_schema_key, *i, "must be a JSON Schema object");
   t.extra = extra_fields(j, task_fields);
   if (out.size() != before)
     return std::nullopt;
@@ -340,6 +342,18 @@ std::optional<workflow> workflow_from_json(const json& j, problems& out) {
   static constexpr std::array<std::string_view, 5> workflow_fields{
     "name", "description", "tasks", "synthesize", "budget_usd"};
   w.extra = extra_fields(j, workflow_fields);
+  // A workflow's schema is its tasks' unless they bring their own.
+  if (auto s = j.find(output_schema_key); s != j.end()) {
+    if (!s->is_object())
+      bad(out, output_schema_key, *s, "must be a JSON Schema object");
+    else
+      for (auto& t : w.tasks)
+        if (!output_schema_of(t)) {
+          if (!t.extra.is_object())
+            t.extra = json::object();
+          t.extra[output_schema_key] = *s;
+        }
+  }
   if (out.size() != before)
     return std::nullopt;
   return w;

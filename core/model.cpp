@@ -4,6 +4,13 @@
 
 namespace troupe {
 
+const json* output_schema_of(const task& t) {
+  if (!t.extra.is_object())
+    return nullptr;
+  auto i = t.extra.find(output_schema_key);
+  return i != t.extra.end() && i->is_object() ? &*i : nullptr;
+}
+
 std::string_view to_string(priority x) {
   switch (x) {
     case priority::high:

@@ -90,6 +90,14 @@ struct result {
   bool ok() const { return state == status::complete; }
 };
 
+/// `extra` key of a task's (or a workflow's, for its tasks) JSON Schema for
+/// the agent's report, and of a result's report that was checked against it.
+inline constexpr const char* output_schema_key = "output_schema";
+inline constexpr const char* result_output_key = "output";
+
+/// The task's output_schema, or null.
+const json* output_schema_of(const task& t);
+
 /// `extra` key of a result's usage and cost per model (a run's sub-agents
 /// may use other models than its own).
 inline constexpr const char* result_models_key = "models";

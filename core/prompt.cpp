@@ -18,6 +18,16 @@ When you are done, end your answer with exactly one fenced JSON block:
 ```
 )";
 
+constexpr std::string_view schema_instructions = R"(
+## How to report
+Work in your current directory; write any document you produce there as a file.
+When you are done, give your report as your structured output. It must match
+this JSON Schema (put the paths of the files you wrote in "artifacts" when the
+schema has it, relative to your working directory):
+
+```json
+)";
+
 std::string trim(std::string_view s) {
   auto b = s.find_first_not_of(" \t\r\n");
   if (b == std::string_view::npos)
@@ -56,6 +66,8 @@ std::string compose_task_prompt(const task& t) {
   out += "\n";
   json ctx = t.context;
   json deps;
+  if (ctx.is_object())
+    ctx.erase(previous_failure_key);
   if (auto i = ctx.find("dependency_results"); i != ctx.end()) {
     deps = *i;
     ctx.erase(i);
@@ -86,7 +98,16 @@ std::string compose_task_prompt(const task& t) {
       }
     }
   }
-  out += report_instructions;
+  if (auto i = t.context.find(previous_failure_key);
+      i != t.context.end() && i->is_object()) {
+    out += "\n## Your previous attempt was refused\n"
+           + i->value("message", std::string{"(no reason given)"})
+           + "\nDo the task again and avoid this.\n";
+  }
+  if (auto schema = output_schema_of(t))
+    out += std::string{schema_instructions} + schema->dump(2) + "\n```\n";
+  else
+    out += report_instructions;
   return out;
 }
 

@@ -22,8 +22,14 @@ json dependency_handoff(const result& r);
 void make_raw(task& t);
 bool is_raw(const task& t);
 
-/// The task text: description, context (dependency results apart), and the
-/// instruction to end with a JSON report block. A raw task: its description.
+/// Context key of a retry: {"kind", "message"} of the attempt before, whose
+/// output was refused, so the agent can do better (as the planner's re-ask).
+inline constexpr const char* previous_failure_key = "troupe_previous_failure";
+
+/// The task text: description, context (dependency results and a previous
+/// failure apart), the reason a previous attempt was refused, and how to
+/// report: a JSON report block, or the structured output its
+/// output_schema asks for. A raw task: its description.
 std::string compose_task_prompt(const task& t);
 
 struct agent_report {

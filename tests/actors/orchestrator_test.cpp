@@ -5,7 +5,10 @@
 #include "actors/rate_limiter.hpp"
 #include "actors/worker.hpp"
 #include "caf/all.hpp"
+#include "core/prompt.hpp"
 #include "fixture.hpp"
+
+#include <algorithm>
 
 using namespace troupe;
 using namespace troupe::testing;
@@ -120,6 +123,29 @@ CAF_TEST(retryable failure is retried up to the worker max_attempts) {
   CAF_CHECK_EQUAL(by_id(s, "g").attempt, 1);
   CAF_CHECK_EQUAL(by_id(s, "n").error->kind, "timeout");
   CAF_CHECK_EQUAL(by_id(s, "n").attempt, 2);
+}
+
+CAF_TEST(a retry after refused output is told why and others are not) {
+  exec->outcomes["m"] = {"bad_output"}; // marie: 2 attempts
+  exec->outcomes["n"] = {"timeout"};
+  auto s = run_workflow({mk_task("m", "marie"), mk_task("n", "marie")});
+  CAF_CHECK(by_id(s, "m").ok());
+  std::vector<json> told;
+  for (auto& t : exec->seen)
+    told.push_back(t.context.is_object() && t.context.contains(previous_failure_key)
+                     ? t.context[previous_failure_key] : json{});
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 4u);
+  for (size_t i = 0; i < exec->seen.size(); ++i) {
+    bool second_of_m = exec->seen[i].task_id == "m" && i > 0
+                       && std::count_if(exec->seen.begin(), exec->seen.begin() + i,
+                                        [](const task& t) { return t.task_id == "m"; });
+    if (second_of_m) {
+      CAF_CHECK_EQUAL(told[i].value("kind", ""), "bad_output");
+      CAF_CHECK_EQUAL(told[i].value("message", ""), "scripted bad_output");
+    } else {
+      CAF_CHECK(told[i].is_null());
+    }
+  }
 }
 
 CAF_TEST(high priority tasks are released first) {

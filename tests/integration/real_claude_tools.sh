@@ -6,7 +6,8 @@
 # is not granted are refused by the CLI and surfaced as each worker is
 # configured; a claimed file that is not there fails the attempt; a
 # worker's sub-agent is offered, runs on its own model and is booked under it;
-# a dependent reads its dependency's file, and may not change it.
+# a dependent reads its dependency's file, and may not change it; a report
+# is checked against its output_schema by the CLI.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
@@ -42,16 +43,18 @@ json.dump({"workers": workers, "orchestrator": {"retry_base_ms": 10, "retry_max_
 PYEOF
 check "the shipped config with the pinned CLI validates" "$CAF_NODE" validate "$cfg"
 
-# one_task <name> <worker> <script steps as JSON>: a one-task workflow whose
-# description carries the mock's script; echoes caf-node's exit code.
+# one_task <name> <worker> <script steps as JSON> [task fields as JSON]: a
+# one-task workflow whose description carries the mock's script; echoes
+# caf-node's exit code.
 one_task() {
   local root=$WORK/$1
   mkdir -p "$root"
-  "$PY" - "$root/wf.json" "$1" "$2" "$3" <<'PYEOF'
+  "$PY" - "$root/wf.json" "$1" "$2" "$3" "${4:-{\}}" <<'PYEOF'
 import json, sys
-path, name, worker, steps = sys.argv[1:]
-json.dump({"name": name, "synthesize": False, "tasks": [{"task_id": "t", "worker": worker,
-           "description": f"Task {name}.\nmock-script: {json.dumps(json.loads(steps))}"}]}, open(path, "w"))
+path, name, worker, steps, fields = sys.argv[1:]
+t = {"task_id": "t", "worker": worker, "description": f"Task {name}.\nmock-script: {json.dumps(json.loads(steps))}"}
+t.update(json.loads(fields))
+json.dump({"name": name, "synthesize": False, "tasks": [t]}, open(path, "w"))
 PYEOF
   set +e
   "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$cfg" >"$root/report.md" 2>"$root/err.log"
@@ -169,6 +172,25 @@ check "deny: its sub-agent ran under dontAsk (Agent needs no grant)" json_is "$(
   "any('haiku' in k for k in j['models'])"
 check "deny: the event log has the denial" grep -q 'denied: Bash touch pwned.txt' "$WORK"/deny/runs/*/events.jsonl
 check "deny: the report has it" grep -q 'touch pwned.txt' "$WORK/deny/report.md"
+
+# --- a report schema: the CLI checks the report and asks again -----------------
+schema='{"output_schema": {"type": "object", "required": ["summary", "score"],
+  "properties": {"summary": {"type": "string"}, "score": {"type": "integer", "minimum": 0, "maximum": 20}}}}'
+rc=$(one_task schema marie '[
+  {"tool": "StructuredOutput", "input": {"summary": "Emma evaluated", "score": "sixteen"}},
+  {"tool": "StructuredOutput", "input": {"summary": "Emma evaluated", "score": 16}}]' "$schema")
+check "schema: the run exits 0" [ "$rc" -eq 0 ]
+check "schema: the CLI refused the report that did not conform, with the reason" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+so = [t for r in rs if r['api_key'] == 'sk-test-marie' for t in r['tool_results'] if t['tool'] == 'StructuredOutput']
+sys.exit(0 if so and so[0]['is_error'] and 'must be integer' in so[0]['content'] else 1)"
+check "schema: the result keeps the conforming report as output" json_is "$(res schema marie)" \
+  "j['status'] == 'complete' and j['output'] == {'summary': 'Emma evaluated', 'score': 16} and j['summary'] == 'Emma evaluated'"
+rc=$(one_task noschema marie '[
+  {"report": {"summary": "No structured output", "findings": [], "artifacts": []}}]' "$schema")
+check "schema: a run that never gives the structured report fails as bad_output" json_is "$(res noschema marie)" \
+  "j['status'] == 'failed' and j['error']['kind'] == 'bad_output' and 'output_schema' in j['error']['message']"
 
 # --- a claimed file that is not there: bad_output, retried ------------------------
 rc=$(one_task missing fabien '[

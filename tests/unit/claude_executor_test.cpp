@@ -2,6 +2,7 @@
 // first on PATH: how troupe calls it, and how every outcome is classified.
 
 #include "core/claude_executor.hpp"
+#include "core/command_executor.hpp"
 
 #include <algorithm>
 #include <filesystem>
@@ -192,6 +193,41 @@ TEST_F(claude_executor_test, a_dependent_may_read_exactly_its_dependencies_files
   EXPECT_NE(prompt.find("Files it wrote: " + review + " /etc/passwd (not readable"),
             std::string::npos)
     << prompt;
+}
+
+TEST_F(claude_executor_test, an_output_schema_goes_to_the_cli_and_its_report_is_kept) {
+  auto t = mk("Score Emma.");
+  json schema = {{"type", "object"}, {"required", {"summary", "score"}}};
+  t.extra = {{output_schema_key, schema}};
+  auto ex = make();
+  auto a = ex.argv_for(t);
+  EXPECT_NE(std::find(a.begin(), a.end(), "--json-schema=" + schema.dump()), a.end());
+  auto r = ex.run(t, 1);
+  ASSERT_TRUE(r.ok()) << r.summary;
+  EXPECT_EQ(r.extra[result_output_key]["score"], 3);
+  EXPECT_EQ(r.summary, r.extra[result_output_key]["summary"]);
+  EXPECT_EQ(r.findings.size(), 2u);
+  // Without structured output the report does not conform: bad output.
+  auto plain = ex.run(mk("Score Emma. FAKE_CLAUDE:plain"), 1);
+  EXPECT_TRUE(plain.ok()) << "without a schema a plain answer is fine";
+  t.description = "Score Emma. FAKE_CLAUDE:plain";
+  auto bad = ex.run(t, 1);
+  ASSERT_TRUE(bad.error);
+  EXPECT_EQ(bad.error->kind, "bad_output");
+  EXPECT_NE(bad.error->message.find("output_schema"), std::string::npos);
+}
+
+TEST_F(claude_executor_test, the_command_executor_refuses_an_output_schema_it_cannot_check) {
+  command_settings cs;
+  cs.argv = {"/bin/sh", "-c", "touch ran"};
+  command_executor ex{cs, w, worker_paths::make(root.string(), "marie")};
+  auto t = mk("Score Emma.");
+  t.extra = {{output_schema_key, {{"type", "object"}}}};
+  auto r = ex.run(t, 1);
+  EXPECT_EQ(r.state, status::rejected);
+  ASSERT_TRUE(r.error);
+  EXPECT_EQ(r.error->kind, "unsupported");
+  EXPECT_FALSE(fs::exists(root / "workspaces/marie/ran")) << "nothing ran";
 }
 
 TEST_F(claude_executor_test, success_takes_report_usage_and_artifacts) {

@@ -149,3 +149,26 @@ TEST(json_codec, workflow_errors_name_the_task) {
   EXPECT_FALSE(workflow_from_json(json::parse(R"({"name": "x", "tasks": []})"), ps));
   EXPECT_EQ(ps.at(0), "tasks []: must be a non-empty array of tasks");
 }
+
+TEST(json_codec, an_output_schema_must_be_an_object_and_a_workflows_is_its_tasks) {
+  problems ps;
+  EXPECT_FALSE(task_from_json(json::parse(R"({"task_id": "a", "worker": "marie",
+    "description": "x", "output_schema": "score"})"), ps));
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_NE(ps[0].find("output_schema"), std::string::npos) << ps[0];
+  EXPECT_NE(ps[0].find("must be a JSON Schema object"), std::string::npos) << ps[0];
+  ps.clear();
+  auto wf = workflow_from_json(json::parse(R"({"name": "w",
+    "output_schema": {"type": "object", "required": ["score"]},
+    "tasks": [{"task_id": "a", "worker": "marie", "description": "x"},
+              {"task_id": "b", "worker": "marie", "description": "y",
+               "output_schema": {"type": "object"}}]})"), ps);
+  ASSERT_TRUE(wf) << ps.at(0);
+  ASSERT_TRUE(output_schema_of(wf->tasks[0]));
+  EXPECT_EQ((*output_schema_of(wf->tasks[0]))["required"], json({"score"}));
+  EXPECT_FALSE(output_schema_of(wf->tasks[1])->contains("required"));
+  // It travels with the task, as any field.
+  auto back = task_from_json(to_json(wf->tasks[0]), ps);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(output_schema_of(*back));
+}

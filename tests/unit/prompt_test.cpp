@@ -42,3 +42,28 @@ TEST(prompt, dependents_get_summaries_findings_artifacts_not_transcripts) {
   EXPECT_NE(p.find("```json"), std::string::npos); // the report instructions
 }
 
+
+TEST(prompt, a_retry_is_told_why_its_previous_output_was_refused) {
+  task t;
+  t.task_id = "t";
+  t.description = "Evaluate Emma.";
+  t.context = {{"student", "Emma"},
+               {previous_failure_key, {{"kind", "bad_output"},
+                                       {"message", "evaluation.md does not exist"}}}};
+  auto p = compose_task_prompt(t);
+  EXPECT_NE(p.find("## Your previous attempt was refused\nevaluation.md does not exist"),
+            std::string::npos) << p;
+  EXPECT_EQ(p.find(previous_failure_key), std::string::npos) << "not shown as context";
+  EXPECT_NE(p.find("\"student\""), std::string::npos);
+}
+
+TEST(prompt, a_task_with_an_output_schema_is_asked_for_it) {
+  task t;
+  t.task_id = "t";
+  t.description = "Score Emma.";
+  t.extra = {{output_schema_key, {{"type", "object"}, {"required", {"score"}}}}};
+  auto p = compose_task_prompt(t);
+  EXPECT_NE(p.find("give your report as your structured output"), std::string::npos) << p;
+  EXPECT_NE(p.find("\"required\": [\n    \"score\"\n  ]"), std::string::npos) << p;
+  EXPECT_EQ(p.find("end your answer with exactly one fenced JSON block"), std::string::npos);
+}
