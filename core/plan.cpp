@@ -4,10 +4,14 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
 
+#include "core/artifacts.hpp"
+#include "core/handoff.hpp"
+#include "core/inputs.hpp"
 #include "core/report.hpp"
 #include "core/workflow_check.hpp"
 
@@ -466,7 +470,43 @@ std::optional<workflow> route_request(const config& cfg,
   return wf;
 }
 
-std::string synthesis_prompt(const std::string& request, const run_summary& s) {
+namespace {
+
+/// A small text file a result names, read from where this node has it.
+std::optional<std::string> small_artifact(const result& r, const std::string& path,
+                                          const std::string& root, size_t room) {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> where{fs::path{root} / path};
+  auto prefix = "workspaces/" + r.worker + "/";
+  if (path.compare(0, prefix.size(), prefix) == 0
+      && check_handoff_name(path.substr(prefix.size())).empty())
+    where.push_back(fs::path{handoff_dir(root, r.worker, r.task_id)}
+                    / path.substr(prefix.size()));
+  auto shared = shared_folders(root);
+  for (auto& p : where) {
+    std::error_code ec;
+    auto c = fs::canonical(p, ec);
+    if (ec || !fs::is_regular_file(c, ec))
+      continue;
+    bool inside = false;
+    for (auto& d : shared)
+      inside = inside || path_within(c.string(), d);
+    auto size = fs::file_size(c, ec);
+    if (!inside || ec || size > std::min(room, synthesis_file_bytes))
+      continue;
+    std::ifstream in(c, std::ios::binary);
+    std::string text{std::istreambuf_iterator<char>(in), {}};
+    if (text.find('\0') == std::string::npos)
+      return text;
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+std::string synthesis_prompt(const std::string& request, const run_summary& s,
+                             const std::string& root) {
+  size_t room = synthesis_total_bytes;
   std::string p = "# Synthesis request\n\nWrite the answer to the request "
                   "below from the results of its tasks only.\n\n## Request\n\n"
                   + request + "\n\n## Results\n";
@@ -484,6 +524,14 @@ std::string synthesis_prompt(const std::string& request, const run_summary& s) {
       for (auto& a : r.artifacts)
         p += " " + a;
       p += "\n";
+      for (auto& a : r.artifacts) {
+        if (root.empty() || !r.ok())
+          break;
+        if (auto text = small_artifact(r, a, root, room)) {
+          room -= text->size();
+          p += "\nContent of " + a + ":\n\n````\n" + *text + "\n````\n";
+        }
+      }
     }
   }
   p += "\n## Answer format\n\nMarkdown for the person who asked: the outcome "

@@ -59,6 +59,13 @@ struct run_summary;
 
 /// The synthesiser's task text: the request and each task's status,
 /// summary, findings, artifacts and error, never a transcript.
-std::string synthesis_prompt(const std::string& request, const run_summary& s);
+/// `root` given: the content of each small text file the results name (at
+/// most synthesis_file_bytes each, synthesis_total_bytes in all, found in
+/// the workspaces or in the orchestrator's copies under artifacts/) is
+/// shown too; never a transcript.
+inline constexpr size_t synthesis_file_bytes = 4096;
+inline constexpr size_t synthesis_total_bytes = 16384;
+std::string synthesis_prompt(const std::string& request, const run_summary& s,
+                             const std::string& root = {});
 
 } // namespace troupe

@@ -205,7 +205,7 @@ int run(const run_options& opts) {
                                 : wf->name + (wf->description.empty()
                                                 ? ""
                                                 : "\n\n" + wf->description);
-      answer = synthesize(self, *t, request, *summary, synthesis_error);
+      answer = synthesize(self, *t, request, *summary, root, synthesis_error);
       if (!answer)
         code = exit_failed;
     }

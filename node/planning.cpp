@@ -73,9 +73,10 @@ plan_outcome plan_request(caf::scoped_actor& self, const team& t,
 
 std::optional<std::string> synthesize(caf::scoped_actor& self, const team& t,
                                       const std::string& request,
-                                      const run_summary& s, std::string& error) {
+                                      const run_summary& s, const std::string& root,
+                                      std::string& error) {
   spdlog::info("writing the answer with the orchestrator's model");
-  auto r = ask_planner(self, t, "synthesis", synthesis_prompt(request, s));
+  auto r = ask_planner(self, t, "synthesis", synthesis_prompt(request, s, root));
   if (!r.ok()) {
     error = failure_text(r);
     return std::nullopt;

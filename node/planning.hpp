@@ -30,10 +30,12 @@ plan_outcome plan_request(caf::scoped_actor& self, const team& t,
                           const config& cfg, const std::string& request,
                           const std::vector<context_file>& context);
 
-/// The LLM's answer to the request from the run's results; nullopt with the
-/// reason in `error` if the call failed.
+/// The LLM's answer to the request from the run's results (and the small
+/// files they name, read under `root`); nullopt with the reason in `error`
+/// if the call failed.
 std::optional<std::string> synthesize(caf::scoped_actor& self, const team& t,
                                       const std::string& request,
-                                      const run_summary& s, std::string& error);
+                                      const run_summary& s, const std::string& root,
+                                      std::string& error);
 
 } // namespace troupe::node

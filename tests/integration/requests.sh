@@ -71,8 +71,9 @@ check "llm request: the planned tasks ran on their workers" bash -c \
   "[ -f '$root/results/anga/part-1.json' ] && [ -f '$root/results/fabien/part-2.json' ] && [ -f '$root/results/marie/part-3.json' ]"
 check "llm request: the dependent got its dependencies' results" json_is "$root/results/marie/part-3.json" \
   "j['status'] == 'complete'"
-check "llm request: the synthesiser gets each result's summary, no transcript" json_is "$synth_call" \
-  "j['stdin'].startswith('# Synthesis request') and j['stdin'].count('Fake claude completed the task') == 3 and 'session' not in j['stdin']"
+check "llm request: the synthesiser gets each result's summary and small files, no transcript" json_is "$synth_call" \
+  "(j['stdin'].startswith('# Synthesis request') and j['stdin'].count('complete\\n\\nFake claude completed the task') == 3
+    and j['stdin'].count('Content of workspaces/') == 3 and j['stdin'].count('# Fake output') == 3 and 'session' not in j['stdin'])"
 run_dir=$(ls -d "$root"/runs/*)
 check "llm request: the answer leads the report, printed and saved" bash -c \
   "head -1 '$root/out.md' | grep -qx '# Fake synthesis' && cmp -s '$root/out.md' '$run_dir/report.md'"

@@ -252,6 +252,41 @@ TEST(plan, the_synthesiser_gets_results_never_transcripts) {
   EXPECT_EQ(p.find("sess-123"), std::string::npos);
 }
 
+TEST(plan, the_synthesiser_reads_small_files_and_not_large_or_outside_ones) {
+  namespace fs = std::filesystem;
+  auto root = fs::temp_directory_path() / ("troupe-synth-" + std::to_string(::getpid()));
+  fs::remove_all(root);
+  fs::create_directories(root / "workspaces/marie");
+  fs::create_directories(root / "artifacts/fabien/news");
+  fs::create_directories(root / "auth-homes/marie");
+  std::ofstream(root / "workspaces/marie/emma.md") << "# Emma\n38/50\n";
+  std::ofstream(root / "workspaces/marie/big.md") << std::string(synthesis_file_bytes + 1, 'x');
+  std::ofstream(root / "auth-homes/marie/key") << "sk-secret";
+  std::ofstream(root / "artifacts/fabien/news/letter.md") << "Dear parents";
+  run_summary s;
+  result m;
+  m.task_id = "eval";
+  m.worker = "marie";
+  m.state = status::complete;
+  m.artifacts = {"workspaces/marie/emma.md", "workspaces/marie/big.md",
+                 "auth-homes/marie/key"};
+  result f; // ran on another node: the orchestrator has its copy
+  f.task_id = "news";
+  f.worker = "fabien";
+  f.state = status::complete;
+  f.artifacts = {"workspaces/fabien/letter.md"};
+  s.results = {m, f};
+  auto p = synthesis_prompt("Evaluate Emma", s, root.string());
+  EXPECT_NE(p.find("Content of workspaces/marie/emma.md:\n\n````\n# Emma\n38/50\n"),
+            std::string::npos) << p;
+  EXPECT_NE(p.find("Content of workspaces/fabien/letter.md:\n\n````\nDear parents"),
+            std::string::npos) << p;
+  EXPECT_EQ(p.find("Content of workspaces/marie/big.md"), std::string::npos);
+  EXPECT_EQ(p.find("sk-secret"), std::string::npos);
+  EXPECT_EQ(synthesis_prompt("Evaluate Emma", s).find("Content of"), std::string::npos);
+  fs::remove_all(root);
+}
+
 TEST(plan, raw_tasks_are_sent_as_they_are) {
   task t;
   t.task_id = "plan-1";
