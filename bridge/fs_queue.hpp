@@ -1,6 +1,7 @@
 #pragma once
 
-// The task and result folders as a crash-safe queue (DESIGN.md §2):
+// The task and result folders as a crash-safe queue (the layout below is the
+// file drop's contract, README "The file drop"):
 //
 //   tasks/<worker>/<task_id>.json            dropped by anyone
 //   tasks/<worker>/.claimed/<task_id>.json   ours while it runs (atomic rename)

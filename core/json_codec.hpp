@@ -20,7 +20,7 @@ using problems = std::vector<std::string>;
 inline constexpr std::string_view task_id_pattern
   = "^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$";
 
-/// The fields DESIGN.md §3 defines for a task and a result; any other field
+/// The fields the README defines for a task and a result; any other field
 /// is kept in `extra`.
 inline constexpr std::array<std::string_view, 10> task_fields{
   "task_id", "worker", "description", "dependencies", "priority",

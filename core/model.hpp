@@ -1,6 +1,6 @@
 #pragma once
 
-// The task, result and workflow model of DESIGN.md §3. Plain structs: the JSON
+// The task, result and workflow model (README, "Task, result, workflow"). Plain structs: the JSON
 // codec (json_codec.hpp) turns them into files, the actors trade them as
 // messages (actors/messages.hpp adds their CAF inspect()).
 
