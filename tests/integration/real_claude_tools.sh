@@ -6,7 +6,8 @@
 # is not granted are refused by the CLI and surfaced as each worker is
 # configured; a claimed file that is not there fails the attempt; a
 # worker's sub-agent is offered, runs on its own model and is booked under it;
-# a dependent reads its dependency's file, and may not change it; a report
+# a dependent reads its dependency's file, and may not change it, on the
+# same node and on another one; a report
 # is checked against its output_schema by the CLI.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
@@ -140,6 +141,50 @@ check "handoff: marie's file is unchanged" \
   bash -c "printf '# Emma\n\nTechnique 16/20\n' | cmp -s - '$root/workspaces/marie/evaluation.md'"
 check "handoff: the refused Edit is fabien's denial" json_is "$root/results/fabien/poster.json" \
   "j['status'] == 'failed' and j['error']['kind'] == 'permission_denied' and j['denials'][0]['tool'] == 'Edit'"
+
+# --- across nodes: the file travels with the result to the dependent's node ----
+# An orchestrator and one node per worker, each with its own root, as in
+# compose: fabien's CLI opens marie's file in its own workspace.
+root=$WORK/nodes
+mkdir -p "$root/node-marie" "$root/node-fabien"
+"$CAF_NODE" orchestrator --root "$root" --config "$cfg" --workers 'tcp://127.0.0.1:*' \
+  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --ready-file "$root/orch.ready" >"$root/orch.log" 2>&1 &
+node_pids=($!)
+trap 'kill ${node_pids[*]} $mock_pid 2>/dev/null; at_exit' EXIT
+$AWAIT --timeout 30 "$root/orch.ready"
+w_ep=$(jq -r .workers "$root/orch.ready")
+p_ep=$(jq -r .producers "$root/orch.ready")
+for w in marie fabien; do
+  "$CAF_NODE" worker "$w" --connect "$w_ep" --root "$root/node-$w" --config "$cfg" \
+    --ready-file "$root/node-$w/ready" >"$root/node-$w/worker.log" 2>&1 &
+  node_pids+=($!)
+done
+$AWAIT --timeout 30 "$root/node-marie/ready" "$root/node-fabien/ready"
+"$PY" - "$root/wf.json" <<'PYEOF'
+import json, sys
+script = lambda steps: "mock-script: " + json.dumps(steps)
+json.dump({"name": "nodes", "synthesize": False, "tasks": [
+  {"task_id": "eval", "worker": "marie", "description": "Evaluate Emma.\n" + script([
+    {"tool": "Write", "input": {"file_path": "{cwd}/evaluation.md", "content": "# Emma\n\nTechnique 16/20\n"}},
+    {"report": {"summary": "Evaluation written", "findings": [], "artifacts": ["evaluation.md"]}}])},
+  {"task_id": "poster", "worker": "fabien", "dependencies": ["eval"],
+   "description": "A poster from the evaluation (on another node).\n" + script([
+    {"tool": "Read", "input": {"file_path": "{file:evaluation.md}"}},
+    {"report": {"summary": "Poster drafted", "findings": [], "artifacts": []}}])}]}, open(sys.argv[1], "w"))
+PYEOF
+check "nodes: the chain over two worker nodes completes" bash -c "
+  '$CAF_NODE' submit '$root/wf.json' --wait --timeout-s 60 --connect '$p_ep' | jq_true '.status == \"complete\"'"
+check "nodes: the orchestrator keeps marie's file" \
+  cmp -s "$root/node-marie/workspaces/marie/evaluation.md" "$root/artifacts/marie/eval/evaluation.md"
+copy=$(realpath -m "$root/node-fabien/workspaces/fabien/inputs/eval/evaluation.md")
+check "nodes: fabien's CLI read it in its own workspace, at the path its prompt gave" "$PY" -c "
+import json, sys
+rs = [json.loads(l) for l in open('$mock_dir/requests.jsonl')]
+asked = [i for i, r in enumerate(rs) if r['api_key'] == 'sk-test-fabien' and (r.get('tool_use') or {}).get('input', {}).get('file_path') == '$copy']
+got = [t for r in (rs[asked[0] + 1:] if asked else []) if r['api_key'] == 'sk-test-fabien' for t in r['tool_results']
+       if t['tool'] == 'Read' and not t['is_error'] and 'Technique 16/20' in t['content']]
+sys.exit(0 if asked and got else 1)"
+kill "${node_pids[@]}" 2>/dev/null || true
 
 # --- a write outside the workspace: refused, and the task fails (marie: fail) -----
 rc=$(one_task escape marie '[
