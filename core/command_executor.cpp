@@ -28,12 +28,18 @@ command_executor::command_executor(command_settings s, worker_config w,
   std::error_code ec;
   fs::create_directories(paths_.workspace, ec);
   files_ = worker_files::make(paths_, worker_);
-  for (auto& a : settings_.argv)
+  for (auto& a : settings_.argv) {
     needs_prompt_file_ |= a.find("{prompt_file}") != std::string::npos;
+    passes_model_ |= a.find("{model}") != std::string::npos;
+  }
 }
 
 result command_executor::run(const task& t, int attempt, const run_hooks&) const {
+  // A command that is not given {model} runs whatever model it likes: the
+  // result does not claim the worker's.
   auto r = begin_result(t, attempt, worker_.model);
+  if (!passes_model_)
+    r.model.clear();
   if (output_schema_of(t)) {
     // Nothing here can check a report against a JSON Schema: the claude
     // executor has the CLI do it. Refused rather than left unchecked.

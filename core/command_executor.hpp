@@ -22,6 +22,7 @@ private:
   worker_paths paths_;
   worker_files files_;
   bool needs_prompt_file_ = false;
+  bool passes_model_ = false; // the template has {model}
 };
 
 } // namespace troupe

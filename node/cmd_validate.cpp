@@ -51,7 +51,8 @@ bool validate_file(const std::string& path, const validate_options& opts) {
                      path.c_str(), cfg_ps.empty() ? "" : cfg_ps[0].c_str());
       }
       if (check_workflow(*wf, workers, ps))
-        what += " (" + std::to_string(wf->tasks.size()) + " tasks)";
+        what += " (" + std::to_string(wf->tasks.size())
+                + (wf->tasks.size() == 1 ? " task)" : " tasks)");
     }
   } else if (j) {
     what = "task";

@@ -31,6 +31,8 @@ expect 2 "cannot run on CPUs 1000" -- "$CAF_NODE" serve --cpus 1000 --root "$WOR
 expect 0 "valid workflow (7 tasks)" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" \
   "$SRC/workflows/complex-choreography.json"
 expect 0 "valid config" -- "$CAF_NODE" validate "$SRC/config/troupe.json"
+echo '{"name": "one", "tasks": [{"task_id": "a", "worker": "marie", "description": "x"}]}' >"$WORK/one.json"
+expect 0 "valid workflow (1 task)" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/one.json"
 
 cat >"$WORK/cycle.json" <<'JSON'
 {"name": "c", "tasks": [
@@ -75,6 +77,8 @@ JSON
 expect 0 "3 tasks: 3 complete" -- "$CAF_NODE" run "$SRC/workflows/parallel-demo.json" --root "$root" --config "$root/cfg.json"
 check "command executor result has its summary and artifact" json_is "$root/results/anga/demo-anga-review.json" \
   'j["summary"] == "did demo-anga-review" and j["artifacts"] == ["workspaces/anga/out-demo-anga-review.txt"]'
+check "... and claims no model: its template was not given {model}" json_is "$root/results/anga/demo-anga-review.json" \
+  'j["model"] == ""'
 check "the prompt file reached the command" grep -q "Review the attached Python function" "$root/workspaces/anga/out-demo-anga-review.txt"
 
 # The event log of a run is rotated at events.max_mb: 6,000 simulated tasks
