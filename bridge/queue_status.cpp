@@ -14,7 +14,7 @@ namespace {
 
 struct worker_status {
   size_t queued = 0, waiting = 0, claimed = 0, running = 0;
-  size_t done = 0, failed = 0, rejected = 0;
+  size_t done = 0, failed = 0, rejected = 0, cancelled = 0;
   std::string oldest;
   double oldest_age_s = 0;
   std::map<std::string, std::vector<std::string>> waiting_for;
@@ -69,6 +69,8 @@ worker_status inspect_worker(const fs_queue& q, const std::string& w) {
       ++ws.done;
     else if (r->state == status::rejected)
       ++ws.rejected;
+    else if (r->state == status::cancelled) // not a failure: someone stopped it
+      ++ws.cancelled;
     else
       ++ws.failed;
   }
@@ -85,7 +87,7 @@ json queue_status(const std::string& root, const std::set<std::string>& workers)
     json j = {{"queued", ws.queued},   {"waiting", ws.waiting},
               {"claimed", ws.claimed}, {"running", ws.running},
               {"done", ws.done},       {"failed", ws.failed},
-              {"rejected", ws.rejected}};
+              {"rejected", ws.rejected}, {"cancelled", ws.cancelled}};
     j["oldest_waiting"] = ws.oldest.empty()
                             ? json(nullptr)
                             : json{{"task_id", ws.oldest},

@@ -1,7 +1,7 @@
 #pragma once
 
 // What the folders say, per worker: queued, waiting (and for what),
-// claimed, running, done, failed, rejected, the oldest waiting task, and
+// claimed, running, done, failed, rejected, cancelled, the oldest waiting task, and
 // why a worker is parked. Reads tasks/ and results/ only.
 
 #include <set>
@@ -12,7 +12,7 @@
 namespace troupe {
 
 /// {"root", "workers": {name: {"queued", "waiting", "claimed", "running",
-/// "done", "failed", "rejected", "oldest_waiting", "waiting_for",
+/// "done", "failed", "rejected", "cancelled", "oldest_waiting", "waiting_for",
 /// "parked"}}}
 json queue_status(const std::string& root, const std::set<std::string>& workers);
 

@@ -73,20 +73,22 @@ int print_status(const json& out, bool json_out) {
     std::printf("%s\n", out.dump(2).c_str());
     return exit_ok;
   }
-  std::printf("%-12s %7s %8s %8s %8s %6s %7s %9s  %s\n", "worker", "queued",
+  std::printf("%-12s %7s %8s %8s %8s %6s %7s %9s %10s  %s\n", "worker", "queued",
               "waiting", "claimed", "running", "done", "failed", "rejected",
-              "oldest waiting");
+              "cancelled", "oldest waiting");
   for (auto& [w, j] : out["workers"].items()) {
     std::string oldest = "-";
     if (!j["oldest_waiting"].is_null())
       oldest = j["oldest_waiting"]["task_id"].get<std::string>() + " ("
                + std::to_string(j["oldest_waiting"]["age_s"].get<int64_t>())
                + " s)";
-    std::printf("%-12s %7zu %8zu %8zu %8zu %6zu %7zu %9zu  %s\n", w.c_str(),
+    // A peer of an older version sends no "cancelled".
+    std::printf("%-12s %7zu %8zu %8zu %8zu %6zu %7zu %9zu %10zu  %s\n", w.c_str(),
                 j["queued"].get<size_t>(), j["waiting"].get<size_t>(),
                 j["claimed"].get<size_t>(), j["running"].get<size_t>(),
                 j["done"].get<size_t>(), j["failed"].get<size_t>(),
-                j["rejected"].get<size_t>(), oldest.c_str());
+                j["rejected"].get<size_t>(), j.value("cancelled", size_t{0}),
+                oldest.c_str());
   }
   for (auto& [w, j] : out["workers"].items())
     if (!j["parked"].is_null())
@@ -120,7 +122,7 @@ command add_status(CLI::App& app) {
   auto opts = std::make_shared<status_options>();
   auto cmd = app.add_subcommand(
     "status", "per worker: queued, waiting, claimed, running, done, failed, "
-              "rejected tasks and the oldest waiting one (reads the folders)");
+              "rejected, cancelled tasks and the oldest waiting one (reads the folders)");
   cmd->add_option("--root", opts->root, "the node's root folder")
     ->capture_default_str();
   cmd->add_option("--config", opts->config_path,

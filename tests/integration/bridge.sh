@@ -145,6 +145,10 @@ check "... complete, simulated by the node" json_is "$root/results/anga/dropped.
 check "caf-node status --connect lists the nodes and the folders" bash -c "
   '$CAF_NODE' status --connect '$P_EP' --json >'$root/status.json' &&
   jq_true '(.nodes | length) == 3 and .workers.marie.done >= 1 and .workers.marie.nodes == 1' '$root/status.json'"
+check "... the task cancelled above counts as cancelled, not failed" \
+  jq_true '.workers.marie.cancelled == 1 and .workers.marie.failed == 0' "$root/status.json"
+check "... and the table has the column" bash -c "
+  '$CAF_NODE' status --connect '$P_EP' | grep -Eq '^worker +queued .* rejected +cancelled '"
 
 # --- kill -9 of a worker node mid-task: requeued, completed once ------------
 root=$(fresh_root nodekill)
