@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
+#include <iterator>
 #include <map>
 #include <regex>
 #include <sstream>
+
+#include "core/json_codec.hpp"
 
 namespace troupe {
 
@@ -103,9 +105,10 @@ json load_agents(const std::string& dir, problems& out) {
       files.push_back(e.path());
   std::sort(files.begin(), files.end());
   for (auto& f : files) {
-    std::ifstream in{f, std::ios::binary};
-    std::string text{std::istreambuf_iterator<char>(in), {}};
-    auto a = parse_agent(text, f.string(), out);
+    auto text = read_text_file(f.string(), out);
+    if (!text)
+      continue;
+    auto a = parse_agent(*text, f.string(), out);
     if (!a)
       continue;
     if (all.contains(a->name))

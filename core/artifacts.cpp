@@ -13,12 +13,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::string canonical_or_normal(const fs::path& p) {
-  std::error_code ec;
-  auto c = fs::weakly_canonical(fs::absolute(p), ec);
-  return (ec ? fs::absolute(p).lexically_normal() : c).string();
-}
-
 struct md_ctx_free {
   void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
 };
@@ -44,17 +38,40 @@ std::string finish(EVP_MD_CTX* c) {
 
 } // namespace
 
+std::string canonical_dir(const std::string& p) {
+  std::error_code ec;
+  auto c = fs::weakly_canonical(fs::absolute(p), ec);
+  return (ec ? fs::absolute(p).lexically_normal() : c).string();
+}
+
+located locate(const std::string& p, const std::string& base,
+               const std::vector<std::string>& dirs) {
+  fs::path path{p};
+  if (path.is_relative())
+    path = fs::path{base} / path;
+  std::error_code ec;
+  auto c = fs::canonical(path, ec); // follows every symlink on the way
+  if (ec)
+    return {};
+  located l{c.string(), placement::outside};
+  for (auto& d : dirs)
+    if (path_within(l.path, d))
+      l.where = fs::is_regular_file(c, ec) ? placement::regular_file
+                                           : placement::not_regular;
+  return l;
+}
+
 artifact_scope artifact_scope::make(const std::string& root,
                                     const std::string& workspace,
                                     const std::vector<std::string>& add_dirs) {
   artifact_scope s;
-  s.root = canonical_or_normal(root);
-  s.workspace = canonical_or_normal(workspace);
+  s.root = canonical_dir(root);
+  s.workspace = canonical_dir(workspace);
   s.writable.push_back(s.workspace);
   for (auto& d : add_dirs) {
     fs::path p{d};
     s.writable.push_back(
-      canonical_or_normal(p.is_absolute() ? p : fs::path{s.root} / p));
+      canonical_dir((p.is_absolute() ? p : fs::path{s.root} / p).string()));
   }
   return s;
 }
@@ -75,23 +92,18 @@ resolved_path resolve_artifact(const std::string& reported,
                                const artifact_scope& scope) {
   if (reported.empty())
     return {"", "an empty path"};
-  fs::path p{reported};
-  if (p.is_relative())
-    p = fs::path{scope.workspace} / p;
-  std::error_code ec;
-  auto c = fs::canonical(p, ec); // follows every symlink on the way
-  if (ec)
-    return {"", reported + " does not exist"};
-  auto abs = c.string();
-  bool inside = false;
-  for (auto& d : scope.writable)
-    inside = inside || path_within(abs, d);
-  if (!inside)
-    return {abs, reported + " is outside the workspace (it resolves to " + abs
-                   + ")"};
-  if (!fs::is_regular_file(c, ec))
-    return {abs, reported + " is not a regular file"};
-  return {abs, ""};
+  auto l = locate(reported, scope.workspace, scope.writable);
+  switch (l.where) {
+    case placement::missing:
+      return {"", reported + " does not exist"};
+    case placement::outside:
+      return {l.path, reported + " is outside the workspace (it resolves to "
+                        + l.path + ")"};
+    case placement::not_regular:
+      return {l.path, reported + " is not a regular file"};
+    default:
+      return {l.path, ""};
+  }
 }
 
 std::optional<folder_snapshot> snapshot_folders(

@@ -38,6 +38,20 @@ struct artifact_scope {
   std::string display(const std::string& abs) const;
 };
 
+/// `p` absolute with symlinks resolved as far as it exists (a folder that
+/// is not there yet is named lexically).
+std::string canonical_dir(const std::string& p);
+
+/// Where a path lands once resolved against `base` (when relative) with
+/// every symlink followed: inside one of `dirs` as a regular file, or not.
+enum class placement { regular_file, missing, outside, not_regular };
+struct located {
+  std::string path; // canonical; empty when missing
+  placement where = placement::missing;
+};
+located locate(const std::string& p, const std::string& base,
+               const std::vector<std::string>& dirs);
+
 /// A reported path resolved: the canonical absolute path, or why not.
 struct resolved_path {
   std::string path;

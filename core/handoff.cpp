@@ -3,8 +3,6 @@
 #include <openssl/evp.h>
 
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 
 #include "core/artifacts.hpp"
 #include "core/atomic_file.hpp"
@@ -26,11 +24,10 @@ std::string workspace_prefix(const std::string& worker) {
   return "workspaces/" + worker + "/";
 }
 
+/// A file's content; nullopt when it cannot be read (the caller says why).
 std::optional<std::string> read_all(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  if (!in)
-    return std::nullopt;
-  return std::string{std::istreambuf_iterator<char>(in), {}};
+  problems ignored;
+  return read_text_file(p.string(), ignored);
 }
 
 const std::string* string_member(const json& j, const char* key) {

@@ -17,49 +17,33 @@ bool grantable(const std::string& p) {
   return p.find_first_of("()*?[]{}\\,") == std::string::npos;
 }
 
-std::string canonical_dir(const fs::path& p) {
-  std::error_code ec;
-  auto c = fs::weakly_canonical(fs::absolute(p), ec);
-  return (ec ? fs::absolute(p).lexically_normal() : c).string();
-}
+} // namespace
 
 input_file resolve_input(const std::string& dep, const std::string& named,
                          const std::string& root,
                          const std::vector<std::string>& readable) {
   input_file f{dep, named, "", ""};
-  fs::path p{named};
   if (named.empty()) {
     f.why_not = "an empty path";
     return f;
   }
-  if (p.is_relative())
-    p = fs::path{root} / p;
-  std::error_code ec;
-  auto c = fs::canonical(p, ec); // follows every symlink on the way
-  if (ec) {
+  auto l = locate(named, root, readable);
+  if (l.where == placement::missing)
     f.why_not = "not on this node";
-    return f;
-  }
-  auto abs = c.string();
-  bool inside = false;
-  for (auto& d : readable)
-    inside = inside || path_within(abs, d);
-  if (!inside)
+  else if (l.where == placement::outside)
     f.why_not = "outside the folders shared between workers";
-  else if (!fs::is_regular_file(c, ec))
+  else if (l.where == placement::not_regular)
     f.why_not = "not a regular file";
-  else if (!grantable(abs))
+  else if (!grantable(l.path))
     f.why_not = "its name cannot be granted to the CLI";
   else
-    f.path = abs;
+    f.path = l.path;
   return f;
 }
 
-} // namespace
-
 std::vector<std::string> shared_folders(const std::string& root) {
-  return {canonical_dir(fs::path{root} / "workspaces"),
-          canonical_dir(fs::path{root} / "artifacts")};
+  return {canonical_dir((fs::path{root} / "workspaces").string()),
+          canonical_dir((fs::path{root} / "artifacts").string())};
 }
 
 std::vector<input_file> dependency_inputs(const task& t,

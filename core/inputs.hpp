@@ -26,6 +26,12 @@ struct input_file {
   std::string why_not;    // set when `path` is empty
 };
 
+/// One file a result names (`named`, relative to `root` or absolute),
+/// readable when it is a regular file inside `readable` (canonical folders).
+input_file resolve_input(const std::string& dependency, const std::string& named,
+                         const std::string& root,
+                         const std::vector<std::string>& readable);
+
 /// The folders of `root` whose files a dependent may be granted.
 std::vector<std::string> shared_folders(const std::string& root);
 

@@ -4,7 +4,6 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <map>
 #include <set>
 #include <sstream>
@@ -12,6 +11,7 @@
 #include "core/artifacts.hpp"
 #include "core/handoff.hpp"
 #include "core/inputs.hpp"
+#include "core/json_codec.hpp"
 #include "core/report.hpp"
 #include "core/workflow_check.hpp"
 
@@ -476,27 +476,22 @@ namespace {
 std::optional<std::string> small_artifact(const result& r, const std::string& path,
                                           const std::string& root, size_t room) {
   namespace fs = std::filesystem;
-  std::vector<fs::path> where{fs::path{root} / path};
+  std::vector<std::string> where{path};
   auto prefix = "workspaces/" + r.worker + "/";
   if (path.compare(0, prefix.size(), prefix) == 0
       && check_handoff_name(path.substr(prefix.size())).empty())
-    where.push_back(fs::path{handoff_dir(root, r.worker, r.task_id)}
-                    / path.substr(prefix.size()));
+    where.push_back(handoff_dir(root, r.worker, r.task_id) + "/"
+                    + path.substr(prefix.size()));
   auto shared = shared_folders(root);
   for (auto& p : where) {
+    auto l = locate(p, root, shared);
     std::error_code ec;
-    auto c = fs::canonical(p, ec);
-    if (ec || !fs::is_regular_file(c, ec))
+    if (l.where != placement::regular_file
+        || fs::file_size(l.path, ec) > std::min(room, synthesis_file_bytes) || ec)
       continue;
-    bool inside = false;
-    for (auto& d : shared)
-      inside = inside || path_within(c.string(), d);
-    auto size = fs::file_size(c, ec);
-    if (!inside || ec || size > std::min(room, synthesis_file_bytes))
-      continue;
-    std::ifstream in(c, std::ios::binary);
-    std::string text{std::istreambuf_iterator<char>(in), {}};
-    if (text.find('\0') == std::string::npos)
+    problems ignored; // a file that cannot be read is simply not shown
+    auto text = read_text_file(l.path, ignored);
+    if (text && text->find('\0') == std::string::npos)
       return text;
   }
   return std::nullopt;
