@@ -121,10 +121,6 @@ struct worker_client::impl {
     auto t = task_from_json(wire::member(b, "task"), ps);
     if (!ticket)
       return;
-    if (auto in = b.find("inputs"); t && t->worker == cfg.worker && in != b.end()
-                                    && !cfg.root.empty())
-      for (auto& why : place_inputs(*t, *in, cfg.root))
-        spdlog::warn("task {}: an input file was not placed: {}", t->task_id, why);
     if (!t || t->worker != cfg.worker
         || static_cast<int>(running.size()) >= cfg.slots) {
       task bad;
@@ -138,6 +134,10 @@ struct worker_client::impl {
     }
     if (running.count(*ticket) || unacked.count(*ticket))
       return; // already ours
+    // Only a task this node runs gets its inputs written.
+    if (auto in = b.find("inputs"); in != b.end() && !cfg.root.empty())
+      for (auto& why : place_inputs(*t, *in, cfg.root))
+        spdlog::warn("task {}: an input file was not placed: {}", t->task_id, why);
     running.insert(*ticket);
     send_here(worker, caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
               std::move(*t), *ticket);
