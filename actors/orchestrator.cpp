@@ -1,4 +1,5 @@
 #include "actors/orchestrator.hpp"
+#include "core/outcome.hpp"
 
 #include <cstdio>
 
@@ -34,7 +35,7 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
                                          && run.results[j])
       t.context["dependency_results"][d] = dependency_handoff(*run.results[j]);
   // A retry after refused output is told why, as the planner's re-ask is.
-  if (!run.history[i].empty() && run.history[i].back().value("kind", "") == "bad_output")
+  if (!run.history[i].empty() && run.history[i].back().value("kind", "") == kind::bad_output)
     t.context[previous_failure_key] = run.history[i].back();
   if (run.wf.budget_usd) {
     // Each run may spend its share of what is left; none once it is gone.
@@ -48,7 +49,7 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
                     *run.wf.budget_usd, run.spent);
       run.at_worker[i] = true;
       ++run.in_flight;
-      self->send(self, make_failure(t, status::cancelled, "budget", msg),
+      self->send(self, make_failure(t, status::cancelled, kind::budget, msg),
                  make_ticket(run_no, i));
       return;
     }
@@ -143,14 +144,12 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
     for (auto j : run.graph->complete(i))
       dispatch(self, run_no, j);
   } else {
-    auto why = r.error ? r.error->kind + ": " + r.error->message : r.summary;
+    auto why = r.error ? failure_reason(r) : r.summary;
     auto failed_id = t.task_id;
     record(self, run, i, std::move(r));
     for (auto j : run.graph->fail(i))
       record(self, run, j,
-             make_failure(run.wf.tasks[j], status::failed, "dependency_failed",
-                          "dependency \"" + failed_id + "\" failed (" + why
-                            + ")"));
+             dependency_failed_result(run.wf.tasks[j], failed_id, why));
   }
   if (run.graph->done())
     finish_run(self, run_no);
@@ -187,7 +186,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       if (st.runs.count(run_no)) {
         auto& t = st.runs.at(run_no).wf.tasks[idx];
         on_result(self, run_no, idx,
-                  make_failure(t, status::failed, "crashed",
+                  make_failure(t, status::failed, kind::crashed,
                                "worker " + t.worker + " stopped: "
                                  + self->system().render(dm.reason)));
       }

@@ -48,7 +48,7 @@ void finish(self_ptr self, uint64_t id, result r) {
     self->send(st.limiter, settle_atom_v, i->second.permit, used);
     // The CLI gave up on a 429: its retry-after is unknown here (the
     // stream's api_retry, if any, already cooled down), so the default.
-    if (r.error && r.error->kind == "rate_limited")
+    if (r.error && r.error->kind == kind::rate_limited)
       self->send(st.limiter, cooldown_atom_v, i->second.permit.model,
                  int64_t{0});
   }
@@ -63,7 +63,7 @@ void finish(self_ptr self, uint64_t id, result r) {
                  st.cfg.name, st.parked);
     if (st.recorder)
       self->send(st.recorder, event_atom_v,
-                 task_event{{}, "parked", {}, st.cfg.name, st.parked});
+                 task_event{{}, kind::parked, {}, st.cfg.name, st.parked});
     auto reason = st.parked;
     answer_queued(self, [&](const task& t) { return parked_result(t, reason); });
   }
@@ -88,7 +88,7 @@ void start(self_ptr self, uint64_t id) {
           self->state.idle_runners.push_back(r);
           auto& job = self->state.jobs.at(id);
           finish(self, id,
-                 make_failure(job.t, status::failed, "crashed",
+                 make_failure(job.t, status::failed, kind::crashed,
                               "executor runner failed: "
                                 + self->system().render(err)));
         });
@@ -153,7 +153,7 @@ void pump(self_ptr self) {
         [=](caf::error& err) {
           auto& job = self->state.jobs.at(id);
           finish(self, id,
-                 make_failure(job.t, status::failed, "crashed",
+                 make_failure(job.t, status::failed, kind::crashed,
                               "no permit from the rate limiter: "
                                 + self->system().render(err)));
         });
@@ -161,29 +161,6 @@ void pump(self_ptr self) {
 }
 
 } // namespace
-
-bool parks_worker(const std::string& kind) {
-  return kind == "auth" || kind == "not_logged_in" || kind == "spend_limit";
-}
-
-result stopped_result(const task& t) {
-  return make_failure(t, status::cancelled, "stopping",
-                      "not started: worker " + t.worker + " is stopping");
-}
-
-bool is_stopped_result(std::string_view state, std::string_view error_kind) {
-  return state == to_string(status::cancelled) && error_kind == "stopping";
-}
-
-bool is_stopped_result(const result& r) {
-  return r.error && is_stopped_result(to_string(r.state), r.error->kind);
-}
-
-result parked_result(const task& t, const std::string& reason) {
-  return make_failure(t, status::cancelled, std::string{parked_kind},
-                      "not run: worker " + t.worker + " is parked after "
-                        + reason + "; fix it and start again");
-}
 
 runner_actor::behavior_type runner(runner_actor::pointer, executor_ptr exec,
                                    run_hooks hooks) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "core/outcome.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "core/executor.hpp"
 
@@ -62,25 +63,6 @@ runner_actor::behavior_type runner(runner_actor::pointer self,
 /// ends), and every API retry becomes an event.
 run_hooks worker_hooks(const worker_settings& cfg, rate_limiter_actor limiter,
                        recorder_actor recorder);
-
-/// Error kinds after which a worker parks: trying more tasks would only
-/// repeat the failure.
-bool parks_worker(const std::string& kind);
-
-/// The answer to a task a parked worker did not run: status cancelled,
-/// error.kind "parked", the reason in the message.
-result parked_result(const task& t, const std::string& reason);
-/// Its error.kind.
-inline constexpr std::string_view parked_kind = "parked";
-
-/// The answer to a task not started because its worker is stopping: status
-/// cancelled, error.kind "stopping"; a file drop hands such a task back.
-result stopped_result(const task& t);
-
-/// Whether `r` is such an answer (the task did not run); the same from a
-/// result's status and error.kind as text (read in place from the wire).
-bool is_stopped_result(const result& r);
-bool is_stopped_result(std::string_view status, std::string_view error_kind);
 
 /// Spawns a WORKER: N slots over a priority queue; a permit from the rate
 /// limiter before each run, the actual usage back after it. Parks after a

@@ -35,8 +35,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
-#include "bridge/broker.hpp"
-#include "bridge/remote_worker.hpp"
+#include "bridge/zmq/broker.hpp"
+#include "bridge/zmq/remote_workers.hpp"
 #include "caf/all.hpp"
 
 extern char** environ;

@@ -22,8 +22,8 @@
 
 #include <zmq.hpp>
 
-#include "bridge/wire.hpp"
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/wire.hpp"
+#include "bridge/zmq/frames.hpp"
 #include "core/json_text.hpp"
 #include "core/sim_executor.hpp"
 

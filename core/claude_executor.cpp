@@ -1,4 +1,5 @@
 #include "core/claude_executor.hpp"
+#include "core/outcome.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -85,28 +86,28 @@ void classify_api_error(const json& j, result& r) {
   auto st = j.find("api_error_status");
   int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
   auto lt = lower(text);
-  std::string kind;
+  std::string k;
   if (code == 429 && (lt.find("spend_limit") != std::string::npos
                       || lt.find("usage limits") != std::string::npos))
-    kind = "spend_limit"; // needs a person: never retried
+    k = kind::spend_limit; // needs a person: never retried
   else if (code == 429)
-    kind = "rate_limited";
+    k = kind::rate_limited;
   else if (code == 529)
-    kind = "overloaded";
+    k = kind::overloaded;
   else if (code == 401 || code == 403)
-    kind = "auth";
+    k = kind::auth;
   else if (code >= 500)
-    kind = "server_error";
+    k = kind::server_error;
   else if (lt.find("not logged in") != std::string::npos
            || lt.find("/login") != std::string::npos)
-    kind = "not_logged_in";
+    k = kind::not_logged_in;
   else if (code == 0)
-    kind = "connection";
+    k = kind::connection;
   else
-    kind = "server_error";
+    k = kind::server_error;
   if (text.empty())
     text = "API error" + (code ? " " + std::to_string(code) : std::string{});
-  fail_result(r, kind, text);
+  fail_result(r, k, text);
   if (code)
     r.extra["api_error_status"] = code;
 }
@@ -239,35 +240,35 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
   if (classify_supervision(o, r))
     return;
   if (o.truncated) {
-    fail_result(r, "bad_output", "output exceeded the cap and was cut");
+    fail_result(r, kind::bad_output, "output exceeded the cap and was cut");
     return;
   }
   auto j = json::parse(o.out, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     if (!o.exited_ok())
-      fail_result(r, "crashed", crash_message("claude", o));
+      fail_result(r, kind::crashed, crash_message("claude", o));
     else
-      fail_result(r, "bad_output",
+      fail_result(r, kind::bad_output,
                   "stdout is not a JSON result: " + tail(o.out, 200));
     return;
   }
   if (j.value("type", "") != "result") {
-    fail_result(r, "bad_output", "stdout JSON has no \"type\":\"result\"");
+    fail_result(r, kind::bad_output, "stdout JSON has no \"type\":\"result\"");
     return;
   }
   take_usage(j, r);
   r.session_id = j.value("session_id", "");
   auto subtype = j.value("subtype", "");
   if (subtype == "error_max_turns") {
-    fail_result(r, "max_turns", "stopped at the turn limit: " + errors_text(j));
+    fail_result(r, kind::max_turns, "stopped at the turn limit: " + errors_text(j));
     return;
   }
   if (subtype == "error_max_budget_usd") {
-    fail_result(r, "budget", "stopped at the budget limit: " + errors_text(j));
+    fail_result(r, kind::budget, "stopped at the budget limit: " + errors_text(j));
     return;
   }
   if (subtype != "success") {
-    fail_result(r, "crashed",
+    fail_result(r, kind::crashed,
                 "run ended with " + subtype + ": " + errors_text(j));
     return;
   }
@@ -276,7 +277,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
     return;
   }
   if (!o.exited_ok()) {
-    fail_result(r, "crashed", "claude " + o.describe() + " after a result");
+    fail_result(r, kind::crashed, "claude " + o.describe() + " after a result");
     return;
   }
   auto text = j.value("result", "");
@@ -286,7 +287,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
     auto so = j.find("structured_output");
     if (so == j.end() || !so->is_object()) {
       r.summary.clear();
-      fail_result(r, "bad_output",
+      fail_result(r, kind::bad_output,
                   "the agent's report does not match the task's output_schema "
                   "(it gave no structured output); its answer began: "
                     + text.substr(0, 300));

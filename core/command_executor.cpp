@@ -1,4 +1,5 @@
 #include "core/command_executor.hpp"
+#include "core/outcome.hpp"
 
 #include <filesystem>
 #include <fstream>
@@ -44,7 +45,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
     // Nothing here can check a report against a JSON Schema: the claude
     // executor has the CLI do it. Refused rather than left unchecked.
     r.state = status::rejected;
-    r.error = error_info{"unsupported",
+    r.error = error_info{kind::unsupported,
                          "output_schema is checked by the claude executor only; "
                          "worker " + t.worker + " runs the command executor"};
     r.summary = r.error->message;
@@ -91,7 +92,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
     classify_claude_outcome(o, r, is_raw(t));
   } else if (!classify_supervision(o, r)) {
     if (!o.exited_ok()) {
-      fail_result(r, "crashed", crash_message("command", o));
+      fail_result(r, kind::crashed, crash_message("command", o));
     } else {
       agent_report rep;
       if (is_raw(t))

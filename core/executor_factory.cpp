@@ -1,4 +1,5 @@
 #include "core/claude_executor.hpp"
+#include "core/outcome.hpp"
 #include "core/command_executor.hpp"
 #include "core/executor_common.hpp"
 #include "core/sim_executor.hpp"
@@ -78,7 +79,7 @@ void attempt_files::check(result& r, const std::vector<std::string>& written) {
   auto c = check_artifacts(r.artifacts, all, w_.scope);
   if (!c.error.empty()) {
     r.summary.clear();
-    fail_result(r, "bad_output",
+    fail_result(r, kind::bad_output,
                 "the reported artifacts do not check out: " + c.error);
     return;
   }
@@ -95,18 +96,18 @@ void fail_result(result& r, std::string kind, std::string message) {
 
 bool classify_supervision(const process_outcome& o, result& r) {
   if (!o.started) {
-    fail_result(r, "crashed", "could not start " + o.start_error);
+    fail_result(r, kind::crashed, "could not start " + o.start_error);
     return true;
   }
   if (o.timed_out) {
-    fail_result(r, "timeout",
+    fail_result(r, kind::timeout,
                 "no result within the deadline of "
                   + std::to_string(o.duration_ms / 1000)
                   + " s; process group killed");
     return true;
   }
   if (o.stalled) {
-    fail_result(r, "stalled",
+    fail_result(r, kind::stalled,
                 "no output for the stall limit (after "
                   + std::to_string(o.duration_ms / 1000)
                   + " s in all); process group killed");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/model.hpp"
+#include "core/outcome.hpp"
 
 namespace troupe {
 
@@ -48,7 +49,7 @@ std::string describe(const std::vector<denial>& xs);
 
 /// The `denials` field of a result, kept in `extra`.
 inline constexpr const char* result_denials_key = "denials";
-inline constexpr const char* permission_denied_kind = "permission_denied";
+inline constexpr const char* permission_denied_kind = kind::permission_denied;
 void set_denials(result& r, const std::vector<denial>& xs);
 std::vector<denial> denials_of(const result& r);
 

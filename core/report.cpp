@@ -1,4 +1,5 @@
 #include "core/report.hpp"
+#include "core/outcome.hpp"
 
 #include <cstdio>
 #include <map>
@@ -111,26 +112,26 @@ struct tally {
 /// What a person can do about a failure of this kind.
 std::string advice(const std::string& kind) {
   static const std::map<std::string, std::string> table{
-    {"auth", "the API key or login of this worker is refused: check its key "
+    {kind::auth, "the API key or login of this worker is refused: check its key "
              "variable or log it in again (make cli-auth), then run again"},
-    {"not_logged_in", "log this worker in (make cli-auth), then run again"},
-    {"spend_limit", "the account's spend limit is reached: raise it in the "
+    {kind::not_logged_in, "log this worker in (make cli-auth), then run again"},
+    {kind::spend_limit, "the account's spend limit is reached: raise it in the "
                     "Anthropic console, then run again"},
-    {"budget", "the run's budget was spent: raise budget_usd or "
+    {kind::budget, "the run's budget was spent: raise budget_usd or "
                "max_budget_usd, or split the task"},
-    {"max_turns", "the agent needed more turns: raise max_turns or split "
+    {kind::max_turns, "the agent needed more turns: raise max_turns or split "
                   "the task"},
-    {"timeout", "raise the task's timeout_s (or the worker's deadline_s), or "
+    {kind::timeout, "raise the task's timeout_s (or the worker's deadline_s), or "
                 "split the task"},
-    {"stalled", "the CLI went silent: check the API's status, or raise "
+    {kind::stalled, "the CLI went silent: check the API's status, or raise "
                 "executors.claude.stall_s for long tool calls"},
-    {"rate_limited", "the account stayed rate limited: run again later, or "
+    {kind::rate_limited, "the account stayed rate limited: run again later, or "
                      "lower the configured limits"},
-    {"overloaded", "the API was overloaded: run again later"},
-    {"server_error", "the API failed: run again later"},
-    {"connection", "the API could not be reached: check the network"},
-    {"dependency_failed", "fix the task it depends on; it runs then"},
-    {"parked", "fix what parked the worker (see its failure), then run again"},
+    {kind::overloaded, "the API was overloaded: run again later"},
+    {kind::server_error, "the API failed: run again later"},
+    {kind::connection, "the API could not be reached: check the network"},
+    {kind::dependency_failed, "fix the task it depends on; it runs then"},
+    {kind::parked, "fix what parked the worker (see its failure), then run again"},
   };
   auto i = table.find(kind);
   return i != table.end() ? i->second

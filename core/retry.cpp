@@ -4,13 +4,6 @@
 
 namespace troupe {
 
-bool retryable(const std::string& kind) {
-  return kind == "timeout" || kind == "stalled" || kind == "crashed"
-         || kind == "bad_output" || kind == "overloaded"
-         || kind == "server_error" || kind == "rate_limited"
-         || kind == "connection";
-}
-
 std::chrono::milliseconds backoff_delay(const backoff_policy& p, int attempt,
                                         double jitter01) {
   double d = static_cast<double>(p.base_ms);

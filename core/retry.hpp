@@ -7,11 +7,6 @@
 
 namespace troupe {
 
-/// Error kinds that may not repeat: tried again up to max_attempts. Never
-/// retried: auth, not_logged_in, spend_limit (they need a person), budget,
-/// max_turns (the same run would stop the same way), dependency_failed.
-bool retryable(const std::string& kind);
-
 struct backoff_policy {
   int64_t base_ms = 2000;
   int64_t max_ms = 60000;

@@ -4,7 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/curve.hpp"
 
 namespace troupe::node {
 

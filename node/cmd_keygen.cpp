@@ -6,7 +6,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/curve.hpp"
 #include "node/commands.hpp"
 
 namespace troupe::node {

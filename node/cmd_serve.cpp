@@ -18,10 +18,10 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
-#include "bridge/broker.hpp"
-#include "bridge/file_drop.hpp"
-#include "bridge/remote_worker.hpp"
-#include "bridge/fs_watcher.hpp"
+#include "bridge/zmq/broker.hpp"
+#include "bridge/files/file_drop.hpp"
+#include "bridge/zmq/remote_workers.hpp"
+#include "bridge/files/fs_watcher.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"

@@ -8,7 +8,7 @@
 
 #include <CLI/CLI.hpp>
 
-#include "bridge/queue_status.hpp"
+#include "bridge/files/queue_status.hpp"
 #include "node/bridge_options.hpp"
 #include "node/producer_link.hpp"
 #include "core/config.hpp"

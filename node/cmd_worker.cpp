@@ -12,8 +12,8 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
-#include "bridge/remote_worker.hpp"
-#include "bridge/worker_client.hpp"
+#include "bridge/zmq/remote_limiter.hpp"
+#include "bridge/zmq/worker_client.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/process.hpp"

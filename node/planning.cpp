@@ -1,4 +1,5 @@
 #include "node/planning.hpp"
+#include "core/outcome.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -22,7 +23,7 @@ result ask_planner(caf::scoped_actor& self, const team& t, std::string id,
   self->request(t.planner, caf::infinite, q, uint64_t{0})
     .receive([&](result& r, uint64_t) { answer = std::move(r); },
              [&](caf::error& err) {
-               answer = make_failure(q, status::failed, "crashed",
+               answer = make_failure(q, status::failed, kind::crashed,
                                      "the orchestrator's worker failed: "
                                        + self->system().render(err));
              });

@@ -2,7 +2,9 @@
 
 #include <zmq.hpp>
 
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/curve.hpp"
+#include "bridge/zmq/connection_watch.hpp"
+#include "bridge/zmq/frames.hpp"
 
 namespace troupe::node {
 

@@ -8,7 +8,7 @@
 #include <optional>
 #include <string>
 
-#include "bridge/wire.hpp"
+#include "bridge/zmq/wire.hpp"
 
 namespace troupe::zmqx {
 struct curve_client;

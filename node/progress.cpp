@@ -1,4 +1,5 @@
 #include "node/progress.hpp"
+#include "core/outcome.hpp"
 
 #include <cstdio>
 #include <ctime>
@@ -12,7 +13,7 @@ progress_printer::progress_printer(size_t total, bool bar)
 }
 
 void progress_printer::on_event(const task_event& e) {
-  if (e.kind == "parked") {
+  if (e.kind == kind::parked) {
     std::fprintf(stderr, "%sworker %s parked: %s\n", tty_ ? "\r\033[K" : "",
                  e.worker.c_str(), e.detail.c_str());
     return;
@@ -24,7 +25,7 @@ void progress_printer::on_event(const task_event& e) {
   else if (e.kind == "complete")
     ++complete_, running_ -= running_ > 0;
   else if (e.kind == "failed" || e.kind == "rejected"
-           || e.kind == "cancelled") {
+           || e.kind == kind::cancelled) {
     ++failed_;
     // Dependents failed without running were never counted as running.
     if (e.detail.rfind("dependency_failed", 0) != 0)

@@ -5,7 +5,7 @@
 // answer reaches the asker as a plain message or as the response to its
 // request; results that came as JSON text are decoded (or fail their task).
 
-#include "bridge/remote_worker.hpp"
+#include "bridge/zmq/remote_workers.hpp"
 
 #include "caf/all.hpp"
 #include "core/json_codec.hpp"

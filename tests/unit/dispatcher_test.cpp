@@ -1,6 +1,6 @@
 // The orchestrator's book of remote worker nodes, with injected time.
 
-#include "bridge/dispatcher.hpp"
+#include "bridge/zmq/dispatcher.hpp"
 
 #include <gtest/gtest.h>
 

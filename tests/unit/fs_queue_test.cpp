@@ -1,4 +1,4 @@
-#include "bridge/fs_queue.hpp"
+#include "bridge/files/fs_queue.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -3,7 +3,7 @@
 // A real actor system with its scheduler threads: what matters here is
 // which thread runs what.
 
-#include "bridge/inline_unit.hpp"
+#include "bridge/zmq/detail/inline_unit.hpp"
 
 #include <chrono>
 #include <condition_variable>

@@ -1,7 +1,7 @@
 // Reading JSON in place (bridge/json_scan): the same verdict as a full
 // parser on valid and invalid text, members and strings as they are.
 
-#include "bridge/json_scan.hpp"
+#include "bridge/zmq/json_scan.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

@@ -1,4 +1,5 @@
 #include "core/retry.hpp"
+#include "core/outcome.hpp"
 
 #include <gtest/gtest.h>
 

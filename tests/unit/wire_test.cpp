@@ -1,7 +1,7 @@
 // TRP1 frames (docs/PROTOCOL.md §2) and the CURVE key files.
 
-#include "bridge/wire.hpp"
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/wire.hpp"
+#include "bridge/zmq/curve.hpp"
 
 #include <filesystem>
 #include <fstream>

@@ -1,4 +1,5 @@
-#include "bridge/fs_queue.hpp"
+#include "bridge/files/fs_queue.hpp"
+#include "core/outcome.hpp"
 
 #include <cerrno>
 #include <chrono>
@@ -220,7 +221,7 @@ void fs_queue::reject(const std::string& worker, const std::string& name,
   r.state = status::rejected;
   r.completed_at = rfc3339_now();
   r.summary = "rejected: " + reason;
-  r.error = error_info{"bad_input", reason};
+  r.error = error_info{kind::bad_input, reason};
   write_file_atomic(path, to_json(r).dump(2) + "\n");
 }
 

@@ -1,4 +1,4 @@
-#include "bridge/callback_actor.hpp"
+#include "bridge/zmq/detail/callback_actor.hpp"
 
 #include "caf/actor_companion.hpp"
 #include "caf/actor_system.hpp"

@@ -1,4 +1,5 @@
-#include "bridge/broker.hpp"
+#include "bridge/zmq/broker.hpp"
+#include "core/outcome.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -13,14 +14,15 @@
 #include <zmq.hpp>
 
 #include "actors/worker.hpp"
-#include "bridge/dispatcher.hpp"
-#include "bridge/fs_queue.hpp"
-#include "bridge/inline_unit.hpp"
-#include "bridge/json_scan.hpp"
-#include "bridge/queue_status.hpp"
-#include "bridge/remote_worker.hpp"
-#include "bridge/wire.hpp"
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/dispatcher.hpp"
+#include "bridge/files/fs_queue.hpp"
+#include "bridge/zmq/detail/inline_unit.hpp"
+#include "bridge/zmq/json_scan.hpp"
+#include "bridge/files/queue_status.hpp"
+#include "bridge/zmq/remote_workers.hpp"
+#include "bridge/zmq/wire.hpp"
+#include "bridge/zmq/curve.hpp"
+#include "bridge/zmq/frames.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
@@ -364,7 +366,7 @@ struct broker::impl {
       return;
     }
     if (!stopping && res.object && res.kind
-        && (*res.kind == parked_kind || parks_worker(*res.kind))
+        && (*res.kind == kind::parked || parks_worker(*res.kind))
         && park_node(id, *ticket, *res.kind, t->task_id))
       return;
     // The job ends here: what decode_result needs if the text does not decode.
@@ -377,7 +379,7 @@ struct broker::impl {
       // hold it for ever.
       spdlog::warn("the RESULT for {}/{} has no JSON object \"result\"",
                    t->worker, t->task_id);
-      r = make_failure(*t, status::failed, "crashed",
+      r = make_failure(*t, status::failed, kind::crashed,
                        "the worker node sent no result object");
       text = {};
     }
@@ -715,7 +717,7 @@ struct broker::impl {
     t.worker = worker;
     if (o.state == fs_queue::read_state::ok)
       t = o.t;
-    auto r = make_failure(t, status::cancelled, "cancelled",
+    auto r = make_failure(t, status::cancelled, kind::cancelled,
                           "cancelled by a producer before it ran");
     r.completed_at = rfc3339_now();
     if (auto err = q.complete(name, r); !err.empty()) {

@@ -1,8 +1,10 @@
-#include "bridge/file_drop.hpp"
+#include "bridge/files/file_drop.hpp"
+
+#include "core/outcome.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include "bridge/fs_watcher.hpp"
+#include "bridge/files/fs_watcher.hpp"
 #include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/prompt.hpp"
@@ -68,10 +70,7 @@ void consider(self_ptr self, file_drop_state::entry e) {
       // A failed dependency fails the task, with the reason, at once.
       if (!st.q->claim(e.worker, e.name))
         return;
-      auto why = r->error ? r->error->kind + ": " + r->error->message
-                          : std::string{to_string(r->state)};
-      auto f = make_failure(t, status::failed, "dependency_failed",
-                            "dependency \"" + d + "\" failed (" + why + ")");
+      auto f = dependency_failed_result(t, d, failure_reason(*r));
       if (auto err = st.q->complete(e.name, f); !err.empty())
         spdlog::error("{}/{}: {}", e.worker, t.task_id, err);
       else if (st.cfg.on_result)
@@ -265,11 +264,11 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
       spdlog::debug("{}/{}: result back", r.worker, r.task_id);
-      if (is_stopped_result(r) || (r.error && r.error->kind == parked_kind)) {
+      if (is_stopped_result(r) || (r.error && r.error->kind == kind::parked)) {
         // Not run: the task goes back to tasks/ and waits for a restart
         // (once the cause, credentials or a spend limit, is fixed).
         st.q->hand_back(i->second.worker, i->second.name);
-        if (r.error->kind == parked_kind && st.parked.insert(r.worker).second) {
+        if (r.error->kind == kind::parked && st.parked.insert(r.worker).second) {
           spdlog::warn("{}: parked; its tasks stay in tasks/{}/ ({})",
                        r.worker, r.worker, r.error->message);
           st.q->park(r.worker, r.error->message);

@@ -8,7 +8,7 @@
 #include <unordered_map>
 
 #include "actors/messages.hpp"
-#include "bridge/fs_queue.hpp"
+#include "bridge/files/fs_queue.hpp"
 #include "caf/typed_response_promise.hpp"
 
 namespace troupe {

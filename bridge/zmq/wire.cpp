@@ -1,4 +1,4 @@
-#include "bridge/wire.hpp"
+#include "bridge/zmq/wire.hpp"
 
 #include <charconv>
 

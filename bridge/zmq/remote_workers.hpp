@@ -1,24 +1,18 @@
 #pragma once
 
-// The actors that stand in for what lives on other nodes.
-//
-// On the orchestrator: `remote_workers` is the worker_actor of every
-// configured worker when the workers run on their own nodes: it hands each
-// task to the broker, which answers when the node's result comes back.
-// `permit_relay` asks the local rate limiter for a remote node's permit and
-// posts the grant back to the broker.
-//
-// On a worker node: `remote_limiter` is the rate_limiter_actor of the local
-// worker: it asks the orchestrator's limiter over the wire.
+// On the orchestrator, the actors that stand in for the worker nodes:
+// `remote_workers` is the worker_actor of every configured worker when the
+// workers run on their own nodes: it hands each task to the broker, which
+// answers when the node's result comes back. `permit_relay` asks the local
+// rate limiter for a remote node's permit and posts the grant back to the
+// broker. (On a worker node, remote_limiter.hpp is the other half.)
 
 #include <functional>
 #include <memory>
-#include <unordered_map>
 
 #include "actors/messages.hpp"
-#include "bridge/broker.hpp"
-#include "bridge/callback_actor.hpp"
-#include "caf/typed_response_promise.hpp"
+#include "bridge/zmq/broker.hpp"
+#include "bridge/zmq/detail/callback_actor.hpp"
 
 namespace caf {
 class actor_system;
@@ -72,28 +66,5 @@ private:
 caf::behavior permit_relay(caf::event_based_actor* self,
                            rate_limiter_actor limiter,
                            std::function<void(broker_note)> post);
-
-/// What a worker node sends to the orchestrator for its limiter.
-struct limiter_wire {
-  std::function<void(uint64_t id, const permit_ask&)> ask;
-  std::function<void(const permit_ask&, const run_usage&)> settle;
-  std::function<void(const std::string& model, int64_t wait_ms)> cooldown;
-};
-
-/// A rate limiter whose answers come from the orchestrator: also takes
-/// (permit_atom, id, granted) when a GRANT arrives.
-using remote_limiter_actor = rate_limiter_actor::extend<
-  caf::reacts_to<permit_atom, uint64_t, permit_ask>>;
-
-struct remote_limiter_state {
-  static inline const char* name = "remote_limiter";
-  std::unordered_map<uint64_t, caf::typed_response_promise<permit_ask>> waiting;
-  std::unordered_map<uint64_t, permit_ask> asks; // re-sent after a reconnection
-  uint64_t next = 1;
-};
-
-remote_limiter_actor::behavior_type
-remote_limiter(remote_limiter_actor::stateful_pointer<remote_limiter_state> self,
-               limiter_wire wire);
 
 } // namespace troupe

@@ -1,10 +1,10 @@
-#include "bridge/queue_status.hpp"
+#include "bridge/files/queue_status.hpp"
 
 #include <chrono>
 #include <filesystem>
 #include <map>
 
-#include "bridge/fs_queue.hpp"
+#include "bridge/files/fs_queue.hpp"
 
 namespace troupe {
 

@@ -1,4 +1,4 @@
-#include "bridge/fs_watcher.hpp"
+#include "bridge/files/fs_watcher.hpp"
 
 #include <cerrno>
 #include <cstring>

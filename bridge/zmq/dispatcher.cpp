@@ -1,4 +1,4 @@
-#include "bridge/dispatcher.hpp"
+#include "bridge/zmq/dispatcher.hpp"
 
 #include <algorithm>
 

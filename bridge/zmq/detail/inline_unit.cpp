@@ -1,4 +1,4 @@
-#include "bridge/inline_unit.hpp"
+#include "bridge/zmq/detail/inline_unit.hpp"
 
 #include "caf/actor_system.hpp"
 #include "caf/resumable.hpp"

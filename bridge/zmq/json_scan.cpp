@@ -1,4 +1,4 @@
-#include "bridge/json_scan.hpp"
+#include "bridge/zmq/json_scan.hpp"
 
 namespace troupe::jscan {
 

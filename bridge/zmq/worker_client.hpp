@@ -14,7 +14,7 @@
 #include <variant>
 
 #include "actors/messages.hpp"
-#include "bridge/remote_worker.hpp"
+#include "bridge/zmq/remote_limiter.hpp"
 
 namespace troupe {
 

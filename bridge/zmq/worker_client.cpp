@@ -1,4 +1,5 @@
-#include "bridge/worker_client.hpp"
+#include "bridge/zmq/worker_client.hpp"
+#include "core/outcome.hpp"
 
 #include <atomic>
 #include <map>
@@ -14,10 +15,12 @@
 #include <zmq.hpp>
 
 #include "actors/worker.hpp"
-#include "bridge/callback_actor.hpp"
-#include "bridge/inline_unit.hpp"
-#include "bridge/wire.hpp"
-#include "bridge/zmq_support.hpp"
+#include "bridge/zmq/detail/callback_actor.hpp"
+#include "bridge/zmq/detail/inline_unit.hpp"
+#include "bridge/zmq/wire.hpp"
+#include "bridge/zmq/curve.hpp"
+#include "bridge/zmq/connection_watch.hpp"
+#include "bridge/zmq/frames.hpp"
 #include "caf/all.hpp"
 #include "core/handoff.hpp"
 #include "core/json_text.hpp"
@@ -129,7 +132,7 @@ struct worker_client::impl {
       auto why = !t ? "the task does not decode"
                     : t->worker != cfg.worker ? "this node serves another worker"
                                               : "this node has no free slot";
-      add_result(*ticket, make_failure(bad, status::failed, "crashed", why));
+      add_result(*ticket, make_failure(bad, status::failed, kind::crashed, why));
       return;
     }
     if (running.count(*ticket) || unacked.count(*ticket))

@@ -1,0 +1,47 @@
+#include "core/outcome.hpp"
+
+namespace troupe {
+
+bool retryable(std::string_view k) {
+  return k == kind::timeout || k == kind::stalled || k == kind::crashed
+         || k == kind::bad_output || k == kind::overloaded
+         || k == kind::server_error || k == kind::rate_limited
+         || k == kind::connection;
+}
+
+bool parks_worker(std::string_view k) {
+  return k == kind::auth || k == kind::not_logged_in || k == kind::spend_limit;
+}
+
+result parked_result(const task& t, const std::string& reason) {
+  return make_failure(t, status::cancelled, kind::parked,
+                      "not run: worker " + t.worker + " is parked after "
+                        + reason + "; fix it and start again");
+}
+
+result stopped_result(const task& t) {
+  return make_failure(t, status::cancelled, kind::stopping,
+                      "not started: worker " + t.worker + " is stopping");
+}
+
+bool is_stopped_result(std::string_view state, std::string_view error_kind) {
+  return state == to_string(status::cancelled) && error_kind == kind::stopping;
+}
+
+bool is_stopped_result(const result& r) {
+  return r.error && is_stopped_result(to_string(r.state), r.error->kind);
+}
+
+std::string failure_reason(const result& dep) {
+  if (dep.error)
+    return dep.error->kind + ": " + dep.error->message;
+  return std::string{to_string(dep.state)};
+}
+
+result dependency_failed_result(const task& t, const std::string& dep,
+                                const std::string& why) {
+  return make_failure(t, status::failed, kind::dependency_failed,
+                      "dependency \"" + dep + "\" failed (" + why + ")");
+}
+
+} // namespace troupe
