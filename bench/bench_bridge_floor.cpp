@@ -56,15 +56,15 @@ void node(const std::string& endpoint, const std::string& name) {
   zmq::socket_t s{ctx, zmq::socket_type::dealer};
   s.set(zmq::sockopt::linger, 0);
   s.connect(endpoint);
-  zmqx::send_frames(s, wire::encode({"READY", {{"worker", name}}}));
+  zmqx::send_frames(s, wire::encode({wire::name(wire::command::ready), {{"worker", name}}}));
   for (;;) {
     auto frames = recv_wait(s);
     std::string err;
     auto m = wire::decode(frames, err);
-    if (!m || m->cmd == "DISCONNECT")
+    if (!m || m->cmd == wire::name(wire::command::disconnect))
       return;
-    wire::batch out{"RESULT", "RESULTS", "results"};
-    for (auto* e : wire::entries(*m, "TASKS", "tasks")) {
+    wire::batch out{wire::name(wire::command::result), wire::name(wire::command::results), "results"};
+    for (auto* e : wire::entries(*m, wire::name(wire::command::tasks), "tasks")) {
       problems ps;
       auto t = task_from_json(wire::member(*e, "task"), ps);
       if (!t)
@@ -111,7 +111,7 @@ int main(int argc, char** argv) {
   uint64_t next_ticket = 1;
   // `count` tasks to one node, in TASKS as the broker batches them.
   auto send_tasks = [&](int node_index, size_t first, size_t count) {
-    wire::batch b{"TASK", "TASKS", "tasks"};
+    wire::batch b{wire::name(wire::command::task), wire::name(wire::command::tasks), "tasks"};
     auto send = [&] {
       auto frames = b.take();
       frames.insert(frames.begin(), ids[node_index]);
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "bad message: %s\n", err.c_str());
       std::exit(1);
     }
-    auto entries = wire::entries(*m, "RESULTS", "results");
+    auto entries = wire::entries(*m, wire::name(wire::command::results), "results");
     for (auto* e : entries) {
       problems ps;
       if (!result_from_json(wire::member(*e, "result"), ps)
@@ -183,7 +183,7 @@ int main(int argc, char** argv) {
               "p50 %.0f us, p99 %.0f us\n",
               us[us.size() / 2], us[us.size() * 99 / 100]);
   for (auto& id : ids)
-    zmqx::send_frames(router, {id, wire::protocol, "DISCONNECT", "{}"});
+    zmqx::send_frames(router, {id, wire::protocol_id, wire::name(wire::command::disconnect), "{}"});
   for (auto p : pids)
     ::waitpid(p, nullptr, 0);
   return 0;

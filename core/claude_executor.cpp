@@ -243,7 +243,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
     fail_result(r, kind::bad_output, "output exceeded the cap and was cut");
     return;
   }
-  auto j = json::parse(o.out, nullptr, false);
+  auto j = parse_json_or_discard(o.out);
   if (j.is_discarded() || !j.is_object()) {
     if (!o.exited_ok())
       fail_result(r, kind::crashed, crash_message("claude", o));

@@ -1,4 +1,5 @@
 #include "core/command_executor.hpp"
+#include "core/json_codec.hpp"
 #include "core/outcome.hpp"
 
 #include <filesystem>
@@ -85,7 +86,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   // not parsed (a failed parse still builds its error message).
   auto first = o.out.find_first_not_of(" \t\r\n");
   auto j = first != std::string::npos && o.out[first] == '{'
-             ? json::parse(o.out, nullptr, false)
+             ? parse_json_or_discard(o.out)
              : json(json::value_t::discarded);
   if (!j.is_discarded() && j.is_object() && j.value("type", "") == "result") {
     // A Claude-compatible CLI: same contract, same classification.

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "core/agents.hpp"
+#include "core/json_reader.hpp"
 #include "core/permissions.hpp"
 
 namespace troupe {
@@ -12,101 +13,9 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// Walks one JSON object, taking known keys and reporting the rest.
-class object_reader {
-public:
-  object_reader(const json& j, std::string path, problems& out)
-    : j_(j), path_(std::move(path)), out_(out) {
-    if (!j_.is_object())
-      out_.push_back(path_ + ": must be an object");
-  }
-
-  ~object_reader() {
-    if (!j_.is_object())
-      return;
-    for (auto& [key, value] : j_.items())
-      if (seen_.count(key) == 0)
-        out_.push_back(at(key) + ": unknown key");
-  }
-
-  std::string at(const std::string& key) const {
-    return path_.empty() ? key : path_ + "." + key;
-  }
-
-  const json* get(const std::string& key) {
-    seen_.insert(key);
-    if (!j_.is_object())
-      return nullptr;
-    auto i = j_.find(key);
-    return i == j_.end() ? nullptr : &*i;
-  }
-
-  void fail(const std::string& key, const json& v, const std::string& why) {
-    auto s = v.dump();
-    if (s.size() > 60)
-      s = s.substr(0, 57) + "...";
-    out_.push_back(at(key) + " " + s + ": " + why);
-  }
-
-  void str(const std::string& key, std::string& dst, bool allow_empty = false) {
-    if (auto v = get(key)) {
-      if (v->is_string() && (allow_empty || !v->get_ref<const std::string&>().empty()))
-        dst = v->get<std::string>();
-      else
-        fail(key, *v, "must be a non-empty string");
-    }
-  }
-
-  template <class Int>
-  void integer(const std::string& key, Int& dst, int64_t lo, int64_t hi) {
-    if (auto v = get(key)) {
-      if (v->is_number_integer() && v->get<int64_t>() >= lo
-          && v->get<int64_t>() <= hi)
-        dst = static_cast<Int>(v->get<int64_t>());
-      else
-        fail(key, *v,
-             "must be an integer from " + std::to_string(lo) + " to "
-               + std::to_string(hi));
-    }
-  }
-
-  void number(const std::string& key, double& dst, double lo, bool lo_open) {
-    if (auto v = get(key)) {
-      auto ok = v->is_number()
-                && (lo_open ? v->get<double>() > lo : v->get<double>() >= lo);
-      if (ok)
-        dst = v->get<double>();
-      else
-        fail(key, *v, std::string{"must be a number "} + (lo_open ? "> " : ">= ")
-                        + std::to_string(static_cast<int64_t>(lo)));
-    }
-  }
-
-  void strings(const std::string& key, std::vector<std::string>& dst) {
-    if (auto v = get(key)) {
-      bool ok = v->is_array();
-      if (ok)
-        for (auto& x : *v)
-          ok = ok && x.is_string() && !x.get_ref<const std::string&>().empty();
-      if (ok)
-        dst = v->get<std::vector<std::string>>();
-      else
-        fail(key, *v, "must be an array of non-empty strings");
-    }
-  }
-
-  problems& out() { return out_; }
-
-private:
-  const json& j_;
-  std::string path_;
-  problems& out_;
-  std::set<std::string> seen_;
-};
-
 const std::set<std::string> executor_kinds{"claude", "command", "sim"};
 
-void read_executor_kind(object_reader& r, std::string& dst) {
+void read_executor_kind(json_reader& r, std::string& dst) {
   if (auto v = r.get("executor")) {
     if (v->is_string() && executor_kinds.count(v->get<std::string>()))
       dst = v->get<std::string>();
@@ -115,10 +24,10 @@ void read_executor_kind(object_reader& r, std::string& dst) {
   }
 }
 
-void read_limits(object_reader& parent, const std::string& key,
+void read_limits(json_reader& parent, const std::string& key,
                  rate_limits& dst, double* cooldown_s = nullptr) {
   if (auto v = parent.get(key)) {
-    object_reader r(*v, parent.at(key), parent.out());
+    json_reader r(*v, parent.at(key), parent.out());
     if (cooldown_s) // global only
       r.number("cooldown_s", *cooldown_s, 0, false);
     r.number("requests_per_min", dst.requests_per_min, 0, false);
@@ -134,7 +43,7 @@ std::string resolve(const std::string& base_dir, const std::string& p) {
 }
 
 /// A list whose every entry `check` accepts (it returns why not).
-void checked_strings(object_reader& r, const std::string& key,
+void checked_strings(json_reader& r, const std::string& key,
                      std::vector<std::string>& dst,
                      std::string (*check)(const std::string&)) {
   r.strings(key, dst);
@@ -145,7 +54,7 @@ void checked_strings(object_reader& r, const std::string& key,
       r.fail(key, x, why);
 }
 
-void read_permissions(object_reader& r, worker_config& w) {
+void read_permissions(json_reader& r, worker_config& w) {
   if (auto v = r.get("permission_mode")) {
     auto why = v->is_string() ? check_permission_mode(v->get<std::string>())
                               : std::string{"must be a string"};
@@ -210,7 +119,7 @@ std::optional<config> config_from_json(const json& j,
   auto before = out.size();
   config cfg;
   {
-    object_reader top(j, "", out);
+    json_reader top(j, "", out);
     if (auto ws = top.get("workers")) {
       if (!ws->is_object() || ws->empty()) {
         top.fail("workers", *ws, "must be an object with at least one worker");
@@ -225,7 +134,7 @@ std::optional<config> config_from_json(const json& j,
           else if (name == "orchestrator")
             out.push_back("workers.orchestrator: the name is reserved for the "
                           "planner (configure it under \"orchestrator\")");
-          object_reader r(wj, "workers." + name, out);
+          json_reader r(wj, "workers." + name, out);
           std::string prompt;
           r.str("prompt", prompt);
           if (prompt.empty() && wj.is_object() && !wj.contains("prompt"))
@@ -258,7 +167,7 @@ std::optional<config> config_from_json(const json& j,
       out.push_back("workers: required");
     }
     if (auto oj = top.get("orchestrator")) {
-      object_reader r(*oj, "orchestrator", out);
+      json_reader r(*oj, "orchestrator", out);
       std::string prompt;
       r.str("prompt", prompt);
       cfg.orchestrator.prompt_path = resolve(base_dir, prompt);
@@ -275,19 +184,19 @@ std::optional<config> config_from_json(const json& j,
     }
     read_limits(top, "limits", cfg.limits, &cfg.cooldown_s);
     if (auto ej = top.get("events")) {
-      object_reader r(*ej, "events", out);
+      json_reader r(*ej, "events", out);
       r.integer("max_mb", cfg.events_max_mb, 1, 1 << 20);
       r.integer("keep", cfg.events_keep, 0, 100);
     }
     if (auto hj = top.get("handoff")) {
-      object_reader r(*hj, "handoff", out);
+      json_reader r(*hj, "handoff", out);
       // Far below the 64 MiB a peer accepts in one message, base64 and all.
       r.integer("max_kb", cfg.handoff_max_kb, 0, 16384);
     }
     if (auto ej = top.get("executors")) {
-      object_reader e(*ej, "executors", out);
+      json_reader e(*ej, "executors", out);
       if (auto cj = e.get("claude")) {
-        object_reader r(*cj, "executors.claude", out);
+        json_reader r(*cj, "executors.claude", out);
         r.str("bin", cfg.claude.bin);
         r.integer("max_retries", cfg.claude.max_retries, 0, 10);
         if (auto v = r.get("output_format")) {
@@ -305,14 +214,14 @@ std::optional<config> config_from_json(const json& j,
         r.integer("overhead_tokens", cfg.claude.overhead_tokens, 0, 1000000);
       }
       if (auto cj = e.get("command")) {
-        object_reader r(*cj, "executors.command", out);
+        json_reader r(*cj, "executors.command", out);
         r.strings("argv", cfg.command.argv);
         r.integer("max_output_bytes", cfg.command.max_output_bytes, 1024,
                   int64_t{1} << 32);
         r.integer("kill_grace_ms", cfg.command.kill_grace_ms, 0, 60000);
       }
       if (auto sj = e.get("sim")) {
-        object_reader r(*sj, "executors.sim", out);
+        json_reader r(*sj, "executors.sim", out);
         r.integer("latency_ms", cfg.sim.latency_ms, 0, 3600000);
         r.integer("input_tokens", cfg.sim.input_tokens, 0, 10000000);
         r.integer("output_tokens", cfg.sim.output_tokens, 0, 10000000);

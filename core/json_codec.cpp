@@ -113,11 +113,45 @@ bool valid_task_id(std::string_view id) {
   return true;
 }
 
+bool json_depth_within(std::string_view text, size_t limit) {
+  size_t depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (in_string) {
+      if (c == '\\')
+        ++i;
+      else if (c == '"')
+        in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > limit)
+        return false;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return true;
+}
+
+json parse_json_or_discard(std::string_view text) {
+  if (!json_depth_within(text))
+    return json(json::value_t::discarded);
+  return json::parse(text.begin(), text.end(), nullptr, false);
+}
+
 std::optional<json> parse_json_text(std::string_view text, problems& out) {
+  if (!json_depth_within(text)) {
+    out.push_back("not valid JSON: nested deeper than "
+                  + std::to_string(max_json_depth) + " levels");
+    return std::nullopt;
+  }
   try {
     return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    // nlohmann prefixes "[json.exception.parse_error.101] ": keep the reason.
+  } catch (const json::exception& e) {
+    // A parse error, or a number out of range (1e400): nlohmann prefixes
+    // "[json.exception.parse_error.101] ": keep the reason.
     std::string what = e.what();
     if (auto pos = what.find("] "); pos != std::string::npos)
       what = what.substr(pos + 2);

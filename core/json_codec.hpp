@@ -33,8 +33,22 @@ inline constexpr std::array<std::string_view, 15> result_fields{
 /// True if `id` matches task_id_pattern (safe as a file name, no traversal).
 bool valid_task_id(std::string_view id);
 
-/// Parses text as JSON; on failure adds "not valid JSON: <why>".
+/// Documents nested deeper than this are refused before they are parsed:
+/// nlohmann's copy, dump and comparison recurse, so 100,000 nested arrays
+/// (200 KB) would overflow the stack of whoever touches them.
+inline constexpr size_t max_json_depth = 128;
+
+/// True if no array or object in `text` is nested deeper than `limit`
+/// (brackets inside strings do not count). One pass, no allocation.
+bool json_depth_within(std::string_view text, size_t limit = max_json_depth);
+
+/// Parses text as JSON; on failure adds "not valid JSON: <why>" (or the
+/// depth limit it passed).
 std::optional<json> parse_json_text(std::string_view text, problems& out);
+
+/// The same without a reason: a discarded value if `text` is not JSON or
+/// is nested too deep.
+json parse_json_or_discard(std::string_view text);
 
 /// Decodes a task. `prefix` is prepended to field names ("tasks[2].").
 std::optional<task> task_from_json(const json& j, problems& out,

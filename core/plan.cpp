@@ -212,7 +212,7 @@ bool asks_for_each(const std::string& lowered) {
 /// The JSON held by an answer: all of it, else its last fenced block that
 /// parses, else what lies between its first '{' and its last '}'.
 std::optional<json> find_json(const std::string& answer) {
-  auto whole = json::parse(answer, nullptr, false);
+  auto whole = parse_json_or_discard(answer);
   if (!whole.is_discarded())
     return whole;
   for (size_t end = answer.size(); end > 0;) {
@@ -224,8 +224,7 @@ std::optional<json> find_json(const std::string& answer) {
       break;
     auto body = answer.find('\n', prev);
     if (body != std::string::npos && body < open) {
-      auto j = json::parse(answer.substr(body + 1, open - body - 1), nullptr,
-                           false);
+      auto j = parse_json_or_discard(answer.substr(body + 1, open - body - 1));
       if (!j.is_discarded())
         return j;
     }
@@ -235,7 +234,7 @@ std::optional<json> find_json(const std::string& answer) {
     auto b = answer.find(open);
     auto e = answer.rfind(close);
     if (b != std::string::npos && e != std::string::npos && e > b) {
-      auto j = json::parse(answer.substr(b, e - b + 1), nullptr, false);
+      auto j = parse_json_or_discard(answer.substr(b, e - b + 1));
       if (!j.is_discarded())
         return j;
     }
@@ -274,7 +273,7 @@ std::vector<context_file> load_context_files(const std::vector<std::string>& pat
     std::ostringstream ss;
     ss << in.rdbuf();
     context_file f{p, ss.str(), nullptr};
-    auto j = json::parse(f.text, nullptr, false);
+    auto j = parse_json_or_discard(f.text);
     if (!j.is_discarded())
       f.parsed = std::move(j);
     files.push_back(std::move(f));

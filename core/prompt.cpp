@@ -1,4 +1,5 @@
 #include "core/prompt.hpp"
+#include "core/json_codec.hpp"
 
 
 namespace troupe {
@@ -122,7 +123,7 @@ agent_report extract_report(std::string_view text) {
     auto body = open + 7;
     auto close = text.find("```", body);
     if (close != std::string_view::npos) {
-      auto j = json::parse(text.substr(body, close - body), nullptr, false);
+      auto j = parse_json_or_discard(text.substr(body, close - body));
       if (j.is_object() && j.contains("summary") && j["summary"].is_string()) {
         rep.structured = true;
         rep.summary = j["summary"].get<std::string>();

@@ -13,7 +13,7 @@ stream_json_reader::stream_json_reader(
 }
 
 void stream_json_reader::line(std::string_view l) {
-  auto j = json::parse(l.begin(), l.end(), nullptr, false);
+  auto j = parse_json_or_discard(l);
   if (j.is_discarded() || !j.is_object() || !j.contains("type")) {
     if (l.find_first_not_of(" \t\r") != std::string_view::npos)
       other_line_.assign(l);

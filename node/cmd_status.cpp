@@ -36,9 +36,9 @@ int remote_status(const status_options& opts) {
   if (!load_curve_client(opts.curve, curve))
     return exit_usage;
   producer_link link{opts.connect, curve};
-  link.send({"STATUS", json::object()});
+  link.send({wire::name(wire::command::status), json::object()});
   auto m = link.recv(std::chrono::seconds(10));
-  if (!m || m->cmd != "STATUS") {
+  if (!m || m->cmd != wire::name(wire::command::status)) {
     std::fprintf(stderr, "error: %s\n", link.silence("status").c_str());
     return exit_failed;
   }

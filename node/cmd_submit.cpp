@@ -41,7 +41,7 @@ int submit_cmd(const submit_options& opts) {
   if (!load_curve_client(opts.curve, curve))
     return exit_usage;
   producer_link link{opts.connect, curve};
-  link.send({"SUBMIT", {{is_workflow ? "workflow" : "task", *j}, {"wait", opts.wait}}});
+  link.send({wire::name(wire::command::submit), {{is_workflow ? "workflow" : "task", *j}, {"wait", opts.wait}}});
   auto timeout = std::chrono::milliseconds(static_cast<int64_t>(opts.timeout_s * 1000));
   auto first = link.recv(std::min(timeout, std::chrono::milliseconds(30000)));
   if (!first) {
@@ -49,7 +49,7 @@ int submit_cmd(const submit_options& opts) {
                  link.reached() ? "" : "; nothing was submitted");
     return exit_failed;
   }
-  if (first->cmd == "ERROR") {
+  if (first->cmd == wire::name(wire::command::error)) {
     std::fprintf(stderr, "error: %s\n", first->body.value("reason", "").c_str());
     if (auto p = first->body.find("problems"); p != first->body.end())
       for (auto& x : *p)
@@ -67,12 +67,12 @@ int submit_cmd(const submit_options& opts) {
                  is_workflow ? "report" : "result", opts.timeout_s);
     return exit_failed;
   }
-  if (done->cmd == "RESULT") {
+  if (done->cmd == wire::name(wire::command::result)) {
     print(done->body["result"]);
     return done->body["result"].value("status", "") == "complete" ? exit_ok
                                                                    : exit_failed;
   }
-  if (done->cmd == "REPORT") {
+  if (done->cmd == wire::name(wire::command::report)) {
     print(done->body);
     return done->body.value("status", "") == "complete" ? exit_ok : exit_failed;
   }

@@ -87,6 +87,13 @@ struct broker::impl {
   /// round trip) takes no hop through another thread.
   static constexpr size_t decode_here = 8;
   std::set<std::string> batching; // nodes that take TASKS (READY "batch")
+  /// Results of work from before our restart whose task we have not
+  /// recovered yet (worker/task_id): the text, and the files it hands on.
+  struct orphan {
+    std::string text, files;
+  };
+  static constexpr size_t max_orphans = 4096;
+  std::map<std::string, orphan> orphans;
   /// An idle asker answered here runs on this thread after the pass (see
   /// inline_unit): it sends its next task without a thread hand-off. A few
   /// messages only, and what it wakes is CAF's: askers may write files.
@@ -94,7 +101,7 @@ struct broker::impl {
 
   void flush_acks() {
     for (auto& [id, tickets] : acks)
-      to_node(id, "ACK", {{"tickets", tickets}});
+      to_node(id, wire::command::ack, {{"tickets", tickets}});
     acks.clear();
   }
 
@@ -111,7 +118,7 @@ struct broker::impl {
     // A peer cannot make us buffer more than this in one message (a
     // workflow of thousands of tasks fits; a runaway peer is cut off).
     for (auto* s : {&workers, &producers})
-      s->set(zmq::sockopt::maxmsgsize, int64_t{64} << 20);
+      s->set(zmq::sockopt::maxmsgsize, wire::max_message_bytes);
     // Results and reports must not be dropped for a slow producer.
     producers.set(zmq::sockopt::sndhwm, 0);
     workers.set(zmq::sockopt::sndhwm, 0);
@@ -141,8 +148,8 @@ struct broker::impl {
 
   // -- sending ---------------------------------------------------------------
 
-  void to_node(const std::string& id, const std::string& cmd, json body) {
-    to_node(id, wire::encode({cmd, std::move(body)}));
+  void to_node(const std::string& id, wire::command cmd, const json& body) {
+    to_node(id, wire::encode(cmd, body));
   }
 
   void to_node(const std::string& id, std::vector<std::string> frames) {
@@ -150,9 +157,9 @@ struct broker::impl {
     zmqx::send_frames(workers, frames);
   }
 
-  void to_producer(const envelope& env, const std::string& cmd, json body) {
+  void to_producer(const envelope& env, wire::command cmd, const json& body) {
     auto frames = env;
-    auto msg = wire::encode({cmd, std::move(body)});
+    auto msg = wire::encode(cmd, body);
     frames.insert(frames.end(), msg.begin(), msg.end());
     zmqx::send_frames(producers, frames);
   }
@@ -213,10 +220,11 @@ struct broker::impl {
                                         s.wire->empty() ? encoded : *s.wire);
       add_inputs(*s.t, entry);
       if (!batching.count(s.node)) {
-        to_node(s.node, {wire::protocol, "TASK", std::move(entry)});
+        to_node(s.node, {wire::protocol_id, wire::name(wire::command::task), std::move(entry)});
         continue;
       }
-      auto& b = batches.try_emplace(s.node, "TASK", "TASKS", "tasks").first->second;
+      auto& b = batches.try_emplace(s.node, wire::name(wire::command::task),
+                                       wire::name(wire::command::tasks), "tasks").first->second;
       if (b.add_text(entry))
         to_node(s.node, b.take());
     }
@@ -265,7 +273,7 @@ struct broker::impl {
                   std::string_view body) {
     book.seen(id, clock_type::now());
     jscan::cursor c{body};
-    if (cmd == "RESULT") {
+    if (cmd == wire::name(wire::command::result)) {
       on_result(id, c);
     } else if (c.enter_object()) {
       std::string key;
@@ -276,9 +284,12 @@ struct broker::impl {
         else
           c.skip();
     }
-    if (!c.done())
+    if (!c.done()) {
       spdlog::warn("worker endpoint: a {} that is not valid JSON was dropped "
                    "(what came before the error stands)", cmd);
+      to_node(id, wire::command::error,
+              {{"reason", cmd + " body: not valid JSON (entries before the error stand)"}});
+    }
   }
 
   /// What the broker checks in a result, read at the cursor; its text goes
@@ -350,11 +361,24 @@ struct broker::impl {
     // restart is dropped here.
     acks[id].push_back(wire::id_text(*ticket));
     auto* t = book.task_of(*ticket);
-    if (!t || (res.object && res.task_id && *res.task_id != t->task_id)) {
-      spdlog::debug("a result for a ticket not open here was dropped");
+    std::vector<dispatcher::send_task> next;
+    if (!t) {
+      on_foreign_result(id, *ticket, res, files);
       return;
     }
-    std::vector<dispatcher::send_task> next;
+    if (res.object && res.task_id && *res.task_id != t->task_id) {
+      // PROTOCOL.md §6: a task is never held by a result it cannot read.
+      // The attempt fails as crashed (it is retried like one).
+      auto why = "the worker node answered ticket " + wire::id_text(*ticket)
+                 + " (" + t->task_id + ") with a result for "
+                 + wire::printable(*res.task_id);
+      spdlog::warn("{}/{}: {}", t->worker, t->task_id, why);
+      auto r = make_failure(*t, status::failed, kind::crashed, why);
+      if (book.finished(id, *ticket, next))
+        deliver(*ticket, std::move(r));
+      send_tasks(std::move(next));
+      return;
+    }
     bool unrun = res.state && res.kind && is_stopped_result(*res.state, *res.kind);
     if (!stopping && res.object && unrun && book.handed_back(id, *ticket, next)) {
       // The node is leaving and did not run it: not a result, another
@@ -393,8 +417,45 @@ struct broker::impl {
     send_tasks(std::move(next));
   }
 
+  /// A result for a ticket no job here has. If the node's READY said it
+  /// runs it, that is work from before our restart: its slot is free now,
+  /// and the result answers the recovered task of that id (queued here, or
+  /// kept until it is). Anything else is a duplicate: acknowledged only.
+  void on_foreign_result(const std::string& id, uint64_t ticket,
+                         const result_peek& res, std::string_view files) {
+    std::vector<dispatcher::send_task> next;
+    auto task_id = res.task_id.value_or("");
+    auto end = book.finished_foreign(id, ticket, task_id, next);
+    send_tasks(std::move(next));
+    if (!end.was_foreign || !res.object || task_id.empty()) {
+      spdlog::debug("a result for ticket {} (not open here) was dropped", ticket);
+      return;
+    }
+    task t;
+    t.task_id = task_id;
+    t.worker = book.nodes().at(id).worker;
+    bool complete = res.state && *res.state == "complete";
+    if (end.job) {
+      spdlog::info("{}/{}: answered by its run from before our restart", t.worker,
+                   t.task_id);
+      if (!files.empty() && complete)
+        keep_files(t, files);
+      result r;
+      r.task_id = t.task_id;
+      r.worker = t.worker;
+      deliver(*end.job, std::move(r), std::string{res.text});
+      return;
+    }
+    // Its task is not back in our queue yet (the file drop recovers it):
+    // kept, a bounded number, for when it is.
+    if (orphans.size() >= max_orphans)
+      orphans.erase(orphans.begin());
+    orphans[key(t.worker, t.task_id)] =
+      orphan{std::string{res.text}, complete ? std::string{files} : std::string{}};
+  }
+
   void keep_files(const task& t, std::string_view text) {
-    auto files = json::parse(text, nullptr, false);
+    auto files = parse_json_or_discard(text);
     for (auto& why : store_result_files(files, t.worker, t.task_id, cfg.root,
                                         cfg.handoff_max_bytes))
       spdlog::warn("{}/{}: a file was not kept: {}", t.worker, t.task_id, why);
@@ -438,85 +499,118 @@ struct broker::impl {
   }
 
   void on_worker_message(const std::string& id, const wire::message& m) {
+    using wire::command;
     auto now = clock_type::now();
     auto& b = m.body;
-    if (m.cmd == "READY") {
-      auto worker = b.value("worker", "");
-      if (!cfg.workers.count(worker)) {
-        to_node(id, "DISCONNECT",
-                {{"reason", "worker \"" + worker + "\" is not configured here"}});
+    auto cmd = wire::command_of(m.cmd);
+    std::string err;
+    if (cmd == command::ready) {
+      wire::ready_body r;
+      if (!wire::decode(b, r, err)) {
+        // Not registered: a node that cannot say READY gets no task.
+        to_node(id, command::error, {{"reason", err}});
         return;
       }
-      std::vector<uint64_t> running;
-      if (auto r = b.find("running"); r != b.end() && r->is_array())
-        for (auto& x : *r)
-          if (auto t = wire::id_value(x))
-            running.push_back(*t);
-      auto slots = b.value("slots", 1);
-      auto name = b.value("node", worker);
-      // A node whose worker parked before (it reconnects) takes nothing.
-      auto parked = b.value("parked", std::string{});
-      if (b.value("batch", false))
+      if (!cfg.workers.count(r.worker)) {
+        to_node(id, command::disconnect,
+                {{"reason", "worker \"" + r.worker + "\" is not configured here"}});
+        return;
+      }
+      if (r.batch)
         batching.insert(id);
       else
         batching.erase(id);
-      auto out = book.ready(id, name, worker, slots, running, now, parked);
-      spdlog::info("worker node {} ({}, {} slots) is ready{}", name, worker, slots,
-                   parked.empty() ? "" : ", but parked after " + parked);
-      publish("node.up", {{"node", name}, {"worker", worker}, {"slots", slots}});
+      // A node whose worker parked before (it reconnects) takes nothing.
+      auto out = book.ready(id, r.node, r.worker, r.slots, r.running, now, r.parked);
+      auto& n = book.nodes().at(id);
+      spdlog::info("worker node {} ({}, {} slots) is ready{}{}", r.node, r.worker,
+                   r.slots,
+                   n.foreign.empty() ? ""
+                                     : ", still running " + std::to_string(n.foreign.size())
+                                         + " task(s) from before our restart",
+                   r.parked.empty() ? "" : ", but parked after " + r.parked);
+      publish("node.up", {{"node", r.node}, {"worker", r.worker}, {"slots", r.slots}});
       send_tasks(std::move(out));
-      if (parked.empty() && links.worker_back)
-        links.worker_back(worker);
+      if (r.parked.empty() && links.worker_back)
+        links.worker_back(r.worker);
       return;
     }
     bool known = book.seen(id, now);
     if (!known) {
       // We restarted, or declared it dead: it must introduce itself again.
-      if (m.cmd != "DISCONNECT")
-        to_node(id, "DISCONNECT", {{"reason", "unknown node: send READY"}});
+      if (cmd != command::disconnect)
+        to_node(id, command::disconnect, {{"reason", wire::send_ready_reason}});
       return;
     }
     auto worker = book.nodes().at(id).worker;
-    if (m.cmd == "HEARTBEAT") {
-      return;
-    } else if (m.cmd == "EVENT") {
-      caf::anon_send(links.recorder, event_atom_v,
-                     task_event{{}, b.value("kind", ""), b.value("task_id", ""),
-                                worker, b.value("detail", "")});
-    } else if (m.cmd == "PERMIT") {
-      auto pid = wire::id_value(b.value("id", json{}));
-      if (!pid)
+    switch (cmd) {
+      case command::heartbeat:
         return;
-      auto ask = wire::permit_from(b.value("ask", json::object()));
-      ask.worker = worker; // a node speaks for its own worker only
-      caf::anon_send(links.relay, permit_atom_v, id, *pid, std::move(ask));
-    } else if (m.cmd == "SETTLE") {
-      auto p = wire::permit_from(b.value("permit", json::object()));
-      auto u = b.value("used", json::object());
-      run_usage used{u.value("requests", 1.0), u.value("input_tokens", 0.0),
-                     u.value("output_tokens", 0.0)};
-      permits[id].erase(p.id);
-      caf::anon_send(links.limiter, settle_atom_v, p, used);
-    } else if (m.cmd == "COOLDOWN") {
-      auto wait = b.value("wait_ms", int64_t{0});
-      spdlog::warn("a 429 on node {} ({}): {} waits {}", book.nodes().at(id).name,
-                   worker, b.value("model", ""),
-                   wait > 0 ? std::to_string(wait) + " ms" : "the default cooldown");
-      caf::anon_send(links.limiter, cooldown_atom_v, b.value("model", ""), wait);
-    } else if (m.cmd == "DRAIN") {
-      auto& n = book.nodes().at(id);
-      spdlog::info("worker node {} ({}) is draining ({}): {} task(s) to finish",
-                   n.name, worker, b.value("reason", std::string{}), n.running.size());
-      publish("node.draining", {{"node", n.name},
-                                {"worker", worker},
-                                {"running", n.running.size()},
-                                {"reason", b.value("reason", std::string{})}});
-      book.drain(id);
-    } else if (m.cmd == "DISCONNECT") {
-      node_down(id, "disconnected (" + b.value("reason", std::string{}) + ")");
-    } else {
-      to_node(id, "ERROR", {{"reason", "unknown command " + m.cmd}});
+      case command::event: {
+        wire::event_body e;
+        if (!wire::decode(b, e, err))
+          break;
+        caf::anon_send(links.recorder, event_atom_v,
+                       task_event{{}, e.kind, e.task_id, worker, e.detail});
+        return;
+      }
+      case command::permit: {
+        wire::permit_body p;
+        if (!wire::decode(b, p, err))
+          break;
+        p.ask.worker = worker; // a node speaks for its own worker only
+        caf::anon_send(links.relay, permit_atom_v, id, p.id, std::move(p.ask));
+        return;
+      }
+      case command::settle: {
+        wire::settle_body st;
+        if (!wire::decode(b, st, err))
+          break;
+        permits[id].erase(st.permit.id);
+        caf::anon_send(links.limiter, settle_atom_v, st.permit,
+                       run_usage{st.requests, st.input_tokens, st.output_tokens});
+        return;
+      }
+      case command::cooldown: {
+        wire::cooldown_body c;
+        if (!wire::decode(b, c, err))
+          break;
+        spdlog::warn("a 429 on node {} ({}): {} waits {}", book.nodes().at(id).name,
+                     worker, c.model,
+                     c.wait_ms > 0 ? std::to_string(c.wait_ms) + " ms"
+                                   : "the default cooldown");
+        caf::anon_send(links.limiter, cooldown_atom_v, c.model, c.wait_ms);
+        return;
+      }
+      case command::drain: {
+        wire::reason_body r;
+        if (!wire::decode(b, r, err)) {
+          err = "DRAIN: " + err;
+          break;
+        }
+        auto& n = book.nodes().at(id);
+        spdlog::info("worker node {} ({}) is draining ({}): {} task(s) to finish",
+                     n.name, worker, r.reason, n.running.size());
+        publish("node.draining", {{"node", n.name},
+                                  {"worker", worker},
+                                  {"running", n.running.size()},
+                                  {"reason", r.reason}});
+        book.drain(id);
+        return;
+      }
+      case command::disconnect: {
+        // It leaves in any case; a reason of the wrong type is not kept.
+        wire::reason_body r;
+        wire::decode(b, r, err);
+        node_down(id, "disconnected (" + r.reason + ")");
+        return;
+      }
+      default:
+        err = "unknown command \"" + wire::printable(m.cmd) + "\"";
+        break;
     }
+    spdlog::warn("worker node {}: {}", book.nodes().at(id).name, err);
+    to_node(id, command::error, {{"reason", err}});
   }
 
   // -- producer endpoint -----------------------------------------------------
@@ -536,10 +630,12 @@ struct broker::impl {
     if (fs::exists(path, ec)
         || fs::exists(q.tasks_dir(t.worker) + "/.claimed/" + name, ec))
       return std::nullopt;
-    auto body = to_json(t).dump(2) + "\n";
+    // Compact, as it arrived: the file drop checks the same limit on the
+    // file's size, so what passes here passes there.
+    auto body = to_json(t).dump() + "\n";
     if (body.size() > cfg.max_task_bytes) {
       err = "task " + t.task_id + ": " + std::to_string(body.size())
-            + " bytes, at most " + std::to_string(cfg.max_task_bytes);
+            + " bytes, more than the limit of " + std::to_string(cfg.max_task_bytes);
       return std::nullopt;
     }
     return std::make_pair(path, std::move(body));
@@ -554,13 +650,24 @@ struct broker::impl {
     return {};
   }
 
+  /// ERROR with the problems in its reason (a client that shows only the
+  /// reason still says what to fix) and as a list.
+  void refuse(const envelope& env, const std::string& what, const problems& ps) {
+    auto reason = what;
+    for (size_t i = 0; i < ps.size(); ++i)
+      reason += (i == 0 ? ": " : "; ") + ps[i];
+    to_producer(env, wire::command::error, {{"reason", reason}, {"problems", ps}});
+  }
+
   void submit_task(const envelope& env, const json& tj, bool wait) {
     problems ps;
     auto t = task_from_json(tj, ps);
     if (t && !cfg.workers.count(t->worker))
       ps.push_back("worker \"" + t->worker + "\": not configured");
+    if (t && std::count(t->dependencies.begin(), t->dependencies.end(), t->task_id))
+      ps.push_back("dependencies: " + t->task_id + " depends on itself");
     if (!t || !ps.empty()) {
-      to_producer(env, "ERROR", {{"reason", "task refused"}, {"problems", ps}});
+      refuse(env, "task refused", ps);
       return;
     }
     bool existing = false;
@@ -569,16 +676,16 @@ struct broker::impl {
     if (file)
       err = write_all({*file});
     if (!err.empty()) {
-      to_producer(env, "ERROR", {{"reason", err}});
+      to_producer(env, wire::command::error, {{"reason", err}});
       return;
     }
-    to_producer(env, "ACCEPTED", {{"task_id", t->task_id},
+    to_producer(env, wire::command::accepted, {{"task_id", t->task_id},
                                   {"worker", t->worker},
                                   {"existing", existing}});
     if (!wait)
       return;
     if (existing)
-      to_producer(env, "RESULT",
+      to_producer(env, wire::command::result,
                   {{"result", to_json(*q.find_result(t->task_id, t->worker))}});
     else
       waiters[key(t->worker, t->task_id)].push_back(env);
@@ -590,7 +697,7 @@ struct broker::impl {
     if (wf)
       check_workflow(*wf, cfg.workers, ps, cfg.limits);
     if (!wf || !ps.empty()) {
-      to_producer(env, "ERROR", {{"reason", "workflow refused"}, {"problems", ps}});
+      refuse(env, "workflow refused", ps);
       return;
     }
     wire_run run;
@@ -618,13 +725,13 @@ struct broker::impl {
     if (!err.empty()) {
       for (auto& k : run.remaining)
         run_of[k].erase(run.run_id);
-      to_producer(env, "ERROR", {{"reason", err}});
+      to_producer(env, wire::command::error, {{"reason", err}});
       return;
     }
     if (wait)
       run.reply_to = env;
     run.wf = std::move(*wf);
-    to_producer(env, "ACCEPTED", {{"run_id", run.run_id}, {"tasks", ids}});
+    to_producer(env, wire::command::accepted, {{"run_id", run.run_id}, {"tasks", ids}});
     auto id = run.run_id;
     runs.emplace(id, std::move(run));
     maybe_finish_run(id);
@@ -651,7 +758,7 @@ struct broker::impl {
     write_file_atomic(dir + "/report.json", js.dump(2) + "\n");
     write_file_atomic(dir + "/report.md", report_markdown(s));
     if (run.reply_to)
-      to_producer(*run.reply_to, "REPORT",
+      to_producer(*run.reply_to, wire::command::report,
                   {{"run_id", run.run_id},
                    {"status", s.all_complete() ? "complete" : "failed"},
                    {"report", js}});
@@ -662,7 +769,7 @@ struct broker::impl {
     auto k = key(r.worker, r.task_id);
     if (auto w = waiters.find(k); w != waiters.end()) {
       for (auto& env : w->second)
-        to_producer(env, "RESULT", {{"result", to_json(r)}});
+        to_producer(env, wire::command::result, {{"result", to_json(r)}});
       waiters.erase(w);
     }
     if (auto ro = run_of.find(k); ro != run_of.end()) {
@@ -678,6 +785,7 @@ struct broker::impl {
 
   json status() {
     auto s = queue_status(cfg.root, cfg.workers);
+    s.erase("root"); // the orchestrator's own paths are not a producer's business
     json nodes = json::array();
     std::map<std::string, int> per_worker;
     for (auto& [id, n] : book.nodes()) {
@@ -699,13 +807,13 @@ struct broker::impl {
     return s;
   }
 
-  void cancel(const envelope& env, const json& b) {
-    auto worker = b.value("worker", "");
-    auto id = b.value("task_id", "");
+  void cancel(const envelope& env, const wire::task_ref& ref) {
+    auto& worker = ref.worker;
+    auto& id = ref.task_id;
     auto name = id + ".json";
     if (!cfg.workers.count(worker) || !fs_queue::is_candidate(name)
         || !q.claim(worker, name)) {
-      to_producer(env, "ERROR",
+      to_producer(env, wire::command::error,
                   {{"reason", worker + "/" + id
                                 + " is not waiting in tasks/ (running, done "
                                   "or unknown)"}});
@@ -721,43 +829,101 @@ struct broker::impl {
                           "cancelled by a producer before it ran");
     r.completed_at = rfc3339_now();
     if (auto err = q.complete(name, r); !err.empty()) {
-      to_producer(env, "ERROR", {{"reason", err}});
+      to_producer(env, wire::command::error, {{"reason", err}});
       return;
     }
-    to_producer(env, "CANCELLED", {{"task_id", id}});
+    to_producer(env, wire::command::cancelled, {{"task_id", id}});
     result_written(r);
   }
 
   void on_producer_message(const envelope& env, const wire::message& m) {
-    auto& b = m.body;
-    if (m.cmd == "SUBMIT") {
-      bool wait = b.value("wait", false);
-      if (b.contains("task"))
-        submit_task(env, b["task"], wait);
-      else if (b.contains("workflow"))
-        submit_workflow(env, b["workflow"], wait);
-      else
-        to_producer(env, "ERROR", {{"reason", "SUBMIT needs \"task\" or \"workflow\""}});
-    } else if (m.cmd == "STATUS") {
-      to_producer(env, "STATUS", status());
-    } else if (m.cmd == "RESULT") {
-      auto worker = b.value("worker", "");
-      auto id = b.value("task_id", "");
-      auto r = cfg.workers.count(worker) ? q.find_result(id, worker) : std::nullopt;
-      if (r)
-        to_producer(env, "RESULT", {{"result", to_json(*r)}});
-      else
-        to_producer(env, "ERROR", {{"reason", "no result for " + worker + "/" + id}});
-    } else if (m.cmd == "CANCEL") {
-      cancel(env, b);
-    } else if (m.cmd == "HEARTBEAT") {
-      to_producer(env, "HEARTBEAT", json::object());
-    } else {
-      to_producer(env, "ERROR", {{"reason", "unknown command " + m.cmd}});
+    using wire::command;
+    std::string err;
+    switch (wire::command_of(m.cmd)) {
+      case command::submit: {
+        wire::submit_body sb;
+        if (!wire::decode(m.body, sb, err))
+          break;
+        if (sb.task)
+          submit_task(env, *sb.task, sb.wait);
+        else
+          submit_workflow(env, *sb.workflow, sb.wait);
+        return;
+      }
+      case command::status:
+        to_producer(env, command::status, status());
+        return;
+      case command::result: {
+        wire::task_ref ref;
+        if (!wire::decode(m.body, ref, err)) {
+          err = "RESULT: " + err;
+          break;
+        }
+        auto r = cfg.workers.count(ref.worker) ? q.find_result(ref.task_id, ref.worker)
+                                               : std::nullopt;
+        if (r)
+          to_producer(env, command::result, {{"result", to_json(*r)}});
+        else
+          to_producer(env, command::error,
+                      {{"reason", "no result for " + ref.worker + "/" + ref.task_id}});
+        return;
+      }
+      case command::cancel: {
+        wire::task_ref ref;
+        if (!wire::decode(m.body, ref, err)) {
+          err = "CANCEL: " + err;
+          break;
+        }
+        cancel(env, ref);
+        return;
+      }
+      case command::heartbeat:
+        to_producer(env, command::heartbeat, json::object());
+        return;
+      default:
+        err = "unknown command \"" + wire::printable(m.cmd) + "\"";
     }
+    to_producer(env, command::error, {{"reason", err}});
   }
 
   // -- the loop --------------------------------------------------------------
+
+  /// Runs one message's handler. The decoders check every field, so this
+  /// is the last line only: whatever a peer's message still makes throw
+  /// (a bug of ours) is logged and answered ERROR, and the loop goes on
+  /// for everyone else.
+  template <class Handle, class Answer>
+  static void guarded(const char* where, Handle&& handle, Answer&& answer) {
+    try {
+      handle();
+    } catch (const std::exception& e) {
+      spdlog::error("{}: a message failed: {}", where, e.what());
+      try {
+        answer(std::string{"internal error: "} + e.what());
+      } catch (const std::exception& again) {
+        spdlog::error("{}: the ERROR could not be sent: {}", where, again.what());
+      }
+    }
+  }
+
+  void on_worker_frames(const std::vector<std::string>& frames) {
+    auto& id = frames.front();
+    if (frames.size() == 4 && frames[1] == wire::protocol_id
+        && (frames[2] == wire::name(wire::command::result)
+            || frames[2] == wire::name(wire::command::results))) {
+      on_results(id, frames[2], frames[3]);
+      return;
+    }
+    std::string err;
+    auto m = wire::decode({frames.begin() + 1, frames.end()}, err);
+    if (!m) {
+      // PROTOCOL.md §2: answered, and nothing else changes.
+      spdlog::warn("worker endpoint: {}", err);
+      to_node(id, wire::command::error, {{"reason", err}});
+      return;
+    }
+    on_worker_message(id, *m);
+  }
 
   void handle_note(broker_note& n) {
     if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
@@ -765,6 +931,21 @@ struct broker::impl {
       if (stopping) {
         deliver(d->ticket, stopped_result(d->t));
         return;
+      }
+      if (!orphans.empty()) {
+        auto o = orphans.find(key(d->t.worker, d->t.task_id));
+        if (o != orphans.end()) {
+          spdlog::info("{}/{}: answered by its run from before our restart",
+                       d->t.worker, d->t.task_id);
+          if (!o->second.files.empty())
+            keep_files(d->t, o->second.files);
+          result r;
+          r.task_id = d->t.task_id;
+          r.worker = d->t.worker;
+          deliver(d->ticket, std::move(r), std::move(o->second.text));
+          orphans.erase(o);
+          return;
+        }
       }
       auto worker = d->t.worker;
       send_tasks(book.submit(d->ticket, std::move(d->t), worker, std::move(d->wire)));
@@ -781,8 +962,8 @@ struct broker::impl {
         return;
       }
       permits[g->node][g->permit.id] = g->permit;
-      to_node(g->node, "GRANT",
-              {{"id", wire::id_text(g->id)}, {"permit", wire::permit_json(g->permit)}});
+      to_node(g->node, wire::command::grant,
+              wire::encode(wire::permit_body{g->id, g->permit}, "permit"));
     } else if (auto* e = std::get_if<broker_note::event>(&n.v)) {
       publish("task." + e->e.kind, {{"kind", e->e.kind},
                                     {"worker", e->e.worker},
@@ -822,18 +1003,10 @@ struct broker::impl {
         if (frames.empty())
           break;
         auto id = frames.front();
-        if (frames.size() == 4 && frames[1] == wire::protocol
-            && (frames[2] == "RESULT" || frames[2] == "RESULTS")) {
-          on_results(id, frames[2], frames[3]);
-          continue;
-        }
-        std::string err;
-        auto m = wire::decode({frames.begin() + 1, frames.end()}, err);
-        if (!m) {
-          spdlog::warn("worker endpoint: {}", err);
-          continue;
-        }
-        on_worker_message(id, *m);
+        guarded("worker endpoint", [&] { on_worker_frames(frames); },
+                [&](const std::string& why) {
+                  to_node(id, wire::command::error, {{"reason", why}});
+                });
       }
       for (int burst = 0; burst < 256; ++burst) {
         auto frames = zmqx::recv_frames(producers);
@@ -845,13 +1018,18 @@ struct broker::impl {
           env.push_back({}); // a REQ peer: answer on the same envelope
           at = 2;
         }
-        std::string err;
-        auto m = wire::decode({frames.begin() + at, frames.end()}, err);
-        if (!m) {
-          to_producer(env, "ERROR", {{"reason", err}});
-          continue;
-        }
-        on_producer_message(env, *m);
+        guarded("producer endpoint",
+                [&] {
+                  std::string err;
+                  auto m = wire::decode({frames.begin() + at, frames.end()}, err);
+                  if (!m)
+                    to_producer(env, wire::command::error, {{"reason", err}});
+                  else
+                    on_producer_message(env, *m);
+                },
+                [&](const std::string& why) {
+                  to_producer(env, wire::command::error, {{"reason", why}});
+                });
       }
       if (items[2].revents)
         for (auto& n : notes.take())
@@ -872,7 +1050,7 @@ struct broker::impl {
       auto now = clock_type::now();
       if (now >= next_beat) {
         for (auto& [id, n] : book.nodes())
-          to_node(id, "HEARTBEAT", json::object());
+          to_node(id, wire::command::heartbeat, json::object());
         for (auto& id : book.silent_since(now, timeout))
           node_down(id, "no heartbeat for " + std::to_string(timeout.count())
                           + " ms");
@@ -882,7 +1060,7 @@ struct broker::impl {
     flush_tasks();
     flush_delivered();
     for (auto& [id, n] : book.nodes())
-      to_node(id, "DISCONNECT", {{"reason", "orchestrator shutting down"}});
+      to_node(id, wire::command::disconnect, {{"reason", "orchestrator shutting down"}});
     unit->release();
   }
 };

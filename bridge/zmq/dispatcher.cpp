@@ -11,7 +11,7 @@ dispatcher::node_info* dispatcher::free_node(const std::string& worker) {
   for (auto& [id, n] : nodes_) {
     if (n.worker != worker || n.draining)
       continue;
-    auto free = n.slots - static_cast<int>(n.running.size());
+    auto free = n.slots - static_cast<int>(n.running.size() + n.foreign.size());
     if (free > best_free) {
       best = &n;
       best_free = free;
@@ -65,8 +65,14 @@ dispatcher::ready(const std::string& id, const std::string& name,
   n.draining = !parked.empty();
   for (auto ticket : running) {
     auto j = jobs_.find(ticket);
-    if (j == jobs_.end() || j->second.worker != worker)
-      continue; // ended meanwhile, or from before a restart of ours
+    if (j == jobs_.end()) {
+      // From before a restart of ours (tickets never repeat), or ended
+      // meanwhile: either way the node is busy with it until it answers.
+      n.foreign.insert(ticket);
+      continue;
+    }
+    if (j->second.worker != worker)
+      continue; // not this node's to run
     if (j->second.node.empty()) {
       auto& q = queues_[worker];
       q.erase(std::remove(q.begin(), q.end(), ticket), q.end());
@@ -106,6 +112,35 @@ bool dispatcher::finished(const std::string& id, uint64_t ticket,
   (void) id;
   pump(worker, next);
   return true;
+}
+
+std::optional<uint64_t> dispatcher::take_queued_job(const std::string& worker,
+                                                    const std::string& task_id) {
+  auto& q = queues_[worker];
+  for (auto i = q.begin(); i != q.end(); ++i) {
+    if (jobs_.at(*i).t.task_id != task_id)
+      continue;
+    auto ticket = *i;
+    q.erase(i);
+    jobs_.erase(ticket);
+    return ticket;
+  }
+  return std::nullopt;
+}
+
+dispatcher::foreign_end
+dispatcher::finished_foreign(const std::string& id, uint64_t ticket,
+                             const std::string& task_id,
+                             std::vector<send_task>& next) {
+  foreign_end out;
+  auto n = nodes_.find(id);
+  if (n == nodes_.end() || n->second.foreign.erase(ticket) == 0)
+    return out;
+  out.was_foreign = true;
+  auto worker = n->second.worker;
+  out.job = take_queued_job(worker, task_id);
+  pump(worker, next);
+  return out;
 }
 
 std::optional<dispatcher::node_info>

@@ -39,6 +39,9 @@ public:
     std::string worker;
     int slots = 1;
     std::set<uint64_t> running;
+    /// Tickets its READY said it runs that no job here has: work from
+    /// before our restart. Each holds a slot until its result comes.
+    std::set<uint64_t> foreign;
     time_point last_seen;
     bool draining = false; // DRAIN: finishes what it runs, gets nothing new
     /// Set when it failed in a way that needs a person (its credentials, a
@@ -52,7 +55,8 @@ public:
                                 std::string wire = {});
 
   /// A node said READY. `running`: tickets it still runs from before a
-  /// reconnection (they are taken back from the queue or another node).
+  /// reconnection (they are taken back from the queue or another node);
+  /// those no job here has (we restarted) are `foreign` and hold a slot.
   /// `parked`: the READY says its worker parked (see park()): it gets
   /// nothing new.
   std::vector<send_task> ready(const std::string& id, const std::string& name,
@@ -68,6 +72,19 @@ public:
   /// unknown ticket (acknowledge and drop it). `next` gets what can now go.
   bool finished(const std::string& id, uint64_t ticket,
                 std::vector<send_task>& next);
+
+  /// A node's result for one of its `foreign` tickets: the slot is free
+  /// again. If a queued job of the node's worker has `task_id` (we recovered
+  /// that task after our restart), it ends with this result: its ticket is
+  /// returned (deliver it). Nullopt if the ticket was not foreign there or
+  /// no queued job matches. `next` gets what can now go.
+  struct foreign_end {
+    bool was_foreign = false;
+    std::optional<uint64_t> job; // the queued job it answers
+  };
+  foreign_end finished_foreign(const std::string& id, uint64_t ticket,
+                               const std::string& task_id,
+                               std::vector<send_task>& next);
 
   /// A node left (DISCONNECT) or was declared dead: its running tickets go
   /// back to the front of their worker's queue. Returns the node (if it was
@@ -124,6 +141,9 @@ private:
 
   void pump(const std::string& worker, std::vector<send_task>& out);
   node_info* free_node(const std::string& worker);
+  /// Removes a queued job of `worker` with `task_id`; its ticket.
+  std::optional<uint64_t> take_queued_job(const std::string& worker,
+                                          const std::string& task_id);
 
   std::map<std::string, node_info> nodes_;
   std::map<uint64_t, job> jobs_;

@@ -1,10 +1,12 @@
 #include "bridge/zmq/json_scan.hpp"
+#include "core/json_codec.hpp"
 
 namespace troupe::jscan {
 
 namespace {
 
-constexpr int max_depth = 512;
+// The same limit as every other decoder of ours (core/json_codec.hpp).
+constexpr int max_depth = static_cast<int>(max_json_depth);
 
 size_t skip_ws(std::string_view s, size_t i) {
   while (i < s.size()

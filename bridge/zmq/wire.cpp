@@ -1,11 +1,14 @@
 #include "bridge/zmq/wire.hpp"
 
-#include <charconv>
 
 namespace troupe::wire {
 
 std::vector<std::string> encode(const message& m) {
-  return {protocol, m.cmd, m.body.dump()};
+  return {protocol_id, m.cmd, m.body.dump(-1, ' ', false, json::error_handler_t::replace)};
+}
+
+std::vector<std::string> encode(command c, const json& body) {
+  return {protocol_id, name(c), body.dump(-1, ' ', false, json::error_handler_t::replace)};
 }
 
 std::string ticketed_entry(uint64_t ticket, std::string_view key,
@@ -61,7 +64,7 @@ std::vector<std::string> batch::take() {
   auto cmd = count_ == 1 ? single_ : plural_;
   body_.clear();
   count_ = 0;
-  return {protocol, std::move(cmd), std::move(body)};
+  return {protocol_id, std::move(cmd), std::move(body)};
 }
 
 std::optional<message> decode(const std::vector<std::string>& frames,
@@ -71,18 +74,24 @@ std::optional<message> decode(const std::vector<std::string>& frames,
             + std::to_string(frames.size());
     return std::nullopt;
   }
-  if (frames[0] != protocol) {
-    error = "unknown protocol \"" + frames[0].substr(0, 16) + "\" (expected TRP1)";
+  if (frames[0] != protocol_id) {
+    error = "unknown protocol \"" + printable(frames[0]) + "\" (expected "
+            + protocol_id + ")";
     return std::nullopt;
   }
   message m;
   m.cmd = frames[1];
-  auto j = json::parse(frames[2], nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    error = "body: not a JSON object";
+  problems ps;
+  auto j = parse_json_text(frames[2], ps);
+  if (!j) {
+    error = printable(frames[1]) + " body: " + ps.front();
     return std::nullopt;
   }
-  m.body = std::move(j);
+  if (!j->is_object()) {
+    error = printable(frames[1]) + " body: must be a JSON object";
+    return std::nullopt;
+  }
+  m.body = std::move(*j);
   return m;
 }
 
@@ -90,49 +99,6 @@ const json& member(const json& body, const char* key) {
   static const json empty = json::object();
   auto i = body.find(key);
   return i == body.end() ? empty : *i;
-}
-
-std::string id_text(uint64_t id) {
-  return std::to_string(id);
-}
-
-std::optional<uint64_t> id_value(const json& j) {
-  uint64_t v = 0;
-  if (j.is_number_unsigned())
-    return j.get<uint64_t>();
-  if (!j.is_string())
-    return std::nullopt;
-  auto s = j.get<std::string>();
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size())
-    return std::nullopt;
-  return v;
-}
-
-json permit_json(const permit_ask& a) {
-  return {{"id", id_text(a.id)},
-          {"worker", a.worker},
-          {"model", a.model},
-          {"prio", std::string{to_string(a.prio)}},
-          {"requests", a.requests},
-          {"input_tokens", a.input_tokens},
-          {"output_tokens", a.output_tokens}};
-}
-
-permit_ask permit_from(const json& j) {
-  permit_ask a;
-  if (!j.is_object())
-    return a;
-  a.id = id_value(j.value("id", json{})).value_or(0);
-  a.worker = j.value("worker", "");
-  a.model = j.value("model", "");
-  auto prio = j.value("prio", "medium");
-  a.prio = prio == "high" ? priority::high
-                          : prio == "low" ? priority::low : priority::medium;
-  a.requests = j.value("requests", 1.0);
-  a.input_tokens = j.value("input_tokens", 0.0);
-  a.output_tokens = j.value("output_tokens", 0.0);
-  return a;
 }
 
 } // namespace troupe::wire

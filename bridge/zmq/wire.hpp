@@ -8,20 +8,19 @@
 #include <string_view>
 #include <vector>
 
-#include "core/json_codec.hpp"
-#include "core/limiter_core.hpp"
+#include "bridge/zmq/protocol.hpp"
 
 namespace troupe::wire {
 
-inline constexpr const char* protocol = "TRP1";
-
 struct message {
-  std::string cmd;
+  std::string cmd; // as it came; command_of(cmd) names it
   json body = json::object();
 };
 
-/// The three frames of a message.
+/// The three frames of a message. Strings that are not UTF-8 (a peer's
+/// bytes quoted back) are replaced, never thrown on.
 std::vector<std::string> encode(const message& m);
+std::vector<std::string> encode(command c, const json& body);
 
 /// Reads frames as a peer sent them (envelope already removed); nullopt
 /// with the reason in `error` if they are not a TRP1 message.
@@ -47,8 +46,8 @@ std::vector<const json*> entries(const message& m, std::string_view plural,
 /// a peer accepts in one message. A batch of one is the single command.
 class batch {
 public:
-  static constexpr size_t max_entries = 64;
-  static constexpr size_t max_bytes = 4u << 20;
+  static constexpr size_t max_entries = batch_max_entries;
+  static constexpr size_t max_bytes = batch_max_bytes;
 
   batch(std::string single, std::string plural, std::string key);
   /// Adds an entry; true when the batch is full and must be taken now.
@@ -68,14 +67,5 @@ private:
 /// The member `key` of a message body, or an empty object: read in place,
 /// where `body.value(key, ...)` would copy a whole task or result.
 const json& member(const json& body, const char* key);
-
-/// Tickets and permit ids travel as decimal strings (JSON numbers lose
-/// precision above 2^53 in many languages).
-std::string id_text(uint64_t id);
-std::optional<uint64_t> id_value(const json& j);
-
-/// A permit (ask or grant) as JSON, and back.
-json permit_json(const permit_ask& a);
-permit_ask permit_from(const json& j);
 
 } // namespace troupe::wire

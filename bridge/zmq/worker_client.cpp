@@ -52,7 +52,8 @@ struct worker_client::impl {
   /// Results the orchestrator has not ACKed, as their RESULT entries (with
   /// the files packed when the run ended: a later run may change them).
   std::map<uint64_t, std::string> unacked;
-  wire::batch out{"RESULT", "RESULTS", "results"}; // until flush_results()
+  wire::batch out{wire::name(wire::command::result), wire::name(wire::command::results),
+                  "results"}; // until flush_results()
   std::optional<std::string> draining; // DRAIN sent (again on each connection)
   /// The error kind after which the worker parked: said in READY, so that a
   /// reconnection is not given tasks this node will not run.
@@ -61,7 +62,7 @@ struct worker_client::impl {
   std::mutex drain_mtx;
   std::condition_variable drain_cv;
   bool drained = false, stop_waiting = false;
-  std::chrono::milliseconds backoff{100};
+  std::chrono::milliseconds backoff{wire::reconnect_first};
   std::mt19937 rng{std::random_device{}()};
 
   explicit impl(worker_client_settings s) : cfg(std::move(s)) {}
@@ -83,9 +84,9 @@ struct worker_client::impl {
   /// refuses our key) a DEALER would block here and the node could not
   /// stop. What is dropped is sent again: results until ACKed, asks after a
   /// reconnection, READY on each connection.
-  void send(const std::string& cmd, json body) {
+  void send(wire::command cmd, const json& body) {
     if (sock)
-      zmqx::try_send_frames(*sock, wire::encode({cmd, std::move(body)}));
+      zmqx::try_send_frames(*sock, wire::encode(cmd, body));
   }
 
   void connect() {
@@ -97,22 +98,19 @@ struct worker_client::impl {
     watch = std::make_unique<zmqx::connection_watch>(ctx, *sock, cfg.curve != nullptr);
     sock->connect(cfg.endpoint);
     heard = false;
-    json ids = json::array();
-    for (auto t : running)
-      ids.push_back(wire::id_text(t));
-    json ready = {{"worker", cfg.worker},
-                  {"slots", cfg.slots},
-                  {"node", cfg.node},
-                  {"running", ids},
-                  {"batch", true}};
-    if (!parked.empty())
-      ready["parked"] = parked;
-    send("READY", std::move(ready));
+    wire::ready_body ready;
+    ready.worker = cfg.worker;
+    ready.slots = cfg.slots;
+    ready.node = cfg.node;
+    ready.running.assign(running.begin(), running.end());
+    ready.batch = true;
+    ready.parked = parked;
+    send(wire::command::ready, wire::encode(ready));
     for (auto& [t, entry] : unacked)
       add_entry(entry);
     flush_results();
     if (draining)
-      send("DRAIN", {{"reason", *draining}});
+      send(wire::command::drain, wire::encode(wire::reason_body{*draining}));
     // Permit asks the old connection may have lost go out again.
     send_here(limiter, nullptr, tick_atom_v);
   }
@@ -187,32 +185,52 @@ struct worker_client::impl {
     if (!heard) {
       spdlog::info("connected to the orchestrator at {}", cfg.endpoint);
       heard = true;
-      backoff = std::chrono::milliseconds(100);
+      backoff = wire::reconnect_first;
       if (cfg.on_connected)
         cfg.on_connected();
     }
-    if (m.cmd == "TASK" || m.cmd == "TASKS") {
-      for (auto* e : wire::entries(m, "TASKS", "tasks"))
-        take_task(*e);
-    } else if (m.cmd == "ACK") {
-      if (auto t = wire::id_value(b.value("ticket", json{})))
-        unacked.erase(*t);
-      if (auto ts = b.find("tickets"); ts != b.end() && ts->is_array())
-        for (auto& x : *ts)
-          if (auto t = wire::id_value(x))
-            unacked.erase(*t);
-    } else if (m.cmd == "GRANT") {
-      auto id = wire::id_value(b.value("id", json{}));
-      if (id)
-        send_here(limiter, nullptr, permit_atom_v, *id,
-                  wire::permit_from(b.value("permit", json::object())));
-    } else if (m.cmd == "DISCONNECT") {
-      spdlog::warn("the orchestrator says: {}; reconnecting",
-                   b.value("reason", std::string{"disconnect"}));
-      reconnect_after(std::chrono::milliseconds(100));
-    } else if (m.cmd == "ERROR") {
-      spdlog::warn("the orchestrator says: {}", b.value("reason", std::string{}));
+    using wire::command;
+    std::string err;
+    switch (wire::command_of(m.cmd)) {
+      case command::task:
+      case command::tasks:
+        for (auto* e : wire::entries(m, wire::name(command::tasks), "tasks"))
+          take_task(*e);
+        return;
+      case command::ack: {
+        wire::ack_body a;
+        if (!wire::decode(b, a, err))
+          break;
+        for (auto t : a.tickets)
+          unacked.erase(t);
+        return;
+      }
+      case command::grant: {
+        wire::permit_body g;
+        if (!wire::decode(b, g, err, "permit"))
+          break;
+        send_here(limiter, nullptr, permit_atom_v, g.id, std::move(g.ask));
+        return;
+      }
+      case command::disconnect: {
+        wire::reason_body r{"disconnect"};
+        wire::decode(b, r, err);
+        spdlog::warn("the orchestrator says: {}; reconnecting", r.reason);
+        reconnect_after(wire::reconnect_on_disconnect);
+        return;
+      }
+      case command::error: {
+        wire::reason_body r;
+        wire::decode(b, r, err);
+        spdlog::warn("the orchestrator says: {}", r.reason);
+        return;
+      }
+      case command::heartbeat:
+        return;
+      default:
+        err = "unknown command \"" + wire::printable(m.cmd) + "\"";
     }
+    spdlog::warn("from the orchestrator: {}", err);
   }
 
   void on_note(client_note& n) {
@@ -224,22 +242,20 @@ struct worker_client::impl {
       add_entry(entry);
       unacked.emplace(d->ticket, std::move(entry));
     } else if (auto* a = std::get_if<client_note::ask>(&n.v)) {
-      send("PERMIT", {{"id", wire::id_text(a->id)}, {"ask", wire::permit_json(a->a)}});
+      send(wire::command::permit, wire::encode(wire::permit_body{a->id, a->a}));
     } else if (auto* s = std::get_if<client_note::settle>(&n.v)) {
-      send("SETTLE", {{"permit", wire::permit_json(s->p)},
-                      {"used", {{"requests", s->used.requests},
-                                {"input_tokens", s->used.input_tokens},
-                                {"output_tokens", s->used.output_tokens}}}});
+      send(wire::command::settle,
+           wire::encode(wire::settle_body{s->p, s->used.requests, s->used.input_tokens,
+                                          s->used.output_tokens}));
     } else if (auto* c = std::get_if<client_note::cooldown>(&n.v)) {
-      send("COOLDOWN", {{"model", c->model}, {"wait_ms", c->wait_ms}});
+      send(wire::command::cooldown, wire::encode(wire::cooldown_body{c->model, c->wait_ms}));
     } else if (auto* d = std::get_if<client_note::drain>(&n.v)) {
       draining = d->reason;
-      send("DRAIN", {{"reason", d->reason}});
+      send(wire::command::drain, wire::encode(wire::reason_body{d->reason}));
       send_here(worker, nullptr, stop_atom_v); // nothing queued here starts
     } else if (auto* e = std::get_if<client_note::event>(&n.v)) {
-      send("EVENT", {{"kind", e->e.kind},
-                     {"task_id", e->e.task_id},
-                     {"detail", e->e.detail}});
+      send(wire::command::event,
+           wire::encode(wire::event_body{e->e.kind, e->e.task_id, e->e.detail}));
     }
   }
 
@@ -347,7 +363,7 @@ struct worker_client::impl {
       }
       now = clock_type::now();
       if (now >= next_beat) {
-        send("HEARTBEAT", json::object());
+        send(wire::command::heartbeat, json::object());
         next_beat = now + cfg.heartbeat;
       }
       if (sock && now - last_heard > timeout) {
@@ -359,14 +375,14 @@ struct worker_client::impl {
         spdlog::warn("no word from the orchestrator for {} ms; reconnecting "
                      "in {} ms",
                      timeout.count(), d.count());
-        backoff = std::min(backoff * 2, std::chrono::milliseconds(10000));
+        backoff = std::min(backoff * 2, wire::reconnect_max);
         reconnect_after(d);
       }
     }
     if (sock) {
       sock->set(zmq::sockopt::linger, 500); // let the goodbye go out
       flush_results();
-      send("DISCONNECT", {{"reason", "worker node stopping"}});
+      send(wire::command::disconnect, wire::encode(wire::reason_body{"worker node stopping"}));
     }
     sock.reset();
     unit->release();

@@ -131,7 +131,7 @@ PYEOF
 check "CANCEL: a task still waiting is cancelled" grep -q "^CANCELLED {'task_id': 'waits'}" "$root/cancel.txt"
 check "CANCEL: a finished task cannot be" grep -q "^ERROR .*is not waiting" "$root/cancel.txt"
 check "RESULT: the cancelled result is there" grep -q "^RESULT .*'status': 'cancelled'" "$root/cancel.txt"
-check "an unknown command gets ERROR" grep -q "^ERROR {'reason': 'unknown command NOPE'}" "$root/cancel.txt"
+check "an unknown command gets ERROR" grep -q "^ERROR {'reason': 'unknown command \"NOPE\"'}" "$root/cancel.txt"
 
 # --- a file dropped on the orchestrator runs on a remote node ---------------
 cat >"$root/tasks/anga/dropped.json" <<EOF
@@ -172,7 +172,15 @@ check "... once: one complete result, no claim or task file left" bash -c "
   [ -z \"\$(ls '$root/tasks/marie/' '$root/tasks/marie/.claimed/' | grep json)\" ]"
 
 # --- kill -9 of the orchestrator, then a restart: no task lost --------------
+# One attempt per task: a recovered task sent into a slot that the old run
+# still holds would fail, not be retried. The nodes' READY says what they
+# still run; the restarted orchestrator waits for those results and takes them.
 root=$(fresh_root orchkill)
+jq --arg src "$SRC" '(.workers[] | .prompt) |= ($src + "/prompts/" + (split("/") | last))
+  | (.workers[] | select(.agents) | .agents) |= ($src + "/prompts/agents/" + (split("/") | last))
+  | (.orchestrator.prompt) = ($src + "/prompts/orchestrator.md")
+  | .workers[].max_attempts = 1' "$CFG" >"$root/cfg.json"
+CFG_SAVED=$CFG; CFG="$root/cfg.json"
 port=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 pport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 W_EP_FIXED="tcp://127.0.0.1:$port"
@@ -200,6 +208,11 @@ check "... exactly one each, all complete" bash -c "
   [ \$(jq -r .status '$root'/results/*/*.json | sort -u) = complete ]"
 check "... and no task file or claim is left" bash -c "
   [ -z \"\$(ls '$root'/tasks/marie/*.json '$root'/tasks/anga/*.json '$root'/tasks/*/.claimed/*.json 2>/dev/null)\" ]"
+check "... the runs from before the restart answered their recovered tasks" \
+  grep -q "answered by its run from before our restart" "$root/orch.log"
+check "... and no node was sent a task into a slot it still used" \
+  bash -c "! grep -q 'no free slot' '$root'/results/*/*.json"
+CFG=$CFG_SAVED
 unset W_EP_FIXED P_FIXED
 
 # --- permits come from the orchestrator's rate limiter -----------------------

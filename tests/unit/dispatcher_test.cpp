@@ -219,3 +219,34 @@ TEST(dispatcher, a_node_whose_ready_says_parked_gets_nothing) {
   EXPECT_EQ(ids(d.ready("n2", "marie@2", "marie", 1, {}, t0)),
             (std::vector<std::string>{"n2:a"}));
 }
+
+TEST(dispatcher, after_our_restart_what_a_node_still_runs_holds_its_slots) {
+  // We restarted: tickets 501 and 502 are the old process's. The node's
+  // READY says it still runs them; the recovered tasks wait for them.
+  dispatcher d;
+  d.submit(1, mk("a"), "marie");
+  d.submit(2, mk("b"), "marie");
+  d.submit(3, mk("c"), "marie");
+  EXPECT_EQ(ids(d.ready("n", "n", "marie", 3, {501, 502}, t0)),
+            (std::vector<std::string>{"n:a"}));
+  EXPECT_EQ(d.nodes().at("n").foreign.size(), 2u);
+  // The old run of c answers: the recovered c ends with it, and the slot
+  // it held takes b (queued first).
+  std::vector<dispatcher::send_task> next;
+  auto end = d.finished_foreign("n", 502, "c", next);
+  EXPECT_TRUE(end.was_foreign);
+  ASSERT_TRUE(end.job.has_value());
+  EXPECT_EQ(*end.job, 3u);
+  EXPECT_EQ(d.task_of(3), nullptr);
+  EXPECT_EQ(ids(next), (std::vector<std::string>{"n:b"}));
+  // The old run of something no longer queued frees its slot only.
+  next.clear();
+  end = d.finished_foreign("n", 501, "gone", next);
+  EXPECT_TRUE(end.was_foreign);
+  EXPECT_FALSE(end.job.has_value());
+  EXPECT_TRUE(next.empty());
+  EXPECT_TRUE(d.nodes().at("n").foreign.empty());
+  // Not foreign (twice, or never): nothing changes.
+  EXPECT_FALSE(d.finished_foreign("n", 501, "gone", next).was_foreign);
+  EXPECT_FALSE(d.finished_foreign("x", 7, "a", next).was_foreign);
+}

@@ -172,3 +172,33 @@ TEST(json_codec, an_output_schema_must_be_an_object_and_a_workflows_is_its_tasks
   ASSERT_TRUE(back);
   EXPECT_TRUE(output_schema_of(*back));
 }
+
+TEST(json_codec, documents_nested_too_deep_are_refused_before_parsing) {
+  // 100,000 nested arrays (200 KB) would overflow the stack of whatever
+  // copies, dumps or compares the parsed value.
+  std::string deep(100'000, '[');
+  deep += std::string(100'000, ']');
+  problems ps;
+  EXPECT_FALSE(parse_json_text(deep, ps));
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0], "not valid JSON: nested deeper than 128 levels");
+  EXPECT_TRUE(parse_json_or_discard(deep).is_discarded());
+  // Brackets inside strings are text, not depth.
+  auto in_string = "{\"a\":\"" + deep + "\"}";
+  EXPECT_TRUE(json_depth_within(in_string));
+  std::string escaped = R"({"a":"\"[[[[","b":1})";
+  EXPECT_TRUE(json_depth_within(escaped, 1));
+  EXPECT_FALSE(json_depth_within("[[1]]", 1));
+  std::string limit(max_json_depth, '[');
+  limit += std::string(max_json_depth, ']');
+  ps.clear();
+  EXPECT_TRUE(parse_json_text(limit, ps));
+}
+
+TEST(json_codec, a_number_out_of_range_is_a_problem_not_an_exception) {
+  problems ps;
+  EXPECT_FALSE(parse_json_text(R"({"budget_usd": 1e400})", ps));
+  ASSERT_EQ(ps.size(), 1u);
+  EXPECT_EQ(ps[0].rfind("not valid JSON: number overflow", 0), 0u) << ps[0];
+  EXPECT_TRUE(parse_json_or_discard(R"({"a": 1e400})").is_discarded());
+}

@@ -2,6 +2,7 @@
 // parser on valid and invalid text, members and strings as they are.
 
 #include "bridge/zmq/json_scan.hpp"
+#include "core/json_codec.hpp"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -140,7 +141,10 @@ TEST(json_scan, deep_nesting_is_refused_not_a_crash) {
   std::string deep(100000, '[');
   deep += std::string(100000, ']');
   EXPECT_EQ(jscan::skip_value(deep), jscan::npos);
-  std::string ok(500, '[');
-  ok += std::string(500, ']');
+  // The limit every decoder of ours shares (core/json_codec.hpp).
+  std::string ok(troupe::max_json_depth, '[');
+  ok += std::string(troupe::max_json_depth, ']');
   EXPECT_EQ(jscan::skip_value(ok), ok.size());
+  auto over = "[" + ok + "]";
+  EXPECT_EQ(jscan::skip_value(over), jscan::npos);
 }

@@ -33,7 +33,27 @@ TEST(wire, bad_frames_are_refused_with_the_reason) {
   EXPECT_FALSE(wire::decode({"MDPC01", "STATUS", "{}"}, err));
   EXPECT_EQ(err, "unknown protocol \"MDPC01\" (expected TRP1)");
   EXPECT_FALSE(wire::decode({"TRP1", "STATUS", "[1]"}, err));
-  EXPECT_EQ(err, "body: not a JSON object");
+  EXPECT_EQ(err, "STATUS body: must be a JSON object");
+  EXPECT_FALSE(wire::decode({"TRP1", "STATUS", "{\"a\":"}, err));
+  EXPECT_EQ(err.rfind("STATUS body: not valid JSON", 0), 0u) << err;
+  EXPECT_FALSE(wire::decode({"\xff", "STATUS", "{}"}, err));
+  EXPECT_EQ(err, "unknown protocol \"\\xff\" (expected TRP1)");
+}
+
+TEST(wire, a_body_nested_too_deep_is_refused_unparsed) {
+  std::string deep(100'000, '[');
+  deep += std::string(100'000, ']');
+  std::string err;
+  EXPECT_FALSE(wire::decode({"TRP1", "SUBMIT", "{\"task\":" + deep + "}"}, err));
+  EXPECT_EQ(err, "SUBMIT body: not valid JSON: nested deeper than 128 levels");
+}
+
+TEST(wire, bytes_that_are_not_utf8_are_replaced_when_sent_back) {
+  // A reason quoting a peer's bytes must not throw while it is encoded.
+  auto frames = wire::encode(wire::command::error, {{"reason", std::string{"\xff"}}});
+  ASSERT_EQ(frames.size(), 3u);
+  EXPECT_EQ(frames[1], "ERROR");
+  EXPECT_EQ(frames[2], "{\"reason\":\"\xef\xbf\xbd\"}");
 }
 
 TEST(wire, ids_travel_as_decimal_strings_without_loss) {
@@ -53,7 +73,10 @@ TEST(wire, a_permit_survives_the_trip) {
   a.requests = 2;
   a.input_tokens = 4000;
   a.output_tokens = 600;
-  auto b = wire::permit_from(wire::permit_json(a));
+  permit_ask b;
+  problems ps;
+  ASSERT_TRUE(wire::permit_from(wire::permit_json(a), b, ps, "permit"));
+  EXPECT_TRUE(ps.empty());
   EXPECT_EQ(b.id, 9u);
   EXPECT_EQ(b.worker, "marie");
   EXPECT_EQ(b.model, "claude-opus-4-1");
