@@ -283,6 +283,7 @@ using file_drop_actor = caf::typed_actor<
   caf::reacts_to<flush_atom>,
   caf::reacts_to<tick_atom>,
   caf::reacts_to<deadline_atom>,
+  caf::reacts_to<retry_atom>, // look again at what waits for dependencies
   caf::reacts_to<unpark_atom, std::string>,
   caf::replies_to<stop_atom, int64_t>::with<int32_t>>;
 

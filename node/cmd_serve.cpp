@@ -44,6 +44,7 @@ struct serve_options {
   double grace_s = 30;
   size_t max_task_bytes = 1u << 20;
   int64_t quiet_ms = 2000;
+  double dependency_wait_s = 60;
   std::string ready_file;
   // orchestrator only
   bool bridge = false;
@@ -144,6 +145,7 @@ int serve(const serve_options& opts) {
     fd.workers = workers;
     fd.max_task_bytes = opts.max_task_bytes;
     fd.quiet_ms = opts.quiet_ms;
+    fd.dependency_wait_ms = static_cast<int64_t>(opts.dependency_wait_s * 1000);
     if (br) {
       auto b = br;
       fd.on_result = [b](const result& r) {
@@ -240,6 +242,26 @@ int serve(const serve_options& opts) {
   return exit_ok;
 }
 
+/// What serve and the orchestrator share: both run a file drop.
+void add_file_drop_options(CLI::App* cmd, serve_options& opts, const char* max_bytes_help) {
+  cmd->add_option("--grace-s", opts.grace_s,
+                  "on SIGTERM/SIGINT, how long running tasks may finish")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-task-bytes", opts.max_task_bytes, max_bytes_help)
+    ->capture_default_str();
+  cmd->add_option("--quiet-ms", opts.quiet_ms,
+                  "a file that does not parse yet is given this long since "
+                  "its last write before it is rejected (unless its writer "
+                  "closed it)")
+    ->capture_default_str();
+  cmd->add_option("--dependency-wait-s", opts.dependency_wait_s,
+                  "a task whose dependency no file in tasks/ provides (none "
+                  "waiting, claimed or running, no result) fails after this long")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+}
+
 } // namespace
 
 command add_serve(CLI::App& app) {
@@ -247,18 +269,7 @@ command add_serve(CLI::App& app) {
   auto cmd = app.add_subcommand(
     "serve", "run the single node: watch tasks/<worker>/, write results/<worker>/");
   add_common_options(cmd, opts->common);
-  cmd->add_option("--grace-s", opts->grace_s,
-                  "on SIGTERM/SIGINT, how long running tasks may finish")
-    ->capture_default_str()
-    ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-task-bytes", opts->max_task_bytes,
-                  "larger task files are rejected")
-    ->capture_default_str();
-  cmd->add_option("--quiet-ms", opts->quiet_ms,
-                  "a file that does not parse yet is given this long since "
-                  "its last write before it is rejected (unless its writer "
-                  "closed it)")
-    ->capture_default_str();
+  add_file_drop_options(cmd, *opts, "larger task files are rejected");
   cmd->add_option("--ready-file", opts->ready_file,
                   "write this file (our pid) once the folders are watched");
   return [opts] { return serve(*opts); };
@@ -281,13 +292,7 @@ command add_orchestrator(CLI::App& app) {
     ->capture_default_str();
   add_liveness_options(cmd, opts->live);
   add_curve_server_options(cmd, opts->curve);
-  cmd->add_option("--grace-s", opts->grace_s,
-                  "on SIGTERM/SIGINT, how long running tasks may finish")
-    ->capture_default_str()
-    ->check(CLI::NonNegativeNumber);
-  cmd->add_option("--max-task-bytes", opts->max_task_bytes,
-                  "larger tasks are refused")
-    ->capture_default_str();
+  add_file_drop_options(cmd, *opts, "larger tasks (dropped or submitted) are refused");
   cmd->add_option("--ready-file", opts->ready_file,
                   "write this file once the endpoints are bound and the "
                   "folders watched: {\"pid\", \"workers\", \"producers\", "

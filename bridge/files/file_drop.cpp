@@ -2,10 +2,11 @@
 
 #include "core/outcome.hpp"
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "bridge/files/fs_watcher.hpp"
-#include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/prompt.hpp"
 
@@ -49,13 +50,29 @@ void submit(self_ptr self, file_drop_state::entry e) {
 
 void wake(self_ptr self, const std::string& task_id);
 
+/// Ends a task file we hold without running it: `r` is its result.
+void fail_unrun(self_ptr self, const file_drop_state::entry& e, const result& r) {
+  auto& st = self->state;
+  if (!st.q->claim(e.worker, e.name))
+    return; // vanished meanwhile
+  if (auto err = st.q->complete(e.name, r); !err.empty())
+    spdlog::error("{}/{}: {}", e.worker, e.t.task_id, err);
+  else if (st.cfg.on_result)
+    st.cfg.on_result(r);
+  wake(self, e.t.task_id);
+}
+
+void schedule_deps_check(self_ptr self);
+
 /// Decides what to do with a valid task file: no-op, wait, fail, or run.
 void consider(self_ptr self, file_drop_state::entry e) {
   auto& st = self->state;
   auto& t = e.t;
+  auto k = key(e.worker, e.name);
   if (st.q->find_result(t.task_id, e.worker)) {
     spdlog::info("{}/{}: already has a result; the new file is a no-op",
                  e.worker, t.task_id);
+    st.deps.remove(k);
     st.q->discard(e.worker, e.name);
     return;
   }
@@ -68,25 +85,29 @@ void consider(self_ptr self, file_drop_state::entry e) {
     }
     if (!r->ok()) {
       // A failed dependency fails the task, with the reason, at once.
-      if (!st.q->claim(e.worker, e.name))
-        return;
-      auto f = dependency_failed_result(t, d, failure_reason(*r));
-      if (auto err = st.q->complete(e.name, f); !err.empty())
-        spdlog::error("{}/{}: {}", e.worker, t.task_id, err);
-      else if (st.cfg.on_result)
-        st.cfg.on_result(f);
-      wake(self, t.task_id);
+      st.deps.remove(k);
+      fail_unrun(self, e, dependency_failed_result(t, d, failure_reason(*r)));
       return;
     }
   }
-  auto k = key(e.worker, e.name);
   if (!missing.empty()) {
-    for (auto& d : missing)
-      st.waiters[d].insert(k);
+    auto cycle = st.deps.add(k, t.task_id, missing, self->clock().now());
+    if (!cycle.empty()) {
+      // Waiting would never end. This task fails naming the cycle; the
+      // others in it then fail as its dependents.
+      auto why = "dependency cycle: " + dependency_wait::describe(cycle);
+      spdlog::warn("{}/{}: {}", e.worker, t.task_id, why);
+      st.deps.remove(k);
+      st.waiting.erase(k);
+      fail_unrun(self, e, dependency_failed_result(t, cycle[1], why));
+      return;
+    }
     spdlog::debug("{}/{}: waits for {}", e.worker, t.task_id, missing.front());
-    st.waiting.emplace(k, std::move(e));
+    st.waiting.insert_or_assign(k, std::move(e));
+    schedule_deps_check(self);
     return;
   }
+  st.deps.remove(k);
   st.waiting.erase(k);
   if (!st.q->claim(e.worker, e.name))
     return; // vanished meanwhile
@@ -96,20 +117,66 @@ void consider(self_ptr self, file_drop_state::entry e) {
 /// Re-examines the tasks that waited for `task_id`.
 void wake(self_ptr self, const std::string& task_id) {
   auto& st = self->state;
-  auto i = st.waiters.find(task_id);
-  if (i == st.waiters.end())
-    return;
-  auto keys = std::move(i->second);
-  st.waiters.erase(i);
-  for (auto& k : keys) {
+  for (auto& k : st.deps.waiting_for(task_id)) {
     auto w = st.waiting.find(k);
+    if (w == st.waiting.end()) {
+      st.deps.remove(k);
+      continue;
+    }
+    auto e = std::move(w->second);
+    st.waiting.erase(w);
+    if (st.stopping)
+      st.deps.remove(k);
+    else
+      consider(self, std::move(e)); // waits again, or goes on
+  }
+}
+
+/// Whether some task file or run here may still provide `id`.
+bool provided(self_ptr self, const std::string& id) {
+  auto& st = self->state;
+  for (auto& w : st.cfg.workers)
+    if (st.inflight.count(key(w, id)) || st.q->has_task_file(w, id + ".json"))
+      return true;
+  return st.q->find_result(id).has_value();
+}
+
+/// Fails the tasks that waited too long for a dependency nothing provides.
+void check_deps(self_ptr self) {
+  auto& st = self->state;
+  st.deps_check_scheduled = false;
+  if (st.stopping)
+    return;
+  auto patience = std::chrono::milliseconds(st.cfg.dependency_wait_ms);
+  for (auto& [k, dep] : st.deps.overdue(self->clock().now(), patience)) {
+    if (provided(self, dep))
+      continue;
+    auto w = st.waiting.find(k);
+    st.deps.remove(k);
     if (w == st.waiting.end())
       continue;
     auto e = std::move(w->second);
     st.waiting.erase(w);
-    if (!st.stopping)
-      consider(self, std::move(e));
+    auto why = "no task " + dep + " in tasks/, running or done after "
+               + std::to_string(patience.count() / 1000) + " s";
+    spdlog::warn("{}/{}: fails: dependency {}", e.worker, e.t.task_id, why);
+    fail_unrun(self, e, dependency_failed_result(e.t, dep, why));
   }
+  schedule_deps_check(self);
+}
+
+void schedule_deps_check(self_ptr self) {
+  auto& st = self->state;
+  if (st.deps_check_scheduled || st.deps.empty())
+    return;
+  st.deps_check_scheduled = true;
+  // At the oldest wait's deadline, but not more often than a quarter of the
+  // patience while a dependency is still on its way.
+  auto patience = std::chrono::milliseconds(st.cfg.dependency_wait_ms);
+  auto due = std::chrono::ceil<std::chrono::milliseconds>(
+    st.deps.next_check(patience) - self->clock().now());
+  auto delay = std::clamp(due, patience / 4, patience);
+  self->delayed_send(self, delay, retry_atom_v);
 }
 
 void process(self_ptr self, const std::string& worker, const std::string& name,
@@ -290,6 +357,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       st.inflight.erase(i);
     },
     [=](flush_atom) { commit(self); },
+    [=](retry_atom) { check_deps(self); },
     [=](tick_atom) {
       auto& st = self->state;
       st.tick_scheduled = false;

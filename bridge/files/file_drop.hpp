@@ -9,6 +9,7 @@
 
 #include "actors/messages.hpp"
 #include "bridge/files/fs_queue.hpp"
+#include "core/dependency_wait.hpp"
 #include "caf/typed_response_promise.hpp"
 
 namespace troupe {
@@ -20,6 +21,10 @@ struct file_drop_settings {
   /// A file that does not parse yet and was written less than this long ago
   /// (with no close seen) is given time instead of being rejected.
   int64_t quiet_ms = 2000;
+  /// A task that waits this long for a dependency that no file in tasks/
+  /// provides (none waiting, claimed or running, no result) fails, naming
+  /// it. Dependencies dropped later than that are not waited for.
+  int64_t dependency_wait_ms = 60'000;
   /// Called (on the file drop's thread) for each result it has written.
   std::function<void(const result&)> on_result;
 };
@@ -41,8 +46,10 @@ struct file_drop_state {
   std::unordered_map<std::string, entry> inflight;
   /// Valid tasks waiting for dependency results, by "worker/name".
   std::unordered_map<std::string, entry> waiting;
-  /// Dependency id -> keys of `waiting` that need it.
-  std::unordered_map<std::string, std::set<std::string>> waiters;
+  /// What each of `waiting` waits for: finds cycles and dependencies
+  /// nothing provides.
+  dependency_wait deps;
+  bool deps_check_scheduled = false;
   /// Files that may still be being written, by "worker/name".
   std::set<std::string> deferred;
   /// Results received but not yet written: written together (one

@@ -275,4 +275,10 @@ void fs_queue::mark_running(const std::string& worker,
     ::close(fd);
 }
 
+bool fs_queue::has_task_file(const std::string& worker, const std::string& name) const {
+  std::error_code ec;
+  return fs::exists(tasks_dir(worker) + "/" + name, ec)
+         || fs::exists(tasks_dir(worker) + "/.claimed/" + name, ec);
+}
+
 } // namespace troupe

@@ -97,6 +97,8 @@ public:
 
   const std::string& root() const { return root_; }
   std::string tasks_dir(const std::string& w) const;
+  /// A file `name` waits in tasks/<worker>/ or is claimed there.
+  bool has_task_file(const std::string& worker, const std::string& name) const;
   std::string results_dir(const std::string& w) const;
 
 private:

@@ -104,6 +104,31 @@ check "... failed with the reason" json_is "$root/results/anga/f2.json" \
   'j["status"] == "failed" and j["error"]["kind"] == "dependency_failed" and "f1" in j["error"]["message"] and "auth" in j["error"]["message"]'
 stop_serve
 
+# --- a cycle, or a dependency nothing provides, ends; it does not wait ------
+# `validate` refuses both in a workflow; dropped files get a result naming it.
+root=$(fresh_root deps-never)
+# Each run takes 1.5 s, longer than the 1 s a dependency is waited for.
+start_serve "$root" --executor sim --sim-latency-ms 1500 --dependency-wait-s 1
+printf '{"task_id": "x", "worker": "marie", "description": "x", "dependencies": ["y"]}' > "$root/tasks/marie/x.json"
+printf '{"task_id": "y", "worker": "anga", "description": "y", "dependencies": ["z"]}' > "$root/tasks/anga/y.json"
+printf '{"task_id": "z", "worker": "fabien", "description": "z", "dependencies": ["x"]}' > "$root/tasks/fabien/z.json"
+check "each task of a dependency cycle gets a result" \
+  $AWAIT --timeout 20 "$root/results/marie/x.json" "$root/results/anga/y.json" "$root/results/fabien/z.json"
+check "... all failed as dependency_failed" bash -c "
+  [ \"\$(jq -r '.status + \"/\" + .error.kind' '$root'/results/*/[xyz].json | sort -u)\" = failed/dependency_failed ]"
+check "... and the cycle is named" bash -c "
+  cat '$root'/results/*/[xyz].json | grep -qE 'dependency cycle: (x -> y -> z -> x|y -> z -> x -> y|z -> x -> y -> z)'"
+printf '{"task_id": "lonely", "worker": "marie", "description": "l", "dependencies": ["nowhere"]}' > "$root/tasks/marie/lonely.json"
+printf '{"task_id": "slow", "worker": "anga", "description": "s"}' > "$root/tasks/anga/slow.json"
+printf '{"task_id": "after-slow", "worker": "fabien", "description": "a", "dependencies": ["slow"]}' > "$root/tasks/fabien/after-slow.json"
+check "a dependency that no file provides fails its dependent after the wait" \
+  $AWAIT --timeout 20 "$root/results/marie/lonely.json"
+check "... naming it" json_is "$root/results/marie/lonely.json" \
+  'j["status"] == "failed" and j["error"]["kind"] == "dependency_failed" and "no task nowhere" in j["error"]["message"]'
+check "a dependency that runs longer than the wait is waited for" $AWAIT --timeout 20 "$root/results/fabien/after-slow.json"
+check "... and its dependent completes" json_is "$root/results/fabien/after-slow.json" 'j["status"] == "complete"'
+stop_serve
+
 # --- 1,000 tasks from 3 concurrent direct writers: none lost -----------------
 root=$(fresh_root writers)
 start_serve "$root" --executor sim --sim-latency-ms 0
