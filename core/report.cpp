@@ -2,8 +2,10 @@
 #include "core/outcome.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <map>
 
+#include "core/atomic_file.hpp"
 #include "core/clock.hpp"
 #include "core/artifacts.hpp"
 #include "core/json_codec.hpp"
@@ -286,6 +288,19 @@ std::string report_markdown(const run_summary& s) {
             + " |\n";
   }
   return md;
+}
+
+std::string write_report(const std::string& dir, const json& js, const std::string& md) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec)
+    return "cannot create " + dir + ": " + ec.message();
+  std::string errors;
+  for (auto& e : write_files_atomic({{dir + "/report.json", js.dump(2) + "\n"},
+                                     {dir + "/report.md", md}}))
+    if (!e.empty())
+      errors += (errors.empty() ? "" : "\n") + e;
+  return errors;
 }
 
 } // namespace troupe

@@ -226,12 +226,8 @@ int run(const run_options& opts) {
     js["synthesis_error"] = synthesis_error;
     spdlog::error("synthesis failed: {}", synthesis_error);
   }
-  for (auto& [name, body] :
-       {std::pair<std::string, std::string>{"report.md", md},
-        {"report.json", js.dump(2) + "\n"}})
-    if (auto err = write_file_atomic(run_dir + "/" + name, body);
-        !err.empty())
-      spdlog::error("{}", err);
+  if (auto err = write_report(run_dir, js, md); !err.empty())
+    spdlog::error("the report was not written: {}", err);
   std::fputs(opts.json_out ? (js.dump(2) + "\n").c_str() : md.c_str(), stdout);
   std::fflush(stdout);
   spdlog::info("run {}: {} of {} tasks complete; report in {}",

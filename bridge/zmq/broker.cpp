@@ -752,11 +752,11 @@ struct broker::impl {
       if (auto r = q.find_result(t.task_id, t.worker))
         s.results.push_back(*r);
     auto js = report_json(s);
-    auto dir = cfg.root + "/runs/" + run.run_id;
-    std::error_code ec;
-    fs::create_directories(dir, ec);
-    write_file_atomic(dir + "/report.json", js.dump(2) + "\n");
-    write_file_atomic(dir + "/report.md", report_markdown(s));
+    // The producer still gets its REPORT: the results themselves are safe
+    // in results/, only this summary of them is missing on disk.
+    if (auto err = write_report(cfg.root + "/runs/" + run.run_id, js, report_markdown(s));
+        !err.empty())
+      spdlog::error("run {}: the report was not written: {}", run.run_id, err);
     if (run.reply_to)
       to_producer(*run.reply_to, wire::command::report,
                   {{"run_id", run.run_id},

@@ -1,5 +1,10 @@
 #include "core/report.hpp"
 
+#include <filesystem>
+#include <fstream>
+
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include "core/json_codec.hpp"
@@ -45,4 +50,24 @@ TEST(report, counts_totals_and_failures) {
   EXPECT_NE(md.find("## What to do next\n\n- **timeout** (b): raise the "
                     "task's timeout_s"),
             std::string::npos);
+}
+
+TEST(report, both_files_are_written_or_the_error_is_said) {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path()
+             / ("troupe-report-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  json js = {{"run_id", "r1"}};
+  EXPECT_EQ(write_report((dir / "runs/r1").string(), js, "# r1\n"), "");
+  std::ifstream md{dir / "runs/r1/report.md"};
+  std::string line;
+  std::getline(md, line);
+  EXPECT_EQ(line, "# r1");
+  std::ifstream j{dir / "runs/r1/report.json"};
+  EXPECT_EQ(json::parse(j), js);
+  // A file where the folder should be: said, not ignored.
+  { std::ofstream block{dir / "blocked"}; }
+  auto err = write_report((dir / "blocked/r2").string(), js, "# r2\n");
+  EXPECT_NE(err.find("blocked"), std::string::npos) << err;
+  fs::remove_all(dir);
 }
