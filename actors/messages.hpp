@@ -91,6 +91,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, retry_atom, "retry")
   CAF_ADD_ATOM(troupe, troupe, cooldown_atom, "cooldown")
   CAF_ADD_ATOM(troupe, troupe, unpark_atom, "unpark")
+  CAF_ADD_ATOM(troupe, troupe, subscribe_atom, "subscribe")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -268,8 +269,11 @@ using orchestrator_actor = caf::typed_actor<
   caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<stop_atom>>;
 
 /// Writes results and the event log; replies to flush once all is written.
+/// subscribe_atom: events of one kind (empty: every kind) also go to that
+/// actor, as (event_atom, task_event) (the file drop follows "running").
 using recorder_actor = caf::typed_actor<
   caf::reacts_to<event_atom, task_event>,
+  caf::reacts_to<subscribe_atom, std::string, caf::actor>,
   caf::reacts_to<record_atom, result>,
   caf::replies_to<flush_atom>::with<bool>,
   caf::reacts_to<tick_atom>>; // flushes event logs (sent to itself)

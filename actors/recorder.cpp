@@ -106,6 +106,12 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
       }
       if (st.cfg.on_event)
         st.cfg.on_event(e);
+      for (auto& [kind, whom] : st.subscribers)
+        if (kind.empty() || kind == e.kind)
+          caf::anon_send(whom, event_atom_v, e); // whom is untyped
+    },
+    [=](subscribe_atom, std::string& kind, caf::actor& whom) {
+      self->state.subscribers.emplace_back(std::move(kind), std::move(whom));
     },
     [=](record_atom, const result& r) {
       auto& st = self->state;

@@ -37,6 +37,8 @@ struct recorder_state {
   recorder_settings cfg;
   std::map<std::string, std::unique_ptr<event_log>> logs; // by run id
   std::map<std::string, std::string> run_of;  // "worker/task_id" -> run id
+  /// Who else hears events (subscribe_atom): the kind (empty: all), whom.
+  std::vector<std::pair<std::string, caf::actor>> subscribers;
   bool healthy = true;
   bool flush_queued = false; // a tick is on its way to flush the logs
 };

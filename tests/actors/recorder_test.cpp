@@ -93,6 +93,25 @@ CAF_TEST(worker events are filed under the run of their task) {
   CAF_CHECK(lines[2].find("\"event\":\"complete\"") != std::string::npos);
 }
 
+CAF_TEST(a subscriber hears the events of its kind and no other) {
+  self->send(rec, subscribe_atom_v, std::string{"running"},
+             caf::actor_cast<caf::actor>(self));
+  run();
+  event("run-1", "queued", "t1");
+  event("", "running", "t1");
+  event("run-1", "complete", "t1");
+  std::vector<task_event> heard;
+  bool more = true;
+  while (more)
+    self->receive([&](event_atom, const task_event& e) { heard.push_back(e); },
+                  caf::after(std::chrono::seconds(0)) >> [&] { more = false; });
+  CAF_REQUIRE_EQUAL(heard.size(), 1u);
+  CAF_CHECK_EQUAL(heard[0].kind, "running");
+  CAF_CHECK_EQUAL(heard[0].task_id, "t1");
+  CAF_CHECK_EQUAL(heard[0].run_id, "run-1"); // filed under its run, as logged
+  CAF_CHECK_EQUAL(seen.size(), 3u);          // on_event still hears all
+}
+
 CAF_TEST(a finished task leaves nothing behind in a long-running node) {
   for (int i = 0; i < 100; ++i) {
     auto id = "t" + std::to_string(i);

@@ -1,0 +1,226 @@
+#include "node/drop_role.hpp"
+
+#include <cstdio>
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/team.hpp"
+#include "bridge/files/file_drop.hpp"
+#include "bridge/files/fs_watcher.hpp"
+#include "bridge/zmq/broker.hpp"
+#include "bridge/zmq/remote_workers.hpp"
+#include "caf/all.hpp"
+#include "core/atomic_file.hpp"
+#include "core/clock.hpp"
+#include "core/process.hpp"
+#include "node/commands.hpp"
+#include "node/progress.hpp"
+
+namespace troupe::node {
+
+void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
+                           const char* max_bytes_help) {
+  cmd->add_option("--grace-s", opts.grace_s,
+                  "on SIGTERM/SIGINT, how long running tasks may finish")
+    ->capture_default_str()
+    ->check(CLI::NonNegativeNumber);
+  cmd->add_option("--max-task-bytes", opts.max_task_bytes, max_bytes_help)
+    ->capture_default_str();
+  cmd->add_option("--quiet-ms", opts.quiet_ms,
+                  "a file that does not parse yet is given this long since "
+                  "its last write before it is rejected (unless its writer "
+                  "closed it)")
+    ->capture_default_str();
+  cmd->add_option("--dependency-wait-s", opts.dependency_wait_s,
+                  "a task whose dependency no file in tasks/ provides (none "
+                  "waiting, claimed or running, no result) fails after this long")
+    ->capture_default_str()
+    ->check(CLI::PositiveNumber);
+}
+
+namespace {
+
+/// The orchestrator's half: the broker (bound before anything runs, so a
+/// taken port is a clean exit 2) and the actors that stand in for the nodes.
+struct bridge_part {
+  std::shared_ptr<broker> br; // shared: actors may post while they wind down
+  std::unique_ptr<remote_workers> remote;
+  caf::actor relay;
+  bool curve = false;
+
+  std::function<void(broker_note)> poster() const {
+    return [b = br](broker_note n) { b->post(std::move(n)); };
+  }
+};
+
+/// What --ready-file says: the orchestrator's endpoints as bound (a port
+/// given as * is known only now), or serve's pid.
+std::string ready_text(const bridge_part* bridge) {
+  if (!bridge)
+    return std::to_string(::getpid()) + "\n";
+  return json{{"pid", ::getpid()},
+              {"workers", bridge->br->workers_endpoint()},
+              {"producers", bridge->br->producers_endpoint()},
+              {"events", bridge->br->events_endpoint()}}
+           .dump()
+         + "\n";
+}
+
+} // namespace
+
+int run_drop_role(const drop_role_options& opts, const bridge_factory& make_bridge) {
+  auto cfg = load_effective_config(opts.common);
+  if (!cfg)
+    return exit_usage;
+  auto root = normalize_root(opts.common.root);
+  auto workers = std::vector<std::string>{};
+  for (auto& w : cfg->workers)
+    workers.push_back(w.name);
+  if (!pin_cpus(opts.common))
+    return exit_usage;
+  stop_signals stop; // before any thread starts
+  caf::actor_system_config sys_cfg;
+  configure_actor_system(sys_cfg);
+  int handed_back = 0;
+  {
+    caf::actor_system sys{sys_cfg};
+    progress_printer progress{0, false};
+    // The folders must exist before they are watched.
+    fs_queue folders{root, workers, opts.max_task_bytes};
+    if (auto err = folders.prepare(); !err.empty()) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      return exit_usage;
+    }
+    // Built in the one order that works, each piece handed what it needs
+    // when it is made: the broker, the team, the file drop over the team's
+    // orchestrator, then the broker's loop, which talks to the file drop.
+    std::optional<bridge_part> bridge;
+    if (make_bridge) {
+      broker_settings bs;
+      if (!make_bridge(*cfg, root, bs))
+        return exit_usage;
+      bridge.emplace();
+      bridge->curve = bs.curve != nullptr;
+      try {
+        bridge->br = std::make_shared<broker>(bs);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "error: %s\n", e.what());
+        return exit_usage;
+      }
+      bridge->remote = std::make_unique<remote_workers>(sys, bridge->poster());
+    }
+    team_options topts;
+    topts.root = root;
+    topts.recording.root = root;
+    topts.recording.write_results = false; // the file drop owns results/
+    topts.recording.on_event = [&progress, post = bridge ? bridge->poster() : nullptr](
+                                 const task_event& e) {
+      progress.on_event(e);
+      if (post)
+        post(broker_note{broker_note::event{e}});
+    };
+    if (bridge)
+      topts.remote_worker = [p = bridge->remote->handle()](const worker_config&) {
+        return p;
+      };
+    auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
+    topts.make_run_id = [session] { return session; };
+    problems ps;
+    auto t = spawn_team(sys, *cfg, topts, ps);
+    if (!t) {
+      print_problems("error: cannot start the workers:", ps);
+      return exit_usage;
+    }
+    file_drop_settings fd;
+    fd.root = root;
+    fd.workers = workers;
+    fd.max_task_bytes = opts.max_task_bytes;
+    fd.quiet_ms = opts.quiet_ms;
+    fd.dependency_wait_ms = static_cast<int64_t>(opts.dependency_wait_s * 1000);
+    if (bridge)
+      fd.on_result = [post = bridge->poster()](const result& r) {
+        post(broker_note{broker_note::written{r}});
+      };
+    auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
+    // Workers' "running" events: the file drop keeps the .running markers.
+    caf::anon_send(t->recorder, subscribe_atom_v, std::string{"running"},
+                   caf::actor_cast<caf::actor>(drop));
+    if (bridge) {
+      broker_links links;
+      for (auto& d : bridge->remote->decoders())
+        links.decoders.push_back(d);
+      bridge->relay = links.relay = sys.spawn(permit_relay, t->limiter, bridge->poster());
+      links.limiter = t->limiter;
+      links.recorder = t->recorder;
+      // A worker that parked runs again when a node that takes tasks comes.
+      links.worker_back = [drop](const std::string& w) {
+        caf::anon_send(drop, unpark_atom_v, w);
+      };
+      bridge->br->start(links);
+      spdlog::info("orchestrator: workers on {}, producers on {}, events on {}{}",
+                   bridge->br->workers_endpoint(), bridge->br->producers_endpoint(),
+                   bridge->br->events_endpoint(), bridge->curve ? " (CURVE)" : "");
+    }
+    fs_watcher watcher{root, workers,
+                       [drop](fs_watcher::kind k, const std::string& w,
+                              const std::string& n) {
+                         caf::anon_send(drop, fs_event_atom_v,
+                                        static_cast<int32_t>(k), w, n);
+                       }};
+    if (auto err = watcher.start(); !err.empty()) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      stop_team(*t);
+      caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);
+      return exit_usage;
+    }
+    // Files dropped between the file drop's first scan and the watches.
+    caf::anon_send(drop, fs_event_atom_v,
+                   static_cast<int32_t>(fs_watcher::kind::rescan),
+                   std::string{}, std::string{});
+    if (!opts.ready_file.empty())
+      if (auto err = write_file_atomic(opts.ready_file, ready_text(bridge ? &*bridge : nullptr));
+          !err.empty())
+        spdlog::warn("--ready-file: {}", err);
+    spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "
+                 "SIGTERM or Ctrl-C",
+                 root, fmt::join(workers, ", "), session);
+    auto sig = stop.wait();
+    spdlog::info("{}: no new tasks; waiting up to {} s for running ones "
+                 "(again to stop at once)",
+                 sig, opts.grace_s);
+    watcher.stop();
+    // Nothing new starts: queued tasks come back unrun (handed back to
+    // tasks/ at once), running ones have the grace period.
+    stop_starting(*t);
+    caf::scoped_actor self{sys};
+    {
+      auto stopped = self->request(drop, caf::infinite, stop_atom_v,
+                                   static_cast<int64_t>(opts.grace_s * 1000));
+      // A second signal ends the grace now: what runs goes back to tasks/.
+      // Watched only once the stop is on its way: a deadline that came
+      // first would be ignored.
+      signal_watch again{[&](const char*, int) { caf::anon_send(drop, deadline_atom_v); }};
+      std::move(stopped).receive([&](int32_t n) { handed_back = n; },
+                                 [&](caf::error&) {});
+    }
+    // Children of tasks handed back must not outlive us.
+    signal_all_children(SIGKILL);
+    caf::anon_send_exit(drop, caf::exit_reason::user_shutdown);
+    if (bridge) {
+      bridge->br->stop(); // worker nodes hear DISCONNECT
+      caf::anon_send_exit(bridge->relay, caf::exit_reason::user_shutdown);
+    }
+    stop_team(*t);
+  }
+  if (handed_back > 0)
+    spdlog::info("{} unfinished task(s) handed back to tasks/ for the next "
+                 "start",
+                 handed_back);
+  spdlog::info("stopped");
+  return exit_ok;
+}
+
+} // namespace troupe::node
