@@ -1,9 +1,7 @@
 #include "bridge/zmq/broker.hpp"
-#include "core/outcome.hpp"
 
 #include <algorithm>
 #include <atomic>
-#include <filesystem>
 #include <map>
 #include <thread>
 #include <unordered_map>
@@ -13,47 +11,31 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
-#include "actors/worker.hpp"
-#include "bridge/zmq/dispatcher.hpp"
-#include "bridge/files/fs_queue.hpp"
+#include "bridge/zmq/curve.hpp"
 #include "bridge/zmq/detail/inline_unit.hpp"
+#include "bridge/zmq/dispatcher.hpp"
+#include "bridge/zmq/frames.hpp"
 #include "bridge/zmq/json_scan.hpp"
-#include "bridge/files/queue_status.hpp"
+#include "bridge/zmq/producer_desk.hpp"
 #include "bridge/zmq/remote_workers.hpp"
 #include "bridge/zmq/wire.hpp"
-#include "bridge/zmq/curve.hpp"
-#include "bridge/zmq/frames.hpp"
 #include "caf/all.hpp"
-#include "core/atomic_file.hpp"
 #include "core/clock.hpp"
 #include "core/handoff.hpp"
 #include "core/json_text.hpp"
-#include "core/report.hpp"
+#include "core/outcome.hpp"
 
 namespace troupe {
 
-namespace fs = std::filesystem;
 using clock_type = std::chrono::steady_clock;
 
 namespace {
 
-/// A producer's return address: the ROUTER identity, plus the empty
-/// delimiter for REQ peers.
-using envelope = std::vector<std::string>;
+using envelope = producer_desk::envelope;
 
 std::string key(const std::string& worker, const std::string& task_id) {
   return worker + "/" + task_id;
 }
-
-/// A workflow submitted over the wire, until each of its tasks has a result.
-struct wire_run {
-  std::string run_id;
-  std::optional<envelope> reply_to; // set when the producer waits
-  workflow wf;
-  std::set<std::string> remaining;  // worker/task_id
-  std::string started_at;
-  clock_type::time_point t0;
-};
 
 } // namespace
 
@@ -68,16 +50,12 @@ struct broker::impl {
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
   broker_links links;
-  fs_queue q;
+  producer_desk desk;
 
   dispatcher book;
   /// Granted permits not yet settled, per node: settled at their estimate
   /// if the node dies, so their room is not held for ever.
   std::map<std::string, std::map<uint64_t, permit_ask>> permits;
-  std::map<std::string, std::vector<envelope>> waiters; // worker/task_id
-  std::map<std::string, wire_run> runs;
-  std::map<std::string, std::set<std::string>> run_of; // worker/task_id
-  uint64_t next_run = 1;
   std::map<std::string, std::vector<std::string>> acks; // node -> tickets
   bool stopping = false; // no task goes out to a node any more
   std::vector<dispatcher::send_task> outgoing; // until flush_tasks()
@@ -106,8 +84,8 @@ struct broker::impl {
   }
 
   explicit impl(broker_settings s)
-    : cfg(std::move(s)), q(cfg.root, {cfg.workers.begin(), cfg.workers.end()},
-                           cfg.max_task_bytes) {
+    : cfg(std::move(s)),
+      desk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes}) {
     if (cfg.curve) {
       zap = std::make_unique<zmqx::zap_handler>(ctx, cfg.curve->allowed);
       for (auto* s : {&workers, &producers, &events})
@@ -615,184 +593,15 @@ struct broker::impl {
 
   // -- producer endpoint -----------------------------------------------------
 
-  /// The file to write for a task, or nullopt when there is nothing to
-  /// write (`existing`: a result exists already; else the same task file is
-  /// there from an earlier submission: one task, one result) or it cannot be
-  /// (the reason in `err`).
-  std::optional<std::pair<std::string, std::string>>
-  task_file(const task& t, bool& existing, std::string& err) {
-    existing = q.find_result(t.task_id, t.worker).has_value();
-    if (existing)
-      return std::nullopt;
-    auto name = t.task_id + ".json";
-    auto path = q.tasks_dir(t.worker) + "/" + name;
-    std::error_code ec;
-    if (fs::exists(path, ec)
-        || fs::exists(q.tasks_dir(t.worker) + "/.claimed/" + name, ec))
-      return std::nullopt;
-    // Compact, as it arrived: the file drop checks the same limit on the
-    // file's size, so what passes here passes there.
-    auto body = to_json(t).dump() + "\n";
-    if (body.size() > cfg.max_task_bytes) {
-      err = "task " + t.task_id + ": " + std::to_string(body.size())
-            + " bytes, more than the limit of " + std::to_string(cfg.max_task_bytes);
-      return std::nullopt;
-    }
-    return std::make_pair(path, std::move(body));
-  }
-
-  /// Writes task files with one durability barrier; the first error or "".
-  static std::string write_all(
-    const std::vector<std::pair<std::string, std::string>>& files) {
-    for (auto& e : write_files_atomic(files))
-      if (!e.empty())
-        return e;
-    return {};
-  }
-
-  /// ERROR with the problems in its reason (a client that shows only the
-  /// reason still says what to fix) and as a list.
-  void refuse(const envelope& env, const std::string& what, const problems& ps) {
-    auto reason = what;
-    for (size_t i = 0; i < ps.size(); ++i)
-      reason += (i == 0 ? ": " : "; ") + ps[i];
-    to_producer(env, wire::command::error, {{"reason", reason}, {"problems", ps}});
-  }
-
-  void submit_task(const envelope& env, const json& tj, bool wait) {
-    problems ps;
-    auto t = task_from_json(tj, ps);
-    if (t && !cfg.workers.count(t->worker))
-      ps.push_back("worker \"" + t->worker + "\": not configured");
-    if (t && std::count(t->dependencies.begin(), t->dependencies.end(), t->task_id))
-      ps.push_back("dependencies: " + t->task_id + " depends on itself");
-    if (!t || !ps.empty()) {
-      refuse(env, "task refused", ps);
-      return;
-    }
-    bool existing = false;
-    std::string err;
-    auto file = task_file(*t, existing, err);
-    if (file)
-      err = write_all({*file});
-    if (!err.empty()) {
-      to_producer(env, wire::command::error, {{"reason", err}});
-      return;
-    }
-    to_producer(env, wire::command::accepted, {{"task_id", t->task_id},
-                                  {"worker", t->worker},
-                                  {"existing", existing}});
-    if (!wait)
-      return;
-    if (existing)
-      to_producer(env, wire::command::result,
-                  {{"result", to_json(*q.find_result(t->task_id, t->worker))}});
-    else
-      waiters[key(t->worker, t->task_id)].push_back(env);
-  }
-
-  void submit_workflow(const envelope& env, const json& wj, bool wait) {
-    problems ps;
-    auto wf = workflow_from_json(wj, ps);
-    if (wf)
-      check_workflow(*wf, cfg.workers, ps, cfg.limits);
-    if (!wf || !ps.empty()) {
-      refuse(env, "workflow refused", ps);
-      return;
-    }
-    wire_run run;
-    run.run_id = "wire-" + compact_utc_now() + "-" + std::to_string(next_run++);
-    run.started_at = rfc3339_now();
-    run.t0 = clock_type::now();
-    json ids = json::array();
-    std::vector<std::pair<std::string, std::string>> files;
-    std::string err;
-    for (auto& t : wf->tasks) {
-      bool existing = false;
-      if (auto f = task_file(t, existing, err))
-        files.push_back(std::move(*f));
-      if (!err.empty())
-        break;
-      ids.push_back(t.task_id);
-      if (!existing) {
-        run.remaining.insert(key(t.worker, t.task_id));
-        run_of[key(t.worker, t.task_id)].insert(run.run_id);
-      }
-    }
-    // All or nothing is checked before anything is written.
-    if (err.empty())
-      err = write_all(files);
-    if (!err.empty()) {
-      for (auto& k : run.remaining)
-        run_of[k].erase(run.run_id);
-      to_producer(env, wire::command::error, {{"reason", err}});
-      return;
-    }
-    if (wait)
-      run.reply_to = env;
-    run.wf = std::move(*wf);
-    to_producer(env, wire::command::accepted, {{"run_id", run.run_id}, {"tasks", ids}});
-    auto id = run.run_id;
-    runs.emplace(id, std::move(run));
-    maybe_finish_run(id);
-  }
-
-  void maybe_finish_run(const std::string& run_id) {
-    auto i = runs.find(run_id);
-    if (i == runs.end() || !i->second.remaining.empty())
-      return;
-    auto& run = i->second;
-    auto s = run_summary::of(
-      run.wf, run.run_id, run.started_at,
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now()
-                                                            - run.t0)
-        .count());
-    s.tasks = run.wf.tasks;
-    for (auto& t : run.wf.tasks)
-      if (auto r = q.find_result(t.task_id, t.worker))
-        s.results.push_back(*r);
-    auto js = report_json(s);
-    // The producer still gets its REPORT: the results themselves are safe
-    // in results/, only this summary of them is missing on disk.
-    if (auto err = write_report(cfg.root + "/runs/" + run.run_id, js, report_markdown(s));
-        !err.empty())
-      spdlog::error("run {}: the report was not written: {}", run.run_id, err);
-    if (run.reply_to)
-      to_producer(*run.reply_to, wire::command::report,
-                  {{"run_id", run.run_id},
-                   {"status", s.all_complete() ? "complete" : "failed"},
-                   {"report", js}});
-    runs.erase(i);
-  }
-
-  void result_written(const result& r) {
-    auto k = key(r.worker, r.task_id);
-    if (auto w = waiters.find(k); w != waiters.end()) {
-      for (auto& env : w->second)
-        to_producer(env, wire::command::result, {{"result", to_json(r)}});
-      waiters.erase(w);
-    }
-    if (auto ro = run_of.find(k); ro != run_of.end()) {
-      auto ids = std::move(ro->second);
-      run_of.erase(ro);
-      for (auto& id : ids) {
-        if (auto run = runs.find(id); run != runs.end())
-          run->second.remaining.erase(k);
-        maybe_finish_run(id);
-      }
-    }
-  }
-
-  json status() {
-    auto s = queue_status(cfg.root, cfg.workers);
-    s.erase("root"); // the orchestrator's own paths are not a producer's business
+  /// What the nodes add to a producer's STATUS (producer_desk has the rest).
+  void add_nodes(json& s) const {
     json nodes = json::array();
     std::map<std::string, int> per_worker;
     for (auto& [id, n] : book.nodes()) {
       json x = {{"node", n.name},
                 {"worker", n.worker},
                 {"slots", n.slots},
-                {"busy", n.running.size()},
+                {"busy", n.running.size() + n.foreign.size()},
                 {"draining", n.draining}};
       if (!n.parked.empty())
         x["parked"] = n.parked;
@@ -803,87 +612,17 @@ struct broker::impl {
       s["workers"][w]["nodes"] = per_worker[w];
       s["workers"][w]["dispatch_queue"] = book.queued(w);
     }
-    s["nodes"] = nodes;
-    return s;
-  }
-
-  void cancel(const envelope& env, const wire::task_ref& ref) {
-    auto& worker = ref.worker;
-    auto& id = ref.task_id;
-    auto name = id + ".json";
-    if (!cfg.workers.count(worker) || !fs_queue::is_candidate(name)
-        || !q.claim(worker, name)) {
-      to_producer(env, wire::command::error,
-                  {{"reason", worker + "/" + id
-                                + " is not waiting in tasks/ (running, done "
-                                  "or unknown)"}});
-      return;
-    }
-    auto o = q.read(worker, name, true, true, 0);
-    task t;
-    t.task_id = id;
-    t.worker = worker;
-    if (o.state == fs_queue::read_state::ok)
-      t = o.t;
-    auto r = make_failure(t, status::cancelled, kind::cancelled,
-                          "cancelled by a producer before it ran");
-    r.completed_at = rfc3339_now();
-    if (auto err = q.complete(name, r); !err.empty()) {
-      to_producer(env, wire::command::error, {{"reason", err}});
-      return;
-    }
-    to_producer(env, wire::command::cancelled, {{"task_id", id}});
-    result_written(r);
+    s["nodes"] = std::move(nodes);
   }
 
   void on_producer_message(const envelope& env, const wire::message& m) {
-    using wire::command;
-    std::string err;
-    switch (wire::command_of(m.cmd)) {
-      case command::submit: {
-        wire::submit_body sb;
-        if (!wire::decode(m.body, sb, err))
-          break;
-        if (sb.task)
-          submit_task(env, *sb.task, sb.wait);
-        else
-          submit_workflow(env, *sb.workflow, sb.wait);
-        return;
-      }
-      case command::status:
-        to_producer(env, command::status, status());
-        return;
-      case command::result: {
-        wire::task_ref ref;
-        if (!wire::decode(m.body, ref, err)) {
-          err = "RESULT: " + err;
-          break;
-        }
-        auto r = cfg.workers.count(ref.worker) ? q.find_result(ref.task_id, ref.worker)
-                                               : std::nullopt;
-        if (r)
-          to_producer(env, command::result, {{"result", to_json(*r)}});
-        else
-          to_producer(env, command::error,
-                      {{"reason", "no result for " + ref.worker + "/" + ref.task_id}});
-        return;
-      }
-      case command::cancel: {
-        wire::task_ref ref;
-        if (!wire::decode(m.body, ref, err)) {
-          err = "CANCEL: " + err;
-          break;
-        }
-        cancel(env, ref);
-        return;
-      }
-      case command::heartbeat:
-        to_producer(env, command::heartbeat, json::object());
-        return;
-      default:
-        err = "unknown command \"" + wire::printable(m.cmd) + "\"";
-    }
-    to_producer(env, command::error, {{"reason", err}});
+    desk.on_message(env, m, clock_type::now(), [this](json& s) { add_nodes(s); });
+    send_answers();
+  }
+
+  void send_answers() {
+    for (auto& a : desk.take())
+      to_producer(a.to, a.cmd, a.body);
   }
 
   // -- the loop --------------------------------------------------------------
@@ -970,7 +709,8 @@ struct broker::impl {
                                     {"task_id", e->e.task_id},
                                     {"detail", e->e.detail}});
     } else if (auto* w = std::get_if<broker_note::written>(&n.v)) {
-      result_written(w->r);
+      desk.result_written(w->r, clock_type::now());
+      send_answers();
     }
   }
 

@@ -1,0 +1,279 @@
+#include "bridge/zmq/producer_desk.hpp"
+
+#include <algorithm>
+
+#include <spdlog/spdlog.h>
+
+#include "bridge/files/queue_status.hpp"
+#include "core/atomic_file.hpp"
+#include "core/clock.hpp"
+#include "core/outcome.hpp"
+#include "core/report.hpp"
+
+namespace troupe {
+
+namespace {
+
+std::string key(const std::string& worker, const std::string& task_id) {
+  return worker + "/" + task_id;
+}
+
+/// Writes task files with one durability barrier; the first error or "".
+std::string write_all(const std::vector<std::pair<std::string, std::string>>& files) {
+  for (auto& e : write_files_atomic(files))
+    if (!e.empty())
+      return e;
+  return {};
+}
+
+} // namespace
+
+producer_desk::producer_desk(settings s)
+  : cfg_(std::move(s)),
+    q_(cfg_.root, {cfg_.workers.begin(), cfg_.workers.end()}, cfg_.max_task_bytes) {
+}
+
+void producer_desk::say(const envelope& to, wire::command cmd, json body) {
+  out_.push_back({to, cmd, std::move(body)});
+}
+
+void producer_desk::refuse(const envelope& to, const std::string& what,
+                           const problems& ps) {
+  // The problems in the reason too: a client that shows only the reason
+  // still says what to fix.
+  auto reason = what;
+  for (size_t i = 0; i < ps.size(); ++i)
+    reason += (i == 0 ? ": " : "; ") + ps[i];
+  say(to, wire::command::error, {{"reason", reason}, {"problems", ps}});
+}
+
+/// The file to write for a task, or nullopt when there is nothing to write
+/// (`existing`: a result exists already; else the same task file is there
+/// from an earlier submission: one task, one result) or it cannot be (the
+/// reason in `err`).
+std::optional<std::pair<std::string, std::string>>
+producer_desk::task_file(const task& t, bool& existing, std::string& err) {
+  existing = q_.find_result(t.task_id, t.worker).has_value();
+  if (existing)
+    return std::nullopt;
+  auto name = t.task_id + ".json";
+  if (q_.has_task_file(t.worker, name))
+    return std::nullopt;
+  // Compact, as it arrived: the file drop checks the same limit on the
+  // file's size, so what passes here passes there.
+  auto body = to_json(t).dump() + "\n";
+  if (body.size() > cfg_.max_task_bytes) {
+    err = "task " + t.task_id + ": " + std::to_string(body.size())
+          + " bytes, more than the limit of " + std::to_string(cfg_.max_task_bytes);
+    return std::nullopt;
+  }
+  return std::make_pair(q_.tasks_dir(t.worker) + "/" + name, std::move(body));
+}
+
+void producer_desk::submit_task(const envelope& from, const json& tj, bool wait) {
+  problems ps;
+  auto t = task_from_json(tj, ps);
+  if (t && !cfg_.workers.count(t->worker))
+    ps.push_back("worker \"" + t->worker + "\": not configured");
+  if (t && std::count(t->dependencies.begin(), t->dependencies.end(), t->task_id))
+    ps.push_back("dependencies: " + t->task_id + " depends on itself");
+  if (!t || !ps.empty()) {
+    refuse(from, "task refused", ps);
+    return;
+  }
+  bool existing = false;
+  std::string err;
+  auto file = task_file(*t, existing, err);
+  if (file)
+    err = write_all({*file});
+  if (!err.empty()) {
+    say(from, wire::command::error, {{"reason", err}});
+    return;
+  }
+  say(from, wire::command::accepted,
+      {{"task_id", t->task_id}, {"worker", t->worker}, {"existing", existing}});
+  if (!wait)
+    return;
+  if (existing)
+    say(from, wire::command::result,
+        {{"result", to_json(*q_.find_result(t->task_id, t->worker))}});
+  else
+    waiters_[key(t->worker, t->task_id)].push_back(from);
+}
+
+void producer_desk::submit_workflow(const envelope& from, const json& wj, bool wait,
+                                    time_point now) {
+  problems ps;
+  auto wf = workflow_from_json(wj, ps);
+  if (wf)
+    check_workflow(*wf, cfg_.workers, ps, cfg_.limits);
+  if (!wf || !ps.empty()) {
+    refuse(from, "workflow refused", ps);
+    return;
+  }
+  wire_run run;
+  run.run_id = "wire-" + compact_utc_now() + "-" + std::to_string(next_run_++);
+  run.started_at = rfc3339_now();
+  run.t0 = now;
+  json ids = json::array();
+  std::vector<std::pair<std::string, std::string>> files;
+  std::string err;
+  for (auto& t : wf->tasks) {
+    bool existing = false;
+    if (auto f = task_file(t, existing, err))
+      files.push_back(std::move(*f));
+    if (!err.empty())
+      break;
+    ids.push_back(t.task_id);
+    if (!existing)
+      run.remaining.insert(key(t.worker, t.task_id));
+  }
+  // All or nothing: every task is checked before anything is written.
+  if (err.empty())
+    err = write_all(files);
+  if (!err.empty()) {
+    say(from, wire::command::error, {{"reason", err}});
+    return;
+  }
+  for (auto& k : run.remaining)
+    run_of_[k].insert(run.run_id);
+  if (wait)
+    run.reply_to = from;
+  run.wf = std::move(*wf);
+  say(from, wire::command::accepted, {{"run_id", run.run_id}, {"tasks", ids}});
+  auto id = run.run_id;
+  runs_.emplace(id, std::move(run));
+  maybe_finish_run(id, now);
+}
+
+void producer_desk::maybe_finish_run(const std::string& run_id, time_point now) {
+  auto i = runs_.find(run_id);
+  if (i == runs_.end() || !i->second.remaining.empty())
+    return;
+  auto& run = i->second;
+  auto s = run_summary::of(
+    run.wf, run.run_id, run.started_at,
+    std::chrono::duration_cast<std::chrono::milliseconds>(now - run.t0).count());
+  s.tasks = run.wf.tasks;
+  for (auto& t : run.wf.tasks)
+    if (auto r = q_.find_result(t.task_id, t.worker))
+      s.results.push_back(*r);
+  auto js = report_json(s);
+  // The producer still gets its REPORT: the results themselves are safe in
+  // results/, only this summary of them is missing on disk.
+  if (auto err = write_report(cfg_.root + "/runs/" + run.run_id, js, report_markdown(s));
+      !err.empty())
+    spdlog::error("run {}: the report was not written: {}", run.run_id, err);
+  if (run.reply_to)
+    say(*run.reply_to, wire::command::report,
+        {{"run_id", run.run_id},
+         {"status", s.all_complete() ? "complete" : "failed"},
+         {"report", js}});
+  runs_.erase(i);
+}
+
+void producer_desk::result_written(const result& r, time_point now) {
+  auto k = key(r.worker, r.task_id);
+  if (auto w = waiters_.find(k); w != waiters_.end()) {
+    for (auto& env : w->second)
+      say(env, wire::command::result, {{"result", to_json(r)}});
+    waiters_.erase(w);
+  }
+  if (auto ro = run_of_.find(k); ro != run_of_.end()) {
+    auto ids = std::move(ro->second);
+    run_of_.erase(ro);
+    for (auto& id : ids) {
+      if (auto run = runs_.find(id); run != runs_.end())
+        run->second.remaining.erase(k);
+      maybe_finish_run(id, now);
+    }
+  }
+}
+
+void producer_desk::cancel(const envelope& from, const wire::task_ref& ref,
+                           time_point now) {
+  auto& worker = ref.worker;
+  auto& id = ref.task_id;
+  auto name = id + ".json";
+  if (!cfg_.workers.count(worker) || !fs_queue::is_candidate(name)
+      || !q_.claim(worker, name)) {
+    say(from, wire::command::error,
+        {{"reason",
+          worker + "/" + id + " is not waiting in tasks/ (running, done or unknown)"}});
+    return;
+  }
+  auto o = q_.read(worker, name, true, true, 0);
+  task t;
+  t.task_id = id;
+  t.worker = worker;
+  if (o.state == fs_queue::read_state::ok)
+    t = o.t;
+  auto r = make_failure(t, status::cancelled, kind::cancelled,
+                        "cancelled by a producer before it ran");
+  r.completed_at = rfc3339_now();
+  if (auto err = q_.complete(name, r); !err.empty()) {
+    say(from, wire::command::error, {{"reason", err}});
+    return;
+  }
+  say(from, wire::command::cancelled, {{"task_id", id}});
+  result_written(r, now);
+}
+
+void producer_desk::on_message(const envelope& from, const wire::message& m,
+                               time_point now,
+                               const std::function<void(json&)>& add_nodes) {
+  using wire::command;
+  std::string err;
+  switch (wire::command_of(m.cmd)) {
+    case command::submit: {
+      wire::submit_body sb;
+      if (!wire::decode(m.body, sb, err))
+        break;
+      if (sb.task)
+        submit_task(from, *sb.task, sb.wait);
+      else
+        submit_workflow(from, *sb.workflow, sb.wait, now);
+      return;
+    }
+    case command::status: {
+      auto s = queue_status(cfg_.root, cfg_.workers);
+      s.erase("root"); // the orchestrator's own paths are not a producer's business
+      if (add_nodes)
+        add_nodes(s);
+      say(from, command::status, std::move(s));
+      return;
+    }
+    case command::result: {
+      wire::task_ref ref;
+      if (!wire::decode(m.body, ref, err)) {
+        err = "RESULT: " + err;
+        break;
+      }
+      auto r = cfg_.workers.count(ref.worker) ? q_.find_result(ref.task_id, ref.worker)
+                                              : std::nullopt;
+      if (r)
+        say(from, command::result, {{"result", to_json(*r)}});
+      else
+        say(from, command::error,
+            {{"reason", "no result for " + ref.worker + "/" + ref.task_id}});
+      return;
+    }
+    case command::cancel: {
+      wire::task_ref ref;
+      if (!wire::decode(m.body, ref, err)) {
+        err = "CANCEL: " + err;
+        break;
+      }
+      cancel(from, ref, now);
+      return;
+    }
+    case command::heartbeat:
+      say(from, command::heartbeat, json::object());
+      return;
+    default:
+      err = "unknown command \"" + wire::printable(m.cmd) + "\"";
+  }
+  say(from, command::error, {{"reason", err}});
+}
+
+} // namespace troupe

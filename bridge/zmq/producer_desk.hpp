@@ -1,0 +1,91 @@
+#pragma once
+
+// The producer endpoint's decisions (docs/PROTOCOL.md §4), without sockets:
+// a decoded message in, the answers out. SUBMIT writes tasks into tasks/
+// (the file drop runs them, so they are as durable as dropped files); a
+// producer that waits is told when a result is written, and a wire
+// workflow's REPORT goes out once all of its tasks have one. Time is
+// injected, so a test drives it with files alone.
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "bridge/files/fs_queue.hpp"
+#include "bridge/zmq/protocol.hpp"
+#include "core/workflow_check.hpp"
+#include "bridge/zmq/wire.hpp"
+
+namespace troupe {
+
+class producer_desk {
+public:
+  using time_point = std::chrono::steady_clock::time_point;
+  /// A producer's return address: the ROUTER identity, plus the empty
+  /// delimiter for REQ peers.
+  using envelope = std::vector<std::string>;
+
+  struct settings {
+    std::string root; // absolute
+    std::set<std::string> workers;
+    workflow_limits limits;
+    size_t max_task_bytes = 1u << 20;
+  };
+
+  struct answer {
+    envelope to;
+    wire::command cmd;
+    json body;
+  };
+
+  explicit producer_desk(settings s);
+
+  /// One message from a producer. `add_nodes` adds what the worker nodes
+  /// say to a STATUS (the desk knows only the folders).
+  void on_message(const envelope& from, const wire::message& m, time_point now,
+                  const std::function<void(json& status)>& add_nodes);
+
+  /// A result was written into results/ (by the file drop).
+  void result_written(const result& r, time_point now);
+
+  /// The answers so far, in order; the desk holds none after.
+  std::vector<answer> take() { return std::move(out_); }
+
+  /// Wire workflows not finished yet.
+  size_t open_runs() const { return runs_.size(); }
+
+private:
+  /// A workflow submitted over the wire, until each of its tasks has a
+  /// result.
+  struct wire_run {
+    std::string run_id;
+    std::optional<envelope> reply_to; // set when the producer waits
+    workflow wf;
+    std::set<std::string> remaining; // worker/task_id
+    std::string started_at;
+    time_point t0;
+  };
+
+  void say(const envelope& to, wire::command cmd, json body);
+  void refuse(const envelope& to, const std::string& what, const problems& ps);
+  std::optional<std::pair<std::string, std::string>>
+  task_file(const task& t, bool& existing, std::string& err);
+  void submit_task(const envelope& from, const json& tj, bool wait);
+  void submit_workflow(const envelope& from, const json& wj, bool wait, time_point now);
+  void maybe_finish_run(const std::string& run_id, time_point now);
+  void cancel(const envelope& from, const wire::task_ref& ref, time_point now);
+
+  settings cfg_;
+  fs_queue q_;
+  std::vector<answer> out_;
+  std::map<std::string, std::vector<envelope>> waiters_; // worker/task_id
+  std::map<std::string, wire_run> runs_;
+  std::map<std::string, std::set<std::string>> run_of_; // worker/task_id
+  uint64_t next_run_ = 1;
+};
+
+} // namespace troupe
