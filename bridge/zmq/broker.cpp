@@ -19,6 +19,7 @@
 #include "bridge/zmq/producer_desk.hpp"
 #include "bridge/zmq/remote_workers.hpp"
 #include "bridge/zmq/wire.hpp"
+#include "bridge/zmq/worker_desk.hpp"
 #include "caf/all.hpp"
 #include "core/clock.hpp"
 #include "core/handoff.hpp"
@@ -33,10 +34,6 @@ namespace {
 
 using envelope = producer_desk::envelope;
 
-std::string key(const std::string& worker, const std::string& task_id) {
-  return worker + "/" + task_id;
-}
-
 } // namespace
 
 struct broker::impl {
@@ -50,42 +47,28 @@ struct broker::impl {
   int stop_fd = zmqx::make_eventfd();
   std::thread thread;
   broker_links links;
-  producer_desk desk;
+  producer_desk pdesk;
 
-  dispatcher book;
-  /// Granted permits not yet settled, per node: settled at their estimate
-  /// if the node dies, so their room is not held for ever.
-  std::map<std::string, std::map<uint64_t, permit_ask>> permits;
-  std::map<std::string, std::vector<std::string>> acks; // node -> tickets
-  bool stopping = false; // no task goes out to a node any more
-  std::vector<dispatcher::send_task> outgoing; // until flush_tasks()
+  worker_desk wdesk;
   std::vector<ticketed_result> delivered; // until flush_delivered()
   std::unordered_map<uint64_t, reply_address> replies; // ticket -> asker
   /// Fewer results than this in a pass are decoded here: a lone result (the
   /// round trip) takes no hop through another thread.
   static constexpr size_t decode_here = 8;
-  std::set<std::string> batching; // nodes that take TASKS (READY "batch")
-  /// Results of work from before our restart whose task we have not
-  /// recovered yet (worker/task_id): the text, and the files it hands on.
-  struct orphan {
-    std::string text, files;
-  };
-  static constexpr size_t max_orphans = 4096;
-  std::map<std::string, orphan> orphans;
   /// An idle asker answered here runs on this thread after the pass (see
   /// inline_unit): it sends its next task without a thread hand-off. A few
   /// messages only, and what it wakes is CAF's: askers may write files.
   std::unique_ptr<inline_unit> unit;
 
   void flush_acks() {
-    for (auto& [id, tickets] : acks)
+    for (auto& [id, tickets] : wdesk.take_acks())
       to_node(id, wire::command::ack, {{"tickets", tickets}});
-    acks.clear();
   }
 
   explicit impl(broker_settings s)
     : cfg(std::move(s)),
-      desk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes}) {
+      pdesk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes}),
+      wdesk({cfg.workers, cfg.root, cfg.handoff_max_bytes}) {
     if (cfg.curve) {
       zap = std::make_unique<zmqx::zap_handler>(ctx, cfg.curve->allowed);
       for (auto* s : {&workers, &producers, &events})
@@ -176,419 +159,51 @@ struct broker::impl {
     delivered.clear();
   }
 
-  /// Tasks go out at the end of the loop's pass (flush_tasks), so that a
-  /// node that takes batches gets one TASKS for all of its tasks.
-  void send_tasks(std::vector<dispatcher::send_task> xs) {
-    for (auto& s : xs)
-      outgoing.push_back(std::move(s));
-  }
-
+  /// The tasks the desk released in this pass: a node that takes batches
+  /// gets one TASKS for all of its tasks.
   void flush_tasks() {
     std::map<std::string, wire::batch> batches; // per node that takes TASKS
-    for (auto& s : outgoing) {
-      // A node that left in this pass took its tickets back into the
-      // dispatcher's queue (drop()); nothing is lost by skipping it.
-      auto n = book.nodes().find(s.node);
-      if (n == book.nodes().end() || !n->second.running.count(s.ticket))
-        continue;
-      std::string encoded;
-      if (s.wire->empty())
-        append_json(encoded, *s.t);
-      auto entry = wire::ticketed_entry(s.ticket, "task",
-                                        s.wire->empty() ? encoded : *s.wire);
-      add_inputs(*s.t, entry);
-      if (!batching.count(s.node)) {
-        to_node(s.node, {wire::protocol_id, wire::name(wire::command::task), std::move(entry)});
+    for (auto& t : wdesk.take_tasks()) {
+      if (!t.batching) {
+        to_node(t.node, {wire::protocol_id, wire::name(wire::command::task), std::move(t.entry)});
         continue;
       }
-      auto& b = batches.try_emplace(s.node, wire::name(wire::command::task),
-                                       wire::name(wire::command::tasks), "tasks").first->second;
-      if (b.add_text(entry))
-        to_node(s.node, b.take());
+      auto& b = batches.try_emplace(t.node, wire::name(wire::command::task),
+                                    wire::name(wire::command::tasks), "tasks")
+                  .first->second;
+      if (b.add_text(t.entry))
+        to_node(t.node, b.take());
     }
-    outgoing.clear();
     for (auto& [node, b] : batches)
       if (!b.empty())
         to_node(node, b.take());
   }
 
-  /// Tasks queued for no node, while we stop: answered without a run (a
-  /// file drop hands them back to tasks/).
-  void answer_queued_stopped() {
-    for (auto& [ticket, t] : book.take_queued())
-      deliver(ticket, stopped_result(t));
-  }
-
   // -- worker endpoint -------------------------------------------------------
 
-  void node_down(const std::string& id, const std::string& why) {
-    std::vector<dispatcher::send_task> next;
-    auto n = book.drop(id, next);
-    if (!n)
-      return;
-    spdlog::warn("worker node {} ({}) is gone: {}; {} task(s) requeued",
-                 n->name, n->worker, why, n->running.size());
-    for (auto& [pid, p] : permits[id]) {
-      run_usage used{p.requests, p.input_tokens, p.output_tokens};
-      caf::anon_send(links.limiter, settle_atom_v, p, used);
-    }
-    permits.erase(id);
-    batching.erase(id);
-    publish("node.down", {{"node", n->name},
-                          {"worker", n->worker},
-                          {"slots", n->slots},
-                          {"requeued", n->running.size()},
-                          {"reason", why}});
-    send_tasks(std::move(next));
-    if (stopping)
-      answer_queued_stopped();
-  }
-
-  /// A RESULT or RESULTS, read in place in one pass (jscan::cursor): the
-  /// broker takes only the ticket and what it checks; the result's text is
-  /// decoded whole later (flush_delivered), many at once off this thread.
-  void on_results(const std::string& id, const std::string& cmd,
-                  std::string_view body) {
-    book.seen(id, clock_type::now());
-    jscan::cursor c{body};
-    if (cmd == wire::name(wire::command::result)) {
-      on_result(id, c);
-    } else if (c.enter_object()) {
-      std::string key;
-      while (c.next_member(key))
-        if (key == "results" && c.enter_array())
-          while (c.next_element())
-            on_result(id, c);
-        else
-          c.skip();
-    }
-    if (!c.done()) {
-      spdlog::warn("worker endpoint: a {} that is not valid JSON was dropped "
-                   "(what came before the error stands)", cmd);
-      to_node(id, wire::command::error,
-              {{"reason", cmd + " body: not valid JSON (entries before the error stand)"}});
-    }
-  }
-
-  /// What the broker checks in a result, read at the cursor; its text goes
-  /// on whole.
-  struct result_peek {
-    bool object = false;
-    std::optional<std::string> task_id, state, kind;
-    std::string_view text;
-  };
-
-  static result_peek peek_result(jscan::cursor& c) {
-    result_peek p;
-    auto start = c.at();
-    std::string key, ekey;
-    if ((p.object = c.enter_object()))
-      while (c.next_member(key))
-        if (key == "task_id")
-          p.task_id = c.string();
-        else if (key == "status")
-          p.state = c.string();
-        else if (key == "error" && c.enter_object())
-          while (c.next_member(ekey))
-            if (ekey == "kind")
-              p.kind = c.string();
-            else
-              c.skip();
-        else
-          c.skip();
-    else
-      c.skip();
-    p.text = c.since(start);
-    return p;
-  }
-
-  /// One RESULT body (or one entry of RESULTS) at the cursor:
-  /// {"ticket", "result"}.
-  void on_result(const std::string& id, jscan::cursor& c) {
-    if (!c.enter_object()) {
-      c.skip();
-      spdlog::warn("a RESULT that is not a JSON object was dropped");
-      return;
-    }
-    std::optional<uint64_t> ticket;
-    result_peek res;
-    std::string_view files; // the files a complete result hands on
-    std::string key;
-    while (c.next_member(key)) {
-      if (key == "ticket") {
-        if (auto s = c.string())
-          ticket = wire::id_value(*s);
-      } else if (key == "result") {
-        res = peek_result(c);
-      } else if (key == "files") {
-        auto start = c.at();
-        c.skip();
-        files = c.since(start);
-      } else {
-        c.skip();
-      }
-    }
-    if (c.failed())
-      return; // on_results says so
-    if (!ticket) {
-      spdlog::warn("a RESULT without a ticket was dropped");
-      return;
-    }
-    // Acknowledged in any case (one ACK per node and burst, flush_acks):
-    // the node may forget it; a duplicate or a ticket from before our
-    // restart is dropped here.
-    acks[id].push_back(wire::id_text(*ticket));
-    auto* t = book.task_of(*ticket);
-    std::vector<dispatcher::send_task> next;
-    if (!t) {
-      on_foreign_result(id, *ticket, res, files);
-      return;
-    }
-    if (res.object && res.task_id && *res.task_id != t->task_id) {
-      // PROTOCOL.md §6: a task is never held by a result it cannot read.
-      // The attempt fails as crashed (it is retried like one).
-      auto why = "the worker node answered ticket " + wire::id_text(*ticket)
-                 + " (" + t->task_id + ") with a result for "
-                 + wire::printable(*res.task_id);
-      spdlog::warn("{}/{}: {}", t->worker, t->task_id, why);
-      auto r = make_failure(*t, status::failed, kind::crashed, why);
-      if (book.finished(id, *ticket, next))
-        deliver(*ticket, std::move(r));
-      send_tasks(std::move(next));
-      return;
-    }
-    bool unrun = res.state && res.kind && is_stopped_result(*res.state, *res.kind);
-    if (!stopping && res.object && unrun && book.handed_back(id, *ticket, next)) {
-      // The node is leaving and did not run it: not a result, another
-      // node's turn (PROTOCOL.md §3).
-      spdlog::info("worker node {} handed back {} unrun (it is stopping); "
-                   "it goes to another node",
-                   book.nodes().at(id).name, t->task_id);
-      send_tasks(std::move(next));
-      return;
-    }
-    if (!stopping && res.object && res.kind
-        && (*res.kind == kind::parked || parks_worker(*res.kind))
-        && park_node(id, *ticket, *res.kind, t->task_id))
-      return;
-    // The job ends here: what decode_result needs if the text does not decode.
-    result r;
-    r.task_id = t->task_id;
-    r.worker = t->worker;
-    auto text = res.text;
-    if (!res.object) {
-      // A node that sends no result object fails its task rather than
-      // hold it for ever.
-      spdlog::warn("the RESULT for {}/{} has no JSON object \"result\"",
-                   t->worker, t->task_id);
-      r = make_failure(*t, status::failed, kind::crashed,
-                       "the worker node sent no result object");
-      text = {};
-    }
-    if (book.finished(id, *ticket, next)) {
-      // Kept before the result is delivered: its dependents are released
-      // by it and are sent with these files.
-      if (!files.empty() && res.state && *res.state == "complete")
-        keep_files(*t, files);
-      deliver(*ticket, std::move(r), std::string{text});
-    }
-    send_tasks(std::move(next));
-  }
-
-  /// A result for a ticket no job here has. If the node's READY said it
-  /// runs it, that is work from before our restart: its slot is free now,
-  /// and the result answers the recovered task of that id (queued here, or
-  /// kept until it is). Anything else is a duplicate: acknowledged only.
-  void on_foreign_result(const std::string& id, uint64_t ticket,
-                         const result_peek& res, std::string_view files) {
-    std::vector<dispatcher::send_task> next;
-    auto task_id = res.task_id.value_or("");
-    auto end = book.finished_foreign(id, ticket, task_id, next);
-    send_tasks(std::move(next));
-    if (!end.was_foreign || !res.object || task_id.empty()) {
-      spdlog::debug("a result for ticket {} (not open here) was dropped", ticket);
-      return;
-    }
-    task t;
-    t.task_id = task_id;
-    t.worker = book.nodes().at(id).worker;
-    bool complete = res.state && *res.state == "complete";
-    if (end.job) {
-      spdlog::info("{}/{}: answered by its run from before our restart", t.worker,
-                   t.task_id);
-      if (!files.empty() && complete)
-        keep_files(t, files);
-      result r;
-      r.task_id = t.task_id;
-      r.worker = t.worker;
-      deliver(*end.job, std::move(r), std::string{res.text});
-      return;
-    }
-    // Its task is not back in our queue yet (the file drop recovers it):
-    // kept, a bounded number, for when it is.
-    if (orphans.size() >= max_orphans)
-      orphans.erase(orphans.begin());
-    orphans[key(t.worker, t.task_id)] =
-      orphan{std::string{res.text}, complete ? std::string{files} : std::string{}};
-  }
-
-  void keep_files(const task& t, std::string_view text) {
-    auto files = parse_json_or_discard(text);
-    for (auto& why : store_result_files(files, t.worker, t.task_id, cfg.root,
-                                        cfg.handoff_max_bytes))
-      spdlog::warn("{}/{}: a file was not kept: {}", t.worker, t.task_id, why);
-  }
-
-  /// A dependent's TASK entry with its dependencies' kept files.
-  void add_inputs(const task& t, std::string& entry) const {
-    if (cfg.handoff_max_bytes == 0 || !t.context.is_object()
-        || !t.context.contains("dependency_results"))
-      return;
-    auto inputs = task_inputs(t, cfg.root, cfg.handoff_max_bytes);
-    if (!inputs.empty())
-      entry.insert(entry.size() - 1, ",\"inputs\":" + inputs.dump());
-  }
-
-  /// A node failed in a way that needs a person (its credentials, a spend
-  /// limit), or its worker answers `parked`: it gets nothing new. True if
-  /// the task went to another node of the same worker; else its answer
-  /// stands and the whole worker parks (file drop).
-  bool park_node(const std::string& id, uint64_t ticket, const std::string& kind,
-                 const std::string& task_id) {
-    auto n = book.nodes().find(id);
-    if (n == book.nodes().end())
-      return false;
-    auto name = n->second.name, worker = n->second.worker;
-    bool first = n->second.parked.empty();
-    std::vector<dispatcher::send_task> next;
-    bool moved = book.park(id, ticket, kind, next);
-    if (first) {
-      spdlog::warn("worker node {} ({}) parked after {}: it gets no more tasks{}", name,
-                   worker, kind,
-                   moved ? "; the worker's other nodes take them" : "");
-      publish("node.parked", {{"node", name}, {"worker", worker}, {"reason", kind}});
-    }
-    if (!moved)
-      return false;
-    spdlog::info("{}/{} goes to another node of {} (node {} parked)", worker, task_id,
-                 worker, name);
-    send_tasks(std::move(next));
-    return true;
-  }
-
-  void on_worker_message(const std::string& id, const wire::message& m) {
-    using wire::command;
-    auto now = clock_type::now();
-    auto& b = m.body;
-    auto cmd = wire::command_of(m.cmd);
-    std::string err;
-    if (cmd == command::ready) {
-      wire::ready_body r;
-      if (!wire::decode(b, r, err)) {
-        // Not registered: a node that cannot say READY gets no task.
-        to_node(id, command::error, {{"reason", err}});
-        return;
-      }
-      if (!cfg.workers.count(r.worker)) {
-        to_node(id, command::disconnect,
-                {{"reason", "worker \"" + r.worker + "\" is not configured here"}});
-        return;
-      }
-      if (r.batch)
-        batching.insert(id);
-      else
-        batching.erase(id);
-      // A node whose worker parked before (it reconnects) takes nothing.
-      auto out = book.ready(id, r.node, r.worker, r.slots, r.running, now, r.parked);
-      auto& n = book.nodes().at(id);
-      spdlog::info("worker node {} ({}, {} slots) is ready{}{}", r.node, r.worker,
-                   r.slots,
-                   n.foreign.empty() ? ""
-                                     : ", still running " + std::to_string(n.foreign.size())
-                                         + " task(s) from before our restart",
-                   r.parked.empty() ? "" : ", but parked after " + r.parked);
-      publish("node.up", {{"node", r.node}, {"worker", r.worker}, {"slots", r.slots}});
-      send_tasks(std::move(out));
-      if (r.parked.empty() && links.worker_back)
-        links.worker_back(r.worker);
-      return;
-    }
-    bool known = book.seen(id, now);
-    if (!known) {
-      // We restarted, or declared it dead: it must introduce itself again.
-      if (cmd != command::disconnect)
-        to_node(id, command::disconnect, {{"reason", wire::send_ready_reason}});
-      return;
-    }
-    auto worker = book.nodes().at(id).worker;
-    switch (cmd) {
-      case command::heartbeat:
-        return;
-      case command::event: {
-        wire::event_body e;
-        if (!wire::decode(b, e, err))
-          break;
-        caf::anon_send(links.recorder, event_atom_v,
-                       task_event{{}, e.kind, e.task_id, worker, e.detail});
-        return;
-      }
-      case command::permit: {
-        wire::permit_body p;
-        if (!wire::decode(b, p, err))
-          break;
-        p.ask.worker = worker; // a node speaks for its own worker only
-        caf::anon_send(links.relay, permit_atom_v, id, p.id, std::move(p.ask));
-        return;
-      }
-      case command::settle: {
-        wire::settle_body st;
-        if (!wire::decode(b, st, err))
-          break;
-        permits[id].erase(st.permit.id);
-        caf::anon_send(links.limiter, settle_atom_v, st.permit,
-                       run_usage{st.requests, st.input_tokens, st.output_tokens});
-        return;
-      }
-      case command::cooldown: {
-        wire::cooldown_body c;
-        if (!wire::decode(b, c, err))
-          break;
-        spdlog::warn("a 429 on node {} ({}): {} waits {}", book.nodes().at(id).name,
-                     worker, c.model,
-                     c.wait_ms > 0 ? std::to_string(c.wait_ms) + " ms"
-                                   : "the default cooldown");
-        caf::anon_send(links.limiter, cooldown_atom_v, c.model, c.wait_ms);
-        return;
-      }
-      case command::drain: {
-        wire::reason_body r;
-        if (!wire::decode(b, r, err)) {
-          err = "DRAIN: " + err;
-          break;
-        }
-        auto& n = book.nodes().at(id);
-        spdlog::info("worker node {} ({}) is draining ({}): {} task(s) to finish",
-                     n.name, worker, r.reason, n.running.size());
-        publish("node.draining", {{"node", n.name},
-                                  {"worker", worker},
-                                  {"running", n.running.size()},
-                                  {"reason", r.reason}});
-        book.drain(id);
-        return;
-      }
-      case command::disconnect: {
-        // It leaves in any case; a reason of the wrong type is not kept.
-        wire::reason_body r;
-        wire::decode(b, r, err);
-        node_down(id, "disconnected (" + r.reason + ")");
-        return;
-      }
-      default:
-        err = "unknown command \"" + wire::printable(m.cmd) + "\"";
-        break;
-    }
-    spdlog::warn("worker node {}: {}", book.nodes().at(id).name, err);
-    to_node(id, command::error, {{"reason", err}});
+  /// Carries out what the worker desk decided: frames to nodes, events,
+  /// results to answer, messages for the limiter and the recorder.
+  void apply() {
+    auto fx = wdesk.take();
+    for (auto& m : fx.messages)
+      to_node(m.node, m.cmd, m.body);
+    for (auto& d : fx.deliveries)
+      deliver(d.ticket, std::move(d.r), std::move(d.text));
+    for (auto& e : fx.published_events)
+      zmqx::send_frames(events, {e.topic, e.body.dump()});
+    for (auto& e : fx.task_events)
+      caf::anon_send(links.recorder, event_atom_v,
+                     task_event{{}, e.kind, e.task_id, e.worker, e.detail});
+    for (auto& a : fx.permit_asks)
+      caf::anon_send(links.relay, permit_atom_v, a.node, a.id, std::move(a.ask));
+    for (auto& st : fx.settles)
+      caf::anon_send(links.limiter, settle_atom_v, st.permit,
+                     run_usage{st.requests, st.input_tokens, st.output_tokens});
+    for (auto& c : fx.cooldowns)
+      caf::anon_send(links.limiter, cooldown_atom_v, c.model, c.wait_ms);
+    if (links.worker_back)
+      for (auto& w : fx.workers_back)
+        links.worker_back(w);
   }
 
   // -- producer endpoint -----------------------------------------------------
@@ -597,7 +212,7 @@ struct broker::impl {
   void add_nodes(json& s) const {
     json nodes = json::array();
     std::map<std::string, int> per_worker;
-    for (auto& [id, n] : book.nodes()) {
+    for (auto& [id, n] : wdesk.book().nodes()) {
       json x = {{"node", n.name},
                 {"worker", n.worker},
                 {"slots", n.slots},
@@ -610,18 +225,18 @@ struct broker::impl {
     }
     for (auto& w : cfg.workers) {
       s["workers"][w]["nodes"] = per_worker[w];
-      s["workers"][w]["dispatch_queue"] = book.queued(w);
+      s["workers"][w]["dispatch_queue"] = wdesk.book().queued(w);
     }
     s["nodes"] = std::move(nodes);
   }
 
   void on_producer_message(const envelope& env, const wire::message& m) {
-    desk.on_message(env, m, clock_type::now(), [this](json& s) { add_nodes(s); });
+    pdesk.on_message(env, m, clock_type::now(), [this](json& s) { add_nodes(s); });
     send_answers();
   }
 
   void send_answers() {
-    for (auto& a : desk.take())
+    for (auto& a : pdesk.take())
       to_producer(a.to, a.cmd, a.body);
   }
 
@@ -650,7 +265,8 @@ struct broker::impl {
     if (frames.size() == 4 && frames[1] == wire::protocol_id
         && (frames[2] == wire::name(wire::command::result)
             || frames[2] == wire::name(wire::command::results))) {
-      on_results(id, frames[2], frames[3]);
+      wdesk.on_results(id, frames[2], frames[3], clock_type::now());
+      apply();
       return;
     }
     std::string err;
@@ -661,55 +277,28 @@ struct broker::impl {
       to_node(id, wire::command::error, {{"reason", err}});
       return;
     }
-    on_worker_message(id, *m);
+    wdesk.on_message(id, *m, clock_type::now());
+    apply();
   }
 
   void handle_note(broker_note& n) {
     if (auto* d = std::get_if<broker_note::dispatch>(&n.v)) {
       replies.emplace(d->ticket, std::move(d->reply));
-      if (stopping) {
-        deliver(d->ticket, stopped_result(d->t));
-        return;
-      }
-      if (!orphans.empty()) {
-        auto o = orphans.find(key(d->t.worker, d->t.task_id));
-        if (o != orphans.end()) {
-          spdlog::info("{}/{}: answered by its run from before our restart",
-                       d->t.worker, d->t.task_id);
-          if (!o->second.files.empty())
-            keep_files(d->t, o->second.files);
-          result r;
-          r.task_id = d->t.task_id;
-          r.worker = d->t.worker;
-          deliver(d->ticket, std::move(r), std::move(o->second.text));
-          orphans.erase(o);
-          return;
-        }
-      }
-      auto worker = d->t.worker;
-      send_tasks(book.submit(d->ticket, std::move(d->t), worker, std::move(d->wire)));
+      wdesk.submit(d->ticket, std::move(d->t), std::move(d->wire));
+      apply();
     } else if (std::holds_alternative<broker_note::stop>(n.v)) {
-      // What no node has yet goes back unrun; what runs finishes.
-      stopping = true;
-      book.pause();
-      answer_queued_stopped();
+      wdesk.stop();
+      apply();
     } else if (auto* g = std::get_if<broker_note::grant>(&n.v)) {
-      if (!book.nodes().count(g->node)) {
-        // The node died while its permit waited: give the room back.
-        caf::anon_send(links.limiter, settle_atom_v, g->permit,
-                       run_usage{0, 0, 0});
-        return;
-      }
-      permits[g->node][g->permit.id] = g->permit;
-      to_node(g->node, wire::command::grant,
-              wire::encode(wire::permit_body{g->id, g->permit}, "permit"));
+      wdesk.granted(g->node, g->id, g->permit);
+      apply();
     } else if (auto* e = std::get_if<broker_note::event>(&n.v)) {
       publish("task." + e->e.kind, {{"kind", e->e.kind},
                                     {"worker", e->e.worker},
                                     {"task_id", e->e.task_id},
                                     {"detail", e->e.detail}});
     } else if (auto* w = std::get_if<broker_note::written>(&n.v)) {
-      desk.result_written(w->r, clock_type::now());
+      pdesk.result_written(w->r, clock_type::now());
       send_answers();
     }
   }
@@ -731,7 +320,7 @@ struct broker::impl {
       // the loop spin until it passes.
       // Work left from the last pass (tasks a dead node's requeue freed,
       // answers, actors to run) must not wait for the next heartbeat.
-      bool more = unit->pending() || !outgoing.empty() || !delivered.empty();
+      bool more = unit->pending() || wdesk.has_tasks() || !delivered.empty();
       auto wait = more ? std::chrono::milliseconds(0)
                        : std::chrono::ceil<std::chrono::milliseconds>(
                            next_beat - clock_type::now());
@@ -789,18 +378,15 @@ struct broker::impl {
       flush_acks();
       auto now = clock_type::now();
       if (now >= next_beat) {
-        for (auto& [id, n] : book.nodes())
-          to_node(id, wire::command::heartbeat, json::object());
-        for (auto& id : book.silent_since(now, timeout))
-          node_down(id, "no heartbeat for " + std::to_string(timeout.count())
-                          + " ms");
+        wdesk.beat(now, timeout);
+        apply();
         next_beat = now + cfg.heartbeat;
       }
     }
     flush_tasks();
     flush_delivered();
-    for (auto& [id, n] : book.nodes())
-      to_node(id, wire::command::disconnect, {{"reason", "orchestrator shutting down"}});
+    wdesk.goodbye();
+    apply();
     unit->release();
   }
 };
