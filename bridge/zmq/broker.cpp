@@ -184,7 +184,7 @@ struct broker::impl {
   /// Carries out what the worker desk decided: frames to nodes, events,
   /// results to answer, messages for the limiter and the recorder.
   void apply() {
-    auto fx = wdesk.take();
+    auto& fx = wdesk.pending();
     for (auto& m : fx.messages)
       to_node(m.node, m.cmd, m.body);
     for (auto& d : fx.deliveries)
@@ -204,6 +204,7 @@ struct broker::impl {
     if (links.worker_back)
       for (auto& w : fx.workers_back)
         links.worker_back(w);
+    wdesk.clear();
   }
 
   // -- producer endpoint -----------------------------------------------------

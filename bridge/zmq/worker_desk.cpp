@@ -31,6 +31,7 @@ struct worker_desk::state {
   std::map<std::string, std::vector<std::string>> acks; // node -> tickets
   bool stopping = false; // no task goes out to a node any more
   std::vector<dispatcher::send_task> outgoing; // until take_tasks()
+  std::vector<outgoing_task> sending;          // what take_tasks() gave
   std::set<std::string> batching; // nodes that take TASKS (READY "batch")
   /// Results of work from before our restart whose task we have not
   /// recovered yet (worker/task_id): the text, and the files it hands on.
@@ -515,10 +516,10 @@ void worker_desk::goodbye() {
     s_->say(id, wire::command::disconnect, {{"reason", "orchestrator shutting down"}});
 }
 
-std::vector<worker_desk::outgoing_task> worker_desk::take_tasks() {
+std::vector<worker_desk::outgoing_task>& worker_desk::take_tasks() {
   auto& st = *s_;
-  std::vector<outgoing_task> xs;
-  xs.reserve(st.outgoing.size());
+  auto& xs = st.sending;
+  xs.clear();
   for (auto& s : st.outgoing) {
     // A node that left in this pass took its tickets back into the
     // dispatcher's queue (drop()); nothing is lost by skipping it.
@@ -542,6 +543,22 @@ bool worker_desk::has_tasks() const {
 
 std::map<std::string, std::vector<std::string>> worker_desk::take_acks() {
   return std::exchange(s_->acks, {});
+}
+
+worker_desk::effects& worker_desk::pending() {
+  return s_->out;
+}
+
+void worker_desk::clear() {
+  auto& o = s_->out;
+  o.messages.clear();
+  o.deliveries.clear();
+  o.published_events.clear();
+  o.task_events.clear();
+  o.permit_asks.clear();
+  o.settles.clear();
+  o.cooldowns.clear();
+  o.workers_back.clear();
 }
 
 worker_desk::effects worker_desk::take() {

@@ -110,10 +110,16 @@ public:
     std::string entry;
     bool batching;
   };
-  std::vector<outgoing_task> take_tasks();
+  /// Valid until the next call (the buffers keep their capacity: at
+  /// thousands of results a second, growing them again each pass shows).
+  std::vector<outgoing_task>& take_tasks();
   bool has_tasks() const;
   /// The ACKs owed, per node: the tickets of the results since the last.
   std::map<std::string, std::vector<std::string>> take_acks();
+  /// What is to be done so far; clear() once it is done.
+  effects& pending();
+  void clear();
+  /// pending(), moved out and cleared (for tests).
   effects take();
 
   const dispatcher& book() const;
