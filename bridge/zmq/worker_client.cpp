@@ -14,7 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
-#include "actors/worker.hpp"
+#include "actors/messages.hpp"
 #include "bridge/zmq/detail/callback_actor.hpp"
 #include "bridge/zmq/detail/inline_unit.hpp"
 #include "bridge/zmq/wire.hpp"
