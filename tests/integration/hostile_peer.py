@@ -136,4 +136,68 @@ nodes = status[1].get("nodes", [])
 print(f"status after bad bodies\t{status[0]}\t{[n['node'] for n in nodes]}\t"
       f"{[n['draining'] for n in nodes]}")
 node.send_multipart(msg("DISCONNECT", {"reason": "done"}))
+
+# Every field of every body PROTOCOL.md names, given each JSON type in
+# turn: whatever the answer, the orchestrator must answer the next
+# HEARTBEAT. (A registered node's socket for the worker endpoint.)
+ODD = [None, True, -1, 2**64, 1.5e308, "", "x" * 300, [], [1, [2]], {}, {"a": {"b": 1}}]
+BODIES = {
+    "producer": {
+        # Refused in any case (no worker "nobody"), so nothing is written.
+        "SUBMIT": {"task": dict(task, worker="nobody"), "wait": True},
+        "RESULT": {"worker": "marie", "task_id": "p1"},
+        "CANCEL": {"worker": "marie", "task_id": "p1"},
+        "STATUS": {},
+    },
+    "worker": {
+        "EVENT": {"kind": "running", "task_id": "t1", "detail": ""},
+        "PERMIT": {"id": "7", "ask": {"model": "m", "prio": "high", "requests": 1,
+                                      "input_tokens": 1, "output_tokens": 1}},
+        "SETTLE": {"permit": {"id": "7"}, "used": {"requests": 1, "input_tokens": 1,
+                                                  "output_tokens": 1}},
+        "COOLDOWN": {"model": "m", "wait_ms": 10},
+        "RESULT": {"ticket": "1", "result": {"task_id": "t1", "status": "complete"}},
+        "RESULTS": {"results": [{"ticket": "1", "result": {"task_id": "t1"}}]},
+        "DRAIN": {"reason": "r"},
+        "READY": {"worker": "anga", "slots": 1, "node": "matrix", "running": [], "batch": True},
+    },
+}
+probes = 0
+# The fields of a task, and of a workflow's task, inside SUBMIT.
+inner = dict(task, worker="nobody", context={}, dependencies=[], priority="high",
+             timeout_s=5, budget_usd=1, model="m")
+for field in inner:
+    for odd in ODD:
+        t = dict(inner, **{field: odd})
+        for body in ({"task": t}, {"workflow": {"name": "w", "tasks": [t]}},
+                     {"workflow": {"name": odd, "tasks": odd, "budget_usd": odd}}):
+            answer_of(producers, msg("SUBMIT", body))
+            probes += 1
+            if not alive(producers):
+                print(f"FAILED: no HEARTBEAT after SUBMIT {field}={odd!r}", file=sys.stderr)
+                sys.exit(1)
+matrix_node = dealer(workers)
+matrix_node.send_multipart(msg("READY", {"worker": "anga", "slots": 1, "node": "matrix"}))
+for side, bodies in BODIES.items():
+    for cmd, body in bodies.items():
+        for field in list(body) or [None]:
+            for odd in ODD:
+                b = dict(body)
+                if field is not None:
+                    b[field] = odd
+                if side == "producer":
+                    answer_of(producers, msg(cmd, b))
+                else:
+                    matrix_node.send_multipart(msg(cmd, b))
+                    if cmd == "READY":  # registered again, as it was
+                        matrix_node.send_multipart(
+                            msg("READY", {"worker": "anga", "slots": 1, "node": "matrix"}))
+                probes += 1
+                if not alive(producers):
+                    print(f"FAILED: no HEARTBEAT after {side} {cmd} {field}={odd!r}",
+                          file=sys.stderr)
+                    failed += 1
+                    sys.exit(1)
+matrix_node.send_multipart(msg("DISCONNECT", {"reason": "done"}))
+print(f"matrix\t{probes} probes\tanswered after each")
 sys.exit(1 if failed else 0)

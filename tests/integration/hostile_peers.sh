@@ -70,6 +70,8 @@ for p in "EVENT kind a number" "COOLDOWN wait_ms a string" "SETTLE used a string
 done
 check "... and changes nothing: the node is still there, not draining" \
   has $'status after bad bodies\tSTATUS\t[\'hostile\']\t[False]'
+check "a field of every type in every body: the orchestrator answered after each" \
+  grep -q $'^matrix\t[0-9]* probes\tanswered after each' "$root/probes.txt"
 check "no task file was written by any of it" \
   bash -c "[ -z \"\$(find '$root/tasks' -name '*.json' 2>/dev/null)\" ]"
 
