@@ -198,6 +198,19 @@ for side, bodies in BODIES.items():
                           file=sys.stderr)
                     failed += 1
                     sys.exit(1)
+# A node's messages are handled in order: once this is answered, all of
+# the above were, and the orchestrator must still answer.
+matrix_node.send_multipart(msg("NOPE", {}))
+while True:
+    got = recv(matrix_node, skip=())
+    if got is None:
+        print("FAILED: the worker matrix's last message was not answered", file=sys.stderr)
+        sys.exit(1)
+    if got == ("ERROR", {"reason": 'unknown command "NOPE"'}):
+        break
 matrix_node.send_multipart(msg("DISCONNECT", {"reason": "done"}))
+if not alive(producers):
+    print("FAILED: no HEARTBEAT after the worker matrix", file=sys.stderr)
+    sys.exit(1)
 print(f"matrix\t{probes} probes\tanswered after each")
 sys.exit(1 if failed else 0)
