@@ -48,7 +48,8 @@ command add_orchestrator(CLI::App& app) {
     "orchestrator",
     "run the orchestrator node: the file drop, the rate limiter and the "
     "ZeroMQ broker for worker nodes and producers (docs/PROTOCOL.md)");
-  add_common_options(cmd, opts->role.common);
+  // Its workers run on the worker nodes, each with its own executor.
+  add_common_options(cmd, opts->role.common, false);
   cmd->add_option("--workers", opts->workers_ep, "endpoint for worker nodes")
     ->capture_default_str();
   cmd->add_option("--producers", opts->producers_ep,

@@ -17,7 +17,7 @@ namespace troupe::node {
 
 namespace fs = std::filesystem;
 
-void add_common_options(CLI::App* cmd, common_options& opts) {
+void add_common_options(CLI::App* cmd, common_options& opts, bool runs_agents) {
   cmd->add_option("--root", opts.root,
                   "folder holding tasks/, results/, workspaces/, auth-homes/, "
                   "runs/")
@@ -25,12 +25,14 @@ void add_common_options(CLI::App* cmd, common_options& opts) {
   cmd->add_option("--config", opts.config_path,
                   "config file (default: <root>/config/troupe.json, else "
                   "./config/troupe.json)");
-  cmd->add_option("--executor", opts.executor,
-                  "run every worker with this executor instead of its own")
-    ->check(CLI::IsMember({"claude", "command", "sim"}));
-  cmd->add_option("--sim-latency-ms", opts.sim_latency_ms,
-                  "latency of the simulator per task")
-    ->check(CLI::Range(0, 3600000));
+  if (runs_agents) {
+    cmd->add_option("--executor", opts.executor,
+                    "run every worker with this executor instead of its own")
+      ->check(CLI::IsMember({"claude", "command", "sim"}));
+    cmd->add_option("--sim-latency-ms", opts.sim_latency_ms,
+                    "latency of the simulator per task")
+      ->check(CLI::Range(0, 3600000));
+  }
   cmd->add_option("--cpus", opts.cpus,
                   "run troupe's own threads on these CPUs only, e.g. 0 or 2-3 "
                   "(the agents it starts are not confined): shorter hand-offs "

@@ -24,7 +24,10 @@ struct common_options {
   std::string cpus;        // empty: wherever the kernel puts them
 };
 
-void add_common_options(CLI::App* cmd, common_options& opts);
+/// `runs_agents`: the command runs workers itself, so --executor and
+/// --sim-latency-ms mean something (not for the orchestrator, whose workers
+/// are the nodes).
+void add_common_options(CLI::App* cmd, common_options& opts, bool runs_agents = true);
 
 /// --cpus: pins this process's threads (call it before any thread starts);
 /// prints the reason to stderr and returns false if it cannot.
