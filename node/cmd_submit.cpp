@@ -49,13 +49,34 @@ int submit_cmd(const submit_options& opts) {
                  link.reached() ? "" : "; nothing was submitted");
     return exit_failed;
   }
+  auto& body = first->body;
   if (first->cmd == wire::name(wire::command::error)) {
-    std::fprintf(stderr, "error: %s\n", first->body.value("reason", "").c_str());
-    if (auto p = first->body.find("problems"); p != first->body.end())
+    auto reason = body.value("reason", "");
+    auto p = body.find("problems");
+    bool listed = p != body.end() && p->is_array() && !p->empty();
+    // The reason repeats the problems after its first ": "; one per line
+    // reads better.
+    if (listed)
+      reason = reason.substr(0, reason.find(": "));
+    std::fprintf(stderr, "error: %s\n", reason.c_str());
+    if (listed)
       for (auto& x : *p)
-        std::fprintf(stderr, "  - %s\n", x.get<std::string>().c_str());
+        if (x.is_string())
+          std::fprintf(stderr, "  - %s\n", x.get_ref<const std::string&>().c_str());
     return exit_usage;
   }
+  // Nothing runs until a node of the worker connects: say so, not silence.
+  auto idle = [](const std::string& w) {
+    std::fprintf(stderr, "note: no worker node of %s is connected; its tasks wait in tasks/%s/ "
+                         "until one is\n",
+                 w.c_str(), w.c_str());
+  };
+  if (auto n = body.find("nodes"); n != body.end() && n->is_number() && *n == 0)
+    idle(body.value("worker", ""));
+  if (auto u = body.find("unserved"); u != body.end() && u->is_array())
+    for (auto& w : *u)
+      if (w.is_string())
+        idle(w.get<std::string>());
   if (!opts.wait) {
     print(first->body);
     return exit_ok;

@@ -70,7 +70,8 @@ producer_desk::task_file(const task& t, bool& existing, std::string& err) {
   return std::make_pair(q_.tasks_dir(t.worker) + "/" + name, std::move(body));
 }
 
-void producer_desk::submit_task(const envelope& from, const json& tj, bool wait) {
+void producer_desk::submit_task(const envelope& from, const json& tj, bool wait,
+                                const nodes_view& nodes) {
   problems ps;
   auto t = task_from_json(tj, ps);
   if (t && !cfg_.workers.count(t->worker))
@@ -90,8 +91,11 @@ void producer_desk::submit_task(const envelope& from, const json& tj, bool wait)
     say(from, wire::command::error, {{"reason", err}});
     return;
   }
-  say(from, wire::command::accepted,
-      {{"task_id", t->task_id}, {"worker", t->worker}, {"existing", existing}});
+  json ok = {{"task_id", t->task_id}, {"worker", t->worker}, {"existing", existing}};
+  // 0 tells a producer that waits why nothing happens yet.
+  if (nodes.serving)
+    ok["nodes"] = nodes.serving(t->worker);
+  say(from, wire::command::accepted, std::move(ok));
   if (!wait)
     return;
   if (existing)
@@ -102,7 +106,7 @@ void producer_desk::submit_task(const envelope& from, const json& tj, bool wait)
 }
 
 void producer_desk::submit_workflow(const envelope& from, const json& wj, bool wait,
-                                    time_point now) {
+                                    time_point now, const nodes_view& nodes) {
   problems ps;
   auto wf = workflow_from_json(wj, ps);
   if (wf)
@@ -140,7 +144,16 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   if (wait)
     run.reply_to = from;
   run.wf = std::move(*wf);
-  say(from, wire::command::accepted, {{"run_id", run.run_id}, {"tasks", ids}});
+  json ok = {{"run_id", run.run_id}, {"tasks", ids}};
+  if (nodes.serving) {
+    // The workers of this workflow that no node serves now: its tasks wait.
+    std::set<std::string> unserved;
+    for (auto& t : run.wf.tasks)
+      if (nodes.serving(t.worker) == 0)
+        unserved.insert(t.worker);
+    ok["unserved"] = unserved;
+  }
+  say(from, wire::command::accepted, std::move(ok));
   auto id = run.run_id;
   runs_.emplace(id, std::move(run));
   maybe_finish_run(id, now);
@@ -221,7 +234,7 @@ void producer_desk::cancel(const envelope& from, const wire::task_ref& ref,
 
 void producer_desk::on_message(const envelope& from, const wire::message& m,
                                time_point now,
-                               const std::function<void(json&)>& add_nodes) {
+                               const nodes_view& nodes) {
   using wire::command;
   std::string err;
   switch (wire::command_of(m.cmd)) {
@@ -230,16 +243,16 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
       if (!wire::decode(m.body, sb, err))
         break;
       if (sb.task)
-        submit_task(from, *sb.task, sb.wait);
+        submit_task(from, *sb.task, sb.wait, nodes);
       else
-        submit_workflow(from, *sb.workflow, sb.wait, now);
+        submit_workflow(from, *sb.workflow, sb.wait, now, nodes);
       return;
     }
     case command::status: {
       auto s = queue_status(cfg_.root, cfg_.workers);
       s.erase("root"); // the orchestrator's own paths are not a producer's business
-      if (add_nodes)
-        add_nodes(s);
+      if (nodes.add_to_status)
+        nodes.add_to_status(s);
       say(from, command::status, std::move(s));
       return;
     }

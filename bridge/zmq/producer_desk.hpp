@@ -44,10 +44,18 @@ public:
 
   explicit producer_desk(settings s);
 
-  /// One message from a producer. `add_nodes` adds what the worker nodes
-  /// say to a STATUS (the desk knows only the folders).
+  /// What the desk asks of the worker nodes' side (it knows only the
+  /// folders). Either may be empty.
+  struct nodes_view {
+    /// Adds the nodes to a STATUS.
+    std::function<void(json& status)> add_to_status;
+    /// How many connected nodes take tasks of `worker` now.
+    std::function<size_t(const std::string& worker)> serving;
+  };
+
+  /// One message from a producer.
   void on_message(const envelope& from, const wire::message& m, time_point now,
-                  const std::function<void(json& status)>& add_nodes);
+                  const nodes_view& nodes);
 
   /// A result was written into results/ (by the file drop).
   void result_written(const result& r, time_point now);
@@ -74,8 +82,9 @@ private:
   void refuse(const envelope& to, const std::string& what, const problems& ps);
   std::optional<std::pair<std::string, std::string>>
   task_file(const task& t, bool& existing, std::string& err);
-  void submit_task(const envelope& from, const json& tj, bool wait);
-  void submit_workflow(const envelope& from, const json& wj, bool wait, time_point now);
+  void submit_task(const envelope& from, const json& tj, bool wait, const nodes_view& nodes);
+  void submit_workflow(const envelope& from, const json& wj, bool wait, time_point now,
+                       const nodes_view& nodes);
   void maybe_finish_run(const std::string& run_id, time_point now);
   void cancel(const envelope& from, const wire::task_ref& ref, time_point now);
 

@@ -75,6 +75,14 @@ check "a field of every type in every body: the orchestrator answered after each
 check "no task file was written by any of it" \
   bash -c "[ -z \"\$(find '$root/tasks' -name '*.json' 2>/dev/null)\" ]"
 
+# --- a task for a worker no node serves: accepted, and the producer told ---
+printf '{"task_id": "idle-1", "worker": "marie", "description": "waits"}' >"$root/idle-1.json"
+"$CAF_NODE" submit "$root/idle-1.json" --connect "$P_EP" >"$root/idle-1.out" 2>"$root/idle-1.err"
+check "a task no node can run yet is accepted, with nodes: 0" \
+  json_is "$root/idle-1.out" 'j["task_id"] == "idle-1" and j["nodes"] == 0'
+check "... and submit says why nothing happens yet" \
+  grep -q "note: no worker node of marie is connected; its tasks wait in tasks/marie/" "$root/idle-1.err"
+
 # --- a RESULT for another task id fails the attempt, it does not hold it ----
 "$PY" "$SRC/tests/integration/mismatched_node.py" "$W_EP" fabien >"$root/mismatched.log" 2>&1 &
 PIDS+=("$!")

@@ -39,8 +39,9 @@ protected:
   std::vector<producer_desk::answer> say(const producer_desk::envelope& from,
                                          const std::string& cmd, json body,
                                          producer_desk::time_point now = t0) {
-    desk->on_message(from, wire::message{cmd, std::move(body)}, now,
-                     [](json& s) { s["nodes"] = json::array(); });
+    producer_desk::nodes_view nodes{[](json& s) { s["nodes"] = json::array(); },
+                                    [](const std::string& w) { return w == "marie" ? 2u : 0u; }};
+    desk->on_message(from, wire::message{cmd, std::move(body)}, now, nodes);
     return desk->take();
   }
 
@@ -75,7 +76,8 @@ TEST_F(producer_desk_test, a_task_is_written_compact_and_a_waiting_producer_told
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].to, alice);
   EXPECT_EQ(out[0].cmd, command::accepted);
-  EXPECT_EQ(out[0].body, (json{{"task_id", "t1"}, {"worker", "marie"}, {"existing", false}}));
+  EXPECT_EQ(out[0].body, (json{{"task_id", "t1"}, {"worker", "marie"}, {"existing", false},
+                               {"nodes", 2}}));
   std::ifstream in{root / "tasks/marie/t1.json"};
   std::string text{std::istreambuf_iterator<char>(in), {}};
   EXPECT_EQ(text.find('\n'), text.size() - 1) << "one line: compact";
@@ -135,6 +137,7 @@ TEST_F(producer_desk_test, a_workflow_reports_once_every_task_has_a_result) {
   auto run_id = out[0].body["run_id"].get<std::string>();
   EXPECT_EQ(run_id.rfind("wire-", 0), 0u);
   EXPECT_EQ(out[0].body["tasks"], (json{"w1", "w2"}));
+  EXPECT_EQ(out[0].body["unserved"], (json{"anga"})); // no node of anga: its task waits
   EXPECT_EQ(desk->open_runs(), 1u);
   finish("marie", "w1", status::complete, t0 + 1s);
   EXPECT_TRUE(desk->take().empty());
