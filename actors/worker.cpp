@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "caf/all.hpp"
+#include "core/clock.hpp"
 
 namespace troupe {
 
@@ -220,7 +221,12 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
       pump(self);
       return rp;
     },
-    [=](done_atom, uint64_t id, result& r) { finish(self, id, std::move(r)); },
+    [=](done_atom, uint64_t id, result& r) {
+      // The simulator's result, once its latency has passed: it completes
+      // now, not when it was computed.
+      r.completed_at = rfc3339_now();
+      finish(self, id, std::move(r));
+    },
     [=](stop_atom) {
       self->state.stopping = true;
       answer_queued(self, stopped_result);

@@ -127,6 +127,13 @@ check "... naming it" json_is "$root/results/marie/lonely.json" \
   'j["status"] == "failed" and j["error"]["kind"] == "dependency_failed" and "no task nowhere" in j["error"]["message"]'
 check "a dependency that runs longer than the wait is waited for" $AWAIT --timeout 20 "$root/results/fabien/after-slow.json"
 check "... and its dependent completes" json_is "$root/results/fabien/after-slow.json" 'j["status"] == "complete"'
+# A simulated run completes when its 1.5 s have passed, not when it began:
+# its completed_at is close to when its result file was written.
+check "a simulated result's completed_at is when it completed" "$PY" -c '
+import datetime, json, os, sys
+p = sys.argv[1]
+done = datetime.datetime.fromisoformat(json.load(open(p))["completed_at"].replace("Z", "+00:00"))
+sys.exit(0 if abs(os.path.getmtime(p) - done.timestamp()) < 1.0 else 1)' "$root/results/anga/slow.json"
 stop_serve
 
 # --- 1,000 tasks from 3 concurrent direct writers: none lost -----------------
