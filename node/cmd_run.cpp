@@ -74,15 +74,17 @@ int run(const run_options& opts) {
   if (!pin_cpus(opts.common))
     return exit_usage;
   stop_signals blocked; // before any thread: only the watch below takes them
+  // The target first: a typo in its name is the likelier mistake, and the
+  // config's error would hide it.
+  bool is_file = fs::exists(opts.target) && !fs::is_directory(opts.target);
+  if (!is_file && (looks_like_a_file(opts.target) || fs::is_directory(opts.target))) {
+    std::fprintf(stderr, "error: %s is not a workflow file%s\n", opts.target.c_str(),
+                 fs::exists(opts.target) ? "" : " (no such file)");
+    return exit_usage;
+  }
   auto cfg = load_effective_config(opts.common);
   if (!cfg)
     return exit_usage;
-  bool is_file = fs::exists(opts.target) && !fs::is_directory(opts.target);
-  if (!is_file && (looks_like_a_file(opts.target) || fs::is_directory(opts.target))) {
-    std::fprintf(stderr, "error: %s is not a workflow file\n",
-                 opts.target.c_str());
-    return exit_usage;
-  }
   bool is_request = !is_file;
   if (is_request && opts.target.find_first_not_of(" \t\r\n") == std::string::npos) {
     std::fprintf(stderr, "error: the request is empty\n");

@@ -24,6 +24,8 @@ expect 2 "target is required" -- "$CAF_NODE" run
 expect 2 "--connect is required" -- "$CAF_NODE" worker marie
 expect 2 "worker \"ghost\" is not in" -- "$CAF_NODE" worker ghost --connect tcp://127.0.0.1:1 --config "$SRC/config/troupe.json"
 expect 2 "--curve-secret and --allow go together" -- "$CAF_NODE" orchestrator --root "$WORK/o1" --config "$SRC/config/troupe.json" --curve-secret x
+# Outside a checkout, no config is found either: the missing file is named first.
+expect 2 "missing.json is not a workflow file (no such file)" -- bash -c "cd '$WORK' && '$CAF_NODE' run missing.json"
 expect 2 "--executor" -- "$CAF_NODE" orchestrator --root "$WORK/o4" --config "$SRC/config/troupe.json" --executor sim
 expect 2 "cannot bind the workers endpoint tcp://nonsense" -- "$CAF_NODE" orchestrator --root "$WORK/o2" --config "$SRC/config/troupe.json" --workers tcp://nonsense
 expect 2 'CPU list "0,x": "x" is not a CPU number' -- "$CAF_NODE" serve --cpus 0,x --root "$WORK/o3" --config "$SRC/config/troupe.json"
