@@ -5,6 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "bridge/zmq/protocol.hpp"
+
 namespace CLI {
 class App;
 }
@@ -17,8 +19,8 @@ struct curve_client;
 namespace troupe::node {
 
 struct liveness_options {
-  int heartbeat_ms = 1000;
-  int liveness = 3;
+  int heartbeat_ms = static_cast<int>(wire::default_heartbeat.count());
+  int liveness = wire::default_liveness;
 };
 
 void add_liveness_options(CLI::App* cmd, liveness_options& opts);

@@ -231,17 +231,9 @@ struct broker::impl {
     s["nodes"] = std::move(nodes);
   }
 
-  /// Nodes that take tasks of `worker` now (not draining, not parked).
-  size_t serving(const std::string& worker) const {
-    size_t n = 0;
-    for (auto& [id, node] : wdesk.book().nodes())
-      n += node.worker == worker && !node.draining ? 1 : 0;
-    return n;
-  }
-
   const producer_desk::nodes_view nodes_view{
     [this](json& s) { add_nodes(s); },
-    [this](const std::string& w) { return serving(w); }};
+    [this](const std::string& w) { return wdesk.book().serving(w); }};
 
   void on_producer_message(const envelope& env, const wire::message& m) {
     pdesk.on_message(env, m, clock_type::now(), nodes_view);

@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "actors/messages.hpp"
+#include "bridge/zmq/protocol.hpp"
 #include "core/workflow_check.hpp"
 
 namespace troupe {
@@ -34,8 +35,8 @@ struct broker_settings {
   size_t max_task_bytes = 1u << 20;
   /// Files kept per result and handed on per dependent (PROTOCOL.md §10).
   size_t handoff_max_bytes = 1u << 20;
-  std::chrono::milliseconds heartbeat{1000};
-  int liveness = 3;
+  std::chrono::milliseconds heartbeat = wire::default_heartbeat;
+  int liveness = wire::default_liveness;
   std::shared_ptr<const zmqx::curve_server> curve; // null: no encryption
 };
 

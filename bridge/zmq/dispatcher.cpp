@@ -221,4 +221,10 @@ size_t dispatcher::queued(const std::string& worker) const {
   return i == queues_.end() ? 0 : i->second.size();
 }
 
+size_t dispatcher::serving(const std::string& worker) const {
+  return static_cast<size_t>(std::count_if(nodes_.begin(), nodes_.end(), [&](auto& x) {
+    return x.second.worker == worker && !x.second.draining;
+  }));
+}
+
 } // namespace troupe

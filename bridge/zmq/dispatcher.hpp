@@ -124,6 +124,8 @@ public:
 
   const std::map<std::string, node_info>& nodes() const { return nodes_; }
   size_t queued(const std::string& worker) const;
+  /// Nodes of `worker` that take tasks now (not draining, not parked).
+  size_t serving(const std::string& worker) const;
   size_t outstanding() const { return jobs_.size(); }
   /// The task of an open ticket (queued or running), or null.
   const task* task_of(uint64_t ticket) const {

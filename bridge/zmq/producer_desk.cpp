@@ -256,11 +256,16 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
       say(from, command::status, std::move(s));
       return;
     }
-    case command::result: {
+    case command::result:
+    case command::cancel: {
       wire::task_ref ref;
       if (!wire::decode(m.body, ref, err)) {
-        err = "RESULT: " + err;
+        err = m.cmd + ": " + err;
         break;
+      }
+      if (wire::command_of(m.cmd) == command::cancel) {
+        cancel(from, ref, now);
+        return;
       }
       auto r = cfg_.workers.count(ref.worker) ? q_.find_result(ref.task_id, ref.worker)
                                               : std::nullopt;
@@ -269,15 +274,6 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
       else
         say(from, command::error,
             {{"reason", "no result for " + ref.worker + "/" + ref.task_id}});
-      return;
-    }
-    case command::cancel: {
-      wire::task_ref ref;
-      if (!wire::decode(m.body, ref, err)) {
-        err = "CANCEL: " + err;
-        break;
-      }
-      cancel(from, ref, now);
       return;
     }
     case command::heartbeat:

@@ -1,14 +1,23 @@
 #include "bridge/zmq/wire.hpp"
 
-
 namespace troupe::wire {
 
+namespace {
+
+/// Compact; bytes that are not UTF-8 (a peer's, quoted back) are replaced,
+/// never thrown on.
+std::string dump_body(const json& body) {
+  return body.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+} // namespace
+
 std::vector<std::string> encode(const message& m) {
-  return {protocol_id, m.cmd, m.body.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {protocol_id, m.cmd, dump_body(m.body)};
 }
 
 std::vector<std::string> encode(command c, const json& body) {
-  return {protocol_id, name(c), body.dump(-1, ' ', false, json::error_handler_t::replace)};
+  return {protocol_id, name(c), dump_body(body)};
 }
 
 std::string ticketed_entry(uint64_t ticket, std::string_view key,

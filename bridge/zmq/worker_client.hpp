@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "actors/messages.hpp"
+#include "bridge/zmq/protocol.hpp"
 #include "bridge/zmq/remote_limiter.hpp"
 
 namespace troupe {
@@ -31,8 +32,8 @@ struct worker_client_settings {
   /// inputs written into it (PROTOCOL.md §10), up to handoff_max_bytes.
   std::string root;
   size_t handoff_max_bytes = 1u << 20;
-  std::chrono::milliseconds heartbeat{1000};
-  int liveness = 3;
+  std::chrono::milliseconds heartbeat = wire::default_heartbeat;
+  int liveness = wire::default_liveness;
   std::shared_ptr<const zmqx::curve_client> curve;
   /// Called on the client's thread each time the orchestrator first answers
   /// after a (re)connection.

@@ -499,10 +499,6 @@ void worker_desk::stop() {
   s_->answer_queued_stopped();
 }
 
-bool worker_desk::stopping() const {
-  return s_->stopping;
-}
-
 void worker_desk::beat(time_point now, std::chrono::milliseconds timeout) {
   auto& st = *s_;
   for (auto& [id, n] : st.book.nodes())

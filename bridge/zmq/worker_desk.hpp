@@ -95,7 +95,6 @@ public:
   void granted(const std::string& node, uint64_t id, const permit_ask& p);
   /// We stop: nothing new goes out, what is queued is answered unrun.
   void stop();
-  bool stopping() const;
   /// A heartbeat interval passed: HEARTBEAT to every node, and the nodes
   /// silent for longer than `timeout` are declared dead.
   void beat(time_point now, std::chrono::milliseconds timeout);

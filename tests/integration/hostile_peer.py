@@ -75,13 +75,22 @@ producer_probes = [
      msg("SUBMIT", {"task": {"task_id": "p3", "worker": "marie", "description": 5}})),
 ]
 failed = 0
-for name, frames in producer_probes:
-    got = answer_of(producers, frames)
-    ok = got is not None and got[0] == "ERROR" and isinstance(got[1].get("reason"), str)
-    print(f"producer {name}\t{got[0] if got else '-'}\t{got[1].get('reason') if got else ''}")
-    if not ok or not alive(producers):
-        print(f"FAILED after producer probe {name!r}", file=sys.stderr)
-        failed += 1
+
+
+def expect_errors(label, endpoint, probes, sock=None):
+    """Each probe must be answered ERROR with a reason, and the orchestrator
+    must answer a HEARTBEAT after it; one line per probe."""
+    global failed
+    for name, frames in probes:
+        got = answer_of(endpoint, frames, sock)
+        ok = got is not None and got[0] == "ERROR" and isinstance(got[1].get("reason"), str)
+        print(f"{label} {name}\t{got[0] if got else '-'}\t{got[1].get('reason') if got else ''}")
+        if not ok or not alive(producers):
+            print(f"FAILED after {label} probe {name!r}", file=sys.stderr)
+            failed += 1
+
+
+expect_errors("producer", producers, producer_probes)
 
 # The worker endpoint: READY refused (the node is not registered) ...
 ready_probes = [
@@ -100,13 +109,7 @@ frames_probes = [
 ]
 for name, body in ready_probes:
     frames_probes.append((name, msg("READY", body)))
-for name, frames in frames_probes:
-    got = answer_of(workers, frames)
-    ok = got is not None and got[0] == "ERROR"
-    print(f"worker {name}\t{got[0] if got else '-'}\t{got[1].get('reason') if got else ''}")
-    if not ok or not alive(producers):
-        print(f"FAILED after worker probe {name!r}", file=sys.stderr)
-        failed += 1
+expect_errors("worker", workers, frames_probes)
 status = answer_of(producers, msg("STATUS", {}))
 print(f"status after refused READYs\t{status[0]}\t{len(status[1].get('nodes', []))} nodes"
       f"\t{'root' in status[1]}")
@@ -124,13 +127,7 @@ registered_probes = [
     ("RESULT nested 100,000 deep", msg("RESULT", b'{"ticket": "1", "result": ' + deep_obj + b"}")),
     ("RESULTS of 100,000 arrays", msg("RESULTS", b'{"results": ' + nested(100_000) + b"}")),
 ]
-for name, frames in registered_probes:
-    got = answer_of(workers, frames, node)
-    ok = got is not None and got[0] == "ERROR"
-    print(f"node {name}\t{got[0] if got else '-'}\t{got[1].get('reason') if got else ''}")
-    if not ok or not alive(producers):
-        print(f"FAILED after node probe {name!r}", file=sys.stderr)
-        failed += 1
+expect_errors("node", workers, registered_probes, node)
 status = answer_of(producers, msg("STATUS", {}))
 nodes = status[1].get("nodes", [])
 print(f"status after bad bodies\t{status[0]}\t{[n['node'] for n in nodes]}\t"
