@@ -48,31 +48,51 @@ void submit(self_ptr self, file_drop_state::entry e) {
   self->send(st.orch, run_atom_v, std::move(wf));
 }
 
-void wake(self_ptr self, const std::string& task_id);
+void settle(self_ptr self, const std::string& id, const result& r);
 
 /// Ends a task file we hold without running it: `r` is its result.
-void fail_unrun(self_ptr self, const file_drop_state::entry& e, const result& r) {
+/// Whether it was written.
+bool end_unrun(self_ptr self, const file_drop_state::entry& e, const result& r) {
   auto& st = self->state;
   if (!st.q->claim(e.worker, e.name))
-    return; // vanished meanwhile
-  if (auto err = st.q->complete(e.name, r); !err.empty())
+    return false; // vanished meanwhile
+  if (auto err = st.q->complete(e.name, r); !err.empty()) {
     spdlog::error("{}/{}: {}", e.worker, e.t.task_id, err);
-  else if (st.cfg.on_result)
+    return false;
+  }
+  if (st.cfg.on_result)
     st.cfg.on_result(r);
-  wake(self, e.t.task_id);
+  return true;
+}
+
+/// As end_unrun, and what waited for it fails too.
+void fail_unrun(self_ptr self, const file_drop_state::entry& e, const result& r) {
+  if (end_unrun(self, e, r))
+    settle(self, e.t.task_id, r);
+}
+
+/// Takes waiting node `n` out of the book.
+file_drop_state::entry take(self_ptr self, task_graph::node n) {
+  auto& st = self->state;
+  auto w = st.waiting.find(n);
+  auto e = std::move(w->second);
+  st.waiting.erase(w);
+  st.waiting_node.erase(key(e.worker, e.name));
+  st.deps.remove(n);
+  return e;
 }
 
 void schedule_deps_check(self_ptr self);
 
 /// Decides what to do with a valid task file: no-op, wait, fail, or run.
-void consider(self_ptr self, file_drop_state::entry e) {
+/// A file that waited before keeps its waiting time, `since`.
+void consider(self_ptr self, file_drop_state::entry e,
+              std::optional<task_graph::time_point> since = {}) {
   auto& st = self->state;
   auto& t = e.t;
-  auto k = key(e.worker, e.name);
   if (st.q->find_result(t.task_id, e.worker)) {
     spdlog::info("{}/{}: already has a result; the new file is a no-op",
                  e.worker, t.task_id);
-    st.deps.remove(k);
     st.q->discard(e.worker, e.name);
     return;
   }
@@ -85,51 +105,63 @@ void consider(self_ptr self, file_drop_state::entry e) {
     }
     if (!r->ok()) {
       // A failed dependency fails the task, with the reason, at once.
-      st.deps.remove(k);
       fail_unrun(self, e, dependency_failed_result(t, d, failure_reason(*r)));
       return;
     }
   }
   if (!missing.empty()) {
-    auto cycle = st.deps.add(k, t.task_id, missing, self->clock().now());
+    auto [n, cycle] = st.deps.add(t.task_id, missing, t.prio,
+                                  since.value_or(self->clock().now()));
     if (!cycle.empty()) {
       // Waiting would never end. This task fails naming the cycle; the
       // others in it then fail as its dependents.
-      auto why = "dependency cycle: " + dependency_wait::describe(cycle);
+      auto why = "dependency cycle: " + task_graph::describe(cycle);
       spdlog::warn("{}/{}: {}", e.worker, t.task_id, why);
-      st.deps.remove(k);
-      st.waiting.erase(k);
+      st.deps.remove(n);
       fail_unrun(self, e, dependency_failed_result(t, cycle[1], why));
       return;
     }
     spdlog::debug("{}/{}: waits for {}", e.worker, t.task_id, missing.front());
-    st.waiting.insert_or_assign(k, std::move(e));
+    st.waiting_node[key(e.worker, e.name)] = n;
+    st.waiting.emplace(n, std::move(e));
     schedule_deps_check(self);
     return;
   }
-  st.deps.remove(k);
-  st.waiting.erase(k);
   if (!st.q->claim(e.worker, e.name))
     return; // vanished meanwhile
   submit(self, std::move(e));
 }
 
-/// Re-examines the tasks that waited for `task_id`.
+/// A result for `id`, `r`, is on disk: what waited for it goes on (looked
+/// at again), or fails with it, transitively, naming it.
+void settle(self_ptr self, const std::string& id, const result& r) {
+  auto& st = self->state;
+  if (!st.deps.awaited(id))
+    return;
+  if (r.ok()) {
+    for (auto n : st.deps.settle(id, true)) {
+      auto since = st.deps.since(n);
+      auto e = take(self, n);
+      if (!st.stopping)
+        consider(self, std::move(e), since); // runs, or waits for another
+    }
+    return;
+  }
+  auto why = failure_reason(r);
+  for (auto n : st.deps.settle(id, false)) {
+    auto e = take(self, n);
+    if (!st.stopping) // else its file stays for the next start
+      end_unrun(self, e, dependency_failed_result(e.t, id, why));
+  }
+}
+
+/// A result for `task_id` appeared (another node's, or ours).
 void wake(self_ptr self, const std::string& task_id) {
   auto& st = self->state;
-  for (auto& k : st.deps.waiting_for(task_id)) {
-    auto w = st.waiting.find(k);
-    if (w == st.waiting.end()) {
-      st.deps.remove(k);
-      continue;
-    }
-    auto e = std::move(w->second);
-    st.waiting.erase(w);
-    if (st.stopping)
-      st.deps.remove(k);
-    else
-      consider(self, std::move(e)); // waits again, or goes on
-  }
+  if (!st.deps.awaited(task_id))
+    return; // most results: nothing waits, nothing read
+  if (auto r = st.q->find_result(task_id))
+    settle(self, task_id, *r);
 }
 
 /// Whether some task file or run here may still provide `id`.
@@ -148,15 +180,11 @@ void check_deps(self_ptr self) {
   if (st.stopping)
     return;
   auto patience = std::chrono::milliseconds(st.cfg.dependency_wait_ms);
-  for (auto& [k, dep] : st.deps.overdue(self->clock().now(), patience)) {
-    if (provided(self, dep))
+  for (auto& [n, dep] : st.deps.overdue(self->clock().now(), patience)) {
+    // One failed here may have doomed a later one already.
+    if (!st.waiting.count(n) || provided(self, dep))
       continue;
-    auto w = st.waiting.find(k);
-    st.deps.remove(k);
-    if (w == st.waiting.end())
-      continue;
-    auto e = std::move(w->second);
-    st.waiting.erase(w);
+    auto e = take(self, n);
     auto why = "no task " + dep + " in tasks/, running or done after "
                + std::to_string(patience.count() / 1000) + " s";
     spdlog::warn("{}/{}: fails: dependency {}", e.worker, e.t.task_id, why);
@@ -167,7 +195,7 @@ void check_deps(self_ptr self) {
 
 void schedule_deps_check(self_ptr self) {
   auto& st = self->state;
-  if (st.deps_check_scheduled || st.deps.empty())
+  if (st.deps_check_scheduled || st.waiting.empty())
     return;
   st.deps_check_scheduled = true;
   // At the oldest wait's deadline, but not more often than a quarter of the
@@ -185,7 +213,7 @@ void process(self_ptr self, const std::string& worker, const std::string& name,
   if (st.stopping || !fs_queue::is_candidate(name) || st.parked.count(worker))
     return;
   auto k = key(worker, name);
-  if (st.waiting.count(k))
+  if (st.waiting_node.count(k))
     return; // known, waiting for its dependencies
   auto o = st.q->read(worker, name, false, just_closed, st.cfg.quiet_ms);
   switch (o.state) {
@@ -260,14 +288,16 @@ void commit(self_ptr self) {
   auto errs = st.q->complete_all(items);
   for (size_t i = 0; i < batch.size(); ++i) {
     auto& [e, r] = batch[i];
-    if (!errs[i].empty())
+    if (!errs[i].empty()) {
       spdlog::error("{}/{}: result not written ({}); the claim stays for "
                     "recovery",
                     r.worker, r.task_id, errs[i]);
-    else if (st.cfg.on_result)
-      st.cfg.on_result(r);
-    spdlog::debug("{}/{}: result written", r.worker, r.task_id);
-    wake(self, r.task_id);
+    } else {
+      spdlog::debug("{}/{}: result written", r.worker, r.task_id);
+      if (st.cfg.on_result)
+        st.cfg.on_result(r);
+      settle(self, r.task_id, r);
+    }
     // A second file with this id may have arrived while it ran.
     process(self, e.worker, e.name, false);
   }

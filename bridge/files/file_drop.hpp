@@ -9,7 +9,7 @@
 
 #include "actors/messages.hpp"
 #include "bridge/files/fs_queue.hpp"
-#include "core/dependency_wait.hpp"
+#include "core/task_graph.hpp"
 #include "caf/typed_response_promise.hpp"
 
 namespace troupe {
@@ -44,11 +44,14 @@ struct file_drop_state {
   orchestrator_actor orch;
   /// Claimed and submitted, by "worker/task_id".
   std::unordered_map<std::string, entry> inflight;
-  /// Valid tasks waiting for dependency results, by "worker/name".
-  std::unordered_map<std::string, entry> waiting;
-  /// What each of `waiting` waits for: finds cycles and dependencies
-  /// nothing provides.
-  dependency_wait deps;
+  /// Valid tasks waiting for dependency results, by their node in `deps`,
+  /// and those nodes by "worker/name".
+  std::unordered_map<task_graph::node, entry> waiting;
+  std::unordered_map<std::string, task_graph::node> waiting_node;
+  /// What `waiting` waits for, in the dependency engine `run` uses too
+  /// (open): releases them as results arrive, fails what a failure dooms,
+  /// finds cycles and dependencies nothing provides.
+  task_graph deps;
   bool deps_check_scheduled = false;
   /// Files that may still be being written, by "worker/name".
   std::set<std::string> deferred;

@@ -104,6 +104,32 @@ check "... failed with the reason" json_is "$root/results/anga/f2.json" \
   'j["status"] == "failed" and j["error"]["kind"] == "dependency_failed" and "f1" in j["error"]["message"] and "auth" in j["error"]["message"]'
 stop_serve
 
+# A chain that waits when its root fails: each fails, naming the root and
+# its reason, as `run` says it of the same workflow (one engine for both).
+# All files are there before serve starts: its first scan reads them all
+# before any result can come back, so g2..g60 wait, whatever the order.
+root=$(fresh_root chain)
+mkdir -p "$root/tasks/marie" "$root/tasks/anga"
+"$PY" - "$root" << 'PYEOF'
+import json, sys
+root = sys.argv[1]
+ts = [{"task_id": "g1", "worker": "marie", "description": "x", "context": {"sim_outcome": "failed", "sim_error_kind": "auth"}}]
+ts += [{"task_id": f"g{i}", "worker": "anga", "description": "x", "dependencies": [f"g{i-1}"]} for i in range(2, 61)]
+for t in ts:
+    json.dump(t, open(f"{root}/tasks/{t['worker']}/{t['task_id']}.json", "w"))
+json.dump({"name": "chain", "synthesize": False, "tasks": ts}, open(f"{root}/chain.json", "w"))
+PYEOF
+start_serve "$root" --executor sim --sim-latency-ms 5
+check "a waiting chain fails with its root" $AWAIT --timeout 20 "$root/results/anga/g60.json"
+check "... naming the root and its reason" json_is "$root/results/anga/g60.json" \
+  'j["error"]["kind"] == "dependency_failed" and j["error"]["message"].startswith("dependency \"g1\" failed (auth:")'
+"$CAF_NODE" run "$root/chain.json" --root "$root/run" --config "${CONFIG:-$SRC/config/troupe.json}" --executor sim >/dev/null 2>&1 || true
+check "... as run says it of the same workflow" "$PY" -c '
+import json, sys
+a, b = (json.load(open(p))["error"]["message"] for p in sys.argv[1:])
+sys.exit(0 if a == b else 1)' "$root/results/anga/g60.json" "$root/run/results/anga/g60.json"
+stop_serve
+
 # --- a cycle, or a dependency nothing provides, ends; it does not wait ------
 # `validate` refuses both in a workflow; dropped files get a result naming it.
 root=$(fresh_root deps-never)
