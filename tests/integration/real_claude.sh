@@ -63,7 +63,10 @@ ok(any("Results of the tasks this one builds on" in r["user"] and "seq-choreo" i
    "fabien's task text carries its dependencies' results")
 ok(all(r["stream"] for r in reqs), "the CLI streams")
 u = res("anga/seq-schedule-review")["usage"]
-ok(sum(r.get("input_tokens", 0) for r in by_key["sk-test-anga"]) == u["input_tokens"], "usage equals what the API reported")
+# The mock logs the metered input (plain + cache creation) and the reads.
+ok(sum(r.get("input_tokens", 0) for r in by_key["sk-test-anga"]) == u["input_tokens"] + u["cache_creation_input_tokens"]
+   and sum(r.get("cache_read_input_tokens", 0) for r in by_key["sk-test-anga"]) == u["cache_read_input_tokens"],
+   "usage equals what the API reported (input, cache creation, cache reads)")
 PYEOF
 while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi

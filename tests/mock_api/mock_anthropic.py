@@ -9,7 +9,10 @@ POST /v1/messages answers like the real API, streamed (SSE) when asked, with
 realistic usage. Rate limits are continuously refilled token buckets per
 minute (requests; input = input + cache_creation tokens; output); a request
 that would overdraw one is answered 429 with retry-after and Anthropic's error
-body. --mode (or POST /_control {"mode": ...}) switches to: 429 (with
+body, and every answer carries anthropic-ratelimit-* headers. The prompt
+cache is modelled as the API's (see prompt_tokens): a cold first request
+creates its prefix, which counts as input; a warm one reads it, which does
+not (--cache-ttl-s, default 300). --mode (or POST /_control {"mode": ...}) switches to: 429 (with
 retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
 retry-after), slow (--latency-ms before answering), hang (never answers);
 with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
@@ -28,6 +31,7 @@ types offered. A sub-agent's conversation starts with its own prompt, so it
 gets the default answer.
 """
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -70,9 +74,75 @@ class Bucket:
 BUCKETS = {}
 
 
-def estimate_input(body):
-    text = json.dumps(body.get("system", "")) + json.dumps(body.get("messages", []))
-    return max(1, len(text) // 4)
+# Prompt-cache prefixes (a hash of everything through a breakpoint) and
+# when each expires: the API keeps one for 5 minutes after its last use.
+CACHE = {}
+
+
+def prompt_tokens(body):
+    """(input, cache_creation, cache_read) tokens as the API counts them, at
+    four bytes a token. The prompt is its blocks in order: tools, system,
+    then each message's content. A block with cache_control is a breakpoint:
+    the prefix through it is cached. The longest cached prefix is read, the
+    rest up to the last breakpoint is created (and cached), and what comes
+    after the last breakpoint is plain input. A cold first request of the
+    CLI so creates its tool schemas and system prompt; a warm one reads
+    them."""
+    blocks = [("tool", t) for t in body.get("tools") or []]
+    system = body.get("system")
+    if isinstance(system, list):
+        # The CLI's attribution line (its version and a fingerprint of the
+        # first message, which differs between tasks) is read by the API,
+        # not prompted: no part of the prefix, or no two tasks would share
+        # a cache.
+        blocks += [("system", b) for b in system
+                   if not (isinstance(b, dict) and str(b.get("text", "")).startswith("x-anthropic-billing-header:"))]
+    elif system:
+        blocks.append(("system", {"type": "text", "text": system}))
+    for m in body.get("messages") or []:
+        c = m.get("content")
+        for b in c if isinstance(c, list) else [{"type": "text", "text": c or ""}]:
+            blocks.append((m.get("role", ""), b))
+    h = hashlib.sha256(str(body.get("model")).encode())
+    size, marks = 0, []
+    for role, b in blocks:
+        # The breakpoint itself is no part of the prefix: it moves on as a
+        # conversation grows, and the prefix stays cached.
+        plain = {k: v for k, v in b.items() if k != "cache_control"} if isinstance(b, dict) else b
+        text = role + json.dumps(plain, sort_keys=True)
+        h.update(text.encode())
+        size += len(text)
+        if isinstance(b, dict) and b.get("cache_control"):
+            marks.append((h.hexdigest(), size))
+    now = time.monotonic()
+    with LOCK:
+        read = max([n for k, n in marks if CACHE.get(k, 0) > now], default=0)
+    last = marks[-1][1] if marks else 0
+    return max(1, (size - last) // 4), (last - read) // 4, read // 4, [k for k, _ in marks]
+
+
+def cache_store(marks):
+    """An answered request caches (or refreshes) its prefixes; a refused one
+    does not. Called under LOCK."""
+    until = time.monotonic() + ARGS.cache_ttl_s
+    for k in marks:
+        CACHE[k] = until
+
+
+def ratelimit_headers():
+    """anthropic-ratelimit-* for each limited bucket: its limit, what remains,
+    and when it is full again (RFC 3339)."""
+    out = {}
+    for name, key in (("requests", "rpm"), ("input-tokens", "itpm"), ("output-tokens", "otpm")):
+        b = BUCKETS[key]
+        if b.per_min <= 0:
+            continue
+        full_in = max(0.0, (b.per_min - b.level) * 60.0 / b.per_min)
+        reset = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + full_in))
+        out[f"anthropic-ratelimit-{name}-limit"] = str(int(b.per_min))
+        out[f"anthropic-ratelimit-{name}-remaining"] = str(max(0, int(b.level)))
+        out[f"anthropic-ratelimit-{name}-reset"] = reset
+    return out
 
 
 def last_user_text(body):
@@ -274,7 +344,8 @@ class Handler(BaseHTTPRequestHandler):
             return self._error(429, "rate_limit_error",
                                "This request would exceed the rate limit for your organization.",
                                {"retry-after": str(retry_after)})
-        inp = estimate_input(body)
+        plain_in, created, cached, marks = prompt_tokens(body)
+        inp = plain_in + created  # what the input-tokens meter counts
         tool_use, report = next_step(body)
         first = user_texts((body.get("messages") or [{}])[0])
         asked = first[-1].strip() if first else ""
@@ -298,27 +369,33 @@ class Handler(BaseHTTPRequestHandler):
                 BUCKETS["rpm"].take(1)
                 BUCKETS["itpm"].take(inp)
                 BUCKETS["otpm"].take(out)
+                cache_store(marks)
             else:
                 wait = max(BUCKETS["rpm"].wait_s(1), BUCKETS["itpm"].wait_s(inp), BUCKETS["otpm"].wait_s(out))
+            limit_headers = ratelimit_headers()
         if not ok:
             entry["status"] = 429
             entry["input_tokens"] = inp
             self._log(entry)
             return self._error(429, "rate_limit_error",
                                "This request would exceed the rate limit for your organization.",
-                               {"retry-after": str(max(1, int(wait + 0.999)))})
-        entry.update({"status": 200, "input_tokens": inp, "output_tokens": out})
+                               dict(limit_headers, **{"retry-after": str(max(1, int(wait + 0.999)))}))
+        entry.update({"status": 200, "input_tokens": inp, "output_tokens": out,
+                      "cache_creation_input_tokens": created, "cache_read_input_tokens": cached})
         self._log(entry)
         msg_id = "msg_" + uuid.uuid4().hex[:24]
         model = body.get("model", "claude-sonnet-4-5")
-        usage = {"input_tokens": inp, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
-                 "output_tokens": out}
+        usage = {"input_tokens": plain_in, "cache_creation_input_tokens": created,
+                 "cache_read_input_tokens": cached, "output_tokens": out}
         stop = "tool_use" if tool_use else "end_turn"
         if not body.get("stream"):
             return self._json(200, {"id": msg_id, "type": "message", "role": "assistant", "model": model,
                                     "content": [{"type": "text", "text": answer}] + ([tool_use] if tool_use else []),
-                                    "stop_reason": stop, "stop_sequence": None, "usage": usage})
+                                    "stop_reason": stop, "stop_sequence": None, "usage": usage},
+                              limit_headers)
         self.send_response(200)
+        for k, v in limit_headers.items():
+            self.send_header(k, v)
         self.send_header("content-type", "text/event-stream")
         self.send_header("cache-control", "no-cache")
         self.send_header("request-id", "req_" + uuid.uuid4().hex[:24])
@@ -332,8 +409,7 @@ class Handler(BaseHTTPRequestHandler):
         ev("message_start", {"type": "message_start", "message": {
             "id": msg_id, "type": "message", "role": "assistant", "model": model, "content": [],
             "stop_reason": None, "stop_sequence": None,
-            "usage": {"input_tokens": inp, "cache_creation_input_tokens": 0,
-                      "cache_read_input_tokens": 0, "output_tokens": 1}}})
+            "usage": dict(usage, output_tokens=1)}})
         ev("content_block_start", {"type": "content_block_start", "index": 0,
                                    "content_block": {"type": "text", "text": ""}})
         for i in range(0, len(answer), 64):
@@ -364,6 +440,7 @@ def main():
     ap.add_argument("--rpm", type=float, default=0)
     ap.add_argument("--itpm", type=float, default=0)
     ap.add_argument("--otpm", type=float, default=0)
+    ap.add_argument("--cache-ttl-s", type=float, default=300)
     ARGS = ap.parse_args()
     STATE["mode"] = ARGS.mode
     STATE["latency_ms"] = ARGS.latency_ms
