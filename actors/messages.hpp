@@ -216,7 +216,7 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, permit_ask& x) {
   auto prio = static_cast<uint8_t>(x.prio);
   return f(caf::meta::type_name("permit_ask"), x.id, x.worker, x.model, prio,
-           x.requests, x.input_tokens, x.output_tokens,
+           x.requests, x.input_tokens, x.prefix_tokens, x.output_tokens,
            caf::meta::load_callback([&]() -> caf::error {
              x.prio = static_cast<priority>(prio);
              return caf::none;

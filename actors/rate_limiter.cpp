@@ -44,7 +44,7 @@ rate_limiter(self_ptr self, rate_limits global,
       ask.id = st.next_id++;
       // Estimates: the prompt's size is the floor; what this worker's runs
       // used so far (input, output, turns) is the expectation.
-      st.core->estimate(ask);
+      st.core->estimate(ask, self->clock().now());
       // Nothing to meter and nothing ahead of it: granted at once (still
       // through here, so that a 429's cooldown holds it).
       if (st.core->unlimited() && st.core->waiting() == 0

@@ -40,8 +40,13 @@ void finish(self_ptr self, uint64_t id, result r) {
   if (i == st.jobs.end())
     return;
   run_usage used;
-  if (auto turns = r.extra.find("num_turns");
-      turns != r.extra.end() && turns->is_number())
+  // Requests as the CLI sent them (retries and sub-agents included), else
+  // its turns (the json output format does not tell).
+  auto sent = r.extra.find("api_requests");
+  auto turns = r.extra.find("num_turns");
+  if (sent != r.extra.end() && sent->is_number())
+    used.requests = std::max(1.0, sent->get<double>());
+  else if (turns != r.extra.end() && turns->is_number())
     used.requests = std::max(1.0, turns->get<double>());
   used.input_tokens = static_cast<double>(r.tokens.metered_input());
   used.output_tokens = static_cast<double>(r.tokens.output_tokens);
@@ -135,6 +140,7 @@ void pump(self_ptr self) {
     auto bytes = j.t.description.size()
                  + (j.t.context.empty() ? 0 : j.t.context.dump().size());
     ask.input_tokens = st.cfg.system_prompt_tokens + bytes / 4.0;
+    ask.prefix_tokens = st.cfg.system_prompt_tokens; // what a warm cache serves
     self->request(st.limiter, caf::infinite, permit_atom_v, std::move(ask))
       .then(
         [=](permit_ask& granted) {

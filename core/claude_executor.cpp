@@ -334,6 +334,8 @@ result claude_executor::run(const task& t, int attempt,
   if (events)
     o.out = events->final_output(); // classified like the json format
   classify_claude_outcome(o, r, is_raw(t), output_schema_of(t) != nullptr);
+  if (events && events->api_requests() > 0)
+    r.extra["api_requests"] = events->api_requests();
   if (events && !events->retries().empty()) {
     auto& list = r.extra["api_retries"] = json::array();
     for (auto& ev : events->retries())

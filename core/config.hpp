@@ -79,10 +79,12 @@ struct claude_settings {
   size_t max_output_bytes = 8u << 20;  // stdout beyond this is cut: bad_output
   int kill_grace_ms = 2000;            // SIGTERM, then SIGKILL after this
   std::vector<std::string> pass_env{"ANTHROPIC_BASE_URL"};
-  /// Input tokens the CLI adds to every request besides the system prompt
-  /// and the task (its tool schemas and environment): the first estimate
-  /// of a worker's run, before its own averages take over.
-  int64_t overhead_tokens = 3000;
+  /// Input tokens a run's first request holds besides the worker's prompt
+  /// and the task: the CLI's tool schemas, own prompt and environment, and
+  /// troupe's task framing (14.9k measured with 2.1.328). With the prompt,
+  /// what a warm cache serves. The first estimate of a worker's cold run,
+  /// before its own averages take over.
+  int64_t overhead_tokens = 15000;
 };
 
 struct command_settings {

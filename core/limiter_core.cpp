@@ -112,6 +112,10 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
       }
       g.reserve(*i);
       w.reserve(*i);
+      auto& b = book(*i, now);
+      b.granted = true;
+      b.epoch = epochs_[cls];
+      ++outstanding_[cls];
       granted.push_back(std::move(*i));
       i = q.erase(i);
     }
@@ -135,35 +139,91 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
   return best;
 }
 
+bool limiter_core::is_cold(const std::string& worker, steady_time now) const {
+  auto i = runs_.find(worker);
+  return i == runs_.end() || i->second.warm_until <= now;
+}
+
+limiter_core::grant_info& limiter_core::book(const permit_ask& a,
+                                             steady_time now) {
+  auto [i, fresh] = book_.try_emplace(a.id);
+  if (fresh) // asked without estimate(): decided now
+    i->second = {is_cold(a.worker, now), false, epochs_[model_class(a.model)]};
+  return i->second;
+}
+
+void limiter_core::averages::add(double r, double i, double o) {
+  if (!known) {
+    *this = {i, o, r, true};
+    return;
+  }
+  input += average_weight * (i - input);
+  output += average_weight * (o - output);
+  requests += average_weight * (r - requests);
+}
+
 void limiter_core::settle(const permit_ask& granted, double requests,
                           double input_tokens, double output_tokens,
                           steady_time now) {
-  global_for(granted.model, now).settle(granted, requests, input_tokens,
-                                       output_tokens);
+  auto info = book(granted, now);
+  book_.erase(granted.id);
+  auto cls = model_class(granted.model);
+  if (info.granted && outstanding_[cls] > 0)
+    --outstanding_[cls];
+  double r = requests, in = input_tokens, out = output_tokens;
+  if (auto c = credit_.find(cls);
+      c != credit_.end() && info.granted && info.epoch < epochs_[cls]) {
+    // Granted before a cooldown whose emptying took part of its overrun
+    // already: that part is not taken again.
+    auto credit = [](double& credit, double reserved, double& used) {
+      auto over = used - reserved;
+      if (over <= 0)
+        return;
+      auto x = std::min(credit, over);
+      credit -= x;
+      used -= x;
+    };
+    credit(c->second.requests, granted.requests, r);
+    credit(c->second.input, granted.input_tokens, in);
+    credit(c->second.output, granted.output_tokens, out);
+    if (c->second.runs <= 1)
+      credit_.erase(c); // the last of them: what is left explained nothing
+    else
+      --c->second.runs;
+  }
+  global_for(granted.model, now).settle(granted, r, in, out);
   worker_for(granted.worker, now).settle(granted, requests, input_tokens,
                                          output_tokens);
   if (input_tokens <= 0 && output_tokens <= 0)
     return; // the run never reached the API: nothing learned
-  auto& avg = averages_[granted.worker];
-  if (!avg.known) {
-    avg = {input_tokens, output_tokens, requests, true};
-  } else {
-    avg.input += average_weight * (input_tokens - avg.input);
-    avg.output += average_weight * (output_tokens - avg.output);
-    avg.requests += average_weight * (requests - avg.requests);
-  }
+  auto& w = runs_[granted.worker];
+  (info.cold ? w.cold : w.warm).add(requests, input_tokens, output_tokens);
+  w.warm_until = std::max(w.warm_until, now + prompt_cache_ttl);
 }
 
 void limiter_core::cool_down(const std::string& model, steady_time now,
                              steady_duration wait) {
-  auto& until = paused_until_[model_class(model)];
+  auto cls = model_class(model);
+  auto& until = paused_until_[cls];
   until = std::max(until, now + wait);
+  ++epochs_[cls];
   // Emptied now, as the API's own buckets are: what accrues during the
-  // wait is what the API will also have when the wait is over.
+  // wait is what the API will also have when the wait is over. What the
+  // emptying takes is what runs out now used beyond their estimates.
   auto& g = global_for(model, now);
-  for (auto* b : {&g.requests, &g.input, &g.output})
-    if (b->level() > 0)
-      b->take(b->level());
+  auto& c = credit_[cls];
+  c.runs = outstanding_[cls];
+  auto empty = [](token_bucket& b, double& credit) {
+    if (b.level() <= 0)
+      return;
+    credit += b.level();
+    b.take(b.level());
+  };
+  empty(g.requests, c.requests);
+  empty(g.input, c.input);
+  empty(g.output, c.output);
+  if (c.runs == 0)
+    credit_.erase(cls); // nothing of ours out: another client's traffic
 }
 
 steady_time limiter_core::paused_until(const std::string& model) const {
@@ -184,18 +244,32 @@ bool limiter_core::unlimited() const {
   return true;
 }
 
-void limiter_core::estimate(permit_ask& a) const {
-  auto i = averages_.find(a.worker);
-  if (i == averages_.end() || !i->second.known)
+void limiter_core::estimate(permit_ask& a, steady_time now) {
+  auto cold = is_cold(a.worker, now);
+  book_[a.id] = {cold, false, epochs_[model_class(a.model)]};
+  if (!cold) // the cache serves the prefix: only the rest is metered
+    a.input_tokens = std::max(0.0, a.input_tokens - a.prefix_tokens);
+  auto i = runs_.find(a.worker);
+  if (i == runs_.end())
     return;
-  a.input_tokens = std::max(a.input_tokens, i->second.input);
-  a.output_tokens = std::max(a.output_tokens, i->second.output);
-  a.requests = std::max(a.requests, i->second.requests);
+  auto& w = i->second;
+  // No warm run seen yet: a cold one's figures, which are never less.
+  auto* avg = cold || !w.warm.known ? &w.cold : &w.warm;
+  if (!avg->known)
+    avg = &w.warm;
+  if (!avg->known)
+    return;
+  a.input_tokens = std::max(a.input_tokens, avg->input);
+  a.output_tokens = std::max(a.output_tokens, avg->output);
+  a.requests = std::max(a.requests, avg->requests);
 }
 
 double limiter_core::avg_output(const std::string& worker) const {
-  auto i = averages_.find(worker);
-  return i == averages_.end() ? 0 : i->second.output;
+  auto i = runs_.find(worker);
+  if (i == runs_.end())
+    return 0;
+  auto& w = i->second;
+  return w.warm.known ? w.warm.output : w.cold.output;
 }
 
 } // namespace troupe

@@ -5,6 +5,7 @@
 // requests served high priority first, FIFO within a priority; estimates
 // reconciled with actual usage. The rate_limiter actor wraps this.
 
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -24,8 +25,18 @@ struct permit_ask {
   priority prio = priority::medium;
   double requests = 1;
   double input_tokens = 0;
+  /// The part of input_tokens that a warm prompt cache serves (the CLI's
+  /// tool schemas and the system prompt): the API meters it on a cold run
+  /// (cache creation counts as input), not on a warm one (cache reads do
+  /// not count).
+  double prefix_tokens = 0;
   double output_tokens = 0;
 };
+
+/// How long the API keeps a prompt prefix cached after its last use (the
+/// default "ephemeral" cache). A worker whose last run ended longer ago than
+/// this starts cold.
+constexpr std::chrono::minutes prompt_cache_ttl{5};
 
 /// "opus", "sonnet", "haiku", or the model name itself: Anthropic meters
 /// limits per model class.
@@ -46,10 +57,13 @@ public:
   /// When grant() may succeed again; nullopt if nothing waits.
   std::optional<steady_duration> next_try(steady_time now);
 
-  /// Fills an ask's estimates from what this worker's runs used so far (a
-  /// moving average of input, output and requests per run); the ask's own
-  /// figures (from the prompt's size) are the floor.
-  void estimate(permit_ask& a) const;
+  /// Fills an ask's estimates from what this worker's runs used so far:
+  /// moving averages of input, output and requests per run, kept apart for
+  /// cold runs (no run of the worker ended within prompt_cache_ttl: the
+  /// first request creates the cache, and creation counts) and warm ones.
+  /// The ask's own figures (from the prompt's size) are the floor, less its
+  /// prefix_tokens when warm. Remembers which it was, for settle().
+  void estimate(permit_ask& a, steady_time now);
 
   /// Settles a granted permit against what the run actually used.
   void settle(const permit_ask& granted, double requests, double input_tokens,
@@ -59,6 +73,10 @@ public:
   /// of the account, or the API's own burst rules): nothing of that model
   /// class is granted for `wait` (the API's retry-after), and its global
   /// buckets are emptied, so the account's traffic comes back gradually.
+  /// What the emptying took is the overrun of the runs granted before it
+  /// as far as the API had seen it: it is credited against their overruns
+  /// when they settle, so no token is counted twice, while what they use
+  /// after the 429 still counts.
   void cool_down(const std::string& model, steady_time now,
                  steady_duration wait);
 
@@ -99,8 +117,32 @@ private:
   struct averages {
     double input = 0, output = 0, requests = 0;
     bool known = false;
+    void add(double r, double i, double o);
   };
-  std::map<std::string, averages> averages_;
+  struct worker_runs {
+    averages cold, warm;
+    steady_time warm_until{}; // the prompt cache's end, from the last run
+  };
+  /// What a permit was asked or granted as, until it is settled.
+  struct grant_info {
+    bool cold = true;
+    bool granted = false;
+    uint64_t epoch = 0; // cooldowns of its model class before its grant
+  };
+  /// Per model class: what the last cooldowns' emptying took from each
+  /// global bucket, for the runs granted before them (`runs` still out).
+  struct cooldown_credit {
+    double requests = 0, input = 0, output = 0;
+    size_t runs = 0;
+  };
+  bool is_cold(const std::string& worker, steady_time now) const;
+  grant_info& book(const permit_ask& a, steady_time now);
+
+  std::map<std::string, worker_runs> runs_;
+  std::map<uint64_t, grant_info> book_;
+  std::map<std::string, uint64_t> epochs_;          // by model class
+  std::map<std::string, size_t> outstanding_;       // granted, by model class
+  std::map<std::string, cooldown_credit> credit_;   // by model class
   std::map<std::string, steady_time> paused_until_; // by model class
 };
 

@@ -26,8 +26,15 @@ void stream_json_reader::line(std::string_view l) {
     return;
   }
   if (type == "assistant" || type == "user") {
-    if (auto m = j.find("message"); m != j.end() && m->is_object())
-      take_tool_blocks(*m, type == "assistant");
+    auto m = j.find("message");
+    if (m == j.end() || !m->is_object())
+      return;
+    // One answer comes as several events (a text block, a tool_use block),
+    // all with its id.
+    if (auto id = m->find("id"); type == "assistant" && id != m->end()
+                                 && id->is_string())
+      answers_.insert(id->get<std::string>());
+    take_tool_blocks(*m, type == "assistant");
     return;
   }
   if (type != "system" || j.value("subtype", "") != "api_retry")

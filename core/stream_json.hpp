@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -35,6 +36,9 @@ public:
   const std::string& final_output() const;
 
   const std::vector<api_retry_event>& retries() const { return retries_; }
+  /// API requests the CLI sent: each answer (an assistant message id, a
+  /// sub-agent's included) and each attempt it retried.
+  size_t api_requests() const { return answers_.size() + retries_.size(); }
   size_t events() const { return events_; }
   /// Absolute paths written by a file tool that succeeded, in order.
   const std::vector<std::string>& written() const { return written_; }
@@ -46,6 +50,7 @@ private:
   std::vector<api_retry_event> retries_;
   std::map<std::string, std::string> pending_writes_; // tool_use id -> path
   std::vector<std::string> written_;
+  std::set<std::string> answers_; // assistant message ids
   size_t events_ = 0;
 };
 

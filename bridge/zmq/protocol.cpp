@@ -113,6 +113,7 @@ json permit_json(const permit_ask& a) {
           {"prio", std::string{to_string(a.prio)}},
           {"requests", a.requests},
           {"input_tokens", a.input_tokens},
+          {"prefix_tokens", a.prefix_tokens},
           {"output_tokens", a.output_tokens}};
 }
 
@@ -132,6 +133,7 @@ bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string
   }
   r.number("requests", out.requests, 0, false);
   r.number("input_tokens", out.input_tokens, 0, false);
+  r.number("prefix_tokens", out.prefix_tokens, 0, false);
   r.number("output_tokens", out.output_tokens, 0, false);
   return r.ok();
 }

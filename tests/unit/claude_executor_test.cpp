@@ -298,6 +298,8 @@ TEST_F(claude_executor_test, an_api_retry_is_heard_while_the_cli_waits) {
   EXPECT_GE(done_at - heard_at, std::chrono::milliseconds(400));
   EXPECT_EQ(r.extra["api_retries"],
             json::parse(R"([{"status": 429, "delay_ms": 400, "attempt": 1}])"));
+  // Two requests went out: the one refused, and the answer.
+  EXPECT_EQ(r.extra["api_requests"], 2);
 }
 
 TEST_F(claude_executor_test, a_silent_cli_is_stalled_before_its_deadline) {

@@ -98,7 +98,7 @@ TEST(limiter_core, settle_reconciles_estimate_with_actual_usage) {
   EXPECT_DOUBLE_EQ(l.avg_output("w"), 100);
   // Later asks of this worker expect what its runs really used.
   permit_ask next = ask(3, "w", 10);
-  l.estimate(next);
+  l.estimate(next, t0);
   EXPECT_DOUBLE_EQ(next.output_tokens, 100);
   EXPECT_DOUBLE_EQ(next.input_tokens, 10); // the prompt's own size is the floor
   l.enqueue(next);
@@ -106,8 +106,85 @@ TEST(limiter_core, settle_reconciles_estimate_with_actual_usage) {
   ASSERT_EQ(got.size(), 1u);
   l.settle(got[0], 1, 900, 100, t0 + std::chrono::minutes(1));
   permit_ask third = ask(4, "w", 10);
-  l.estimate(third);
-  EXPECT_DOUBLE_EQ(third.input_tokens, 180); // 0 + 0.2 * (900 - 0)
+  l.estimate(third, t0 + std::chrono::minutes(1));
+  EXPECT_DOUBLE_EQ(third.input_tokens, 900); // the first warm run's own
+  l.enqueue(third);
+  got = l.grant(t0 + std::chrono::minutes(2));
+  ASSERT_EQ(got.size(), 1u);
+  l.settle(got[0], 1, 400, 100, t0 + std::chrono::minutes(2));
+  permit_ask fourth = ask(5, "w", 10);
+  l.estimate(fourth, t0 + std::chrono::minutes(2));
+  EXPECT_DOUBLE_EQ(fourth.input_tokens, 800); // 900 + 0.2 * (400 - 900)
+}
+
+TEST(limiter_core, cold_and_warm_runs_are_estimated_apart) {
+  // 12,000 of the ask are the cached prefix (tool schemas, system prompt).
+  steady_time t0{};
+  limiter_core l{rate_limits{}, {}, t0};
+  auto run = [&](uint64_t id, steady_time at, double used) {
+    auto a = ask(id, "w", 12100);
+    a.prefix_tokens = 12000;
+    l.estimate(a, at);
+    l.enqueue(a);
+    auto g = l.grant(at);
+    EXPECT_EQ(g.size(), 1u);
+    if (used > 0)
+      l.settle(g.at(0), 1, used, 10, at + 10s);
+    return a.input_tokens;
+  };
+  // Cold, nothing known: the whole prompt, prefix included.
+  EXPECT_DOUBLE_EQ(run(1, t0, 15000), 12100);
+  // Warm now, no warm run seen yet: a cold run's figures.
+  EXPECT_DOUBLE_EQ(run(2, t0 + 20s, 2000), 15000);
+  // Warm: what warm runs use, not held to the prefix.
+  EXPECT_DOUBLE_EQ(run(3, t0 + 40s, 0), 2000);
+  // Five minutes after the last run ended, the cache is gone: cold again.
+  EXPECT_DOUBLE_EQ(run(4, t0 + 30s + 5min, 0), 15000);
+  EXPECT_DOUBLE_EQ(run(5, t0 + 30s + 5min - 1s, 0), 2000);
+}
+
+TEST(limiter_core, a_cooldown_counts_no_token_twice) {
+  // Six runs granted on 3,000 each use 11,000 each; the API answers 429 at
+  // 10 s with retry-after 20 s, and the runs end at 15 s.
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 60000, 0}, {}, t0};
+  for (uint64_t i = 1; i <= 6; ++i)
+    l.enqueue(ask(i, "w", 3000));
+  auto first = l.grant(t0);
+  ASSERT_EQ(first.size(), 6u);
+  // Emptied at 10 s: the 42,000 it held were already spent at the API, by
+  // these runs' overruns (8,000 each, 48,000 in all).
+  l.cool_down("claude-sonnet-4-5", t0 + 10s, 20s);
+  for (auto& g : first)
+    l.settle(g, 1, 11000, 0, t0 + 15s);
+  // Only the 6,000 the emptying did not stand for are taken: 5,000 refilled
+  // by 15 s, -1,000 then, 14,000 when the pause ends at 30 s. Counted
+  // twice, the bucket would sit at -28,000 then, for 40 s more.
+  l.enqueue(ask(7, "w", 12000));
+  EXPECT_TRUE(l.grant(t0 + 29s).empty()); // paused
+  EXPECT_EQ(ids(l.grant(t0 + 30s)), (std::vector<uint64_t>{7}));
+  // A run granted after the cooldown is settled in full: its overrun counts.
+  l.enqueue(ask(8, "w", 1000));
+  auto g8 = l.grant(t0 + 35s); // 2,000 + 5,000 refilled
+  ASSERT_EQ(g8.size(), 1u);
+  l.settle(g8[0], 1, 11000, 0, t0 + 35s); // 10,000 over: -4,000
+  l.enqueue(ask(9, "w", 5000));
+  EXPECT_TRUE(l.grant(t0 + 43s).empty()); // 4,000
+  EXPECT_EQ(l.grant(t0 + 44s).size(), 1u);
+}
+
+TEST(limiter_core, a_cooldown_for_another_clients_traffic_credits_nothing) {
+  // Nothing of ours out when the 429 came: our later overruns all count.
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 60000, 0}, {}, t0};
+  l.cool_down("claude-sonnet-4-5", t0, 1s);
+  l.enqueue(ask(1, "w", 1000));
+  auto g = l.grant(t0 + 2s); // 2,000 refilled
+  ASSERT_EQ(g.size(), 1u);
+  l.settle(g[0], 1, 3000, 0, t0 + 2s); // -1,000
+  l.enqueue(ask(2, "w", 1000));
+  EXPECT_TRUE(l.grant(t0 + 3s).empty()); // 0
+  EXPECT_EQ(l.grant(t0 + 4s).size(), 1u);
 }
 
 TEST(limiter_core, unsettled_permits_hold_capacity_the_api_may_not_have) {

@@ -99,6 +99,7 @@ TEST(protocol, permit_and_grant) {
   p.ask.model = "claude-sonnet-4";
   p.ask.prio = priority::high;
   p.ask.input_tokens = 4000;
+  p.ask.prefix_tokens = 3000;
   p.ask.output_tokens = 600;
   for (const char* key : {"ask", "permit"}) {
     permit_body back;
@@ -108,8 +109,15 @@ TEST(protocol, permit_and_grant) {
     EXPECT_EQ(back.ask.model, "claude-sonnet-4");
     EXPECT_EQ(back.ask.prio, priority::high);
     EXPECT_EQ(back.ask.input_tokens, 4000);
+    EXPECT_EQ(back.ask.prefix_tokens, 3000);
     EXPECT_EQ(back.ask.output_tokens, 600);
   }
+  // prefix_tokens is optional: a node that does not send it asks cold.
+  permit_body old;
+  std::string err;
+  ASSERT_TRUE(decode(json{{"id", "8"}, {"ask", {{"input_tokens", 10}}}}, old, err, "ask"))
+    << err;
+  EXPECT_EQ(old.ask.prefix_tokens, 0);
   EXPECT_EQ(refused<permit_body>(json{{"ask", json::object()}}, "ask"),
             "PERMIT: id: required");
   EXPECT_EQ(refused<permit_body>(json{{"id", "7"}, {"ask", {{"prio", "urgent"}}}}, "ask"),
