@@ -17,29 +17,23 @@ std::string join(const std::set<std::string>& xs) {
 
 } // namespace
 
-bool check_workflow(const workflow& w, const std::set<std::string>& workers,
-                    problems& out, const workflow_limits& limits) {
+bool check_task_graph(const std::vector<task>& tasks, problems& out,
+                      const workflow_limits& limits) {
   auto before = out.size();
-  auto n = w.tasks.size();
-  if (n > limits.max_tasks)
-    out.push_back("tasks: " + std::to_string(n) + " tasks, at most "
-                  + std::to_string(limits.max_tasks) + " allowed");
+  auto n = tasks.size();
   std::unordered_map<std::string, size_t> index;
   for (size_t i = 0; i < n; ++i) {
-    auto& t = w.tasks[i];
-    auto field = "tasks[" + std::to_string(i) + "]";
+    auto& t = tasks[i];
+    if (t.task_id.empty())
+      continue; // no id: its own decoder said so
     if (!index.emplace(t.task_id, i).second)
-      out.push_back(field + ".task_id \"" + t.task_id
+      out.push_back("tasks[" + std::to_string(i) + "].task_id \"" + t.task_id
                     + "\": duplicate id (also tasks["
                     + std::to_string(index[t.task_id]) + "])");
-    if (workers.count(t.worker) == 0)
-      out.push_back(field + ".worker \"" + t.worker
-                    + "\": not a configured worker (configured: "
-                    + join(workers) + ")");
   }
   bool deps_ok = true;
   for (size_t i = 0; i < n; ++i) {
-    auto& t = w.tasks[i];
+    auto& t = tasks[i];
     for (auto& d : t.dependencies) {
       if (d == t.task_id) {
         out.push_back("tasks[" + std::to_string(i) + "] \"" + t.task_id
@@ -64,14 +58,14 @@ bool check_workflow(const workflow& w, const std::set<std::string>& workers,
   std::function<bool(size_t)> visit = [&](size_t i) -> bool {
     c[i] = grey;
     stack.push_back(i);
-    for (auto& d : w.tasks[i].dependencies) {
+    for (auto& d : tasks[i].dependencies) {
       auto j = index[d];
       if (c[j] == grey) {
         std::string path;
         auto from = std::find(stack.begin(), stack.end(), j);
         for (auto k = from; k != stack.end(); ++k)
-          path += w.tasks[*k].task_id + " -> ";
-        out.push_back("dependency cycle: " + path + w.tasks[j].task_id);
+          path += tasks[*k].task_id + " -> ";
+        out.push_back("dependency cycle: " + path + tasks[j].task_id);
         return false;
       }
       if (c[j] == white && !visit(j))
@@ -90,6 +84,24 @@ bool check_workflow(const workflow& w, const std::set<std::string>& workers,
     out.push_back("tasks: dependency chain of depth "
                   + std::to_string(max_depth) + ", at most "
                   + std::to_string(limits.max_depth) + " allowed");
+  return out.size() == before;
+}
+
+bool check_workflow(const workflow& w, const std::set<std::string>& workers,
+                    problems& out, const workflow_limits& limits) {
+  auto before = out.size();
+  auto n = w.tasks.size();
+  if (n > limits.max_tasks)
+    out.push_back("tasks: " + std::to_string(n) + " tasks, at most "
+                  + std::to_string(limits.max_tasks) + " allowed");
+  for (size_t i = 0; i < n; ++i) {
+    auto& t = w.tasks[i];
+    if (workers.count(t.worker) == 0)
+      out.push_back("tasks[" + std::to_string(i) + "].worker \"" + t.worker
+                    + "\": not a configured worker (configured: "
+                    + join(workers) + ")");
+  }
+  check_task_graph(w.tasks, out, limits);
   return out.size() == before;
 }
 

@@ -5,6 +5,7 @@
 
 #include <set>
 #include <string>
+#include <vector>
 
 #include "core/json_codec.hpp"
 
@@ -15,7 +16,14 @@ struct workflow_limits {
   size_t max_depth = 1000;
 };
 
-/// Appends one message per problem; returns true if there was none.
+/// The graph alone: unique ids, dependencies that exist, no cycle (named),
+/// bounded depth. Tasks without an id (refused by their decoder) are only
+/// counted. Appends one message per problem; returns true if none.
+bool check_task_graph(const std::vector<task>& tasks, problems& out,
+                      const workflow_limits& limits = {});
+
+/// The graph and the workers. Appends one message per problem; returns
+/// true if there was none.
 bool check_workflow(const workflow& w, const std::set<std::string>& workers,
                     problems& out, const workflow_limits& limits = {});
 

@@ -20,6 +20,28 @@ struct validate_options {
   std::string config_path;
 };
 
+/// The ids and dependencies of a workflow's tasks, as far as they are
+/// strings, whatever else is wrong with them.
+std::vector<task> graph_skeleton(const json& wf) {
+  std::vector<task> out;
+  auto ts = wf.find("tasks");
+  if (ts == wf.end() || !ts->is_array())
+    return out;
+  for (auto& x : *ts) {
+    task t;
+    if (x.is_object()) {
+      if (auto id = x.find("task_id"); id != x.end() && id->is_string())
+        t.task_id = id->get<std::string>();
+      if (auto ds = x.find("dependencies"); ds != x.end() && ds->is_array())
+        for (auto& d : *ds)
+          if (d.is_string())
+            t.dependencies.push_back(d.get<std::string>());
+    }
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
 /// Checks one file; returns true if it is valid.
 bool validate_file(const std::string& path, const validate_options& opts) {
   problems ps;
@@ -53,6 +75,10 @@ bool validate_file(const std::string& path, const validate_options& opts) {
       if (check_workflow(*wf, workers, ps))
         what += " (" + std::to_string(wf->tasks.size())
                 + (wf->tasks.size() == 1 ? " task)" : " tasks)");
+    } else {
+      // Schema problems: the graph is still checked, on what each task
+      // names, so that one run shows every problem.
+      check_task_graph(graph_skeleton(*j), ps);
     }
   } else if (j) {
     what = "task";

@@ -43,6 +43,11 @@ cat >"$WORK/cycle.json" <<'JSON'
   {"task_id": "b", "worker": "marie", "description": "x", "dependencies": ["a"]}]}
 JSON
 expect 1 "dependency cycle: a -> b -> a" -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/cycle.json"
+# Schema problems do not hide the graph's: one run shows both.
+printf '{"name": "w", "tasks": [{"task_id": "a", "worker": "marie", "dependencies": ["b"]}, {"task_id": "b", "worker": "marie", "description": 5, "dependencies": ["a"]}, {"task_id": "c", "worker": "marie", "description": "x", "dependencies": ["nowhere"]}]}' > "$WORK/both.json"
+expect 1 'tasks[1].description 5: must be a non-empty string' -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/both.json"
+expect 1 'tasks[2] "c": dependency "nowhere" does not exist' -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/both.json"
+expect 1 'tasks[0].description: required' -- "$CAF_NODE" validate --config "$SRC/config/troupe.json" "$WORK/both.json"
 expect 2 "dependency cycle: a -> b -> a" -- "$CAF_NODE" run "$WORK/cycle.json" --root "$WORK/r1" --config "$SRC/config/troupe.json"
 check "a refused workflow writes no results" [ ! -d "$WORK/r1/results" ]
 
