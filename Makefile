@@ -65,22 +65,28 @@ clean:
 
 # -- the file drop (caf-node serve) -----------------------------------------
 
-# Folders of every configured worker under ROOT (default .).
+# Folders of every configured worker under ROOT (default .), and the auth
+# home of the orchestrator, which plans requests and writes their answers.
 cli-setup: build
 	@for w in $(WORKERS); do \
 	  mkdir -p $(ROOT)/tasks/$$w $(ROOT)/results/$$w $(ROOT)/workspaces/$$w $(ROOT)/auth-homes/$$w/.claude; \
 	done
-	@echo "ready: tasks/, results/, workspaces/, auth-homes/ for: $(WORKERS)"
+	@mkdir -p $(ROOT)/auth-homes/orchestrator/.claude
+	@echo "ready: tasks/, results/, workspaces/, auth-homes/ for: $(WORKERS); auth-homes/orchestrator/"
 	@echo "start the node with: $(CAF_NODE) serve --root $(ROOT)"
 
-# Each worker's own Claude Code login (its CLAUDE_CONFIG_DIR).
+# Each worker's own Claude Code login (its CLAUDE_CONFIG_DIR), and the
+# orchestrator's.
 cli-auth:
-	@for w in $(WORKERS); do \
+	@for w in $(WORKERS) orchestrator; do \
 	  mkdir -p $(ROOT)/auth-homes/$$w/.claude && chmod 700 $(ROOT)/auth-homes/$$w; \
 	  if [ -n "$$(ls -A $(ROOT)/auth-homes/$$w/.claude 2>/dev/null)" ]; then state="has files"; else state="empty"; fi; \
+	  if [ $$w = orchestrator ]; then key=orchestrator.api_key_env; else key=workers.$$w.api_key_env; fi; \
+	  var=$$(jq -r ".$$key // empty" $(CONFIG)); \
 	  echo "$$w: $(ROOT)/auth-homes/$$w/.claude ($$state)"; \
 	  echo "    log in:  CLAUDE_CONFIG_DIR=$$(cd $(ROOT) && pwd)/auth-homes/$$w/.claude claude   (then /login)"; \
-	  echo "    or give it a key: set workers.$$w.api_key_env in $(CONFIG) to a variable holding it"; \
+	  if [ -n "$$var" ]; then echo "    or set $$var to its API key ($$key)"; \
+	  else echo "    or give it a key: set $$key in $(CONFIG) to a variable holding it"; fi; \
 	done
 
 cli-status: build

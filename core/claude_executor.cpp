@@ -87,9 +87,12 @@ void classify_api_error(const json& j, result& r) {
   int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
   auto lt = lower(text);
   std::string k;
-  if (code == 429 && (lt.find("spend_limit") != std::string::npos
-                      || lt.find("usage limits") != std::string::npos))
-    k = kind::spend_limit; // needs a person: never retried
+  // A spend limit the user set comes back as a 400 (measured), older
+  // accounts' as a 429: either needs a person, and is never retried.
+  if ((code == 400 || code == 429)
+      && (lt.find("spend_limit") != std::string::npos
+          || lt.find("usage limits") != std::string::npos))
+    k = kind::spend_limit;
   else if (code == 429)
     k = kind::rate_limited;
   else if (code == 529)
@@ -206,8 +209,10 @@ std::vector<std::string> claude_executor::env() const {
   e.push_back("CLAUDE_CODE_MAX_RETRIES=" + std::to_string(settings_.max_retries));
   e.push_back("DISABLE_AUTOUPDATER=1");
   e.push_back("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1");
+  // A variable named but unset or empty (the shipped config names one per
+  // worker) leaves the worker on its login in its auth home.
   if (!worker_.api_key_env.empty())
-    if (auto key = std::getenv(worker_.api_key_env.c_str()))
+    if (auto key = std::getenv(worker_.api_key_env.c_str()); key && *key)
       e.push_back(std::string{"ANTHROPIC_API_KEY="} + key);
   return e;
 }

@@ -7,7 +7,7 @@ cd "$SRC"
 check "docker-compose config validates the file" docker-compose -f docker-compose.yml config -q
 docker-compose -f docker-compose.yml config >"$WORK/resolved.yml"
 "$PY" - "$WORK/resolved.yml" <<'PYEOF' >"$WORK/checks.txt"
-import sys, yaml
+import json, sys, yaml
 c = yaml.safe_load(open(sys.argv[1]))
 s = c["services"]
 ok = lambda cond, m: print(("ok " if cond else "FAIL ") + m)
@@ -42,6 +42,17 @@ def port(p):
         ip, pub, _ = p.split("/")[0].split(":")
         return ip, pub
     return p.get("host_ip"), str(p["published"])
+cfg = json.load(open("config/troupe.json"))
+def env_names(name):
+    e = s[name].get("environment") or {}
+    return sorted(e) if isinstance(e, dict) else sorted(x.split("=")[0] for x in e)
+for w in ("marie", "anga", "fabien"):
+    ok(env_names(w) == [cfg["workers"][w]["api_key_env"]],
+       f"{w}: the compose file passes the key variable the config names ({cfg['workers'][w]['api_key_env']}), no other")
+ok(env_names("orchestrator") == [cfg["orchestrator"]["api_key_env"]],
+   "the orchestrator gets the key variable the config names for it")
+ok(o.get("/troupe/auth-homes/orchestrator", {}).get("read_only"),
+   "the orchestrator sees its own auth home (read-only): plans and answers need a login or key")
 ports = sorted(port(p) for p in s["orchestrator"].get("ports", []))
 ok(ports == [("127.0.0.1", "5556"), ("127.0.0.1", "5557")],
    "producers and events published on the host's loopback only; the worker endpoint stays inside")

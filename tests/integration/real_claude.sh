@@ -83,13 +83,16 @@ one_task() { # one_task <name> <worker> [timeout_s]: runs a one-task workflow, e
   echo $?
   set -e
 }
-for pair in 529:overloaded 500:server_error 401:auth spend-limit:spend_limit; do
+for pair in 529:overloaded 500:server_error 401:auth spend-limit:spend_limit spend-limit-400:spend_limit; do
   m=${pair%%:*}; kind=${pair#*:}
   mode "$m"
   rc=$(one_task "$m" marie)
   check "API $m: run exits 1" [ "$rc" -eq 1 ]
   check "API $m: failed with error.kind $kind" json_is "$WORK/fault-$m/results/marie/t.json" "j['status'] == 'failed' and j['error']['kind'] == '$kind'"
 done
+# A spend limit needs a person: the worker parks (not retried; the CLI
+# itself still sends 6 requests for one 400, which only a gateway can stop).
+check "API spend-limit-400: the worker parks" grep -q "worker marie parked: spend_limit" "$WORK/fault-spend-limit-400/err.log"
 mode ok
 rc=$(one_task nokey nokey)
 check "no key and no login: not_logged_in" json_is "$WORK/fault-nokey/results/nokey/t.json" "j['error']['kind'] == 'not_logged_in'"

@@ -14,7 +14,7 @@ cache is modelled as the API's (see prompt_tokens): a cold first request
 creates its prefix, which counts as input; a warm one reads it, which does
 not (--cache-ttl-s, default 300). --mode (or POST /_control {"mode": ...}) switches to: 429 (with
 retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
-retry-after), slow (--latency-ms before answering), hang (never answers);
+retry-after), spend-limit-400 (the 400 a limit the user set gets), slow (--latency-ms before answering), hang (never answers);
 with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
 The answer ends with the JSON report block troupe asks agents for.
 
@@ -332,7 +332,11 @@ class Handler(BaseHTTPRequestHandler):
                       "500": (500, "api_error", "Internal server error"),
                       "401": (401, "authentication_error", "invalid x-api-key"),
                       "spend-limit": (429, "rate_limit_error",
-                                      "enforced_spend_limit_reached: You have reached your specified API usage limits.")}
+                                      "enforced_spend_limit_reached: You have reached your specified API usage limits."),
+                      # A limit the user set, as the API answers it now.
+                      "spend-limit-400": (400, "invalid_request_error",
+                                          "You have reached your specified API usage limits. "
+                                          "You will regain access on 2027-01-01 at 00:00 UTC.")}
         if mode in status_for:
             code, etype, msg = status_for[mode]
             entry["status"] = code

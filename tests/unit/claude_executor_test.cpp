@@ -56,6 +56,7 @@ protected:
     auto ex = make();
     std::vector<std::pair<std::string, std::string>> table{
       {"429", "rate_limited"},       {"spend-limit", "spend_limit"},
+      {"spend-limit-400", "spend_limit"},
       {"529", "overloaded"},         {"500", "server_error"},
       {"401", "auth"},               {"not-logged-in", "not_logged_in"},
       {"no-connection", "connection"}, {"max-turns", "max_turns"},
@@ -134,6 +135,22 @@ TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
   for (auto& [k, v] : env.items()) {
     EXPECT_TRUE(allowed.count(k)) << "unexpected variable " << k;
   }
+}
+
+TEST_F(claude_executor_test, a_named_key_variable_left_empty_keeps_the_login) {
+  // The shipped config names a variable per worker; unset or empty, the CLI
+  // uses the login in the worker's auth home, not an empty key.
+  for (const char* value : std::initializer_list<const char*>{"", nullptr}) {
+    if (value)
+      ::setenv("MARIE_KEY", value, 1);
+    else
+      ::unsetenv("MARIE_KEY");
+    auto r = make().run(mk("Evaluate."), 1);
+    ASSERT_TRUE(r.ok()) << r.summary;
+    EXPECT_FALSE(last_call()["env"].contains("ANTHROPIC_API_KEY"))
+      << (value ? "empty" : "unset");
+  }
+  ::setenv("MARIE_KEY", "sk-ant-test-marie", 1);
 }
 
 TEST_F(claude_executor_test, tools_and_grants_use_the_equals_form) {
