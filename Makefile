@@ -9,7 +9,8 @@ DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
 .PHONY: all deps build demo demo-request test bench clean claude-cli cli-setup cli-auth cli-status \
-        cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs
+        cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs \
+        orchestration-start orchestration-cli-submit-tasks
 
 ROOT ?= .
 WORKERS = $(shell jq -r '.workers | keys[]' $(CONFIG) 2>/dev/null)
@@ -98,6 +99,17 @@ cli-test-parallel: cli-setup
 
 cli-test-sequential: cli-setup
 	TROUPE_ROOT=$(ROOT) CAF_NODE=$(CAF_NODE) scripts/cli-test.sh sequential
+
+# The seed's names. orchestration-start runs the file drop in the foreground
+# (EXECUTOR=sim offline); orchestration-cli-submit-tasks WORKFLOW=<file>
+# drops a workflow's tasks and waits for their results (starting serve for
+# the while if none runs on ROOT).
+orchestration-start: cli-setup
+	$(CAF_NODE) serve --root $(ROOT) --config $(CONFIG) $(if $(EXECUTOR),--executor $(EXECUTOR))
+
+orchestration-cli-submit-tasks: cli-setup
+	@[ -n "$(WORKFLOW)" ] || { echo "usage: make orchestration-cli-submit-tasks WORKFLOW=<workflow file>" >&2; exit 2; }
+	TROUPE_ROOT=$(ROOT) CAF_NODE=$(CAF_NODE) scripts/cli-test.sh --workflow $(WORKFLOW)
 
 # The container topology (docker-compose.yml): an orchestrator and one node
 # per worker. Needs a Docker engine; `docker-compose config` checks the file.

@@ -1,17 +1,23 @@
 #!/usr/bin/env bash
 # make cli-test-parallel / cli-test-sequential: drops a demo workflow's tasks
-# into the file drop and waits for every result. Uses the 'caf-node serve'
+# (or those of --workflow FILE: make orchestration-cli-submit-tasks) into the
+# file drop and waits for every result. Uses the 'caf-node serve'
 # already running on the root, or starts one for the test (executor from
 # $EXECUTOR, default claude; EXECUTOR=sim runs offline).
 source "$(dirname "$0")/lib/common.sh"
 
 usage() {
-  echo "usage: $(basename "$0") parallel|sequential [--timeout S]"
+  echo "usage: $(basename "$0") parallel|sequential|--workflow FILE [--timeout S]"
 }
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case $1 in
   parallel) wf="$(dirname "$0")/../workflows/parallel-demo.json" ;;
   sequential) wf="$(dirname "$0")/../workflows/sequential-workflow.json" ;;
+  --workflow)
+    wf=${2:-}
+    [ -n "$wf" ] || { usage >&2; exit 2; }
+    [ -f "$wf" ] || die "no workflow file $wf"
+    shift ;;
   -h|--help) usage; exit 0 ;;
   *) usage >&2; exit 2 ;;
 esac

@@ -75,4 +75,18 @@ run_rc 0 "test-agent-introduction" "$S/test-agent-introduction.sh" marie anga fa
 check "... each worker answered" bash -c "[ \$(grep -c '^\[complete\]' '$WORK/out') -eq 3 ]"
 run_rc 2 "test-agent-introduction refuses an unknown worker" "$S/test-agent-introduction.sh" zoe
 
+# The seed's make targets, on a root of their own (serve started for the
+# while, offline).
+kill -TERM $pid 2>/dev/null; wait $pid || true
+trap at_exit EXIT
+mroot=$(fresh_root seed-make)
+MK=(make -s -C "$SRC" BUILD="$(dirname "$CAF_NODE")" ROOT="$mroot" EXECUTOR=sim)
+run_rc 2 "make orchestration-cli-submit-tasks without WORKFLOW" "${MK[@]}" orchestration-cli-submit-tasks
+check "... says how to call it" grep -q "usage: make orchestration-cli-submit-tasks WORKFLOW=" "$WORK/err"
+run_rc 0 "make orchestration-cli-submit-tasks WORKFLOW=workflows/parallel-demo.json" \
+  "${MK[@]}" orchestration-cli-submit-tasks WORKFLOW="$SRC/workflows/parallel-demo.json"
+check "... every task of the workflow has a complete result" bash -c "
+  [ \$(jq '.tasks | length' '$SRC/workflows/parallel-demo.json') -eq \$(cat '$mroot'/results/*/*.json | jq -s 'map(select(.status == \"complete\")) | length') ]"
+check "... and cli-setup made the orchestrator's auth home" test -d "$mroot/auth-homes/orchestrator/.claude"
+
 finish
