@@ -20,8 +20,7 @@ std::string key(const std::string& a, const std::string& b) {
   return a + "/" + b;
 }
 
-void process(self_ptr self, const std::string& worker, const std::string& name,
-             bool just_closed);
+void process(self_ptr self, const std::string& worker, const std::string& name);
 
 void schedule_tick(self_ptr self) {
   auto& st = self->state;
@@ -207,15 +206,14 @@ void schedule_deps_check(self_ptr self) {
   self->delayed_send(self, delay, retry_atom_v);
 }
 
-void process(self_ptr self, const std::string& worker, const std::string& name,
-             bool just_closed) {
+void process(self_ptr self, const std::string& worker, const std::string& name) {
   auto& st = self->state;
   if (st.stopping || !fs_queue::is_candidate(name) || st.parked.count(worker))
     return;
   auto k = key(worker, name);
   if (st.waiting_node.count(k))
     return; // known, waiting for its dependencies
-  auto o = st.q->read(worker, name, false, just_closed, st.cfg.quiet_ms);
+  auto o = st.q->read(worker, name, false, st.cfg.quiet_ms);
   switch (o.state) {
     case fs_queue::read_state::vanished:
       st.deferred.erase(k);
@@ -245,7 +243,7 @@ void scan(self_ptr self) {
   auto& st = self->state;
   for (auto& w : st.cfg.workers)
     for (auto& name : st.q->pending(w))
-      process(self, w, name, false);
+      process(self, w, name);
 }
 
 /// Claims left by an earlier process: done ones are dropped, others rerun.
@@ -253,7 +251,7 @@ void recover(self_ptr self) {
   auto& st = self->state;
   for (auto& w : st.cfg.workers)
     for (auto& name : st.q->claimed(w)) {
-      auto o = st.q->read(w, name, true, true, 0);
+      auto o = st.q->read(w, name, true, 0);
       if (o.state != fs_queue::read_state::ok) {
         if (o.state == fs_queue::read_state::bad)
           st.q->reject(w, name, o.reason, true);
@@ -299,7 +297,7 @@ void commit(self_ptr self) {
       settle(self, r.task_id, r);
     }
     // A second file with this id may have arrived while it ran.
-    process(self, e.worker, e.name, false);
+    process(self, e.worker, e.name);
   }
   maybe_finish_stop(self);
 }
@@ -334,7 +332,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       switch (static_cast<fs_watcher::kind>(kind)) {
         case fs_watcher::kind::task:
           spdlog::debug("{}/{}: dropped", worker, name);
-          process(self, worker, name, true);
+          process(self, worker, name);
           break;
         case fs_watcher::kind::result:
           if (name.size() > 5 && name[0] != '.')
@@ -394,7 +392,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       auto keys = st.deferred; // process() edits the set
       for (auto& k : keys) {
         auto slash = k.find('/');
-        process(self, k.substr(0, slash), k.substr(slash + 1), false);
+        process(self, k.substr(0, slash), k.substr(slash + 1));
       }
       schedule_tick(self);
     },

@@ -19,7 +19,8 @@ struct file_drop_settings {
   std::vector<std::string> workers;
   size_t max_task_bytes = 1u << 20;
   /// A file that does not parse yet and was written less than this long ago
-  /// (with no close seen) is given time instead of being rejected.
+  /// is given time instead of being rejected, even once closed (a shell's
+  /// `>` then `>>` closes it half written).
   int64_t quiet_ms = 2000;
   /// A task that waits this long for a dependency that no file in tasks/
   /// provides (none waiting, claimed or running, no result) fails, naming

@@ -97,7 +97,7 @@ std::vector<std::string> fs_queue::claimed(const std::string& worker) const {
 
 fs_queue::read_outcome fs_queue::read(const std::string& worker,
                                       const std::string& name,
-                                      bool from_claimed, bool just_closed,
+                                      bool from_claimed,
                                       int64_t quiet_ms) const {
   read_outcome out;
   auto path = tasks_dir(worker) + (from_claimed ? "/.claimed/" : "/") + name;
@@ -130,10 +130,10 @@ fs_queue::read_outcome fs_queue::read(const std::string& worker,
   ::close(fd);
   text.resize(got);
   // An empty file is someone's open-then-write, not yet a task; a file that
-  // does not parse may still be growing unless its writer closed it or it
-  // has been quiet long enough.
-  bool maybe_growing = !from_claimed && !just_closed && out.age_ms < quiet_ms;
-  if (text.empty() && !from_claimed && out.age_ms < quiet_ms) {
+  // does not parse may still be growing until it has been quiet long
+  // enough, closed or not: `>` then `>>` closes it between the halves.
+  bool maybe_growing = !from_claimed && out.age_ms < quiet_ms;
+  if (text.empty() && maybe_growing) {
     out.state = read_state::not_ready;
     return out;
   }

@@ -49,10 +49,11 @@ public:
   };
 
   /// Reads and checks tasks/<worker>/<name> (or the claim of it). A file
-  /// that is empty, or does not parse and was modified within `quiet_ms`
-  /// while `just_closed` is false, is not_ready: it may still be written.
+  /// that is empty, or does not parse, and was modified within `quiet_ms`
+  /// is not_ready: it may still be written, even after a close (a shell's
+  /// `>` then `>>` closes it half written).
   read_outcome read(const std::string& worker, const std::string& name,
-                    bool from_claimed, bool just_closed, int64_t quiet_ms) const;
+                    bool from_claimed, int64_t quiet_ms) const;
 
   /// Moves the task into .claimed/; false if it vanished first.
   bool claim(const std::string& worker, const std::string& name);

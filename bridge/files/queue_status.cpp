@@ -42,7 +42,7 @@ worker_status inspect_worker(const fs_queue& q, const std::string& w) {
       ws.oldest = name.substr(0, name.size() - 5);
       ws.oldest_age_s = age;
     }
-    auto o = q.read(w, name, false, true, 0);
+    auto o = q.read(w, name, false, 0);
     if (o.state != fs_queue::read_state::ok)
       continue;
     std::vector<std::string> missing;

@@ -215,7 +215,7 @@ void producer_desk::cancel(const envelope& from, const wire::task_ref& ref,
           worker + "/" + id + " is not waiting in tasks/ (running, done or unknown)"}});
     return;
   }
-  auto o = q_.read(worker, name, true, true, 0);
+  auto o = q_.read(worker, name, true, 0);
   task t;
   t.task_id = id;
   t.worker = worker;

@@ -85,6 +85,13 @@ printf 'ie", "description": "written in two steps"}' >&7
 exec 7>&-
 check "the same file completes once closed" $AWAIT --timeout 20 "$r/slow.json"
 check "... and runs" json_is "$r/slow.json" 'j["status"] == "complete"'
+# A shell's `>` then `>>`: closed half written, then completed. One run of
+# the whole file, no rejection of either half.
+printf '{"task_id": "two-step", "worker": "marie",' > "$t/two-step.json"
+printf ' "description": "written with > then >>"}' >> "$t/two-step.json"
+check "a file written with > then >> runs whole" $AWAIT --timeout 20 "$r/two-step.json"
+check "... complete, and neither half rejected" bash -c "$(declare -f json_is); PY=$PY
+  json_is '$r/two-step.json' 'j[\"status\"] == \"complete\"' && [ -z \"\$(ls '$t/.rejected' | grep two-step)\" ]"
 stop_serve
 
 # --- dependencies across workers, dropped in reverse order -------------------

@@ -43,31 +43,34 @@ TEST_F(fs_queue_test, candidates_exclude_hidden_temp_and_editor_files) {
   EXPECT_FALSE(fs_queue::is_candidate("notes.txt"));
 }
 
-TEST_F(fs_queue_test, unparsable_young_file_is_not_ready_unless_closed) {
+TEST_F(fs_queue_test, unparsable_young_file_is_not_ready_even_once_closed) {
+  // `>` then `>>`: the first half is closed before the second comes.
   drop("marie", "a.json", R"({"task_id": "a", "wor)");
-  auto o = q->read("marie", "a.json", false, false, 60000);
+  auto o = q->read("marie", "a.json", false, 60000);
   EXPECT_EQ(o.state, fs_queue::read_state::not_ready);
-  o = q->read("marie", "a.json", false, true, 60000); // its writer closed it
-  EXPECT_EQ(o.state, fs_queue::read_state::bad);
-  o = q->read("marie", "a.json", false, false, 0); // quiet long enough
+  o = q->read("marie", "a.json", false, 0); // quiet long enough
   EXPECT_EQ(o.state, fs_queue::read_state::bad);
   drop("marie", "empty.json", "");
-  EXPECT_EQ(q->read("marie", "empty.json", false, true, 60000).state,
+  EXPECT_EQ(q->read("marie", "empty.json", false, 60000).state,
             fs_queue::read_state::not_ready);
-  EXPECT_EQ(q->read("marie", "gone.json", false, true, 0).state,
+  EXPECT_EQ(q->read("marie", "gone.json", false, 0).state,
             fs_queue::read_state::vanished);
+  // A claimed file is never still being written.
+  drop("marie", "a.json", R"({"task_id": "a", "wor)");
+  ASSERT_TRUE(q->claim("marie", "a.json"));
+  EXPECT_EQ(q->read("marie", "a.json", true, 60000).state, fs_queue::read_state::bad);
 }
 
 TEST_F(fs_queue_test, checks_folder_name_and_size) {
   drop("marie", "b.json", R"({"task_id": "b", "worker": "anga", "description": "x"})");
-  auto o = q->read("marie", "b.json", false, true, 0);
+  auto o = q->read("marie", "b.json", false, 0);
   EXPECT_EQ(o.state, fs_queue::read_state::bad);
   EXPECT_EQ(o.reason, "worker \"anga\": does not match the folder tasks/marie/");
   drop("marie", "c.json", R"({"task_id": "d", "worker": "marie", "description": "x"})");
-  EXPECT_EQ(q->read("marie", "c.json", false, true, 0).reason,
+  EXPECT_EQ(q->read("marie", "c.json", false, 0).reason,
             "task_id \"d\": the file must be named d.json");
   drop("marie", "big.json", std::string(5000, ' '));
-  EXPECT_EQ(q->read("marie", "big.json", false, true, 0).reason,
+  EXPECT_EQ(q->read("marie", "big.json", false, 0).reason,
             "file is 5000 bytes, more than the limit of 4096");
 }
 
