@@ -186,7 +186,9 @@ pport=$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); pr
 W_EP_FIXED="tcp://127.0.0.1:$port"
 P_FIXED="tcp://127.0.0.1:$pport"
 start_orch "$root"
-for w in marie anga; do start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 300; done
+# 1 s a task: when the kill comes (after marie's first two results), the
+# next ones are still running, however slowly this machine sees the files.
+for w in marie anga; do start_worker "$root" "$w" "$root/node-$w" --sim-latency-ms 1000; done
 "$PY" - "$root/batch.json" <<'PYEOF'
 import json, sys
 tasks = [{"task_id": f"b{i:02d}", "worker": ("marie", "anga")[i % 2], "description": f"batch task {i}"} for i in range(20)]
