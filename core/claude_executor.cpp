@@ -38,7 +38,10 @@ void take_usage(const json& j, result& r) {
   if (mu != j.end() && mu->is_object() && !mu->empty()) {
     int64_t best = -1;
     json models = json::object();
-    for (auto& [model, m] : mu->items()) {
+    for (auto it = mu->begin(); it != mu->end(); ++it) {
+      // Not a structured binding: C++17 lambdas cannot capture one.
+      const auto& model = it.key();
+      const auto& m = it.value();
       if (!m.is_object())
         continue;
       auto get = [&](const char* k) -> int64_t {
@@ -80,7 +83,7 @@ std::string errors_text(const json& j) {
 
 /// API failures: "subtype":"success","is_error":true, with api_error_status.
 void classify_api_error(const json& j, result& r) {
-  std::string text = j.value("result", "");
+  std::string text = string_member(j, "result");
   if (text.empty())
     text = errors_text(j);
   auto st = j.find("api_error_status");
@@ -257,13 +260,13 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
                   "stdout is not a JSON result: " + tail(o.out, 200));
     return;
   }
-  if (j.value("type", "") != "result") {
+  if (string_member(j, "type") != "result") {
     fail_result(r, kind::bad_output, "stdout JSON has no \"type\":\"result\"");
     return;
   }
   take_usage(j, r);
-  r.session_id = j.value("session_id", "");
-  auto subtype = j.value("subtype", "");
+  r.session_id = string_member(j, "session_id");
+  auto subtype = string_member(j, "subtype");
   if (subtype == "error_max_turns") {
     fail_result(r, kind::max_turns, "stopped at the turn limit: " + errors_text(j));
     return;
@@ -277,7 +280,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
                 "run ended with " + subtype + ": " + errors_text(j));
     return;
   }
-  if (j.value("is_error", true)) {
+  if (bool_member(j, "is_error", true)) {
     classify_api_error(j, r);
     return;
   }
@@ -285,7 +288,7 @@ void classify_claude_outcome(const process_outcome& o, result& r, bool raw,
     fail_result(r, kind::crashed, "claude " + o.describe() + " after a result");
     return;
   }
-  auto text = j.value("result", "");
+  auto text = string_member(j, "result");
   r.state = status::complete;
   set_denials(r, denials_from_cli(j));
   if (schema) {

@@ -88,7 +88,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   auto j = first != std::string::npos && o.out[first] == '{'
              ? parse_json_or_discard(o.out)
              : json(json::value_t::discarded);
-  if (!j.is_discarded() && j.is_object() && j.value("type", "") == "result") {
+  if (!j.is_discarded() && j.is_object() && string_member(j, "type") == "result") {
     // A Claude-compatible CLI: same contract, same classification.
     classify_claude_outcome(o, r, is_raw(t));
   } else if (!classify_supervision(o, r)) {

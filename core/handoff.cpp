@@ -30,7 +30,7 @@ std::optional<std::string> read_all(const fs::path& p) {
   return read_text_file(p.string(), ignored);
 }
 
-const std::string* string_member(const json& j, const char* key) {
+const std::string* string_ptr(const json& j, const char* key) {
   auto i = j.find(key);
   return i != j.end() && i->is_string() ? i->get_ptr<const std::string*>()
                                         : nullptr;
@@ -41,9 +41,9 @@ struct unpacked {
   std::string name, data;
 };
 std::optional<unpacked> unpack(const json& e, std::string& why) {
-  auto name = e.is_object() ? string_member(e, "name") : nullptr;
-  auto data = e.is_object() ? string_member(e, "data") : nullptr;
-  auto sha = e.is_object() ? string_member(e, "sha256") : nullptr;
+  auto name = e.is_object() ? string_ptr(e, "name") : nullptr;
+  auto data = e.is_object() ? string_ptr(e, "data") : nullptr;
+  auto sha = e.is_object() ? string_ptr(e, "sha256") : nullptr;
   if (!name || !data || !sha) {
     why = "an entry without name, data and sha256";
     return std::nullopt;
@@ -191,7 +191,7 @@ json task_inputs(const task& t, const std::string& root, size_t max_bytes) {
     return out;
   size_t used = 0;
   for (auto& [id, r] : deps->items()) {
-    auto worker = r.is_object() ? string_member(r, "worker") : nullptr;
+    auto worker = r.is_object() ? string_ptr(r, "worker") : nullptr;
     auto arts = r.is_object() ? r.find("artifacts") : r.end();
     if (!worker || arts == r.end() || !arts->is_array() || !valid_task_id(id)
         || !plain_part(*worker))
@@ -231,8 +231,8 @@ std::vector<std::string> place_inputs(task& t, const json& inputs,
   auto rel_dir = "workspaces/" + t.worker + "/" + inputs_folder + "/";
   for (auto& e : inputs) {
     std::string why;
-    auto dep = e.is_object() ? string_member(e, "dependency") : nullptr;
-    auto path = e.is_object() ? string_member(e, "path") : nullptr;
+    auto dep = e.is_object() ? string_ptr(e, "dependency") : nullptr;
+    auto path = e.is_object() ? string_ptr(e, "path") : nullptr;
     if (!dep || !path || !valid_task_id(*dep)) {
       problems.push_back("an input without a plain dependency and path");
       continue;

@@ -141,6 +141,21 @@ json parse_json_or_discard(std::string_view text) {
   return json::parse(text.begin(), text.end(), nullptr, false);
 }
 
+std::string string_member(const json& j, const char* key,
+                          const std::string& fallback) {
+  if (!j.is_object())
+    return fallback;
+  auto i = j.find(key);
+  return i != j.end() && i->is_string() ? i->get<std::string>() : fallback;
+}
+
+bool bool_member(const json& j, const char* key, bool fallback) {
+  if (!j.is_object())
+    return fallback;
+  auto i = j.find(key);
+  return i != j.end() && i->is_boolean() ? i->get<bool>() : fallback;
+}
+
 std::optional<json> parse_json_text(std::string_view text, problems& out) {
   if (!json_depth_within(text)) {
     out.push_back("not valid JSON: nested deeper than "
@@ -328,8 +343,8 @@ std::optional<result> result_from_json(const json& j, problems& out) {
     r.cost_usd = i->get<double>();
   if (auto i = j.find("error"); i != j.end() && i->is_object()) {
     error_info e;
-    e.kind = i->value("kind", "");
-    e.message = i->value("message", "");
+    e.kind = string_member(*i, "kind");
+    e.message = string_member(*i, "message");
     r.error = e;
   }
   if (auto i = j.find("simulated"); i != j.end() && i->is_boolean())

@@ -50,6 +50,13 @@ std::optional<json> parse_json_text(std::string_view text, problems& out);
 /// is nested too deep.
 json parse_json_or_discard(std::string_view text);
 
+/// A member of JSON that someone else wrote (the CLI's output): its value
+/// if it is a string (a boolean), else `fallback`. nlohmann's value()
+/// throws on a member of another type.
+std::string string_member(const json& j, const char* key,
+                          const std::string& fallback = "");
+bool bool_member(const json& j, const char* key, bool fallback);
+
 /// Decodes a task. `prefix` is prepended to field names ("tasks[2].").
 std::optional<task> task_from_json(const json& j, problems& out,
                                    const std::string& prefix = "");

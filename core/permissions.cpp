@@ -1,4 +1,5 @@
 #include "core/permissions.hpp"
+#include "core/json_codec.hpp"
 
 #include <filesystem>
 #include <set>
@@ -92,7 +93,7 @@ std::vector<denial> denials_from_cli(const json& cli_result) {
     if (!d.is_object())
       continue;
     denial x;
-    x.tool = d.value("tool_name", std::string{"?"});
+    x.tool = string_member(d, "tool_name", "?");
     if (auto in = d.find("tool_input"); in != d.end())
       x.input = short_input(*in);
     out.push_back(std::move(x));
@@ -127,8 +128,7 @@ std::vector<denial> denials_of(const result& r) {
     return out;
   for (auto& d : *i)
     if (d.is_object())
-      out.push_back({d.value("tool", std::string{}),
-                     d.value("input", std::string{})});
+      out.push_back({string_member(d, "tool"), string_member(d, "input")});
   return out;
 }
 

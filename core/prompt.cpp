@@ -102,7 +102,7 @@ std::string compose_task_prompt(const task& t) {
   if (auto i = t.context.find(previous_failure_key);
       i != t.context.end() && i->is_object()) {
     out += "\n## Your previous attempt was refused\n"
-           + i->value("message", std::string{"(no reason given)"})
+           + string_member(*i, "message", "(no reason given)")
            + "\nDo the task again and avoid this.\n";
   }
   if (auto schema = output_schema_of(t))

@@ -1,4 +1,5 @@
 #include "core/sim_executor.hpp"
+#include "core/json_codec.hpp"
 #include "core/outcome.hpp"
 
 #include <cstdio>
@@ -52,8 +53,8 @@ result sim_executor::run(const task& t, int attempt, const run_hooks&) const {
   r.cost_usd = (r.tokens.input_tokens * settings_.usd_per_mtok_in
                 + r.tokens.output_tokens * settings_.usd_per_mtok_out)
                / 1e6;
-  if (t.context.is_object() && t.context.value("sim_outcome", "") == "failed") {
-    fail_result(r, t.context.value("sim_error_kind", kind::crashed),
+  if (t.context.is_object() && string_member(t.context, "sim_outcome") == "failed") {
+    fail_result(r, string_member(t.context, "sim_error_kind", kind::crashed),
                 "simulated failure requested by the task");
   } else {
     r.state = status::complete;

@@ -20,7 +20,7 @@ void stream_json_reader::line(std::string_view l) {
     return;
   }
   ++events_;
-  auto type = j.value("type", "");
+  auto type = string_member(j, "type");
   if (type == "result") {
     result_line_.assign(l);
     return;
@@ -37,7 +37,7 @@ void stream_json_reader::line(std::string_view l) {
     take_tool_blocks(*m, type == "assistant");
     return;
   }
-  if (type != "system" || j.value("subtype", "") != "api_retry")
+  if (type != "system" || string_member(j, "subtype") != "api_retry")
     return;
   api_retry_event ev;
   ev.task_id = task_id_;
@@ -62,23 +62,23 @@ void stream_json_reader::take_tool_blocks(const json& message,
   for (auto& b : *c) {
     if (!b.is_object())
       continue;
-    auto type = b.value("type", "");
+    auto type = string_member(b, "type");
     if (from_assistant && type == "tool_use") {
-      auto name = b.value("name", "");
+      auto name = string_member(b, "name");
       if (name != "Write" && name != "Edit" && name != "MultiEdit"
           && name != "NotebookEdit")
         continue;
       auto in = b.find("input");
       if (in == b.end() || !in->is_object())
         continue;
-      auto path = in->value("file_path", in->value("notebook_path", ""));
+      auto path = string_member(*in, "file_path", string_member(*in, "notebook_path"));
       if (!path.empty())
-        pending_writes_[b.value("id", "")] = path;
+        pending_writes_[string_member(b, "id")] = path;
     } else if (!from_assistant && type == "tool_result") {
-      auto i = pending_writes_.find(b.value("tool_use_id", ""));
+      auto i = pending_writes_.find(string_member(b, "tool_use_id"));
       if (i == pending_writes_.end())
         continue;
-      if (!b.value("is_error", false))
+      if (!bool_member(b, "is_error", false))
         written_.push_back(i->second);
       pending_writes_.erase(i);
     }

@@ -51,7 +51,7 @@ int submit_cmd(const submit_options& opts) {
   }
   auto& body = first->body;
   if (first->cmd == wire::name(wire::command::error)) {
-    auto reason = body.value("reason", "");
+    auto reason = string_member(body, "reason");
     auto p = body.find("problems");
     bool listed = p != body.end() && p->is_array() && !p->empty();
     // The reason repeats the problems after its first ": "; one per line
@@ -72,7 +72,7 @@ int submit_cmd(const submit_options& opts) {
                  w.c_str(), w.c_str());
   };
   if (auto n = body.find("nodes"); n != body.end() && n->is_number() && *n == 0)
-    idle(body.value("worker", ""));
+    idle(string_member(body, "worker"));
   if (auto u = body.find("unserved"); u != body.end() && u->is_array())
     for (auto& w : *u)
       if (w.is_string())
@@ -90,12 +90,12 @@ int submit_cmd(const submit_options& opts) {
   }
   if (done->cmd == wire::name(wire::command::result)) {
     print(done->body["result"]);
-    return done->body["result"].value("status", "") == "complete" ? exit_ok
+    return string_member(wire::member(done->body, "result"), "status") == "complete" ? exit_ok
                                                                    : exit_failed;
   }
   if (done->cmd == wire::name(wire::command::report)) {
     print(done->body);
-    return done->body.value("status", "") == "complete" ? exit_ok : exit_failed;
+    return string_member(done->body, "status") == "complete" ? exit_ok : exit_failed;
   }
   std::fprintf(stderr, "error: unexpected answer %s\n", done->cmd.c_str());
   return exit_failed;

@@ -16,6 +16,8 @@
 #include <unistd.h>
 
 #include "core/prompt.hpp"
+#include "core/sim_executor.hpp"
+#include "core/stream_json.hpp"
 
 using namespace troupe;
 namespace fs = std::filesystem;
@@ -370,4 +372,41 @@ TEST_F(claude_executor_test, missing_cli_is_a_crash_with_the_reason) {
   ASSERT_TRUE(r.error);
   EXPECT_EQ(r.error->kind, "crashed");
   EXPECT_NE(r.error->message.find("No such file"), std::string::npos);
+}
+
+// Found by fuzz/fuzz_stream_json (fuzz/regressions/): a line whose "type"
+// is a number threw from nlohmann's value() and took the runner down.
+TEST(stream_json_reader, events_with_members_of_another_type_are_read_not_thrown) {
+  stream_json_reader r{"t", "m", nullptr};
+  EXPECT_NO_THROW(r.line(R"({"type": 5})"));
+  EXPECT_NO_THROW(r.line(R"({"type": "system", "subtype": 7})"));
+  EXPECT_NO_THROW(r.line(R"({"type": "assistant", "message": {"id": 3, "content": [
+    {"type": 1}, {"type": "tool_use", "name": 2, "id": [], "input": {"file_path": 9}}]}})"));
+  EXPECT_NO_THROW(r.line(R"({"type": "user", "message": {"content": [
+    {"type": "tool_result", "tool_use_id": {}, "is_error": "no"}]}})"));
+  EXPECT_EQ(r.events(), 4u);
+  EXPECT_EQ(r.api_requests(), 0u); // an id that is not a string is no answer
+  process_outcome o;
+  o.started = true;
+  o.exit_code = 0;
+  o.out = R"({"type": "result", "subtype": 5, "is_error": "x", "session_id": 1})";
+  result res;
+  EXPECT_NO_THROW(classify_claude_outcome(o, res));
+  ASSERT_TRUE(res.error);
+}
+
+// A task's context is anyone's: the simulator's switches of another type
+// are ignored, not thrown (it runs on the worker actor itself).
+TEST(sim_executor, switches_of_another_type_are_ignored) {
+  worker_config w;
+  w.name = "marie";
+  sim_executor sim{sim_settings{}, w};
+  task t;
+  t.task_id = "a";
+  t.worker = "marie";
+  t.description = "x";
+  t.context = json::parse(R"({"sim_outcome": 5, "sim_error_kind": []})");
+  result r;
+  EXPECT_NO_THROW(r = sim.run(t, 1, {}));
+  EXPECT_TRUE(r.ok());
 }

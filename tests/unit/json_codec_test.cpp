@@ -202,3 +202,22 @@ TEST(json_codec, a_number_out_of_range_is_a_problem_not_an_exception) {
   EXPECT_EQ(ps[0].rfind("not valid JSON: number overflow", 0), 0u) << ps[0];
   EXPECT_TRUE(parse_json_or_discard(R"({"a": 1e400})").is_discarded());
 }
+
+// Found by fuzz/fuzz_stream_json and a review of every value() call on
+// JSON that someone else wrote: a member of another type is no exception.
+TEST(json_codec, members_of_another_type_are_ignored_not_thrown) {
+  auto j = json::parse(R"({"kind": 5, "ok": "yes", "name": "x"})");
+  EXPECT_EQ(string_member(j, "kind"), "");
+  EXPECT_EQ(string_member(j, "kind", "?"), "?");
+  EXPECT_EQ(string_member(j, "name"), "x");
+  EXPECT_EQ(bool_member(j, "ok", false), false);
+  EXPECT_EQ(string_member(json::array(), "kind"), "");
+  // A result file whose error names its kind with a number.
+  problems ps;
+  auto r = result_from_json(json::parse(
+    R"({"task_id": "a", "worker": "marie", "status": "failed",
+        "error": {"kind": 5, "message": ["x"]}})"), ps);
+  ASSERT_TRUE(r) << (ps.empty() ? "" : ps[0]);
+  ASSERT_TRUE(r->error);
+  EXPECT_EQ(r->error->kind, "");
+}
