@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo demo-request test bench clean claude-cli cli-setup cli-auth cli-status \
+.PHONY: all deps build demo demo-request test bench fuzz fuzz-build fuzz-smoke clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs \
         orchestration-start orchestration-cli-submit-tasks
 
@@ -57,12 +57,31 @@ claude-cli: deps
 # Fails loudly on any failure.
 test: build claude-cli
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	$(MAKE) fuzz-smoke
 
 bench: build
 	bench/run.sh $(BUILD)
 
+# libFuzzer targets (fuzz/), built apart with clang-14 and ASan + UBSan.
+# `make fuzz` runs each for FUZZ_RUNS executions (10 M); `make test` runs
+# each briefly on its corpus (fuzz-smoke).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_RUNS ?= 10000000
+FUZZ_SMOKE_RUNS ?= 20000
+$(FUZZ_BUILD)/CMakeCache.txt:
+	cmake -S fuzz -B $(FUZZ_BUILD) -DCMAKE_CXX_COMPILER=clang++-14
+
+fuzz-build: deps $(FUZZ_BUILD)/CMakeCache.txt
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_RUNS)
+
+fuzz-smoke: fuzz-build
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SMOKE_RUNS)
+
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(FUZZ_BUILD)
 
 # -- the file drop (caf-node serve) -----------------------------------------
 

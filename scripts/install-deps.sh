@@ -8,6 +8,7 @@ PACKAGES=(
   libcaf-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libssl-dev libgtest-dev python3 python3-zmq python3-watchdog jq inotify-tools
   iproute2 docker-compose
+  clang-14 libclang-rt-14-dev
 )
 
 # The tests run the real Claude Code CLI (npm); Debian's nodejs and npm only
