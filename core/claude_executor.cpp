@@ -44,10 +44,7 @@ void take_usage(const json& j, result& r) {
       const auto& m = it.value();
       if (!m.is_object())
         continue;
-      auto get = [&](const char* k) -> int64_t {
-        auto i = m.find(k);
-        return i != m.end() && i->is_number() ? i->get<int64_t>() : 0;
-      };
+      auto get = [&](const char* k) { return int_member(m, k); };
       usage u;
       u.input_tokens = get("inputTokens");
       u.output_tokens = get("outputTokens");

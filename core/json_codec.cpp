@@ -1,6 +1,10 @@
 #include "core/json_codec.hpp"
 
 #include <algorithm>
+#include <climits>
+#include <limits>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -156,6 +160,33 @@ bool bool_member(const json& j, const char* key, bool fallback) {
   return i != j.end() && i->is_boolean() ? i->get<bool>() : fallback;
 }
 
+int64_t saturating_int(const json& v, int64_t fallback) {
+  constexpr auto hi = std::numeric_limits<int64_t>::max();
+  constexpr auto lo = std::numeric_limits<int64_t>::min();
+  if (v.is_number_unsigned())
+    return v.get<uint64_t>() > static_cast<uint64_t>(hi) ? hi : v.get<int64_t>();
+  if (v.is_number_integer())
+    return v.get<int64_t>();
+  if (!v.is_number_float())
+    return fallback;
+  auto d = v.get<double>();
+  if (!(d == d))
+    return fallback; // NaN (nlohmann reads none, but a json built in code may hold one)
+  // 2^63 is exactly representable; anything at or past it saturates.
+  if (d >= 9223372036854775808.0)
+    return hi;
+  if (d <= -9223372036854775808.0)
+    return lo;
+  return static_cast<int64_t>(d);
+}
+
+int64_t int_member(const json& j, const char* key, int64_t fallback) {
+  if (!j.is_object())
+    return fallback;
+  auto i = j.find(key);
+  return i == j.end() ? fallback : saturating_int(*i, fallback);
+}
+
 std::optional<json> parse_json_text(std::string_view text, problems& out) {
   if (!json_depth_within(text)) {
     out.push_back("not valid JSON: nested deeper than "
@@ -265,10 +296,7 @@ usage usage_from_json(const json& j) {
   usage u;
   if (!j.is_object())
     return u;
-  auto get = [&](const char* key) -> int64_t {
-    auto i = j.find(key);
-    return i != j.end() && i->is_number() ? i->get<int64_t>() : 0;
-  };
+  auto get = [&](const char* key) { return int_member(j, key); };
   u.input_tokens = get("input_tokens");
   u.output_tokens = get("output_tokens");
   u.cache_creation_input_tokens = get("cache_creation_input_tokens");
@@ -334,9 +362,9 @@ std::optional<result> result_from_json(const json& j, problems& out) {
   r.artifacts = string_list(j, "artifacts", "", out);
   r.findings = string_list(j, "findings", "", out);
   if (auto i = j.find("attempt"); i != j.end() && i->is_number_integer())
-    r.attempt = i->get<int>();
-  if (auto i = j.find("duration_ms"); i != j.end() && i->is_number())
-    r.duration_ms = i->get<int64_t>();
+    r.attempt = static_cast<int>(std::clamp<int64_t>(saturating_int(*i), INT32_MIN, INT32_MAX));
+  if (auto i = j.find("duration_ms"); i != j.end())
+    r.duration_ms = saturating_int(*i, r.duration_ms);
   if (auto i = j.find("usage"); i != j.end())
     r.tokens = usage_from_json(*i);
   if (auto i = j.find("cost_usd"); i != j.end() && i->is_number())

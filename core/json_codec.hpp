@@ -56,6 +56,10 @@ json parse_json_or_discard(std::string_view text);
 std::string string_member(const json& j, const char* key,
                           const std::string& fallback = "");
 bool bool_member(const json& j, const char* key, bool fallback);
+/// A number as an int64_t, saturated (4e41 is INT64_MAX, not undefined
+/// behaviour as a cast would be), fractions cut; `fallback` if no number.
+int64_t saturating_int(const json& v, int64_t fallback = 0);
+int64_t int_member(const json& j, const char* key, int64_t fallback = 0);
 
 /// Decodes a task. `prefix` is prepended to field names ("tasks[2].").
 std::optional<task> task_from_json(const json& j, problems& out,

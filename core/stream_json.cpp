@@ -42,10 +42,7 @@ void stream_json_reader::line(std::string_view l) {
   api_retry_event ev;
   ev.task_id = task_id_;
   ev.model = model_;
-  auto num = [&](const char* k) -> int64_t {
-    auto i = j.find(k);
-    return i != j.end() && i->is_number() ? i->get<int64_t>() : 0;
-  };
+  auto num = [&](const char* k) { return int_member(j, k); };
   ev.status = static_cast<int>(num("error_status")); // null: no connection
   ev.delay_ms = num("retry_delay_ms");
   ev.attempt = static_cast<int>(num("attempt"));

@@ -221,3 +221,21 @@ TEST(json_codec, members_of_another_type_are_ignored_not_thrown) {
   ASSERT_TRUE(r->error);
   EXPECT_EQ(r->error->kind, "");
 }
+
+// Found by fuzz/fuzz_result (fuzz/regressions/): "output_tokens": 4e41 was
+// cast to int64_t, which is undefined behaviour.
+TEST(json_codec, numbers_past_int64_saturate) {
+  EXPECT_EQ(saturating_int(json::parse("4e41")), INT64_MAX);
+  EXPECT_EQ(saturating_int(json::parse("-4e41")), INT64_MIN);
+  EXPECT_EQ(saturating_int(json::parse("18446744073709551615")), INT64_MAX);
+  EXPECT_EQ(saturating_int(json::parse("150.9")), 150);
+  EXPECT_EQ(saturating_int(json::parse("\"7\""), -1), -1);
+  EXPECT_EQ(int_member(json::parse(R"({"n": 3})"), "n"), 3);
+  problems ps;
+  auto r = result_from_json(json::parse(
+    R"({"task_id": "a", "worker": "marie", "status": "complete", "duration_ms": 1e300,
+        "usage": {"input_tokens": 1540, "output_tokens": 4e41}})"), ps);
+  ASSERT_TRUE(r) << (ps.empty() ? "" : ps[0]);
+  EXPECT_EQ(r->tokens.output_tokens, INT64_MAX);
+  EXPECT_EQ(r->duration_ms, INT64_MAX);
+}
