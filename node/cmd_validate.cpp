@@ -29,9 +29,8 @@ std::vector<task> graph_skeleton(const json& wf) {
     return out;
   for (auto& x : *ts) {
     task t;
+    t.task_id = string_member(x, "task_id");
     if (x.is_object()) {
-      if (auto id = x.find("task_id"); id != x.end() && id->is_string())
-        t.task_id = id->get<std::string>();
       if (auto ds = x.find("dependencies"); ds != x.end() && ds->is_array())
         for (auto& d : *ds)
           if (d.is_string())
