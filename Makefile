@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo demo-request test bench fuzz fuzz-build fuzz-smoke clean claude-cli cli-setup cli-auth cli-status \
+.PHONY: all deps build demo demo-request test bench limits-long fuzz fuzz-build fuzz-smoke clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs \
         orchestration-start orchestration-cli-submit-tasks
 
@@ -61,6 +61,12 @@ test: build claude-cli
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# The long limiter run: 3 workers x 30 two-request tasks through the gateway
+# under a binding 60,000 input tokens a minute (the test runs 3 x 8).
+# GATEWAY=false: per-run permits instead.
+limits-long: build claude-cli
+	TASKS=30 bash tests/integration/real_claude_limits.sh $(CAF_NODE) .
 
 # libFuzzer targets (fuzz/), built apart with clang-14 and ASan + UBSan.
 # `make fuzz` runs each for FUZZ_RUNS executions (10 M); `make test` runs

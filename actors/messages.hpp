@@ -90,6 +90,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, deadline_atom, "deadline")
   CAF_ADD_ATOM(troupe, troupe, retry_atom, "retry")
   CAF_ADD_ATOM(troupe, troupe, cooldown_atom, "cooldown")
+  CAF_ADD_ATOM(troupe, troupe, calibrate_atom, "calibrate")
   CAF_ADD_ATOM(troupe, troupe, unpark_atom, "unpark")
   CAF_ADD_ATOM(troupe, troupe, subscribe_atom, "subscribe")
 
@@ -217,6 +218,7 @@ typename Inspector::result_type inspect(Inspector& f, permit_ask& x) {
   auto prio = static_cast<uint8_t>(x.prio);
   return f(caf::meta::type_name("permit_ask"), x.id, x.worker, x.model, prio,
            x.requests, x.input_tokens, x.prefix_tokens, x.output_tokens,
+           x.exact,
            caf::meta::load_callback([&]() -> caf::error {
              x.prio = static_cast<priority>(prio);
              return caf::none;
@@ -243,6 +245,9 @@ using rate_limiter_actor = caf::typed_actor<
   caf::reacts_to<settle_atom, permit_ask, run_usage>,
   // A 429: the model's class waits wait_ms (0: the configured default).
   caf::reacts_to<cooldown_atom, std::string, int64_t>,
+  // What the API's headers say remains of the model's limits (a field < 0:
+  // not sent).
+  caf::reacts_to<calibrate_atom, std::string, run_usage>,
   caf::reacts_to<tick_atom>>;
 
 /// Runs one worker's tasks on N slots; replies with each task's result and

@@ -70,6 +70,10 @@ rate_limiter(self_ptr self, rate_limits global,
       if (!self->state.waiting.empty())
         serve(self);
     },
+    [=](calibrate_atom, const std::string& model, const run_usage& left) {
+      self->state.core->calibrate(model, left.requests, left.input_tokens,
+                                  left.output_tokens, self->clock().now());
+    },
     [=](tick_atom) {
       self->state.tick_scheduled = false;
       serve(self);

@@ -46,7 +46,8 @@ worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
   // makes them (the simulator and other CLIs do not spend this account).
   // Even with no limit configured they are asked for: a 429 must still
   // hold every worker for its retry-after.
-  ws.needs_permits = exec->kind() == "claude";
+  // With a gateway, it holds each of the run's requests instead.
+  ws.needs_permits = exec->kind() == "claude" && cfg.claude.gateway_url.empty();
   std::error_code ec;
   auto size = std::filesystem::file_size(w.prompt_path, ec);
   ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;
@@ -56,8 +57,33 @@ worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
                    std::move(recorder));
 }
 
-std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
+std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
                                const team_options& opts, problems& out) {
+  team t;
+  std::map<std::string, rate_limits> per_worker;
+  for (auto& w : file_cfg.workers)
+    per_worker[w.name] = w.limits;
+  t.limiter = sys.spawn(
+    rate_limiter, file_cfg.limits, per_worker,
+    caf::timespan{std::chrono::milliseconds(
+      static_cast<int64_t>(file_cfg.cooldown_s * 1000))});
+  auto cfg = file_cfg;
+  // Only the claude executor calls the API; the planner uses the gateway
+  // too when the workers are remote.
+  auto kind_of = [&](const worker_config& w) {
+    return opts.executor.empty() ? w.executor : opts.executor;
+  };
+  bool calls_api = opts.planner && kind_of(cfg.orchestrator.as_worker()) == "claude";
+  for (auto& w : cfg.workers)
+    calls_api = calls_api || (!opts.remote_worker && kind_of(w) == "claude");
+  if (opts.gateway && calls_api) {
+    auto url = opts.gateway(t.limiter, out);
+    if (!url) {
+      caf::anon_send_exit(t.limiter, caf::exit_reason::user_shutdown);
+      return std::nullopt;
+    }
+    cfg.claude.gateway_url = *url;
+  }
   std::vector<std::pair<worker_config, executor_ptr>> execs;
   for (auto& w : cfg.workers) {
     if (opts.remote_worker) {
@@ -65,18 +91,12 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& cfg,
       continue;
     }
     auto e = make_executor(opts.executor, cfg, w, opts.root, out);
-    if (!e)
+    if (!e) {
+      caf::anon_send_exit(t.limiter, caf::exit_reason::user_shutdown);
       return std::nullopt;
+    }
     execs.emplace_back(w, std::move(e));
   }
-  team t;
-  std::map<std::string, rate_limits> per_worker;
-  for (auto& w : cfg.workers)
-    per_worker[w.name] = w.limits;
-  t.limiter = sys.spawn(
-    rate_limiter, cfg.limits, per_worker,
-    caf::timespan{std::chrono::milliseconds(
-      static_cast<int64_t>(cfg.cooldown_s * 1000))});
   if (opts.record) {
     auto rs = opts.recording;
     rs.log_max_bytes = cfg.events_max_mb << 20;

@@ -28,6 +28,11 @@ struct team_options {
   /// When set, the workers live elsewhere: this gives the actor that
   /// stands in for each (no executor is built here).
   std::function<worker_actor(const worker_config&)> remote_worker;
+  /// Starts the gateway the workers' CLIs go through, once the limiter it
+  /// holds requests on exists: its URL, "" for none, nullopt (with
+  /// problems) when it cannot start.
+  std::function<std::optional<std::string>(rate_limiter_actor, problems&)>
+    gateway;
 };
 
 struct team {

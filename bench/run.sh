@@ -16,3 +16,5 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 "$BUILD/bench/bench_bridge_floor" "${BRIDGE_TASKS:-100000}" 3
 # The floor under the /bin/true row: bare spawns, no actors.
 "$BUILD/bench/bench_spawn_floor" 3000 2 12
+# The gateway's added latency per API request, against the mock direct.
+"$SRC/bench/gateway.sh" "$BUILD"

@@ -1,4 +1,5 @@
 #include "core/claude_executor.hpp"
+#include "core/api_exchange.hpp"
 #include "core/outcome.hpp"
 
 #include <algorithm>
@@ -217,6 +218,29 @@ std::vector<std::string> claude_executor::env() const {
   return e;
 }
 
+std::vector<std::string> claude_executor::env_for(const task& t,
+                                                  int attempt) const {
+  auto e = env();
+  if (settings_.gateway_url.empty())
+    return e;
+  // Through the gateway: it is the CLI's API, and each request says whose
+  // it is. A user's own custom headers are kept.
+  std::string custom;
+  e.erase(std::remove_if(e.begin(), e.end(),
+                         [&](const std::string& v) {
+                           if (v.rfind("ANTHROPIC_CUSTOM_HEADERS=", 0) == 0)
+                             custom = v.substr(25) + "\n";
+                           return v.rfind("ANTHROPIC_BASE_URL=", 0) == 0
+                                  || v.rfind("ANTHROPIC_CUSTOM_HEADERS=", 0) == 0;
+                         }),
+          e.end());
+  e.push_back("ANTHROPIC_BASE_URL=" + settings_.gateway_url);
+  task_tag tag{worker_.name, t.task_id, attempt, t.prio};
+  e.push_back("ANTHROPIC_CUSTOM_HEADERS=" + custom + task_tag_header + ": "
+              + format_task_tag(tag));
+  return e;
+}
+
 namespace {
 
 /// The report the CLI checked against the task's output_schema.
@@ -321,7 +345,7 @@ result claude_executor::run(const task& t, int attempt,
   process_spec spec;
   auto inputs = inputs_for(t);
   spec.argv = argv_for(t, inputs);
-  spec.env = env();
+  spec.env = env_for(t, attempt);
   spec.cwd = paths_.workspace;
   spec.stdin_data = compose_task_prompt(with_input_paths(t, inputs));
   spec.deadline = task_deadline(t, worker_);

@@ -32,6 +32,10 @@ public:
   /// The environment of every run: a minimal allow-list, the worker's own
   /// config dir and key, and a low retry count.
   std::vector<std::string> env() const;
+  /// env() for one attempt of a task: through the gateway when there is
+  /// one (ANTHROPIC_BASE_URL, and the task's tag in
+  /// ANTHROPIC_CUSTOM_HEADERS).
+  std::vector<std::string> env_for(const task& t, int attempt) const;
 
 private:
   bool streaming() const;

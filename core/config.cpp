@@ -193,6 +193,18 @@ std::optional<config> config_from_json(const json& j,
       // Far below the 64 MiB a peer accepts in one message, base64 and all.
       r.integer("max_kb", cfg.handoff_max_kb, 0, 16384);
     }
+    if (auto gj = top.get("gateway")) {
+      json_reader r(*gj, "gateway", out);
+      r.boolean("enabled", cfg.gateway.enabled);
+      r.str("host", cfg.gateway.host);
+      r.integer("port", cfg.gateway.port, 0, 65535);
+      r.str("upstream", cfg.gateway.upstream, true);
+      if (auto& u = cfg.gateway.upstream; !u.empty()
+          && u.rfind("http://", 0) != 0 && u.rfind("https://", 0) != 0)
+        r.fail("upstream", u, "must start with http:// or https://");
+      r.str("ca_file", cfg.gateway.ca_file, true);
+      r.integer("threads", cfg.gateway.threads, 1, 1024);
+    }
     if (auto ej = top.get("executors")) {
       json_reader e(*ej, "executors", out);
       if (auto cj = e.get("claude")) {

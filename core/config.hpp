@@ -85,6 +85,9 @@ struct claude_settings {
   /// what a warm cache serves. The first estimate of a worker's cold run,
   /// before its own averages take over.
   int64_t overhead_tokens = 15000;
+  /// Set at start-up, not in the file: the gateway every run goes through
+  /// (ANTHROPIC_BASE_URL), each request tagged with its task. Empty: none.
+  std::string gateway_url;
 };
 
 struct command_settings {
@@ -101,6 +104,22 @@ struct sim_settings {
   double usd_per_mtok_out = 15.0;
 };
 
+/// The gateway between the workers' CLIs and the API (docs/CONFIG.md).
+struct gateway_settings {
+  bool enabled = true;
+  std::string host = "127.0.0.1";
+  int port = 0; // 0: any free port
+  /// Where requests go: scheme, host and an optional path prefix. Empty:
+  /// the node's ANTHROPIC_BASE_URL, else the API.
+  std::string upstream;
+  std::string ca_file; // empty: the system's certificates
+  /// Requests served at once, held ones included (each holds a thread).
+  int threads = 32;
+};
+
+/// The API itself, when neither the gateway nor the node names another.
+inline constexpr const char* anthropic_api_url = "https://api.anthropic.com";
+
 struct config {
   std::vector<worker_config> workers;
   orchestrator_config orchestrator;
@@ -109,6 +128,7 @@ struct config {
   /// (the json output format, or a CLI that made no retry).
   double cooldown_s = 10;
   claude_settings claude;
+  gateway_settings gateway;
   command_settings command;
   sim_settings sim;
   /// A run's events.jsonl is rotated past this size (a long-running node

@@ -19,4 +19,15 @@ void append_json(std::string& out, const result& r);
 /// escaping (and its error) decide, as with to_json().dump().
 void append_json_string(std::string& out, std::string_view s);
 
+/// The value of one hex digit, or -1 (JSON's \u escapes, percent-encoding).
+inline int hex_digit(char c) {
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
 } // namespace troupe

@@ -194,8 +194,8 @@ void limiter_core::settle(const permit_ask& granted, double requests,
   global_for(granted.model, now).settle(granted, r, in, out);
   worker_for(granted.worker, now).settle(granted, requests, input_tokens,
                                          output_tokens);
-  if (input_tokens <= 0 && output_tokens <= 0)
-    return; // the run never reached the API: nothing learned
+  if (granted.exact || (input_tokens <= 0 && output_tokens <= 0))
+    return; // one request, or a run that never reached the API
   auto& w = runs_[granted.worker];
   (info.cold ? w.cold : w.warm).add(requests, input_tokens, output_tokens);
   w.warm_until = std::max(w.warm_until, now + prompt_cache_ttl);
@@ -226,6 +226,18 @@ void limiter_core::cool_down(const std::string& model, steady_time now,
     credit_.erase(cls); // nothing of ours out: another client's traffic
 }
 
+void limiter_core::calibrate(const std::string& model, double requests,
+                             double input, double output, steady_time now) {
+  auto& g = global_for(model, now);
+  g.refill(now);
+  if (requests >= 0)
+    g.requests.cap(requests);
+  if (input >= 0)
+    g.input.cap(input);
+  if (output >= 0)
+    g.output.cap(output);
+}
+
 steady_time limiter_core::paused_until(const std::string& model) const {
   auto p = paused_until_.find(model_class(model));
   return p == paused_until_.end() ? steady_time{} : p->second;
@@ -247,6 +259,8 @@ bool limiter_core::unlimited() const {
 void limiter_core::estimate(permit_ask& a, steady_time now) {
   auto cold = is_cold(a.worker, now);
   book_[a.id] = {cold, false, epochs_[model_class(a.model)]};
+  if (a.exact)
+    return;
   if (!cold) // the cache serves the prefix: only the rest is metered
     a.input_tokens = std::max(0.0, a.input_tokens - a.prefix_tokens);
   auto i = runs_.find(a.worker);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/prompt_cache.hpp"
 #include "core/token_bucket.hpp"
 
 namespace troupe {
@@ -31,12 +32,13 @@ struct permit_ask {
   /// not count).
   double prefix_tokens = 0;
   double output_tokens = 0;
+  /// One API request that the gateway holds: its figures are the
+  /// request's own (its body's input, its max_tokens), reserved as they
+  /// are; no run's averages estimate or learn from it.
+  bool exact = false;
 };
 
-/// How long the API keeps a prompt prefix cached after its last use (the
-/// default "ephemeral" cache). A worker whose last run ended longer ago than
-/// this starts cold.
-constexpr std::chrono::minutes prompt_cache_ttl{5};
+// prompt_cache_ttl: a worker whose last run ended longer ago starts cold.
 
 /// "opus", "sonnet", "haiku", or the model name itself: Anthropic meters
 /// limits per model class.
@@ -79,6 +81,13 @@ public:
   /// after the 429 still counts.
   void cool_down(const std::string& model, steady_time now,
                  steady_duration wait);
+
+  /// The account's own anthropic-ratelimit-*-remaining headers, read from
+  /// a response (negative: not sent): the global buckets of the model's
+  /// class go no higher. They catch another client of the account and an
+  /// estimate that ran low, before a 429 does.
+  void calibrate(const std::string& model, double requests, double input,
+                 double output, steady_time now);
 
   /// When the cooldown of a model's class ends (a past time if none).
   steady_time paused_until(const std::string& model) const;

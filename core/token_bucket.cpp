@@ -29,6 +29,11 @@ void token_bucket::take(double n) {
     level_ -= n;
 }
 
+void token_bucket::cap(double remaining) {
+  if (!unlimited() && remaining < level_)
+    level_ = remaining;
+}
+
 void token_bucket::give_back(double n) {
   if (!unlimited())
     level_ = std::min(per_min_, level_ + n);

@@ -49,6 +49,10 @@ public:
 
   double level() const { return level_; }
 
+  /// Lowers the level to what the API says remains (never raises it: what
+  /// is reserved here may not have reached the API yet).
+  void cap(double remaining);
+
 private:
   double need(double n) const { return n > per_min_ ? per_min_ : n; }
 

@@ -17,6 +17,7 @@
 #include "core/process.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
+#include "node/gateway_role.hpp"
 #include "core/json_codec.hpp"
 #include "node/options.hpp"
 #include "node/planning.hpp"
@@ -120,7 +121,11 @@ int run(const run_options& opts) {
   std::atomic<int> interrupted{0}; // the signal that stopped the run
   {
     caf::actor_system sys{sys_cfg};
+    gateway_holder gw; // destroyed before the actor system
     team_options topts;
+    topts.gateway = [&](rate_limiter_actor l, problems& ps) {
+      return start_gateway(sys, *cfg, std::move(l), gw, ps);
+    };
     topts.root = root;
     topts.recording.root = root;
     topts.make_run_id = [run_id] { return run_id; };

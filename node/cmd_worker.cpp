@@ -19,6 +19,7 @@
 #include "core/process.hpp"
 #include "node/bridge_options.hpp"
 #include "node/commands.hpp"
+#include "node/gateway_role.hpp"
 #include "node/options.hpp"
 
 namespace troupe::node {
@@ -78,13 +79,9 @@ int worker_cmd(const worker_options& opts) {
   configure_actor_system(sys_cfg);
   {
     caf::actor_system sys{sys_cfg};
+    gateway_holder gw; // destroyed before the actor system
     problems ps;
     auto root = normalize_root(opts.common.root);
-    auto exec = make_executor("", *cfg, wc, root, ps);
-    if (!exec) {
-      print_problems("error: cannot start worker " + wc.name + ":", ps);
-      return exit_usage;
-    }
     auto client = std::make_shared<worker_client>(cs);
     auto post = [client](client_note n) { client->post(std::move(n)); };
     limiter_wire lw;
@@ -98,12 +95,24 @@ int worker_cmd(const worker_options& opts) {
       post(client_note{client_note::cooldown{m, wait}});
     };
     auto limiter = sys.spawn(remote_limiter, lw);
+    // The gateway holds each request on the orchestrator's limiter.
+    auto url = wc.executor == "claude" ? start_gateway(sys, *cfg, limiter, gw, ps)
+                                       : std::optional<std::string>{""};
+    auto run_cfg = *cfg;
+    if (url)
+      run_cfg.claude.gateway_url = *url;
+    auto exec = url ? make_executor("", run_cfg, wc, root, ps) : nullptr;
+    if (!exec) {
+      print_problems("error: cannot start worker " + wc.name + ":", ps);
+      caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+      return exit_usage;
+    }
     recorder_settings rs; // writes nothing here: events go to the orchestrator
     rs.on_event = [post](const task_event& e) {
       post(client_note{client_note::event{e}});
     };
     auto rec = sys.spawn(recorder, rs);
-    auto wk = spawn_worker(sys, *cfg, wc, exec, limiter, rec);
+    auto wk = spawn_worker(sys, run_cfg, wc, exec, limiter, rec);
     client->start(sys, wk, limiter);
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",
                  cs.node, wc.slots, exec->kind(), cs.endpoint,

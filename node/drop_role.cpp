@@ -1,4 +1,5 @@
 #include "node/drop_role.hpp"
+#include "node/gateway_role.hpp"
 
 #include <cstdio>
 
@@ -87,6 +88,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
   int handed_back = 0;
   {
     caf::actor_system sys{sys_cfg};
+    gateway_holder gw; // destroyed before the actor system
     progress_printer progress{0, false};
     // The folders must exist before they are watched.
     fs_queue folders{root, workers, opts.max_task_bytes};
@@ -129,6 +131,9 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
     problems ps;
+    topts.gateway = [&](rate_limiter_actor l, problems& ps) {
+      return start_gateway(sys, *cfg, std::move(l), gw, ps);
+    };
     auto t = spawn_team(sys, *cfg, topts, ps);
     if (!t) {
       print_problems("error: cannot start the workers:", ps);

@@ -1,5 +1,7 @@
 #include "bridge/zmq/json_scan.hpp"
+
 #include "core/json_codec.hpp"
+#include "core/json_text.hpp"
 
 namespace troupe::jscan {
 
@@ -15,23 +17,13 @@ size_t skip_ws(std::string_view s, size_t i) {
   return i;
 }
 
-int hex(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /// Four hex digits at s[i..i+4), or -1.
 int hex4(std::string_view s, size_t i) {
   if (i + 4 > s.size())
     return -1;
   int v = 0;
   for (size_t k = i; k < i + 4; ++k) {
-    int h = hex(s[k]);
+    int h = hex_digit(s[k]);
     if (h < 0)
       return -1;
     v = v * 16 + h;

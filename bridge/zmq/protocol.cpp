@@ -114,7 +114,8 @@ json permit_json(const permit_ask& a) {
           {"requests", a.requests},
           {"input_tokens", a.input_tokens},
           {"prefix_tokens", a.prefix_tokens},
-          {"output_tokens", a.output_tokens}};
+          {"output_tokens", a.output_tokens},
+          {"exact", a.exact}};
 }
 
 bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string& path) {
@@ -135,6 +136,7 @@ bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string
   r.number("input_tokens", out.input_tokens, 0, false);
   r.number("prefix_tokens", out.prefix_tokens, 0, false);
   r.number("output_tokens", out.output_tokens, 0, false);
+  r.boolean("exact", out.exact);
   return r.ok();
 }
 

@@ -36,6 +36,10 @@ remote_limiter(remote_limiter_actor::stateful_pointer<remote_limiter_state> self
     [=](cooldown_atom, const std::string& model, int64_t wait_ms) {
       wire.cooldown(model, wait_ms);
     },
+    [=](calibrate_atom, const std::string&, const run_usage&) {
+      // Not carried over the bridge yet: the orchestrator's limiter learns
+      // from settles and 429s only.
+    },
     [=](tick_atom) {
       // After a reconnection: asks not granted yet go out again.
       for (auto& [id, ask] : self->state.asks)

@@ -221,11 +221,14 @@ unset W_EP_FIXED P_FIXED
 # The worker node's own config has no limits; the orchestrator's allows two
 # API requests a minute. With the fake claude (one turn a run), two of three
 # runs start at once and the third waits for the orchestrator's permit.
+# Run-level permits are the path without the gateway (the fake claude calls
+# no API for one to hold).
 root=$(fresh_root permits)
 jq --arg src "$SRC" '(.workers[] | .prompt) |= ($src + "/prompts/" + (split("/") | last))
   | (.workers[] | select(.agents) | .agents) |= ($src + "/prompts/agents/" + (split("/") | last))
   | (.orchestrator.prompt) = ($src + "/prompts/orchestrator.md")
-  | .limits = {"requests_per_min": 2} | del(.workers[].limits)' "$CFG" >"$root/orch-cfg.json"
+  | .limits = {"requests_per_min": 2} | del(.workers[].limits)
+  | .gateway = {"enabled": false}' "$CFG" >"$root/orch-cfg.json"
 jq 'del(.limits)' "$root/orch-cfg.json" >"$root/node-cfg.json"
 CFG_SAVED=$CFG; CFG="$root/orch-cfg.json"
 start_orch "$root"

@@ -12,6 +12,9 @@ AWAIT="$PY $SRC/tests/integration/await_results.py"
 [ -x "$CLI" ] || { fail "the pinned Claude Code CLI is not installed: run make test"; finish; }
 ITPM=${ITPM:-60000}
 TASKS=${TASKS:-8}; export TASKS
+# GATEWAY=true: every request is held at the gateway, on its own figures;
+# else each run takes one permit, on its worker's averages.
+GATEWAY=${GATEWAY:-true}
 
 mock_dir=$(fresh_root mock)
 "$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$mock_dir/port" --log "$mock_dir/requests.jsonl" \
@@ -29,6 +32,7 @@ cat >"$root/cfg.json" <<JSON
   "anga": {"prompt": "$SRC/prompts/ANGA.md", "api_key_env": "ANGA_KEY", "slots": 3, "max_turns": 3},
   "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "api_key_env": "FABIEN_KEY", "slots": 3, "max_turns": 3}},
  "limits": {"input_tokens_per_min": $ITPM},
+ "gateway": {"enabled": $GATEWAY},
  "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
 JSON
 "$PY" - "$root/wf.json" <<'PYEOF'
@@ -47,6 +51,13 @@ set +e
 rc=$?
 set -e
 check "3 x $TASKS tasks through one binding limit: all complete" [ "$rc" -eq 0 ]
+# Every request carried a worker's key through the gateway: none may be kept.
+check "no key is in the node's log, the results or the run's records" \
+  bash -c "! grep -rl 'sk-test-' '$root/err.log' '$root/results' '$root/runs'"
+if [ "$GATEWAY" = true ]; then
+  check "every request went through the gateway" \
+    [ "$(grep -c 'gateway: .* POST /v1/messages' "$root/err.log")" -eq $((6 * TASKS)) ]
+fi
 "$PY" - "$mock_dir/requests.jsonl" "$ITPM" <<'PYEOF' >"$root/verdict.txt"
 import json, sys
 reqs = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]

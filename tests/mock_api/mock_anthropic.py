@@ -74,6 +74,10 @@ class Bucket:
 BUCKETS = {}
 
 
+# Block boundaries up to a breakpoint at which the API looks for a cached
+# prefix.
+LOOKBACK = 20
+
 # Prompt-cache prefixes (a hash of everything through a breakpoint) and
 # when each expires: the API keeps one for 5 minutes after its last use.
 CACHE = {}
@@ -104,7 +108,7 @@ def prompt_tokens(body):
         for b in c if isinstance(c, list) else [{"type": "text", "text": c or ""}]:
             blocks.append((m.get("role", ""), b))
     h = hashlib.sha256(str(body.get("model")).encode())
-    size, marks = 0, []
+    size, marks, bounds, looked = 0, [], [], []
     for role, b in blocks:
         # The breakpoint itself is no part of the prefix: it moves on as a
         # conversation grows, and the prefix stays cached.
@@ -112,11 +116,16 @@ def prompt_tokens(body):
         text = role + json.dumps(plain, sort_keys=True)
         h.update(text.encode())
         size += len(text)
+        bounds.append((h.hexdigest(), size))
         if isinstance(b, dict) and b.get("cache_control"):
             marks.append((h.hexdigest(), size))
+            # The API also looks for a cached prefix at the 20 block
+            # boundaries up to a breakpoint: the last turn's breakpoint is
+            # found when the CLI has moved it on.
+            looked += bounds[-LOOKBACK:]
     now = time.monotonic()
     with LOCK:
-        read = max([n for k, n in marks if CACHE.get(k, 0) > now], default=0)
+        read = max([n for k, n in looked if CACHE.get(k, 0) > now], default=0)
     last = marks[-1][1] if marks else 0
     return max(1, (size - last) // 4), (last - read) // 4, read // 4, [k for k, _ in marks]
 

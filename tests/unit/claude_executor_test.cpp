@@ -139,6 +139,26 @@ TEST_F(claude_executor_test, calls_the_cli_as_the_design_says) {
   }
 }
 
+TEST_F(claude_executor_test, through_the_gateway_each_run_names_its_task) {
+  ::setenv("ANTHROPIC_BASE_URL", "http://upstream.invalid", 1);
+  ::setenv("ANTHROPIC_CUSTOM_HEADERS", "x-user: kept", 1);
+  settings.pass_env.push_back("ANTHROPIC_CUSTOM_HEADERS");
+  settings.gateway_url = "http://127.0.0.1:4100";
+  auto t = mk("Evaluate.");
+  t.task_id = "eval;1";
+  t.prio = priority::low;
+  auto r = make().run(t, 2);
+  ::unsetenv("ANTHROPIC_BASE_URL");
+  ::unsetenv("ANTHROPIC_CUSTOM_HEADERS");
+  ASSERT_TRUE(r.ok()) << r.summary;
+  auto env = last_call()["env"];
+  // The gateway is the CLI's API (the node's own base URL is its upstream).
+  EXPECT_EQ(env["ANTHROPIC_BASE_URL"], "http://127.0.0.1:4100");
+  EXPECT_EQ(env["ANTHROPIC_CUSTOM_HEADERS"],
+            "x-user: kept\nx-troupe-task: worker=marie;task=eval%3B1;attempt=2;prio=low");
+  EXPECT_EQ(env["ANTHROPIC_API_KEY"], "sk-ant-test-marie"); // passed on, upstream
+}
+
 TEST_F(claude_executor_test, a_named_key_variable_left_empty_keeps_the_login) {
   // The shipped config names a variable per worker; unset or empty, the CLI
   // uses the login in the worker's auth home, not an empty key.

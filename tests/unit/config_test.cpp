@@ -39,6 +39,33 @@ TEST(config, minimal_config_gets_documented_defaults) {
   EXPECT_EQ(cfg->cooldown_s, 10);
   EXPECT_EQ(cfg->events_max_mb, 64);
   EXPECT_EQ(cfg->events_keep, 4);
+  EXPECT_TRUE(cfg->gateway.enabled);
+  EXPECT_EQ(cfg->gateway.host, "127.0.0.1");
+  EXPECT_EQ(cfg->gateway.port, 0);
+  EXPECT_EQ(cfg->gateway.upstream, "");
+}
+
+TEST(config, the_gateway_section_is_checked) {
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"m": {"prompt": "p"}},
+                    "gateway": {"enabled": false, "port": 4100, "threads": 8,
+                                "upstream": "https://proxy.example/anthropic"}})"),
+    "/b", ps);
+  ASSERT_TRUE(cfg) << ps.at(0);
+  EXPECT_FALSE(cfg->gateway.enabled);
+  EXPECT_EQ(cfg->gateway.port, 4100);
+  EXPECT_EQ(cfg->gateway.threads, 8);
+  EXPECT_EQ(cfg->gateway.upstream, "https://proxy.example/anthropic");
+  ps.clear();
+  EXPECT_FALSE(config_from_json(
+    json::parse(R"({"workers": {"m": {"prompt": "p"}},
+                    "gateway": {"upstream": "ftp://x", "port": 70000, "tls": 1}})"),
+    "/b", ps));
+  ASSERT_EQ(ps.size(), 3u);
+  EXPECT_NE(ps[0].find("gateway.port"), std::string::npos);
+  EXPECT_NE(ps[1].find("gateway.upstream"), std::string::npos);
+  EXPECT_NE(ps[2].find("gateway.tls"), std::string::npos);
 }
 
 TEST(config, event_log_rotation_is_configurable_and_checked) {

@@ -206,3 +206,45 @@ TEST(limiter_core, unlimited_when_no_meter_has_a_limit) {
   EXPECT_TRUE((limiter_core{{}, {{"w", {}}}, steady_time{}}.unlimited()));
   EXPECT_FALSE((limiter_core{{}, {{"w", {1, 0, 0}}}, steady_time{}}.unlimited()));
 }
+
+TEST(limiter_core, a_request_held_at_the_gateway_is_reserved_as_asked) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 10000, 0}, {}, t0};
+  // A run's averages exist...
+  auto run = ask(1, "w", 100);
+  l.enqueue(run);
+  auto g = l.grant(t0);
+  l.settle(g[0], 2, 5000, 300, t0);
+  // ...but a request's own figures are what it is held for, and its
+  // settle teaches the run averages nothing.
+  auto req = ask(2, "w", 800);
+  req.exact = true;
+  req.prefix_tokens = 500; // ignored: the gateway already left out the cache
+  l.estimate(req, t0);
+  EXPECT_DOUBLE_EQ(req.input_tokens, 800);
+  EXPECT_DOUBLE_EQ(req.requests, 1);
+  l.enqueue(req);
+  auto got = l.grant(t0);
+  ASSERT_EQ(got.size(), 1u);
+  l.settle(got[0], 1, 810, 20, t0);
+  EXPECT_DOUBLE_EQ(l.avg_output("w"), 300);
+}
+
+TEST(limiter_core, the_apis_remaining_headers_lower_the_global_buckets) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 6000, 0}, {}, t0};
+  // Another client of the account used most of the minute: the API says
+  // 1000 remain, though this limiter granted nothing yet.
+  l.calibrate("claude-sonnet-4-5", -1, 1000, -1, t0);
+  l.enqueue(ask(1, "w", 1500));
+  EXPECT_TRUE(l.grant(t0).empty());
+  EXPECT_EQ(*l.next_try(t0), 5s); // 500 more at 100/s
+  // A header never raises the level: what is reserved here may not have
+  // reached the API yet.
+  l.calibrate("claude-sonnet-4-5", -1, 6000, -1, t0);
+  EXPECT_TRUE(l.grant(t0).empty());
+  EXPECT_EQ(ids(l.grant(t0 + 5s)), (std::vector<uint64_t>{1}));
+  // Another model class is not touched.
+  l.enqueue(ask(2, "w", 6000, priority::medium, "claude-opus-4-1"));
+  EXPECT_EQ(ids(l.grant(t0 + 5s)), (std::vector<uint64_t>{2}));
+}

@@ -1,0 +1,343 @@
+#include "bridge/gateway/gateway.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include <httplib.h>
+
+#include "bridge/gateway/upstream.hpp"
+#include "core/api_exchange.hpp"
+#include "core/prompt_cache.hpp"
+
+namespace troupe {
+
+namespace {
+
+using clock_type = std::chrono::steady_clock;
+
+// The API refuses larger requests; a bigger body is no request of the CLI.
+constexpr size_t max_request_bytes = 32u << 20;
+
+// 429s with a retry-after that one request waits out at the gateway before
+// the CLI is told.
+constexpr int max_retries = 3;
+
+std::string lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+/// Headers that belong to one connection, not to the request (RFC 9110
+/// §7.6.1), those the gateway sets itself, and cpp-httplib's own
+/// pseudo-headers (the peer's address).
+bool hop_by_hop(const std::string& lname) {
+  static const char* names[] = {
+    "host", "content-length", "connection", "keep-alive", "transfer-encoding",
+    "te", "trailer", "upgrade", "proxy-authorization", "proxy-connection",
+    "expect", "accept-encoding",
+    "remote_addr", "remote_port", "local_addr", "local_port"};
+  for (auto* n : names)
+    if (lname == n)
+      return true;
+  return lname == task_tag_header;
+}
+
+std::string api_error(const std::string& type, const std::string& message) {
+  json j{{"type", "error"}, {"error", {{"type", type}, {"message", message}}}};
+  return j.dump();
+}
+
+int64_t ms_since(clock_type::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t)
+    .count();
+}
+
+/// A Messages request, not count_tokens or another endpoint.
+bool is_messages(const std::string& path) {
+  auto p = path.substr(0, path.find('?'));
+  return p.size() >= 12 && p.compare(p.size() - 12, 12, "/v1/messages") == 0;
+}
+
+} // namespace
+
+struct gateway::impl {
+  gateway_settings s;
+  gateway_hooks h;
+  httplib::Server svr;
+  std::thread listener;
+  int port = 0;
+  std::atomic<bool> stopping{false}; // ends transfers that still wait
+  std::mutex cache_mx; // guards cache and ratios
+  prompt_cache cache;
+  std::map<std::string, double> ratios;
+
+  /// What one exchange carries from its arrival to its last byte; shared
+  /// with the content provider, which outlives the handler.
+  struct exchange {
+    exchange_note note;
+    clock_type::time_point arrived = clock_type::now();
+    std::optional<permit_ask> permit;
+    std::optional<request_shape> shape;
+    std::unique_ptr<upstream_call> call;
+    sse_usage_reader sse;
+    limits_left left; // from the answer's headers
+    bool finished = false;
+  };
+
+  /// Gives the permit back with what the request used; once.
+  void settle(exchange& x, double requests, const usage& used) {
+    if (x.permit && h.settle)
+      h.settle(*x.permit, requests, used);
+    x.permit.reset();
+  }
+
+  /// Settles, calibrates and logs, once.
+  void finish(exchange& x, bool answered) {
+    if (x.finished)
+      return;
+    x.finished = true;
+    if (x.sse.started() || x.note.streamed)
+      x.note.used = x.sse.used();
+    if (x.call && !x.call->error().empty() && x.note.error.empty())
+      x.note.error = "upstream: " + x.call->error();
+    if (!answered && x.note.error.empty())
+      x.note.error = "the client went away";
+    bool ok = x.note.status >= 200 && x.note.status < 300;
+    if (ok && x.shape) {
+      std::lock_guard<std::mutex> g{cache_mx};
+      cache.store(*x.shape, clock_type::now());
+      learn_ratio(*x.shape, x.note.used);
+    }
+    // A refused request (429, 5xx) was not metered; one the API read
+    // counts as a request even when it failed on its content.
+    auto st = x.note.status;
+    settle(x, st == 429 || st >= 500 || st == 0 ? 0 : 1, x.note.used);
+    // After the settle: the headers cap what the settle left.
+    if (x.shape && x.left.any() && h.calibrate)
+      h.calibrate(x.shape->model, x.left);
+    x.note.total_ms = ms_since(x.arrived);
+    if (h.on_exchange)
+      h.on_exchange(x.note);
+  }
+
+  /// Holds a request until the limiter grants it; false (answered 503)
+  /// when it cannot.
+  bool hold(exchange& x, priority prio, httplib::Response& res) {
+    auto& n = x.note;
+    permit_ask ask;
+    ask.worker = n.worker;
+    ask.model = x.shape->model;
+    ask.prio = prio;
+    ask.requests = 1;
+    {
+      std::lock_guard<std::mutex> g{cache_mx};
+      ask.input_tokens = cache.metered_estimate(*x.shape, clock_type::now())
+                         * ratio_of(x.shape->model);
+    }
+    ask.output_tokens = x.shape->max_tokens;
+    ask.exact = true;
+    n.estimate = ask.input_tokens;
+    auto asked = clock_type::now();
+    x.permit = h.acquire(std::move(ask));
+    n.held_ms += ms_since(asked);
+    if (x.permit)
+      return true;
+    n.status = 503;
+    n.error = "no permit from the rate limiter";
+    res.status = 503;
+    res.set_content(api_error("api_error", "troupe gateway: " + n.error),
+                    "application/json");
+    finish(x, true);
+    return false;
+  }
+
+  /// The API's tokens per four bytes of prompt, per model, learnt from
+  /// what it reports: its tokenizer is not ours.
+  double ratio_of(const std::string& model) {
+    auto i = ratios.find(model);
+    return i == ratios.end() ? 1.0 : i->second;
+  }
+  void learn_ratio(const request_shape& shape, const usage& u) {
+    auto told = static_cast<double>(u.input_tokens + u.cache_creation_input_tokens
+                                    + u.cache_read_input_tokens);
+    auto ours = tokens_of_bytes(shape.bytes);
+    if (told <= 0 || ours < 64)
+      return; // too small to say anything
+    auto r = std::clamp(told / ours, 0.25, 4.0);
+    auto [i, fresh] = ratios.emplace(shape.model, r);
+    if (!fresh)
+      i->second += 0.2 * (r - i->second);
+  }
+
+  void handle(const httplib::Request& req, httplib::Response& res) {
+    auto x = std::make_shared<exchange>();
+    auto& n = x->note;
+    n.method = req.method;
+    n.path = req.target.empty() ? req.path : req.target;
+    auto tag = parse_task_tag(req.get_header_value(task_tag_header));
+    if (tag) {
+      n.worker = tag->worker;
+      n.task_id = tag->task_id;
+      n.attempt = tag->attempt;
+    }
+    // One account, as the limiter's global buckets are: its keys share
+    // one prompt cache (the API's is per organisation).
+    if (req.method == "POST" && is_messages(n.path))
+      x->shape = shape_of_request(req.body);
+    upstream_request up;
+    up.method = req.method;
+    up.url = s.upstream + n.path;
+    up.body = req.body;
+    up.ca_file = s.ca_file;
+    up.cancel = &stopping;
+    for (auto& [k, v] : req.headers)
+      if (!hop_by_hop(lower(k)))
+        up.headers.emplace_back(k, v);
+    auto model = x->shape ? x->shape->model : std::string{};
+    for (;;) {
+      if (x->shape && h.acquire && !hold(*x, tag ? tag->prio : priority::medium, res))
+        return;
+      x->call = std::make_unique<upstream_call>(up);
+      if (!x->call->await_headers()) {
+        n.status = 502;
+        res.status = 502;
+        n.error = "upstream: " + x->call->error();
+        res.set_content(api_error("api_error", "troupe gateway: " + n.error),
+                        "application/json");
+        finish(*x, true);
+        return;
+      }
+      n.status = x->call->status();
+      x->left = limits_left{};
+      std::optional<int64_t> retry_after;
+      for (auto& [k, v] : x->call->headers()) {
+        read_limit_header(k, v, x->left);
+        if (lower(k) == "retry-after")
+          retry_after = retry_after_ms(v);
+      }
+      if (n.status != 429)
+        break;
+      // Every worker's requests wait out the 429 here, not only this one.
+      // (0 tells the limiter "unknown": a retry-after of 0 is 1 ms.)
+      if (h.cool_down)
+        h.cool_down(model, retry_after ? std::max<int64_t>(1, *retry_after) : 0);
+      // Without a retry-after it is no rate limit to wait out (a spend
+      // limit): the CLI is told.
+      if (!retry_after || !x->permit || n.retried >= max_retries)
+        break;
+      std::string drained;
+      while (x->call->next(drained))
+        drained.clear();
+      settle(*x, 0, usage{});
+      ++n.retried;
+    }
+    res.status = n.status;
+    std::string content_type = "application/octet-stream";
+    for (auto& [k, v] : x->call->headers()) {
+      auto lk = lower(k);
+      if (lk == "content-type")
+        content_type = v;
+      else if (!hop_by_hop(lk))
+        res.set_header(k, v);
+    }
+    if (lower(content_type).rfind("text/event-stream", 0) == 0) {
+      // Streamed: each piece goes on as it arrives, and is read for usage
+      // on the way. cpp-httplib never compresses an event stream.
+      n.streamed = true;
+      res.set_chunked_content_provider(
+        content_type,
+        [this, x](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          bool more = x->call->next(chunk);
+          if (!chunk.empty()) {
+            x->sse.feed(chunk);
+            if (!sink.write(chunk.data(), chunk.size()))
+              return false;
+          }
+          if (!more) {
+            finish(*x, true);
+            sink.done();
+          }
+          return true;
+        },
+        [this, x](bool) { finish(*x, false); });
+      return;
+    }
+    // A whole body (JSON: an answer or an error): read, then sent with its
+    // length, so it is not re-encoded either.
+    auto body = std::make_shared<std::string>();
+    while (x->call->next(*body)) {
+    }
+    n.used = usage_of_message(*body);
+    res.set_content_provider(
+      body->size(), content_type,
+      [body](size_t offset, size_t length, httplib::DataSink& sink) {
+        return sink.write(body->data() + offset, length);
+      },
+      [this, x](bool ok) { finish(*x, ok); });
+  }
+};
+
+gateway::gateway(gateway_settings s, gateway_hooks h) : p_(new impl) {
+  p_->s = std::move(s);
+  p_->h = std::move(h);
+  while (!p_->s.upstream.empty() && p_->s.upstream.back() == '/')
+    p_->s.upstream.pop_back();
+}
+
+gateway::~gateway() { stop(); }
+
+bool gateway::start(std::string& error) {
+  auto& svr = p_->svr;
+  auto threads = static_cast<size_t>(std::max(1, p_->s.threads));
+  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  svr.set_payload_max_length(max_request_bytes);
+  // Each streamed piece is its own small write: with Nagle's algorithm on,
+  // the delayed ACK of the client would hold each for 40 ms.
+  svr.set_tcp_nodelay(true);
+  // cpp-httplib's default is SO_REUSEPORT: a second gateway on a taken
+  // port would share it silently. SO_REUSEADDR only: a restart still
+  // binds past TIME_WAIT.
+  svr.set_socket_options([](socket_t sock) {
+    int yes = 1;
+    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
+  auto handler = [this](const httplib::Request& req, httplib::Response& res) {
+    p_->handle(req, res);
+  };
+  svr.Post(".*", handler);
+  svr.Get(".*", handler);
+  if (p_->s.port == 0)
+    p_->port = svr.bind_to_any_port(p_->s.host);
+  else if (svr.bind_to_port(p_->s.host, p_->s.port))
+    p_->port = p_->s.port;
+  if (p_->port <= 0) {
+    error = "cannot listen on " + p_->s.host + ":" + std::to_string(p_->s.port);
+    return false;
+  }
+  p_->listener = std::thread([this] { p_->svr.listen_after_bind(); });
+  // stop() before the loop runs would be lost (cpp-httplib 0.11 has no
+  // wait_until_ready): it is running when start() returns.
+  while (!p_->svr.is_running())
+    std::this_thread::yield();
+  return true;
+}
+
+std::string gateway::url() const {
+  return "http://" + p_->s.host + ":" + std::to_string(p_->port);
+}
+
+void gateway::stop() {
+  if (!p_ || !p_->listener.joinable())
+    return;
+  p_->stopping = true;
+  p_->svr.stop();
+  p_->listener.join();
+}
+
+} // namespace troupe

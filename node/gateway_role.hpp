@@ -1,0 +1,41 @@
+#pragma once
+
+// Starts the gateway (bridge/gateway) for the CLIs a node runs, wired to
+// the node's rate limiter (local, or the orchestrator's through the
+// bridge), when the config turns it on.
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "actors/messages.hpp"
+#include "core/config.hpp"
+
+namespace troupe {
+class gateway;
+}
+
+namespace troupe::node {
+
+/// Keeps the gateway running; stops it (before the actor system goes) when
+/// it is destroyed.
+struct gateway_holder {
+  std::unique_ptr<gateway> gw;
+  /// Set first when it goes: held requests stop waiting for a permit.
+  std::shared_ptr<std::atomic<bool>> stopping =
+    std::make_shared<std::atomic<bool>>(false);
+  gateway_holder();
+  ~gateway_holder();
+  gateway_holder(gateway_holder&&) noexcept;
+};
+
+/// The URL of the gateway it started, "" when the config does not turn it
+/// on, nullopt (with problems) when it cannot listen.
+std::optional<std::string> start_gateway(caf::actor_system& sys,
+                                         const config& cfg,
+                                         rate_limiter_actor limiter,
+                                         gateway_holder& holder,
+                                         problems& out);
+
+} // namespace troupe::node

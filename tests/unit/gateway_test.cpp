@@ -1,0 +1,315 @@
+// The gateway over real loopback sockets: an upstream served in-process by
+// cpp-httplib, clients with libcurl, the limiter replaced by recording
+// hooks.
+
+#include "bridge/gateway/gateway.hpp"
+
+#include <condition_variable>
+#include <future>
+#include <mutex>
+#include <thread>
+
+#include <curl/curl.h>
+#include <gtest/gtest.h>
+#include <httplib.h>
+
+using namespace troupe;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string first_event =
+  "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":"
+  "\"msg_1\",\"usage\":{\"input_tokens\":40,\"cache_creation_input_tokens\":"
+  "0,\"cache_read_input_tokens\":0,\"output_tokens\":1}}}\n\n";
+const std::string rest_of_stream =
+  "event: content_block_delta\ndata: {\"delta\":{\"text\":\"h\xC3\xA9llo \\u00e9\"}}"
+  "\r\n\r\nevent: message_delta\ndata: {\"usage\":{\"output_tokens\":9}}\n\n"
+  "event: message_stop\ndata: {}\n\n";
+
+/// Something one thread waits for and another gives.
+struct latch {
+  std::mutex mx;
+  std::condition_variable cv;
+  bool open = false;
+  void release() {
+    std::lock_guard<std::mutex> g{mx};
+    open = true;
+    cv.notify_all();
+  }
+  bool wait(std::chrono::seconds limit) {
+    std::unique_lock<std::mutex> g{mx};
+    return cv.wait_for(g, limit, [&] { return open; });
+  }
+};
+
+/// The fake API: streams first_event, waits until the client has it, then
+/// sends the rest; or answers JSON, or a 429 first.
+struct upstream {
+  httplib::Server svr;
+  std::thread t;
+  int port = 0;
+  latch client_has_first;
+  std::mutex mx;
+  std::vector<httplib::Headers> seen; // each request's headers
+  int refuse_first = 0;                // 429s to answer before an answer
+  bool streamed_in_time = false;
+
+  upstream() {
+    svr.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
+      {
+        std::lock_guard<std::mutex> g{mx};
+        seen.push_back(req.headers);
+        if (refuse_first > 0) {
+          --refuse_first;
+          res.status = 429;
+          res.set_header("retry-after", "0");
+          res.set_header("anthropic-ratelimit-input-tokens-remaining", "0");
+          res.set_content(R"({"type":"error","error":{"type":"rate_limit_error","message":"slow down"}})",
+                          "application/json");
+          return;
+        }
+      }
+      res.set_header("anthropic-ratelimit-input-tokens-remaining", "7000");
+      res.set_header("request-id", "req_1");
+      if (req.body.find("\"stream\":true") == std::string::npos) {
+        res.set_content(R"({"id":"m","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":30,"output_tokens":4}})",
+                        "application/json");
+        return;
+      }
+      res.set_chunked_content_provider(
+        "text/event-stream", [this, step = 0](size_t, httplib::DataSink& sink) mutable {
+          if (step++ == 0) {
+            sink.write(first_event.data(), first_event.size());
+            return true;
+          }
+          // The gateway must have passed the first event on already.
+          streamed_in_time = client_has_first.wait(10s);
+          sink.write(rest_of_stream.data(), rest_of_stream.size());
+          sink.done();
+          return true;
+        });
+    });
+    port = svr.bind_to_any_port("127.0.0.1");
+    t = std::thread([this] { svr.listen_after_bind(); });
+    while (!svr.is_running()) // else a stop() before it would be lost
+      std::this_thread::yield();
+  }
+  ~upstream() {
+    svr.stop();
+    t.join();
+  }
+};
+
+struct recorded {
+  std::mutex mx;
+  std::vector<permit_ask> asked;
+  std::vector<std::pair<double, usage>> settled;
+  std::vector<int64_t> cooled;
+  std::vector<limits_left> calibrated;
+  std::vector<exchange_note> notes;
+};
+
+gateway_hooks hooks_for(recorded& r) {
+  gateway_hooks h;
+  h.acquire = [&r](permit_ask a) -> std::optional<permit_ask> {
+    std::lock_guard<std::mutex> g{r.mx};
+    a.id = r.asked.size() + 1;
+    r.asked.push_back(a);
+    return a;
+  };
+  h.settle = [&r](const permit_ask&, double n, const usage& u) {
+    std::lock_guard<std::mutex> g{r.mx};
+    r.settled.emplace_back(n, u);
+  };
+  h.cool_down = [&r](const std::string&, int64_t ms) {
+    std::lock_guard<std::mutex> g{r.mx};
+    r.cooled.push_back(ms);
+  };
+  h.calibrate = [&r](const std::string&, const limits_left& l) {
+    std::lock_guard<std::mutex> g{r.mx};
+    r.calibrated.push_back(l);
+  };
+  h.on_exchange = [&r](const exchange_note& n) {
+    std::lock_guard<std::mutex> g{r.mx};
+    r.notes.push_back(n);
+  };
+  return h;
+}
+
+struct reply {
+  long status = 0;
+  std::string headers, body;
+};
+
+/// POSTs with libcurl, raw: no decoding, the bytes as they came.
+reply post(const std::string& url, const std::string& body,
+           std::vector<std::string> extra = {}, latch* on_first = nullptr) {
+  struct sink {
+    reply* r;
+    latch* first;
+  };
+  reply r;
+  sink s{&r, on_first};
+  auto* c = curl_easy_init();
+  curl_slist* hs = nullptr;
+  extra.push_back("content-type: application/json");
+  for (auto& h : extra)
+    hs = curl_slist_append(hs, h.c_str());
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(c, CURLOPT_HTTPHEADER, hs);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &s);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION,
+                   +[](char* d, size_t a, size_t b, void* p) -> size_t {
+                     auto* s = static_cast<sink*>(p);
+                     s->r->body.append(d, a * b);
+                     if (s->first && s->r->body.size() >= first_event.size())
+                       s->first->release();
+                     return a * b;
+                   });
+  curl_easy_setopt(c, CURLOPT_HEADERDATA, &r.headers);
+  curl_easy_setopt(c, CURLOPT_HEADERFUNCTION,
+                   +[](char* d, size_t a, size_t b, void* p) -> size_t {
+                     static_cast<std::string*>(p)->append(d, a * b);
+                     return a * b;
+                   });
+  curl_easy_perform(c);
+  curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+  curl_slist_free_all(hs);
+  curl_easy_cleanup(c);
+  return r;
+}
+
+const std::string stream_request =
+  R"({"model":"claude-sonnet-4-5","max_tokens":2048,"stream":true,)"
+  R"("messages":[{"role":"user","content":"hello there, how are you today?"}]})";
+
+struct fixture : ::testing::Test {
+  upstream api;
+  recorded rec;
+  std::unique_ptr<gateway> gw;
+  void SetUp() override {
+    gateway_settings s;
+    s.upstream = "http://127.0.0.1:" + std::to_string(api.port);
+    gw = std::make_unique<gateway>(s, hooks_for(rec));
+    std::string err;
+    ASSERT_TRUE(gw->start(err)) << err;
+  }
+};
+
+} // namespace
+
+TEST_F(fixture, a_stream_passes_byte_for_byte_as_it_arrives) {
+  auto r = post(gw->url() + "/v1/messages?beta=true", stream_request,
+                {"x-api-key: sk-secret-key", "accept-encoding: gzip, br",
+                 "x-troupe-task: worker=marie;task=t1;attempt=1;prio=high"},
+                &api.client_has_first);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, first_event + rest_of_stream);
+  EXPECT_TRUE(api.streamed_in_time) << "the first event was held back";
+  EXPECT_NE(r.headers.find("text/event-stream"), std::string::npos);
+  EXPECT_NE(r.headers.find("request-id: req_1"), std::string::npos);
+  EXPECT_EQ(r.headers.find("ontent-encoding"), std::string::npos);
+  gw->stop(); // every exchange is over
+  std::lock_guard<std::mutex> g{rec.mx};
+  // Held on its own figures, for its worker and priority.
+  ASSERT_EQ(rec.asked.size(), 1u);
+  EXPECT_EQ(rec.asked[0].worker, "marie");
+  EXPECT_EQ(rec.asked[0].prio, priority::high);
+  EXPECT_TRUE(rec.asked[0].exact);
+  EXPECT_DOUBLE_EQ(rec.asked[0].output_tokens, 2048);
+  EXPECT_GT(rec.asked[0].input_tokens, 10);
+  // Settled with what the stream said it used.
+  ASSERT_EQ(rec.settled.size(), 1u);
+  EXPECT_EQ(rec.settled[0].first, 1);
+  EXPECT_EQ(rec.settled[0].second.input_tokens, 40);
+  EXPECT_EQ(rec.settled[0].second.output_tokens, 9);
+  ASSERT_EQ(rec.calibrated.size(), 1u);
+  EXPECT_DOUBLE_EQ(rec.calibrated[0].input_tokens, 7000);
+  // The key went upstream; the tag and the client's encodings did not.
+  ASSERT_EQ(api.seen.size(), 1u);
+  auto& h = api.seen[0];
+  EXPECT_EQ(h.find("x-api-key")->second, "sk-secret-key");
+  EXPECT_EQ(h.count("x-troupe-task"), 0u);
+  EXPECT_EQ(h.count("Accept-Encoding") + h.count("accept-encoding"), 0u);
+  ASSERT_EQ(rec.notes.size(), 1u);
+  EXPECT_EQ(rec.notes[0].task_id, "t1");
+  EXPECT_TRUE(rec.notes[0].streamed);
+}
+
+TEST_F(fixture, a_whole_answer_is_not_re_encoded) {
+  auto body = R"({"model":"claude-sonnet-4-5","max_tokens":100,"messages":[]})";
+  auto r = post(gw->url() + "/v1/messages", body, {"accept-encoding: gzip, br"});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, R"({"id":"m","content":[{"type":"text","text":"hi"}],"usage":{"input_tokens":30,"output_tokens":4}})");
+  EXPECT_EQ(r.headers.find("ontent-encoding"), std::string::npos);
+  gw->stop();
+  ASSERT_EQ(rec.settled.size(), 1u);
+  EXPECT_EQ(rec.settled[0].second.output_tokens, 4);
+  EXPECT_EQ(rec.asked[0].worker, ""); // untagged: nobody's
+}
+
+TEST_F(fixture, a_429_with_retry_after_is_waited_out_at_the_gateway) {
+  api.refuse_first = 2;
+  auto r = post(gw->url() + "/v1/messages", stream_request, {}, &api.client_has_first);
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, first_event + rest_of_stream);
+  gw->stop();
+  // Every worker waits (cool_down), the request is held again, and the
+  // refused sends are settled as nothing used.
+  EXPECT_EQ(rec.cooled, (std::vector<int64_t>{1, 1}));
+  ASSERT_EQ(rec.asked.size(), 3u);
+  ASSERT_EQ(rec.settled.size(), 3u);
+  EXPECT_EQ(rec.settled[0].first, 0);
+  EXPECT_EQ(rec.settled[1].first, 0);
+  EXPECT_EQ(rec.settled[2].second.output_tokens, 9);
+  EXPECT_EQ(rec.notes.at(0).retried, 2);
+}
+
+TEST_F(fixture, a_429_past_the_gateways_retries_reaches_the_cli) {
+  api.refuse_first = 10;
+  auto r = post(gw->url() + "/v1/messages", stream_request);
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.body.find("rate_limit_error"), std::string::npos);
+  EXPECT_NE(r.headers.find("retry-after: 0"), std::string::npos);
+}
+
+TEST(gateway, an_unreachable_upstream_is_an_api_shaped_502) {
+  recorded rec;
+  gateway_settings s;
+  s.upstream = "http://127.0.0.1:1"; // nothing listens on port 1
+  gateway gw{s, hooks_for(rec)};
+  std::string err;
+  ASSERT_TRUE(gw.start(err)) << err;
+  auto r = post(gw.url() + "/v1/messages", stream_request);
+  EXPECT_EQ(r.status, 502);
+  EXPECT_NE(r.body.find("\"type\":\"api_error\""), std::string::npos);
+  EXPECT_NE(r.body.find("troupe gateway: upstream"), std::string::npos);
+  gw.stop();
+  ASSERT_EQ(rec.settled.size(), 1u);
+  EXPECT_EQ(rec.settled[0].first, 0); // nothing reached the API
+}
+
+TEST(gateway, a_limiter_that_cannot_grant_is_a_503) {
+  gateway_hooks h;
+  h.acquire = [](permit_ask) -> std::optional<permit_ask> { return std::nullopt; };
+  gateway_settings s;
+  s.upstream = "http://127.0.0.1:1";
+  gateway gw{s, h};
+  std::string err;
+  ASSERT_TRUE(gw.start(err));
+  auto r = post(gw.url() + "/v1/messages", stream_request);
+  EXPECT_EQ(r.status, 503);
+  EXPECT_NE(r.body.find("no permit"), std::string::npos);
+}
+
+TEST(gateway, a_port_in_use_is_an_error) {
+  upstream api; // holds its port
+  gateway_settings s;
+  s.port = api.port;
+  gateway gw{s, {}};
+  std::string err;
+  EXPECT_FALSE(gw.start(err));
+  EXPECT_NE(err.find(std::to_string(api.port)), std::string::npos);
+}
