@@ -11,7 +11,7 @@ BUILD=${1:-build-fuzz}
 RUNS=${2:-10000000}
 shift $(( $# >= 2 ? 2 : $# ))
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(task result workflow config json_scan wire stream_json plan)
+[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(task result workflow config json_scan wire stream_json plan api_exchange)
 status=0
 for t in "${TARGETS[@]}"; do
   bin="$BUILD/fuzz_$t"
