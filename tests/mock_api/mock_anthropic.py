@@ -3,7 +3,7 @@
 CLI in tests (ANTHROPIC_BASE_URL=http://127.0.0.1:<port>).
 
   mock_anthropic.py --port-file F [--log F] [--mode ok] [--rpm N] [--itpm N] [--otpm N]
-                    [--latency-ms N]
+                    [--latency-ms N] [--tls-cert PEM --tls-key PEM]
 
 POST /v1/messages answers like the real API, streamed (SSE) when asked, with
 realistic usage. Rate limits are continuously refilled token buckets per
@@ -454,12 +454,20 @@ def main():
     ap.add_argument("--itpm", type=float, default=0)
     ap.add_argument("--otpm", type=float, default=0)
     ap.add_argument("--cache-ttl-s", type=float, default=300)
+    # HTTPS, as the API is served: a certificate and its key (PEM).
+    ap.add_argument("--tls-cert", default="")
+    ap.add_argument("--tls-key", default="")
     ARGS = ap.parse_args()
     STATE["mode"] = ARGS.mode
     STATE["latency_ms"] = ARGS.latency_ms
     BUCKETS.update(rpm=Bucket(ARGS.rpm), itpm=Bucket(ARGS.itpm), otpm=Bucket(ARGS.otpm))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True
+    if ARGS.tls_cert:
+        import ssl
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ARGS.tls_cert, ARGS.tls_key)
+        srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     tmp = ARGS.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write(str(srv.server_address[1]))
