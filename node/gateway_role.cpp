@@ -4,7 +4,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "bridge/gateway/gateway.hpp"
+#include <dlfcn.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "bridge/gateway/module.hpp"
 #include "caf/all.hpp"
 
 namespace troupe::node {
@@ -25,6 +30,39 @@ std::string upstream_of(const gateway_settings& s) {
   if (auto* env = std::getenv("ANTHROPIC_BASE_URL"); env && *env)
     return env;
   return anthropic_api_url;
+}
+
+/// The module's entry point, from beside the binary or ../lib/troupe/;
+/// loaded once and never unloaded (its threads may outlive a gateway).
+gateway_make_fn load_module(std::string& error) {
+  static gateway_make_fn make = nullptr;
+  static std::string why;
+  static bool tried = false;
+  if (!tried) {
+    tried = true;
+    std::error_code ec;
+    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+    auto dir = ec ? std::filesystem::path{"."} : exe.parent_path();
+    for (auto& p : {dir / gateway_module_name, dir / "../lib/troupe" / gateway_module_name}) {
+      if (!std::filesystem::exists(p, ec))
+        continue;
+      if (void* h = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL)) {
+        make = reinterpret_cast<gateway_make_fn>(::dlsym(h, gateway_module_entry));
+        if (!make)
+          why = p.string() + " has no " + gateway_module_entry;
+      } else {
+        why = ::dlerror();
+      }
+      break;
+    }
+    if (!make && why.empty())
+      why = std::string{gateway_module_name} + " is not beside " + exe.string()
+            + " nor in ../lib/troupe/";
+  }
+  if (!make)
+    error = "cannot load the gateway: " + why
+            + " (build it, or turn it off: \"gateway\": {\"enabled\": false})";
+  return make;
 }
 
 void log_exchange(const exchange_note& n) {
@@ -86,8 +124,13 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
                    run_usage{left.requests, left.input_tokens, left.output_tokens});
   };
   h.on_exchange = log_exchange;
-  holder.gw = std::make_unique<gateway>(s, std::move(h));
   std::string error;
+  auto make = load_module(error);
+  if (!make) {
+    out.push_back("gateway: " + error);
+    return std::nullopt;
+  }
+  holder.gw.reset(make(s, h));
   if (!holder.gw->start(error)) {
     out.push_back("gateway: " + error);
     holder.gw.reset();

@@ -2,7 +2,9 @@
 
 // Starts the gateway (bridge/gateway) for the CLIs a node runs, wired to
 // the node's rate limiter (local, or the orchestrator's through the
-// bridge), when the config turns it on.
+// bridge), when the config turns it on. It is loaded from its module,
+// libtroupe-gateway.so, so that a node without one does not carry libcurl
+// and cpp-httplib.
 
 #include <atomic>
 #include <memory>
@@ -13,7 +15,7 @@
 #include "core/config.hpp"
 
 namespace troupe {
-class gateway;
+class gateway_api;
 }
 
 namespace troupe::node {
@@ -21,7 +23,7 @@ namespace troupe::node {
 /// Keeps the gateway running; stops it (before the actor system goes) when
 /// it is destroyed.
 struct gateway_holder {
-  std::unique_ptr<gateway> gw;
+  std::unique_ptr<gateway_api> gw;
   /// Set first when it goes: held requests stop waiting for a permit.
   std::shared_ptr<std::atomic<bool>> stopping =
     std::make_shared<std::atomic<bool>>(false);
