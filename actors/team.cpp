@@ -67,6 +67,19 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
     rate_limiter, file_cfg.limits, per_worker,
     caf::timespan{std::chrono::milliseconds(
       static_cast<int64_t>(file_cfg.cooldown_s * 1000))});
+  if (opts.record) {
+    auto rs = opts.recording;
+    rs.log_max_bytes = file_cfg.events_max_mb << 20;
+    rs.log_keep = file_cfg.events_keep;
+    if (rs.root.empty())
+      rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
+    t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));
+  }
+  auto abandon = [&] {
+    caf::anon_send_exit(t.limiter, caf::exit_reason::user_shutdown);
+    if (t.recorder)
+      caf::anon_send_exit(t.recorder, caf::exit_reason::user_shutdown);
+  };
   auto cfg = file_cfg;
   // Only the claude executor calls the API; the planner uses the gateway
   // too when the workers are remote.
@@ -77,9 +90,9 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
   for (auto& w : cfg.workers)
     calls_api = calls_api || (!opts.remote_worker && kind_of(w) == "claude");
   if (opts.gateway && calls_api) {
-    auto url = opts.gateway(t.limiter, out);
+    auto url = opts.gateway(t.limiter, t.recorder, out);
     if (!url) {
-      caf::anon_send_exit(t.limiter, caf::exit_reason::user_shutdown);
+      abandon();
       return std::nullopt;
     }
     cfg.claude.gateway_url = *url;
@@ -92,18 +105,10 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
     }
     auto e = make_executor(opts.executor, cfg, w, opts.root, out);
     if (!e) {
-      caf::anon_send_exit(t.limiter, caf::exit_reason::user_shutdown);
+      abandon();
       return std::nullopt;
     }
     execs.emplace_back(w, std::move(e));
-  }
-  if (opts.record) {
-    auto rs = opts.recording;
-    rs.log_max_bytes = cfg.events_max_mb << 20;
-    rs.log_keep = cfg.events_keep;
-    if (rs.root.empty())
-      rs.root = std::filesystem::absolute(opts.root).lexically_normal().string();
-    t.recorder = sys.spawn<caf::detached>(recorder, std::move(rs));
   }
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;

@@ -29,9 +29,10 @@ struct team_options {
   /// stands in for each (no executor is built here).
   std::function<worker_actor(const worker_config&)> remote_worker;
   /// Starts the gateway the workers' CLIs go through, once the limiter it
-  /// holds requests on exists: its URL, "" for none, nullopt (with
-  /// problems) when it cannot start.
-  std::function<std::optional<std::string>(rate_limiter_actor, problems&)>
+  /// holds requests on and the recorder it reports to exist: its URL, ""
+  /// for none, nullopt (with problems) when it cannot start.
+  std::function<std::optional<std::string>(rate_limiter_actor, recorder_actor,
+                                           problems&)>
     gateway;
 };
 

@@ -123,8 +123,8 @@ int run(const run_options& opts) {
     caf::actor_system sys{sys_cfg};
     gateway_holder gw; // destroyed before the actor system
     team_options topts;
-    topts.gateway = [&](rate_limiter_actor l, problems& ps) {
-      return start_gateway(sys, *cfg, std::move(l), gw, ps);
+    topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
+      return start_gateway(sys, *cfg, std::move(l), std::move(r), gw, ps);
     };
     topts.root = root;
     topts.recording.root = root;

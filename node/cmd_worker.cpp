@@ -95,8 +95,13 @@ int worker_cmd(const worker_options& opts) {
       post(client_note{client_note::cooldown{m, wait}});
     };
     auto limiter = sys.spawn(remote_limiter, lw);
+    recorder_settings rs; // writes nothing here: events go to the orchestrator
+    rs.on_event = [post](const task_event& e) {
+      post(client_note{client_note::event{e}});
+    };
+    auto rec = sys.spawn(recorder, rs);
     // The gateway holds each request on the orchestrator's limiter.
-    auto url = wc.executor == "claude" ? start_gateway(sys, *cfg, limiter, gw, ps)
+    auto url = wc.executor == "claude" ? start_gateway(sys, *cfg, limiter, rec, gw, ps)
                                        : std::optional<std::string>{""};
     auto run_cfg = *cfg;
     if (url)
@@ -105,13 +110,9 @@ int worker_cmd(const worker_options& opts) {
     if (!exec) {
       print_problems("error: cannot start worker " + wc.name + ":", ps);
       caf::anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+      caf::anon_send_exit(rec, caf::exit_reason::user_shutdown);
       return exit_usage;
     }
-    recorder_settings rs; // writes nothing here: events go to the orchestrator
-    rs.on_event = [post](const task_event& e) {
-      post(client_note{client_note::event{e}});
-    };
-    auto rec = sys.spawn(recorder, rs);
     auto wk = spawn_worker(sys, run_cfg, wc, exec, limiter, rec);
     client->start(sys, wk, limiter);
     spdlog::info("worker node {} ({} slots, {} executor) connecting to {}{}",

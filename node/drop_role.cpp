@@ -131,8 +131,8 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
     problems ps;
-    topts.gateway = [&](rate_limiter_actor l, problems& ps) {
-      return start_gateway(sys, *cfg, std::move(l), gw, ps);
+    topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
+      return start_gateway(sys, *cfg, std::move(l), std::move(r), gw, ps);
     };
     auto t = spawn_team(sys, *cfg, topts, ps);
     if (!t) {

@@ -87,6 +87,7 @@ void log_exchange(const exchange_note& n) {
 std::optional<std::string> start_gateway(caf::actor_system& sys,
                                          const config& cfg,
                                          rate_limiter_actor limiter,
+                                         recorder_actor recorder,
                                          gateway_holder& holder,
                                          problems& out) {
   if (!cfg.gateway.enabled)
@@ -123,7 +124,15 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
     caf::anon_send(limiter, calibrate_atom_v, model,
                    run_usage{left.requests, left.input_tokens, left.output_tokens});
   };
-  h.on_exchange = log_exchange;
+  h.on_exchange = [recorder](const exchange_note& n) {
+    log_exchange(n);
+    // Runs on the serving thread: a send is thread-safe.
+    if (recorder && n.retried > 0 && !n.task_id.empty())
+      caf::anon_send(recorder, event_atom_v,
+                     task_event{{}, "api_retry", n.task_id, n.worker,
+                                "API 429, waited out at the gateway ("
+                                  + std::to_string(n.retried) + " x)"});
+  };
   std::string error;
   auto make = load_module(error);
   if (!make) {

@@ -33,10 +33,13 @@ struct gateway_holder {
 };
 
 /// The URL of the gateway it started, "" when the config does not turn it
-/// on, nullopt (with problems) when it cannot listen.
+/// on, nullopt (with problems) when it cannot listen. The 429s it waits out
+/// for a task become that task's api_retry events (`recorder` may be
+/// invalid: none).
 std::optional<std::string> start_gateway(caf::actor_system& sys,
                                          const config& cfg,
                                          rate_limiter_actor limiter,
+                                         recorder_actor recorder,
                                          gateway_holder& holder,
                                          problems& out);
 

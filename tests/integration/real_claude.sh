@@ -161,6 +161,9 @@ ok(len(results) == 12 and all(r["status"] == "complete" and r["attempt"] == 1 fo
 ok(not any(r.get("api_retries") for r in results), "no CLI saw the 429 (none retried)")
 waited = [l for l in open(root + "/err.log") if "1 x 429 waited out" in l]
 ok(len(waited) == 1, f"the gateway waited the 429 out once, for one task ({len(waited)})")
+events = [json.loads(l) for f in glob.glob(root + "/runs/*/events.jsonl") for l in open(f)]
+ok(any("api_retry" in (e.get("event"), e.get("kind")) and "gateway" in e.get("detail", "") for e in events),
+   "events.jsonl has the task's api_retry event, waited out at the gateway")
 PYEOF
 while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
