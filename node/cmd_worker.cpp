@@ -94,6 +94,10 @@ int worker_cmd(const worker_options& opts) {
     lw.cooldown = [post](const std::string& m, int64_t wait) {
       post(client_note{client_note::cooldown{m, wait}});
     };
+    lw.calibrate = [post](const std::string& m, const run_usage& left) {
+      post(client_note{client_note::calibrate{m, left.requests, left.input_tokens,
+                                              left.output_tokens}});
+    };
     auto limiter = sys.spawn(remote_limiter, lw);
     recorder_settings rs; // writes nothing here: events go to the orchestrator
     rs.on_event = [post](const task_event& e) {

@@ -201,6 +201,9 @@ struct broker::impl {
                      run_usage{st.requests, st.input_tokens, st.output_tokens});
     for (auto& c : fx.cooldowns)
       caf::anon_send(links.limiter, cooldown_atom_v, c.model, c.wait_ms);
+    for (auto& c : fx.calibrations)
+      caf::anon_send(links.limiter, calibrate_atom_v, c.model,
+                     run_usage{c.requests, c.input_tokens, c.output_tokens});
     if (links.worker_back)
       for (auto& w : fx.workers_back)
         links.worker_back(w);

@@ -10,12 +10,12 @@ namespace troupe::wire {
 namespace {
 
 // In the order of the enum; `unknown` first has no name on the wire.
-const std::array<std::string, 22>& names() {
-  static const std::array<std::string, 22> xs = {
+const std::array<std::string, 23>& names() {
+  static const std::array<std::string, 23> xs = {
     "",        "READY",    "TASK",   "TASKS",  "RESULT",  "RESULTS",
     "ACK",     "EVENT",    "PERMIT", "GRANT",  "SETTLE",  "COOLDOWN",
     "DRAIN",   "SUBMIT",   "ACCEPTED", "STATUS", "CANCEL", "CANCELLED",
-    "REPORT",  "HEARTBEAT", "DISCONNECT", "ERROR",
+    "REPORT",  "HEARTBEAT", "DISCONNECT", "ERROR", "CALIBRATE",
   };
   return xs;
 }
@@ -210,6 +210,21 @@ bool decode(const json& body, cooldown_body& out, std::string& error) {
   return done(ps, command::cooldown, error);
 }
 
+bool decode(const json& body, calibrate_body& out, std::string& error) {
+  problems ps;
+  {
+    json_reader r{body, "", ps, false};
+    r.str("model", out.model, true);
+    if (auto l = r.get("left")) {
+      json_reader left{*l, "left", ps, false}; // says so if no object
+      left.number("requests", out.requests, 0, false);
+      left.number("input_tokens", out.input_tokens, 0, false);
+      left.number("output_tokens", out.output_tokens, 0, false);
+    }
+  }
+  return done(ps, command::calibrate, error);
+}
+
 bool decode(const json& body, ack_body& out, std::string& error) {
   problems ps;
   {
@@ -302,6 +317,17 @@ json encode(const settle_body& b) {
 
 json encode(const cooldown_body& b) {
   return {{"model", b.model}, {"wait_ms", b.wait_ms}};
+}
+
+json encode(const calibrate_body& b) {
+  json left = json::object();
+  if (b.requests >= 0)
+    left["requests"] = b.requests;
+  if (b.input_tokens >= 0)
+    left["input_tokens"] = b.input_tokens;
+  if (b.output_tokens >= 0)
+    left["output_tokens"] = b.output_tokens;
+  return {{"model", b.model}, {"left", left}};
 }
 
 json encode(const ack_body& b) {

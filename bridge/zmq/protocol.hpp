@@ -30,6 +30,8 @@ enum class command : uint8_t {
   submit, accepted, status, cancel, cancelled, report,
   // both
   heartbeat, disconnect, error,
+  // worker endpoint, later
+  calibrate,
 };
 
 /// The command's name on the wire, e.g. "READY".
@@ -103,6 +105,13 @@ struct cooldown_body {
   int64_t wait_ms = 0; // 0: the default wait
 };
 
+/// W → O CALIBRATE: what the API's headers say remains of the account's
+/// limits (-1: not sent).
+struct calibrate_body {
+  std::string model;
+  double requests = -1, input_tokens = -1, output_tokens = -1;
+};
+
 /// O → W ACK (`tickets`, or one `ticket`).
 struct ack_body {
   std::vector<uint64_t> tickets;
@@ -135,6 +144,7 @@ bool decode(const json& body, permit_body& out, std::string& error,
             const char* key = "ask");
 bool decode(const json& body, settle_body& out, std::string& error);
 bool decode(const json& body, cooldown_body& out, std::string& error);
+bool decode(const json& body, calibrate_body& out, std::string& error);
 bool decode(const json& body, ack_body& out, std::string& error);
 bool decode(const json& body, reason_body& out, std::string& error);
 bool decode(const json& body, submit_body& out, std::string& error);
@@ -145,6 +155,7 @@ json encode(const event_body& b);
 json encode(const permit_body& b, const char* key = "ask");
 json encode(const settle_body& b);
 json encode(const cooldown_body& b);
+json encode(const calibrate_body& b);
 json encode(const ack_body& b);
 json encode(const reason_body& b);
 

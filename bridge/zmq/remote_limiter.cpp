@@ -36,9 +36,9 @@ remote_limiter(remote_limiter_actor::stateful_pointer<remote_limiter_state> self
     [=](cooldown_atom, const std::string& model, int64_t wait_ms) {
       wire.cooldown(model, wait_ms);
     },
-    [=](calibrate_atom, const std::string&, const run_usage&) {
-      // Not carried over the bridge yet: the orchestrator's limiter learns
-      // from settles and 429s only.
+    [=](calibrate_atom, const std::string& model, const run_usage& left) {
+      if (wire.calibrate)
+        wire.calibrate(model, left);
     },
     [=](tick_atom) {
       // After a reconnection: asks not granted yet go out again.

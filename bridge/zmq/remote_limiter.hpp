@@ -17,6 +17,8 @@ struct limiter_wire {
   std::function<void(uint64_t id, const permit_ask&)> ask;
   std::function<void(const permit_ask&, const run_usage&)> settle;
   std::function<void(const std::string& model, int64_t wait_ms)> cooldown;
+  /// What the API's headers say remains (run_usage's fields; -1: not sent).
+  std::function<void(const std::string& model, const run_usage& left)> calibrate;
 };
 
 /// A rate limiter whose answers come from the orchestrator: also takes

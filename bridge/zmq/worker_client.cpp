@@ -249,6 +249,10 @@ struct worker_client::impl {
                                           s->used.output_tokens}));
     } else if (auto* c = std::get_if<client_note::cooldown>(&n.v)) {
       send(wire::command::cooldown, wire::encode(wire::cooldown_body{c->model, c->wait_ms}));
+    } else if (auto* k = std::get_if<client_note::calibrate>(&n.v)) {
+      send(wire::command::calibrate,
+           wire::encode(wire::calibrate_body{k->model, k->requests, k->input_tokens,
+                                             k->output_tokens}));
     } else if (auto* d = std::get_if<client_note::drain>(&n.v)) {
       draining = d->reason;
       send(wire::command::drain, wire::encode(wire::reason_body{d->reason}));

@@ -45,9 +45,10 @@ struct client_note {
   struct ask { uint64_t id; permit_ask a; };
   struct settle { permit_ask p; run_usage used; };
   struct cooldown { std::string model; int64_t wait_ms; };
+  struct calibrate { std::string model; double requests, input_tokens, output_tokens; };
   struct event { task_event e; };
   struct drain { std::string reason; };
-  std::variant<done, ask, settle, cooldown, event, drain> v;
+  std::variant<done, ask, settle, cooldown, calibrate, event, drain> v;
 };
 
 class worker_client {

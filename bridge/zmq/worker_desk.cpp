@@ -408,6 +408,13 @@ struct worker_desk::state {
         out.cooldowns.push_back({c.model, c.wait_ms});
         return;
       }
+      case command::calibrate: {
+        wire::calibrate_body c;
+        if (!wire::decode(b, c, err))
+          break;
+        out.calibrations.push_back(std::move(c));
+        return;
+      }
       case command::drain: {
         wire::reason_body r;
         if (!wire::decode(b, r, err)) {
@@ -554,6 +561,7 @@ void worker_desk::clear() {
   o.permit_asks.clear();
   o.settles.clear();
   o.cooldowns.clear();
+  o.calibrations.clear();
   o.workers_back.clear();
 }
 

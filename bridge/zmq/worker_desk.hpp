@@ -77,6 +77,7 @@ public:
     std::vector<permit_ask_from> permit_asks; // to the rate limiter
     std::vector<settle> settles;             // to the rate limiter
     std::vector<cooldown> cooldowns;         // to the rate limiter
+    std::vector<wire::calibrate_body> calibrations; // to the rate limiter
     std::vector<std::string> workers_back;   // a parked worker may run again
   };
 

@@ -27,7 +27,7 @@ TEST(protocol, every_command_has_one_name_both_ways) {
                  command::grant, command::settle, command::cooldown, command::drain,
                  command::submit, command::accepted, command::status, command::cancel,
                  command::cancelled, command::report, command::heartbeat,
-                 command::disconnect, command::error})
+                 command::disconnect, command::error, command::calibrate})
     EXPECT_EQ(command_of(name(c)), c) << name(c);
   EXPECT_EQ(name(command::settle), "SETTLE");
   EXPECT_EQ(command_of("ready"), command::unknown); // ASCII capitals only
@@ -157,6 +157,19 @@ TEST(protocol, cooldown) {
   EXPECT_EQ(refused<cooldown_body>(json{{"wait_ms", "x"}}),
             "COOLDOWN: wait_ms \"x\": must be an integer from 0 to 86400000");
   EXPECT_FALSE(refused<cooldown_body>(json{{"wait_ms", -5}}).empty());
+}
+
+TEST(protocol, calibrate_carries_what_remains) {
+  calibrate_body c{"claude-sonnet-4-5", -1, 4000, 0};
+  calibrate_body back;
+  std::string err;
+  ASSERT_TRUE(decode(encode(c), back, err)) << err;
+  EXPECT_EQ(back.model, "claude-sonnet-4-5");
+  EXPECT_EQ(back.requests, -1); // not sent stays unknown
+  EXPECT_EQ(back.input_tokens, 4000);
+  EXPECT_EQ(back.output_tokens, 0);
+  EXPECT_EQ(refused<calibrate_body>(json{{"left", 3}}), "CALIBRATE: left: must be an object");
+  EXPECT_FALSE(refused<calibrate_body>(json{{"left", {{"input_tokens", -2}}}}).empty());
 }
 
 TEST(protocol, ack_takes_tickets_or_one_ticket) {

@@ -155,6 +155,10 @@ TEST_F(worker_desk_test, a_nodes_messages_go_to_the_limiter_and_recorder_as_its_
   fx = say("n1", "COOLDOWN", {{"model", "opus"}, {"wait_ms", 6000}});
   ASSERT_EQ(fx.cooldowns.size(), 1u);
   EXPECT_EQ(fx.cooldowns[0].wait_ms, 6000);
+  fx = say("n1", "CALIBRATE", {{"model", "opus"}, {"left", {{"input_tokens", 900}}}});
+  ASSERT_EQ(fx.calibrations.size(), 1u);
+  EXPECT_EQ(fx.calibrations[0].input_tokens, 900);
+  EXPECT_EQ(fx.calibrations[0].requests, -1);
   fx = say("n1", "EVENT", {{"kind", "running"}, {"task_id", "a"}});
   ASSERT_EQ(fx.task_events.size(), 1u);
   EXPECT_EQ(fx.task_events[0].worker, "marie");
