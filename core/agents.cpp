@@ -8,18 +8,13 @@
 #include <sstream>
 
 #include "core/json_codec.hpp"
+#include "core/text.hpp"
 
 namespace troupe {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  auto e = s.find_last_not_of(" \t\r\n");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 /// A front-matter value: unquoted, or in matching quotes.
 std::string unquote(std::string v) {

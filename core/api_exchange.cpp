@@ -6,6 +6,7 @@
 
 #include "core/json_codec.hpp"
 #include "core/json_text.hpp"
+#include "core/text.hpp"
 
 namespace troupe {
 
@@ -50,14 +51,6 @@ std::optional<std::string> decode(std::string_view s) {
     i += 2;
   }
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-    s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
-    s.remove_suffix(1);
-  return s;
 }
 
 } // namespace
@@ -221,24 +214,22 @@ bool read_limit_header(std::string_view name, std::string_view value,
                                                : nullptr;
   if (!dst)
     return false; // tokens-remaining (input and output together), unified-*
-  value = trim(value);
+  auto text = trim(value);
   int64_t n = 0;
-  auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-  if (ec != std::errc{} || p != value.data() + value.size() || n < 0)
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc{} || p != text.data() + text.size() || n < 0)
     return false;
   *dst = static_cast<double>(n);
   return true;
 }
 
 std::optional<int64_t> retry_after_ms(std::string_view value) {
-  value = trim(value);
-  if (value.empty())
+  auto text = trim(value);
+  if (text.empty())
     return std::nullopt;
   // Seconds, possibly fractional; far beyond a day is treated as a day.
-  double s = 0;
-  std::string text{value};
   char* end = nullptr;
-  s = std::strtod(text.c_str(), &end);
+  double s = std::strtod(text.c_str(), &end);
   if (end != text.c_str() + text.size() || !std::isfinite(s) || s < 0)
     return std::nullopt;
   return static_cast<int64_t>(std::min(s, 86400.0) * 1000);

@@ -12,18 +12,13 @@
 #include "core/permissions.hpp"
 #include "core/prompt.hpp"
 #include "core/stream_json.hpp"
+#include "core/text.hpp"
 
 namespace troupe {
 
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 std::string fmt_double(double x) {
   std::ostringstream ss;
@@ -86,7 +81,7 @@ void classify_api_error(const json& j, result& r) {
     text = errors_text(j);
   auto st = j.find("api_error_status");
   int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
-  auto lt = lower(text);
+  auto lt = ascii_lower(text);
   std::string k;
   // A spend limit the user set comes back as a 400 (measured), older
   // accounts' as a 429: either needs a person, and is never retried.
@@ -225,19 +220,20 @@ std::vector<std::string> claude_executor::env_for(const task& t,
     return e;
   // Through the gateway: it is the CLI's API, and each request says whose
   // it is. A user's own custom headers are kept.
+  static const std::string base_url = "ANTHROPIC_BASE_URL=";
+  static const std::string custom_headers = "ANTHROPIC_CUSTOM_HEADERS=";
   std::string custom;
   e.erase(std::remove_if(e.begin(), e.end(),
                          [&](const std::string& v) {
-                           if (v.rfind("ANTHROPIC_CUSTOM_HEADERS=", 0) == 0)
-                             custom = v.substr(25) + "\n";
-                           return v.rfind("ANTHROPIC_BASE_URL=", 0) == 0
-                                  || v.rfind("ANTHROPIC_CUSTOM_HEADERS=", 0) == 0;
+                           if (v.rfind(custom_headers, 0) == 0)
+                             custom = v.substr(custom_headers.size()) + "\n";
+                           return v.rfind(base_url, 0) == 0
+                                  || v.rfind(custom_headers, 0) == 0;
                          }),
           e.end());
-  e.push_back("ANTHROPIC_BASE_URL=" + settings_.gateway_url);
+  e.push_back(base_url + settings_.gateway_url);
   task_tag tag{worker_.name, t.task_id, attempt, t.prio};
-  e.push_back("ANTHROPIC_CUSTOM_HEADERS=" + custom + task_tag_header + ": "
-              + format_task_tag(tag));
+  e.push_back(custom_headers + custom + task_tag_header + ": " + format_task_tag(tag));
   return e;
 }
 

@@ -13,6 +13,7 @@
 #include "core/inputs.hpp"
 #include "core/json_codec.hpp"
 #include "core/report.hpp"
+#include "core/text.hpp"
 #include "core/workflow_check.hpp"
 
 namespace troupe {
@@ -21,26 +22,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-/// ASCII lower case; other bytes (UTF-8) stay as they are.
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) {
-    return c < 0x80 ? static_cast<char>(std::tolower(c)) : static_cast<char>(c);
-  });
-  return s;
-}
-
 std::vector<std::string> lower_all(std::vector<std::string> xs) {
   for (auto& x : xs)
-    x = lower(x);
+    x = ascii_lower(x);
   return xs;
-}
-
-std::string trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return s.substr(b, e - b + 1);
 }
 
 std::string cut(const std::string& s, size_t n) {
@@ -172,7 +157,7 @@ std::vector<json> list_items(const context_file& f) {
   }
   std::istringstream in{f.text};
   std::string line;
-  bool csv = lower(fs::path{f.name}.extension().string()) == ".csv";
+  bool csv = ascii_lower(fs::path{f.name}.extension().string()) == ".csv";
   std::vector<std::string> header;
   while (std::getline(in, line)) {
     line = trim(line);
@@ -332,7 +317,7 @@ bool check_plan(const workflow& wf, const config& cfg, problems& out) {
   // The same work twice is waste at best and a loop at worst.
   std::map<std::pair<std::string, std::string>, std::string> seen;
   for (auto& t : wf.tasks) {
-    auto key = std::make_pair(t.worker, lower(trim(t.description)));
+    auto key = std::make_pair(t.worker, ascii_lower(trim(t.description)));
     auto [i, fresh] = seen.emplace(key, t.task_id);
     if (!fresh)
       out.push_back("task \"" + t.task_id + "\": worker " + t.worker
@@ -377,14 +362,14 @@ std::optional<workflow> route_request(const config& cfg,
                                       const std::string& request,
                                       const std::vector<context_file>& context,
                                       problems& out) {
-  auto text = lower(request);
+  auto text = ascii_lower(request);
   // Keywords first; role words (5 letters or more) only if no keyword
   // matched any worker.
   std::vector<std::pair<const worker_config*, size_t>> scores;
   for (auto& w : cfg.workers) {
     size_t n = 0;
     for (auto& k : w.keywords)
-      n += mentions_word(text, lower(k)) ? 1 : 0;
+      n += mentions_word(text, ascii_lower(k)) ? 1 : 0;
     scores.emplace_back(&w, n);
   }
   auto none = [&] {
@@ -393,7 +378,7 @@ std::optional<workflow> route_request(const config& cfg,
   };
   if (none())
     for (auto& [w, n] : scores) {
-      std::istringstream words{lower(w->role)};
+      std::istringstream words{ascii_lower(w->role)};
       std::string word;
       while (words >> word) {
         while (!word.empty() && !word_char(static_cast<unsigned char>(word.back())))

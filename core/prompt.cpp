@@ -1,5 +1,6 @@
 #include "core/prompt.hpp"
 #include "core/json_codec.hpp"
+#include "core/text.hpp"
 
 
 namespace troupe {
@@ -28,14 +29,6 @@ schema has it, relative to your working directory):
 
 ```json
 )";
-
-std::string trim(std::string_view s) {
-  auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos)
-    return {};
-  auto e = s.find_last_not_of(" \t\r\n");
-  return std::string{s.substr(b, e - b + 1)};
-}
 
 } // namespace
 

@@ -1,7 +1,6 @@
 #include "bridge/gateway/gateway.hpp"
 
 #include <algorithm>
-#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -12,6 +11,7 @@
 #include "bridge/gateway/upstream.hpp"
 #include "core/api_exchange.hpp"
 #include "core/prompt_cache.hpp"
+#include "core/text.hpp"
 
 namespace troupe {
 
@@ -25,12 +25,6 @@ constexpr size_t max_request_bytes = 32u << 20;
 // 429s with a retry-after that one request waits out at the gateway before
 // the CLI is told.
 constexpr int max_retries = 3;
-
-std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(),
-                 [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 /// Headers that belong to one connection, not to the request (RFC 9110
 /// §7.6.1), those the gateway sets itself, and cpp-httplib's own
@@ -125,6 +119,15 @@ struct gateway::impl {
       h.on_exchange(x.note);
   }
 
+  /// Answers with the gateway's own failure, in the API's error shape.
+  void refuse(exchange& x, httplib::Response& res, int status, std::string why) {
+    x.note.status = res.status = status;
+    x.note.error = std::move(why);
+    res.set_content(api_error("api_error", "troupe gateway: " + x.note.error),
+                    "application/json");
+    finish(x, true);
+  }
+
   /// Holds a request until the limiter grants it; false (answered 503)
   /// when it cannot.
   bool hold(exchange& x, priority prio, httplib::Response& res) {
@@ -147,12 +150,7 @@ struct gateway::impl {
     n.held_ms += ms_since(asked);
     if (x.permit)
       return true;
-    n.status = 503;
-    n.error = "no permit from the rate limiter";
-    res.status = 503;
-    res.set_content(api_error("api_error", "troupe gateway: " + n.error),
-                    "application/json");
-    finish(x, true);
+    refuse(x, res, 503, "no permit from the rate limiter");
     return false;
   }
 
@@ -196,7 +194,7 @@ struct gateway::impl {
     up.ca_file = s.ca_file;
     up.cancel = &stopping;
     for (auto& [k, v] : req.headers)
-      if (!hop_by_hop(lower(k)))
+      if (!hop_by_hop(ascii_lower(k)))
         up.headers.emplace_back(k, v);
     auto model = x->shape ? x->shape->model : std::string{};
     for (;;) {
@@ -204,12 +202,7 @@ struct gateway::impl {
         return;
       x->call = std::make_unique<upstream_call>(up);
       if (!x->call->await_headers()) {
-        n.status = 502;
-        res.status = 502;
-        n.error = "upstream: " + x->call->error();
-        res.set_content(api_error("api_error", "troupe gateway: " + n.error),
-                        "application/json");
-        finish(*x, true);
+        refuse(*x, res, 502, "upstream: " + x->call->error());
         return;
       }
       n.status = x->call->status();
@@ -217,7 +210,7 @@ struct gateway::impl {
       std::optional<int64_t> retry_after;
       for (auto& [k, v] : x->call->headers()) {
         read_limit_header(k, v, x->left);
-        if (lower(k) == "retry-after")
+        if (ascii_lower(k) == "retry-after")
           retry_after = retry_after_ms(v);
       }
       if (n.status != 429)
@@ -239,13 +232,13 @@ struct gateway::impl {
     res.status = n.status;
     std::string content_type = "application/octet-stream";
     for (auto& [k, v] : x->call->headers()) {
-      auto lk = lower(k);
+      auto lk = ascii_lower(k);
       if (lk == "content-type")
         content_type = v;
       else if (!hop_by_hop(lk))
         res.set_header(k, v);
     }
-    if (lower(content_type).rfind("text/event-stream", 0) == 0) {
+    if (ascii_lower(content_type).rfind("text/event-stream", 0) == 0) {
       // Streamed: each piece goes on as it arrives, and is read for usage
       // on the way. cpp-httplib never compresses an event stream.
       n.streamed = true;

@@ -1,0 +1,16 @@
+#pragma once
+
+// Small text helpers that several decoders share.
+
+#include <string>
+#include <string_view>
+
+namespace troupe {
+
+/// ASCII lower case; other bytes (UTF-8) stay as they are.
+std::string ascii_lower(std::string s);
+
+/// Without leading and trailing spaces, tabs and line ends.
+std::string trim(std::string_view s);
+
+} // namespace troupe
