@@ -3,6 +3,8 @@
 #include <cctype>
 #include <charconv>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core/json_codec.hpp"
 #include "core/json_text.hpp"
@@ -53,12 +55,20 @@ std::optional<std::string> decode(std::string_view s) {
   return out;
 }
 
+/// Round-trips through strtod however small the budget.
+std::string fmt_usd(double v) {
+  char b[40];
+  std::snprintf(b, sizeof(b), "%.9g", v);
+  return b;
+}
+
 } // namespace
 
 std::string format_task_tag(const task_tag& t) {
   return "worker=" + encode(t.worker) + ";task=" + encode(t.task_id)
          + ";attempt=" + std::to_string(t.attempt) + ";prio="
-         + std::string{to_string(t.prio)};
+         + std::string{to_string(t.prio)}
+         + (t.budget_usd ? ";budget=" + fmt_usd(*t.budget_usd) : std::string{});
 }
 
 std::optional<task_tag> parse_task_tag(std::string_view value) {
@@ -92,6 +102,12 @@ std::optional<task_tag> parse_task_tag(std::string_view value) {
       if (!p)
         return std::nullopt;
       t.prio = *p;
+    } else if (key == "budget") {
+      char* end = nullptr;
+      double b = std::strtod(v->c_str(), &end);
+      if (v->empty() || end != v->c_str() + v->size() || !std::isfinite(b) || b <= 0)
+        return std::nullopt;
+      t.budget_usd = b;
     } // other keys: a newer troupe's; ignored
   }
   if (!worker || !task || t.worker.empty())

@@ -23,14 +23,22 @@ struct task_tag {
   std::string task_id;
   int attempt = 1;
   priority prio = priority::medium;
+  /// What the attempt may spend, in USD: the gateway refuses a request
+  /// that would take it past (core/budget_ledger). None: no cap.
+  std::optional<double> budget_usd;
 };
 
-/// "worker=marie;task=t%3B1;attempt=2;prio=high": values percent-encoded,
-/// so any task id survives one header line.
+/// "worker=marie;task=t%3B1;attempt=2;prio=high;budget=0.25": values
+/// percent-encoded, so any task id survives one header line.
 std::string format_task_tag(const task_tag& t);
 /// nullopt when the value is not such a tag (then the request is held as
 /// nobody's: unknown worker, medium priority).
 std::optional<task_tag> parse_task_tag(std::string_view value);
+
+/// Begins the message of the gateway's refusal of a request past its
+/// task's budget (a 400 invalid_request_error): the executor finds it in
+/// the CLI's result and ends the task with kind budget.
+inline constexpr const char* gateway_budget_error = "troupe_budget_exceeded";
 
 /// Reads an SSE response as it streams past: the usage of message_start
 /// (input and cache figures) and message_delta (output, cumulative), and an

@@ -83,9 +83,12 @@ void classify_api_error(const json& j, result& r) {
   int code = st != j.end() && st->is_number_integer() ? st->get<int>() : 0;
   auto lt = ascii_lower(text);
   std::string k;
+  // The gateway refused a request past the task's budget.
+  if (code == 400 && text.find(gateway_budget_error) != std::string::npos)
+    k = kind::budget;
   // A spend limit the user set comes back as a 400 (measured), older
   // accounts' as a 429: either needs a person, and is never retried.
-  if ((code == 400 || code == 429)
+  else if ((code == 400 || code == 429)
       && (lt.find("spend_limit") != std::string::npos
           || lt.find("usage limits") != std::string::npos))
     k = kind::spend_limit;
@@ -153,8 +156,7 @@ std::vector<std::string> claude_executor::argv_for(
                              std::to_string(worker_.max_turns)};
   if (streaming())
     a.push_back("--verbose"); // -p refuses stream-json without it
-  auto budget = t.budget_usd ? t.budget_usd : worker_.max_budget_usd;
-  if (budget) {
+  if (auto budget = budget_of(t)) {
     a.push_back("--max-budget-usd");
     a.push_back(fmt_double(*budget));
   }
@@ -232,7 +234,7 @@ std::vector<std::string> claude_executor::env_for(const task& t,
                          }),
           e.end());
   e.push_back(base_url + settings_.gateway_url);
-  task_tag tag{worker_.name, t.task_id, attempt, t.prio};
+  task_tag tag{worker_.name, t.task_id, attempt, t.prio, budget_of(t)};
   e.push_back(custom_headers + custom + task_tag_header + ": " + format_task_tag(tag));
   return e;
 }

@@ -39,6 +39,11 @@ public:
 
 private:
   bool streaming() const;
+  /// The task's own cap, else the worker's: the CLI's --max-budget-usd,
+  /// and the gateway's per request.
+  std::optional<double> budget_of(const task& t) const {
+    return t.budget_usd ? t.budget_usd : worker_.max_budget_usd;
+  }
 
   claude_settings settings_;
   worker_config worker_;

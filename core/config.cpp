@@ -1,5 +1,6 @@
 #include "core/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -204,6 +205,32 @@ std::optional<config> config_from_json(const json& j,
         r.fail("upstream", u, "must start with http:// or https://");
       r.str("ca_file", cfg.gateway.ca_file, true);
       r.integer("threads", cfg.gateway.threads, 1, 1024);
+    }
+    if (auto pj = top.get("prices")) {
+      if (!pj->is_object())
+        out.push_back("prices: must be an object of model names and prices");
+      else
+        for (auto& [name, v] : pj->items()) {
+          json_reader r(v, "prices." + name, out);
+          model_price p;
+          p.input = p.output = -1;
+          if (r.require("input"))
+            r.number("input", p.input, 0, false);
+          if (r.require("output"))
+            r.number("output", p.output, 0, false);
+          auto derived = price_from_input(std::max(0.0, p.input), p.output);
+          p.cache_write = derived.cache_write;
+          p.cache_read = derived.cache_read;
+          r.number("cache_write", p.cache_write, 0, false);
+          r.number("cache_read", p.cache_read, 0, false);
+          if (name.empty())
+            out.push_back("prices: a model name must not be empty");
+          cfg.prices.emplace_back(name, p);
+        }
+      // The longest name first: it is the most specific.
+      std::stable_sort(cfg.prices.begin(), cfg.prices.end(), [](auto& a, auto& b) {
+        return a.first.size() > b.first.size();
+      });
     }
     if (auto ej = top.get("executors")) {
       json_reader e(*ej, "executors", out);

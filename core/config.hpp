@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/json_codec.hpp"
+#include "core/pricing.hpp"
 
 namespace troupe {
 
@@ -115,6 +116,8 @@ struct gateway_settings {
   std::string ca_file; // empty: the system's certificates
   /// Requests served at once, held ones included (each holds a thread).
   int threads = 32;
+  /// Set at start-up from the config's prices: what each response costs.
+  price_table prices;
 };
 
 /// The API itself, when neither the gateway nor the node names another.
@@ -129,6 +132,8 @@ struct config {
   double cooldown_s = 10;
   claude_settings claude;
   gateway_settings gateway;
+  /// The user's prices (USD per million tokens), before the list's.
+  price_table prices;
   command_settings command;
   sim_settings sim;
   /// A run's events.jsonl is rotated past this size (a long-running node

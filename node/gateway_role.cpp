@@ -68,18 +68,20 @@ gateway_make_fn load_module(std::string& error) {
 void log_exchange(const exchange_note& n) {
   auto who = n.worker.empty() ? std::string{"(untagged)"}
                               : n.worker + " " + n.task_id;
-  if (!n.error.empty())
+  if (n.budget_refused)
+    spdlog::warn("gateway: {} {} {} refused: {}", who, n.method, n.path, n.error);
+  else if (!n.error.empty())
     spdlog::warn("gateway: {} {} {} -> {}: {}", who, n.method, n.path,
                  n.status, n.error);
   else
     spdlog::info("gateway: {} {} {} -> {} in {} ms (held {} ms for {:.0f} "
-                 "tokens{}; metered {} in, {} out, {} cache read)",
+                 "tokens{}; metered {} in, {} out, {} cache read; ${:.4f})",
                  who, n.method, n.path, n.status, n.total_ms, n.held_ms,
                  n.estimate,
                  n.retried ? ", " + std::to_string(n.retried) + " x 429 waited out"
                            : std::string{},
                  n.used.metered_input(), n.used.output_tokens,
-                 n.used.cache_read_input_tokens);
+                 n.used.cache_read_input_tokens, n.cost_usd);
 }
 
 } // namespace
@@ -94,6 +96,7 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
     return std::string{};
   auto s = cfg.gateway;
   s.upstream = upstream_of(cfg.gateway);
+  s.prices = cfg.prices;
   gateway_hooks h;
   // Each held request waits on its own HTTP thread: the limiter's answer
   // is the hold. A plain send, answered as a message, so that the wait also

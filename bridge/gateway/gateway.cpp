@@ -10,6 +10,8 @@
 
 #include "bridge/gateway/upstream.hpp"
 #include "core/api_exchange.hpp"
+#include "core/budget_ledger.hpp"
+#include "core/pricing.hpp"
 #include "core/prompt_cache.hpp"
 #include "core/text.hpp"
 
@@ -66,9 +68,11 @@ struct gateway::impl {
   std::thread listener;
   int port = 0;
   std::atomic<bool> stopping{false}; // ends transfers that still wait
-  std::mutex cache_mx; // guards cache and ratios
+  std::mutex cache_mx; // guards cache, ratios, outputs and ledger
   prompt_cache cache;
   std::map<std::string, double> ratios;
+  std::map<std::string, double> outputs; // output tokens per answer, by model
+  budget_ledger ledger;
 
   /// What one exchange carries from its arrival to its last byte; shared
   /// with the content provider, which outlives the handler.
@@ -77,6 +81,9 @@ struct gateway::impl {
     clock_type::time_point arrived = clock_type::now();
     std::optional<permit_ask> permit;
     std::optional<request_shape> shape;
+    std::optional<task_tag> tag;
+    /// Admitted against its task's budget, at this expected cost.
+    std::optional<double> booked;
     std::unique_ptr<upstream_call> call;
     sse_usage_reader sse;
     limits_left left; // from the answer's headers
@@ -102,10 +109,17 @@ struct gateway::impl {
     if (!answered && x.note.error.empty())
       x.note.error = "the client went away";
     bool ok = x.note.status >= 200 && x.note.status < 300;
-    if (ok && x.shape) {
+    if (x.shape)
+      x.note.cost_usd = cost_of(x.note.used, price_of(x.shape->model, s.prices));
+    if (x.shape) {
       std::lock_guard<std::mutex> g{cache_mx};
-      cache.store(*x.shape, clock_type::now());
-      learn_ratio(*x.shape, x.note.used);
+      if (ok) {
+        cache.store(*x.shape, clock_type::now());
+        learn_ratio(*x.shape, x.note.used);
+        learn_output(x.shape->model, x.note.used);
+      }
+      if (x.booked)
+        ledger.settle(*x.tag, *x.booked, x.note.cost_usd);
     }
     // A refused request (429, 5xx) was not metered; one the API read
     // counts as a request even when it failed on its content.
@@ -120,12 +134,49 @@ struct gateway::impl {
   }
 
   /// Answers with the gateway's own failure, in the API's error shape.
-  void refuse(exchange& x, httplib::Response& res, int status, std::string why) {
+  void refuse(exchange& x, httplib::Response& res, int status, std::string why,
+              const char* type = "api_error") {
     x.note.status = res.status = status;
     x.note.error = std::move(why);
-    res.set_content(api_error("api_error", "troupe gateway: " + x.note.error),
+    res.set_content(api_error(type, "troupe gateway: " + x.note.error),
                     "application/json");
     finish(x, true);
+  }
+
+  /// What a request is expected to cost: its uncached input at the cache
+  /// write rate (the dearer of the two it may be metered at), its cached
+  /// input at the read rate, and the model's usual answer.
+  double expected_cost(const request_shape& shape) {
+    auto p = price_of(shape.model, s.prices);
+    auto ratio = ratio_of(shape.model);
+    auto metered = cache.metered_estimate(shape, clock_type::now()) * ratio;
+    auto all = tokens_of_bytes(shape.bytes) * ratio;
+    auto out = std::min(shape.max_tokens, outputs.count(shape.model) ? outputs[shape.model] : 0.0);
+    return (metered * p.cache_write + std::max(0.0, all - metered) * p.cache_read
+            + out * p.output)
+           / 1e6;
+  }
+
+  /// Books a budgeted task's request against its budget; false (answered
+  /// 400: the CLI asks again a few times, each refused at no cost, then
+  /// ends the run with the message) when it would pass it.
+  bool admit(exchange& x, httplib::Response& res) {
+    if (!x.shape || !x.tag || !x.tag->budget_usd)
+      return true;
+    std::optional<std::string> refused;
+    double expected = 0;
+    {
+      std::lock_guard<std::mutex> g{cache_mx};
+      expected = expected_cost(*x.shape);
+      refused = ledger.admit(*x.tag, expected, clock_type::now());
+    }
+    if (!refused) {
+      x.booked = expected;
+      return true;
+    }
+    x.note.budget_refused = true;
+    refuse(x, res, 400, std::move(*refused), "invalid_request_error");
+    return false;
   }
 
   /// Holds a request until the limiter grants it; false (answered 503)
@@ -160,6 +211,11 @@ struct gateway::impl {
     auto i = ratios.find(model);
     return i == ratios.end() ? 1.0 : i->second;
   }
+  void learn_output(const std::string& model, const usage& u) {
+    auto [i, fresh] = outputs.emplace(model, static_cast<double>(u.output_tokens));
+    if (!fresh)
+      i->second += 0.2 * (static_cast<double>(u.output_tokens) - i->second);
+  }
   void learn_ratio(const request_shape& shape, const usage& u) {
     auto told = static_cast<double>(u.input_tokens + u.cache_creation_input_tokens
                                     + u.cache_read_input_tokens);
@@ -177,7 +233,7 @@ struct gateway::impl {
     auto& n = x->note;
     n.method = req.method;
     n.path = req.target.empty() ? req.path : req.target;
-    auto tag = parse_task_tag(req.get_header_value(task_tag_header));
+    auto& tag = x->tag = parse_task_tag(req.get_header_value(task_tag_header));
     if (tag) {
       n.worker = tag->worker;
       n.task_id = tag->task_id;
@@ -197,6 +253,8 @@ struct gateway::impl {
       if (!hop_by_hop(ascii_lower(k)))
         up.headers.emplace_back(k, v);
     auto model = x->shape ? x->shape->model : std::string{};
+    if (!admit(*x, res))
+      return;
     for (;;) {
       if (x->shape && h.acquire && !hold(*x, tag ? tag->prio : priority::medium, res))
         return;

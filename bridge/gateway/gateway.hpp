@@ -33,6 +33,9 @@ struct exchange_note {
   int64_t held_ms = 0;   // waiting for its permit
   int64_t total_ms = 0;  // from its arrival to its last byte
   usage used;
+  double cost_usd = 0; // what `used` costs at the model's price
+  /// Refused: it would have taken its task past its budget.
+  bool budget_refused = false;
   /// 429s with a retry-after that the gateway waited out and sent again,
   /// instead of passing them on.
   int retried = 0;

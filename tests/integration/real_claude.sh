@@ -169,6 +169,58 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# --- a task's budget holds request by request at the gateway --------------------
+# A task scripted to take 40 tool-use turns, with a budget that pays for
+# about a third of them. The gateway prices each request before it lets it
+# through (its uncached input at the cache-write rate, the model's usual
+# answer) and books what the response really cost: the request that would
+# pass the budget is refused, the CLI ends, and the task fails `budget`.
+root=$(fresh_root budget)
+BUDGET=0.15
+sed 's/"max_turns": 3}/"max_turns": 60}/' "$cfg" >"$root/cfg.json"
+"$PY" - "$root/wf.json" "$BUDGET" <<'PYEOF'
+import json, sys
+steps = [{"tool": "Glob", "input": {"pattern": "*"}}] * 40
+json.dump({"name": "budget", "tasks": [{
+    "task_id": "capped", "worker": "marie", "max_attempts": 1, "budget_usd": float(sys.argv[2]),
+    "description": "List the files, forty times.\nmock-script: " + json.dumps(steps)}]},
+    open(sys.argv[1], "w"))
+PYEOF
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$root/cfg.json" >/dev/null 2>"$root/err.log"
+rc=$?
+set -e
+check "a task past its budget: the run exits 1" [ "$rc" -eq 1 ]
+check "... the task failed budget, refused by the gateway" json_is "$root/results/marie/capped.json" \
+  "j['status'] == 'failed' and j['error']['kind'] == 'budget' and 'troupe_budget_exceeded' in j['error']['message']"
+"$PY" - "$mock_dir/requests.jsonl" "$since" "$root" "$BUDGET" <<'PYEOF' >"$root/checks.txt"
+import json, sys
+reqs = [r for r in map(json.loads, open(sys.argv[1]))
+        if r["method"] == "POST" and r["t"] >= float(sys.argv[2]) and r.get("status") == 200]
+result = json.load(open(sys.argv[3] + "/results/marie/capped.json"))
+budget = float(sys.argv[4])
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+# The API's list prices of the mock's model (USD per million tokens).
+price = {"in": 3, "out": 15, "write": 3.75, "read": 0.3}
+def cost(r):
+    plain = r["input_tokens"] - r["cache_creation_input_tokens"]
+    return (plain * price["in"] + r["cache_creation_input_tokens"] * price["write"]
+            + r["cache_read_input_tokens"] * price["read"] + r["output_tokens"] * price["out"]) / 1e6
+costs = [cost(r) for r in reqs]
+spent = sum(costs)
+turns = sum(1 for r in reqs if r.get("tool_use"))
+ok(0 < turns < 40, f"the script was cut short: {turns} of 40 tool turns reached the API")
+ok(spent > budget / 2, f"the budget was used: ${spent:.4f} of ${budget}")
+ok(sum(costs[:-1]) <= budget, "before the last response the task was within its budget")
+ok(spent <= budget + max(costs), f"it overshot by at most one response (${spent - budget:+.4f}, largest ${max(costs):.4f})")
+ok(abs(result["cost_usd"] - spent) < 1e-6, f"the result's cost is what the API metered (${result['cost_usd']:.4f})")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
+grep -m1 "refused: troupe_budget_exceeded" "$root/err.log" | sed 's/^.*refused: /  measured: /'
+
 # --- a plain-language request: plan -> run -> synthesis --------------------------
 root=$(fresh_root request)
 cat >"$root/cfg.json" <<JSON

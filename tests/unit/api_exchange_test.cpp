@@ -5,7 +5,7 @@
 using namespace troupe;
 
 TEST(task_tag, round_trips_any_task_id) {
-  task_tag t{"marie", "t;1=é %x", 2, priority::high};
+  task_tag t{"marie", "t;1=é %x", 2, priority::high, std::nullopt};
   auto v = format_task_tag(t);
   EXPECT_EQ(v.find_first_of(";=", v.find("task=") + 5), v.find(";attempt"));
   auto back = parse_task_tag(v);
@@ -23,8 +23,22 @@ TEST(task_tag, refuses_what_is_no_tag) {
   EXPECT_FALSE(parse_task_tag("worker=marie;task=t;prio=urgent"));
   EXPECT_FALSE(parse_task_tag("worker=marie;task=t%2"));
   EXPECT_FALSE(parse_task_tag("worker=;task=t"));
+  EXPECT_FALSE(parse_task_tag("worker=m;task=t;budget=0"));
+  EXPECT_FALSE(parse_task_tag("worker=m;task=t;budget=-1"));
+  EXPECT_FALSE(parse_task_tag("worker=m;task=t;budget=1usd"));
   // A newer troupe's keys are ignored.
-  EXPECT_TRUE(parse_task_tag("worker=m;task=t;budget=3"));
+  EXPECT_TRUE(parse_task_tag("worker=m;task=t;color=3"));
+}
+
+TEST(task_tag, carries_a_budget_however_small) {
+  for (double b : {3.0, 0.05, 1e-7, 1234.5678}) {
+    task_tag t{"marie", "t1", 1, priority::medium, b};
+    auto back = parse_task_tag(format_task_tag(t));
+    ASSERT_TRUE(back && back->budget_usd) << format_task_tag(t);
+    EXPECT_DOUBLE_EQ(*back->budget_usd, b);
+  }
+  EXPECT_EQ(format_task_tag(task_tag{"m", "t", 1, priority::medium, std::nullopt}).find("budget"), std::string::npos);
+  EXPECT_FALSE(parse_task_tag("worker=m;task=t")->budget_usd);
 }
 
 namespace {

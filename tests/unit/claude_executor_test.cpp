@@ -58,7 +58,7 @@ protected:
     auto ex = make();
     std::vector<std::pair<std::string, std::string>> table{
       {"429", "rate_limited"},       {"spend-limit", "spend_limit"},
-      {"spend-limit-400", "spend_limit"},
+      {"spend-limit-400", "spend_limit"}, {"gateway-budget", "budget"},
       {"529", "overloaded"},         {"500", "server_error"},
       {"401", "auth"},               {"not-logged-in", "not_logged_in"},
       {"no-connection", "connection"}, {"max-turns", "max_turns"},
@@ -157,6 +157,19 @@ TEST_F(claude_executor_test, through_the_gateway_each_run_names_its_task) {
   EXPECT_EQ(env["ANTHROPIC_CUSTOM_HEADERS"],
             "x-user: kept\nx-troupe-task: worker=marie;task=eval%3B1;attempt=2;prio=low");
   EXPECT_EQ(env["ANTHROPIC_API_KEY"], "sk-ant-test-marie"); // passed on, upstream
+}
+
+TEST_F(claude_executor_test, through_the_gateway_the_tag_carries_the_budget) {
+  settings.gateway_url = "http://127.0.0.1:4100";
+  w.max_budget_usd = 0.5;
+  auto t = mk("Evaluate.");
+  ASSERT_TRUE(make().run(t, 1).ok());
+  EXPECT_EQ(last_call()["env"]["ANTHROPIC_CUSTOM_HEADERS"],
+            "x-troupe-task: worker=marie;task=eval-001;attempt=1;prio=medium;budget=0.5");
+  t.budget_usd = 0.0125; // the task's own (its share of a workflow's) wins
+  ASSERT_TRUE(make().run(t, 1).ok());
+  EXPECT_EQ(last_call()["env"]["ANTHROPIC_CUSTOM_HEADERS"],
+            "x-troupe-task: worker=marie;task=eval-001;attempt=1;prio=medium;budget=0.0125");
 }
 
 TEST_F(claude_executor_test, a_named_key_variable_left_empty_keeps_the_login) {

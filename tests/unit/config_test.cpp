@@ -68,6 +68,33 @@ TEST(config, the_gateway_section_is_checked) {
   EXPECT_NE(ps[2].find("gateway.tls"), std::string::npos);
 }
 
+TEST(config, prices_are_read_most_specific_first_and_checked) {
+  problems ps;
+  auto cfg = config_from_json(
+    json::parse(R"({"workers": {"m": {"prompt": "p"}},
+                    "prices": {"my": {"input": 2, "output": 8},
+                               "my-model-large": {"input": 4, "output": 20,
+                                                  "cache_read": 1}}})"),
+    "/b", ps);
+  ASSERT_TRUE(cfg) << ps.at(0);
+  ASSERT_EQ(cfg->prices.size(), 2u);
+  EXPECT_EQ(cfg->prices[0].first, "my-model-large");
+  EXPECT_EQ(cfg->prices[0].second.cache_read, 1);
+  // Unnamed cache rates follow the API's multiples of the input rate.
+  EXPECT_DOUBLE_EQ(cfg->prices[0].second.cache_write, 5);
+  EXPECT_DOUBLE_EQ(cfg->prices[1].second.cache_read, 0.2);
+  EXPECT_EQ(price_of("my-model-large-2", cfg->prices).output, 20);
+  EXPECT_EQ(price_of("my-model-small", cfg->prices).output, 8);
+  ps.clear();
+  EXPECT_FALSE(config_from_json(
+    json::parse(R"({"workers": {"m": {"prompt": "p"}},
+                    "prices": {"x": {"output": 5}, "y": {"input": -1, "output": 1}}})"),
+    "/b", ps));
+  ASSERT_EQ(ps.size(), 2u);
+  EXPECT_NE(ps[0].find("prices.x.input"), std::string::npos) << ps[0];
+  EXPECT_NE(ps[1].find("prices.y.input"), std::string::npos) << ps[1];
+}
+
 TEST(config, event_log_rotation_is_configurable_and_checked) {
   problems ps;
   auto cfg = config_from_json(

@@ -313,3 +313,33 @@ TEST(gateway, a_port_in_use_is_an_error) {
   EXPECT_FALSE(gw.start(err));
   EXPECT_NE(err.find(std::to_string(api.port)), std::string::npos);
 }
+
+TEST_F(fixture, a_request_past_its_tasks_budget_is_refused_before_upstream) {
+  // The first answer costs 40 input and 9 output tokens at Sonnet's price,
+  // $0.000255; the next would cost about as much again.
+  std::vector<std::string> tagged{
+    "x-troupe-task: worker=marie;task=t1;attempt=1;prio=medium;budget=0.0004"};
+  auto first = post(gw->url() + "/v1/messages", stream_request, tagged,
+                    &api.client_has_first);
+  EXPECT_EQ(first.status, 200);
+  auto second = post(gw->url() + "/v1/messages", stream_request, tagged);
+  EXPECT_EQ(second.status, 400);
+  EXPECT_NE(second.body.find("invalid_request_error"), std::string::npos);
+  EXPECT_NE(second.body.find(gateway_budget_error), std::string::npos) << second.body;
+  EXPECT_NE(second.body.find("has spent $0.0003 of its $0.0004 budget in 1 requests"),
+            std::string::npos) << second.body;
+  // Another attempt of the task has a budget of its own.
+  tagged[0] = "x-troupe-task: worker=marie;task=t1;attempt=2;prio=medium;budget=0.0004";
+  api.client_has_first.open = false;
+  auto retry = post(gw->url() + "/v1/messages", stream_request, tagged,
+                    &api.client_has_first);
+  EXPECT_EQ(retry.status, 200);
+  gw->stop();
+  std::lock_guard<std::mutex> g{rec.mx};
+  EXPECT_EQ(api.seen.size(), 2u); // the refused one never went upstream
+  EXPECT_EQ(rec.asked.size(), 2u); // nor was it held for a permit
+  ASSERT_EQ(rec.notes.size(), 3u);
+  EXPECT_NEAR(rec.notes[0].cost_usd, 0.000255, 1e-9);
+  EXPECT_TRUE(rec.notes[1].budget_refused);
+  EXPECT_FALSE(rec.notes[2].budget_refused);
+}
