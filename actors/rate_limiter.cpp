@@ -12,6 +12,11 @@ using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
 void serve(self_ptr self) {
   auto& st = self->state;
   auto now = self->clock().now();
+  if (!st.gates.empty() && st.core->account_paused_until() <= now) {
+    for (auto& [ask, rp] : st.gates)
+      rp.deliver(ask);
+    st.gates.clear();
+  }
   for (auto& granted : st.core->grant(now)) {
     auto i = st.waiting.find(granted.id);
     if (i != st.waiting.end()) {
@@ -42,6 +47,17 @@ rate_limiter(self_ptr self, rate_limits global,
     [=](permit_atom, permit_ask ask) -> caf::result<permit_ask> {
       auto& st = self->state;
       ask.id = st.next_id++;
+      if (is_gate(ask)) {
+        auto until = st.core->account_paused_until();
+        auto now = self->clock().now();
+        if (until <= now)
+          return ask;
+        auto rp = self->make_response_promise<permit_ask>();
+        st.gates.emplace_back(std::move(ask), rp);
+        // Its own wake-up: a bucket's tick may be set for later.
+        self->delayed_send(self, until - now, tick_atom_v);
+        return rp;
+      }
       // Estimates: the prompt's size is the floor; what this worker's runs
       // used so far (input, output, turns) is the expectation.
       st.core->estimate(ask, self->clock().now());
@@ -69,12 +85,17 @@ rate_limiter(self_ptr self, rate_limits global,
       st.core->cool_down(model, self->clock().now(), wait);
       if (!self->state.waiting.empty())
         serve(self);
+      // Gates already waiting wait for the longer pause too.
+      if (!st.gates.empty() && model == every_model)
+        self->delayed_send(self, wait, tick_atom_v);
     },
     [=](calibrate_atom, const std::string& model, const run_usage& left) {
       self->state.core->calibrate(model, left.requests, left.input_tokens,
                                   left.output_tokens, self->clock().now());
     },
     [=](tick_atom) {
+      // A gate's wake-up may come while a bucket's tick is still set: then
+      // one more is set, and the extra wake-up finds nothing to do.
       self->state.tick_scheduled = false;
       serve(self);
     },

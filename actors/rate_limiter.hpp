@@ -2,6 +2,7 @@
 
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "actors/messages.hpp"
 #include "caf/typed_response_promise.hpp"
@@ -12,6 +13,8 @@ struct rate_limiter_state {
   static inline const char* name = "rate_limiter";
   std::unique_ptr<limiter_core> core;
   std::map<uint64_t, caf::typed_response_promise<permit_ask>> waiting;
+  /// Gate asks (gate_ask) waiting for the account's pause to end.
+  std::vector<std::pair<permit_ask, caf::typed_response_promise<permit_ask>>> gates;
   uint64_t next_id = 1;
   bool tick_scheduled = false;
   caf::timespan default_cooldown{std::chrono::seconds(10)};

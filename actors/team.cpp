@@ -48,6 +48,7 @@ worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
   // hold every worker for its retry-after.
   // With a gateway, it holds each of the run's requests instead.
   ws.needs_permits = exec->kind() == "claude" && cfg.claude.gateway_url.empty();
+  ws.gated = exec->kind() == "claude" && !cfg.claude.gateway_url.empty();
   std::error_code ec;
   auto size = std::filesystem::file_size(w.prompt_path, ec);
   ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;

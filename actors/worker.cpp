@@ -127,27 +127,31 @@ void pump(self_ptr self) {
   uint64_t id;
   while (st.busy < static_cast<size_t>(st.cfg.slots) && pop_next(st, id)) {
     ++st.busy;
-    if (!st.cfg.needs_permits) {
+    if (!st.cfg.needs_permits && !st.cfg.gated) {
       start(self, id);
       continue;
     }
     auto& j = st.jobs.at(id);
-    permit_ask ask;
-    ask.worker = st.cfg.name;
-    ask.model = j.t.model ? *j.t.model : st.cfg.model;
+    permit_ask ask = gate_ask(st.cfg.name);
+    if (st.cfg.needs_permits) {
+      ask.model = j.t.model ? *j.t.model : st.cfg.model;
+      ask.requests = 1;
+      ask.exact = false;
+      // About four bytes a token; the context only costs a dump when present.
+      auto bytes = j.t.description.size()
+                   + (j.t.context.empty() ? 0 : j.t.context.dump().size());
+      ask.input_tokens = st.cfg.system_prompt_tokens + bytes / 4.0;
+      ask.prefix_tokens = st.cfg.system_prompt_tokens; // what a warm cache serves
+    }
     ask.prio = j.t.prio;
-    // About four bytes a token; the context only costs a dump when present.
-    auto bytes = j.t.description.size()
-                 + (j.t.context.empty() ? 0 : j.t.context.dump().size());
-    ask.input_tokens = st.cfg.system_prompt_tokens + bytes / 4.0;
-    ask.prefix_tokens = st.cfg.system_prompt_tokens; // what a warm cache serves
     self->request(st.limiter, caf::infinite, permit_atom_v, std::move(ask))
       .then(
         [=](permit_ask& granted) {
           auto& st = self->state;
           if (st.stopping) {
             // Stopped while it waited: the room goes back unused.
-            self->send(st.limiter, settle_atom_v, granted, run_usage{0, 0, 0});
+            if (st.cfg.needs_permits)
+              self->send(st.limiter, settle_atom_v, granted, run_usage{0, 0, 0});
             auto j = st.jobs.find(id);
             j->second.rp.deliver(stopped_result(j->second.t), j->second.ticket);
             st.jobs.erase(j);

@@ -25,6 +25,9 @@ struct worker_settings {
   /// False for executors that do not call the Anthropic API: nothing to
   /// meter, so the worker skips the permit round trip.
   bool needs_permits = true;
+  /// The gateway holds each request: a run waits only while the account
+  /// is paused (gate_ask), and takes no permit.
+  bool gated = false;
 };
 
 struct worker_state {

@@ -205,6 +205,7 @@ std::optional<config> config_from_json(const json& j,
         r.fail("upstream", u, "must start with http:// or https://");
       r.str("ca_file", cfg.gateway.ca_file, true);
       r.integer("threads", cfg.gateway.threads, 1, 1024);
+      r.number("window_wait_s", cfg.gateway.window_wait_s, 0, false);
     }
     if (auto pj = top.get("prices")) {
       if (!pj->is_object())

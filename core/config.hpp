@@ -116,6 +116,9 @@ struct gateway_settings {
   std::string ca_file; // empty: the system's certificates
   /// Requests served at once, held ones included (each holds a thread).
   int threads = 32;
+  /// A subscription window that rejects the account and resets within
+  /// this is waited out at the gateway; a later reset reaches the CLI.
+  double window_wait_s = 120;
   /// Set at start-up from the config's prices: what each response costs.
   price_table prices;
 };

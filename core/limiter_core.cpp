@@ -92,8 +92,7 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
         ++i;
         continue;
       }
-      if (auto p = paused_until_.find(cls);
-          p != paused_until_.end() && p->second > now) {
+      if (paused_until(i->model) > now) {
         blocked_classes.insert(cls);
         ++i;
         continue;
@@ -130,9 +129,8 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
       auto& g = global_for(a.model, now);
       auto& w = worker_for(a.worker, now);
       auto d = std::max(g.time_until(a), w.time_until(a));
-      if (auto p = paused_until_.find(model_class(a.model));
-          p != paused_until_.end() && p->second > now)
-        d = std::max<steady_duration>(d, p->second - now);
+      if (auto p = paused_until(a.model); p > now)
+        d = std::max<steady_duration>(d, p - now);
       if (!best || d < *best)
         best = d;
     }
@@ -203,6 +201,10 @@ void limiter_core::settle(const permit_ask& granted, double requests,
 
 void limiter_core::cool_down(const std::string& model, steady_time now,
                              steady_duration wait) {
+  if (model == every_model) {
+    account_paused_until_ = std::max(account_paused_until_, now + wait);
+    return;
+  }
   auto cls = model_class(model);
   auto& until = paused_until_[cls];
   until = std::max(until, now + wait);
@@ -240,7 +242,8 @@ void limiter_core::calibrate(const std::string& model, double requests,
 
 steady_time limiter_core::paused_until(const std::string& model) const {
   auto p = paused_until_.find(model_class(model));
-  return p == paused_until_.end() ? steady_time{} : p->second;
+  auto own = p == paused_until_.end() ? steady_time{} : p->second;
+  return std::max(own, account_paused_until_);
 }
 
 size_t limiter_core::waiting() const {

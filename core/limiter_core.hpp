@@ -38,7 +38,26 @@ struct permit_ask {
   bool exact = false;
 };
 
+/// A worker's ask to start a run whose requests the gateway holds: it
+/// meters nothing, and waits only while the account itself is paused (a
+/// subscription window), so no CLI starts only to wait hours for its
+/// first request. Never settled.
+inline permit_ask gate_ask(const std::string& worker) {
+  permit_ask a;
+  a.worker = worker;
+  a.model = "";
+  a.requests = 0;
+  a.exact = true;
+  return a;
+}
+inline bool is_gate(const permit_ask& a) {
+  return a.exact && a.requests == 0 && a.input_tokens == 0 && a.output_tokens == 0;
+}
+
 // prompt_cache_ttl: a worker whose last run ended longer ago starts cold.
+
+/// The model of a cooldown that holds every class: the account itself.
+inline constexpr const char* every_model = "*";
 
 /// "opus", "sonnet", "haiku", or the model name itself: Anthropic meters
 /// limits per model class.
@@ -79,6 +98,9 @@ public:
   /// as far as the API had seen it: it is credited against their overruns
   /// when they settle, so no token is counted twice, while what they use
   /// after the 429 still counts.
+  /// With model `every_model` the whole account waits (a subscription
+  /// window that rejects it): every class, for `wait`, and nothing is
+  /// emptied, as per-minute buckets are not what ran out.
   void cool_down(const std::string& model, steady_time now,
                  steady_duration wait);
 
@@ -89,8 +111,11 @@ public:
   void calibrate(const std::string& model, double requests, double input,
                  double output, steady_time now);
 
-  /// When the cooldown of a model's class ends (a past time if none).
+  /// When the cooldown of a model's class ends (a past time if none); the
+  /// account's own pause included.
   steady_time paused_until(const std::string& model) const;
+  /// When the account-wide pause ends (a past time if none).
+  steady_time account_paused_until() const { return account_paused_until_; }
 
   size_t waiting() const;
 
@@ -153,6 +178,7 @@ private:
   std::map<std::string, size_t> outstanding_;       // granted, by model class
   std::map<std::string, cooldown_credit> credit_;   // by model class
   std::map<std::string, steady_time> paused_until_; // by model class
+  steady_time account_paused_until_{};
 };
 
 } // namespace troupe

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
+#include "bridge/files/account_park.hpp"
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
@@ -122,6 +123,7 @@ int run(const run_options& opts) {
   {
     caf::actor_system sys{sys_cfg};
     gateway_holder gw; // destroyed before the actor system
+    gw.park_file = account_park_path(root);
     team_options topts;
     topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
       return start_gateway(sys, *cfg, std::move(l), std::move(r), gw, ps);

@@ -90,6 +90,9 @@ int print_status(const json& out, bool json_out) {
                 j["rejected"].get<size_t>(), j.value("cancelled", size_t{0}),
                 oldest.c_str());
   }
+  if (auto a = out.find("account_parked"); a != out.end() && a->is_object())
+    std::printf("the account is parked: %s; no run starts until then\n",
+                a->value("parked", std::string{}).c_str());
   for (auto& [w, j] : out["workers"].items())
     if (!j["parked"].is_null())
       std::printf("%s is parked: %s\n", w.c_str(),

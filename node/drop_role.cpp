@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "actors/team.hpp"
+#include "bridge/files/account_park.hpp"
 #include "bridge/files/file_drop.hpp"
 #include "bridge/files/fs_watcher.hpp"
 #include "bridge/zmq/broker.hpp"
@@ -131,6 +132,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
     problems ps;
+    gw.park_file = account_park_path(root);
     topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
       return start_gateway(sys, *cfg, std::move(l), std::move(r), gw, ps);
     };

@@ -1,5 +1,6 @@
 #include "node/gateway_role.hpp"
 
+#include <chrono>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -9,6 +10,7 @@
 
 #include <filesystem>
 
+#include "bridge/files/account_park.hpp"
 #include "bridge/gateway/module.hpp"
 #include "caf/all.hpp"
 
@@ -126,6 +128,15 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
   h.calibrate = [limiter](const std::string& model, const limits_left& left) {
     caf::anon_send(limiter, calibrate_atom_v, model,
                    run_usage{left.requests, left.input_tokens, left.output_tokens});
+  };
+  h.on_park = [park_file = holder.park_file](const window_park& p) {
+    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+    spdlog::warn("gateway: the account is parked: {}; no request goes out "
+                 "and no run starts until then", describe_park(p, now_ms));
+    if (!park_file.empty())
+      write_account_park(park_file, p);
   };
   h.on_exchange = [recorder](const exchange_note& n) {
     log_exchange(n);

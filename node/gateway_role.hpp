@@ -27,6 +27,9 @@ struct gateway_holder {
   /// Set first when it goes: held requests stop waiting for a permit.
   std::shared_ptr<std::atomic<bool>> stopping =
     std::make_shared<std::atomic<bool>>(false);
+  /// Where a parked account is written for `caf-node status`
+  /// (queue_status: tasks/.account-parked); empty: nowhere.
+  std::string park_file;
   gateway_holder();
   ~gateway_holder();
   gateway_holder(gateway_holder&&) noexcept;

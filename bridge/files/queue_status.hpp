@@ -13,7 +13,7 @@ namespace troupe {
 
 /// {"root", "workers": {name: {"queued", "waiting", "claimed", "running",
 /// "done", "failed", "rejected", "cancelled", "oldest_waiting", "waiting_for",
-/// "parked"}}}
+/// "parked"}}, "account_parked"?: {"window", "until_ms", "in_s", "parked"}}
 json queue_status(const std::string& root, const std::set<std::string>& workers);
 
 } // namespace troupe

@@ -12,6 +12,7 @@
 #include "core/api_exchange.hpp"
 #include "core/budget_ledger.hpp"
 #include "core/pricing.hpp"
+#include "core/subscription_window.hpp"
 #include "core/prompt_cache.hpp"
 #include "core/text.hpp"
 
@@ -27,6 +28,16 @@ constexpr size_t max_request_bytes = 32u << 20;
 // 429s with a retry-after that one request waits out at the gateway before
 // the CLI is told.
 constexpr int max_retries = 3;
+
+// A rejecting subscription window that names no reset parks the account
+// this long, then a request finds out again.
+constexpr int64_t window_fallback_ms = 60'000;
+
+int64_t unix_now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
 
 /// Headers that belong to one connection, not to the request (RFC 9110
 /// §7.6.1), those the gateway sets itself, and cpp-httplib's own
@@ -265,17 +276,36 @@ struct gateway::impl {
       }
       n.status = x->call->status();
       x->left = limits_left{};
+      subscription_window windows;
       std::optional<int64_t> retry_after;
       for (auto& [k, v] : x->call->headers()) {
         read_limit_header(k, v, x->left);
+        read_window_header(k, v, windows);
         if (ascii_lower(k) == "retry-after")
           retry_after = retry_after_ms(v);
+      }
+      auto now_ms = unix_now_ms();
+      auto park = park_of(windows, now_ms, window_fallback_ms);
+      if (park) {
+        // The account gets nothing until the window resets: every
+        // worker's requests, and every worker's next run, wait for it.
+        auto wait = std::max<int64_t>(1, park->until_ms - now_ms);
+        if (h.cool_down)
+          h.cool_down(every_model, wait);
+        if (h.on_park)
+          h.on_park(*park);
+        n.parked = describe_park(*park, now_ms);
+        n.park = park;
+        // A reset close enough is waited out here, as a retry-after is;
+        // a later one is the CLI's to report (its request would time out).
+        retry_after = wait <= s.window_wait_s * 1000 ? std::optional<int64_t>{wait}
+                                                    : std::nullopt;
       }
       if (n.status != 429)
         break;
       // Every worker's requests wait out the 429 here, not only this one.
       // (0 tells the limiter "unknown": a retry-after of 0 is 1 ms.)
-      if (h.cool_down)
+      if (h.cool_down && !park)
         h.cool_down(model, retry_after ? std::max<int64_t>(1, *retry_after) : 0);
       // Without a retry-after it is no rate limit to wait out (a spend
       // limit): the CLI is told.

@@ -18,6 +18,7 @@
 #include "core/config.hpp" // gateway_settings
 #include "core/limiter_core.hpp"
 #include "core/model.hpp"
+#include "core/subscription_window.hpp"
 
 namespace troupe {
 
@@ -39,6 +40,10 @@ struct exchange_note {
   /// 429s with a retry-after that the gateway waited out and sent again,
   /// instead of passing them on.
   int retried = 0;
+  /// The answer's subscription windows rejected the account: every
+  /// worker is parked until the window resets; `parked` says so in words.
+  std::optional<window_park> park;
+  std::string parked;
   std::string error;     // the gateway's own failure, if any
 };
 
@@ -48,10 +53,14 @@ struct gateway_hooks {
   std::function<std::optional<permit_ask>(permit_ask)> acquire;
   /// The real usage of a granted request (zero when the API refused it).
   std::function<void(const permit_ask&, double requests, const usage&)> settle;
-  /// The API answered 429 with this retry-after (0: unknown).
+  /// The API answered 429 with this retry-after (0: unknown); with model
+  /// every_model the whole account waits (a subscription window).
   std::function<void(const std::string& model, int64_t wait_ms)> cool_down;
   /// What the answer's headers say remains of the account's limits.
   std::function<void(const std::string& model, const limits_left&)> calibrate;
+  /// A subscription window rejected the account, parked until its reset
+  /// (cool_down has been told): called at once, for the log and status.
+  std::function<void(const window_park&)> on_park;
   std::function<void(const exchange_note&)> on_exchange;
 };
 

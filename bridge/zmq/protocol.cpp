@@ -204,8 +204,10 @@ bool decode(const json& body, cooldown_body& out, std::string& error) {
     json_reader r{body, "", ps, false};
     r.str("model", out.model, true);
     // A day: no real retry-after is longer, and a bigger wait would stop
-    // the whole team.
-    r.integer("wait_ms", out.wait_ms, 0, 86'400'000);
+    // the whole team. A subscription's 7-day window parks the account up
+    // to its reset, a week at most.
+    r.integer("wait_ms", out.wait_ms, 0,
+              out.model == every_model ? 8 * 86'400'000LL : 86'400'000LL);
   }
   return done(ps, command::cooldown, error);
 }

@@ -162,4 +162,28 @@ CAF_TEST(a 429 without a known wait pauses for the configured default) {
   CAF_CHECK_EQUAL(got[0].worker, "marie");
 }
 
+CAF_TEST(a_gate_waits_only_while_the_account_is_parked) {
+  start(rate_limits{0, 600, 0});
+  // Nothing parked: through at once, whatever the buckets hold.
+  ask("marie", 600);
+  self->send(limiter, permit_atom_v, gate_ask("anga"));
+  settle_messages();
+  CAF_CHECK_EQUAL(granted().size(), 2u);
+  // A subscription window rejects the account for 60 s.
+  self->send(limiter, cooldown_atom_v, std::string{every_model}, int64_t{60000});
+  settle_messages();
+  self->send(limiter, permit_atom_v, gate_ask("anga"));
+  self->send(limiter, permit_atom_v, gate_ask("fabien"));
+  settle_messages();
+  advance_time(59s);
+  settle_messages();
+  CAF_CHECK(granted().empty());
+  advance_time(1s);
+  settle_messages();
+  auto back = granted();
+  CAF_REQUIRE_EQUAL(back.size(), 2u);
+  CAF_CHECK_EQUAL(back[0].worker, "anga");
+  CAF_CHECK(is_gate(back[1]));
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -17,7 +17,8 @@ struct fixture : test_coordinator_fixture<test_config> {
   rate_limiter_actor limiter;
   worker_actor w;
 
-  void start(int slots, rate_limits limits = {}, bool blocking = false) {
+  void start(int slots, rate_limits limits = {}, bool blocking = false,
+             bool gated = false) {
     exec->is_blocking = blocking;
     limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{},
                              caf::timespan{std::chrono::seconds(10)});
@@ -25,6 +26,8 @@ struct fixture : test_coordinator_fixture<test_config> {
     ws.name = "marie";
     ws.slots = slots;
     ws.detached_runners = false; // the test scheduler runs them
+    ws.gated = gated;
+    ws.needs_permits = !gated;
     w = sys.spawn(worker, ws, exec, limiter, recorder_actor{});
     run();
   }
@@ -180,6 +183,28 @@ CAF_TEST(a task whose permit arrives after the stop does not start) {
   CAF_CHECK_EQUAL(rs[0].task_id, "second");
   CAF_CHECK_EQUAL(rs[0].error->kind, "stopping");
   CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+}
+
+CAF_TEST(behind a gateway it starts nothing while the account is parked) {
+  start(2, rate_limits{0, 1000, 0}, false, true);
+  // Parked for 5 minutes: a subscription window rejected the account.
+  self->send(limiter, cooldown_atom_v, std::string{every_model}, int64_t{300000});
+  settle_messages();
+  self->send(w, mk_task("t1", "marie"), uint64_t{0});
+  self->send(w, mk_task("t2", "marie"), uint64_t{0});
+  settle_messages();
+  advance_time(299s);
+  settle_messages();
+  CAF_CHECK(exec->seen.empty());
+  advance_time(1s);
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK_EQUAL(results().size(), 2u);
+  // Nothing parked: the gate is no wait.
+  for (int i = 3; i <= 5; ++i)
+    self->send(w, mk_task("t" + std::to_string(i), "marie"), uint64_t{0});
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 5u);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -169,6 +169,65 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# --- a subscription window: every worker parks until its reset, then resumes ---
+# The mock's 5-hour window rejects the account for WIN s from the first
+# request (429, anthropic-ratelimit-unified-status rejected, its reset).
+# The gateway parks the account until that reset: every worker's requests
+# are held there, and no run starts; `caf-node status` says until when.
+# At the reset the held requests go out, and every task completes at its
+# first attempt.
+WIN=5
+root=$(fresh_root window)
+mkdir -p "$root/tasks" # where the park is written, watched from the start
+"$PY" - "$root/wf.json" <<'PYEOF'
+import json, sys
+tasks = [{"task_id": f"{w}-{i}", "worker": w, "max_attempts": 1,
+          "description": f"Task {i} for {w}: one sentence on the week."}
+         for w in ("marie", "anga", "fabien") for i in range(3)]
+json.dump({"name": "window", "tasks": tasks}, open(sys.argv[1], "w"))
+PYEOF
+"$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
+  sys.argv[1] + '/_control', data=sys.argv[2].encode())).read()" "$ANTHROPIC_BASE_URL" \
+  "{\"mode\": \"window\", \"window_s\": $WIN, \"window_reset\": 0}"
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$cfg" >/dev/null 2>"$root/err.log" &
+run_pid=$!
+$AWAIT --timeout 30 "$root/tasks/.account-parked"
+"$CAF_NODE" status --root "$root" --config "$cfg" >"$root/status.txt" 2>&1
+wait $run_pid
+rc=$?
+set -e
+check "a rejecting window: the run still exits 0" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || tail -20 "$root/err.log"
+check "... status shows the account parked until the window's reset" \
+  grep -q "the account is parked: five_hour window, resets .* (in [0-9]* s); no run starts until then" "$root/status.txt"
+check "... the log says so" grep -q "gateway: the account is parked: five_hour window" "$root/err.log"
+"$PY" - "$mock_dir/requests.jsonl" "$root" "$since" "$ANTHROPIC_BASE_URL" <<'PYEOF' >"$root/checks.txt"
+import glob, json, sys, urllib.request
+log, root, since = sys.argv[1], sys.argv[2], float(sys.argv[3])
+state = json.loads(urllib.request.urlopen(urllib.request.Request(sys.argv[4] + "/_control", data=b"{}")).read())
+reset = state["window_reset"]
+reqs = [r for r in map(json.loads, open(log)) if r["method"] == "POST" and r["t"] >= since]
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+rejected = [r for r in reqs if r["status"] == 429]
+ok(rejected and all(r["t"] < reset for r in rejected), f"the window rejected {len(rejected)} request(s), all before its reset")
+first = min(r["t"] for r in rejected) if rejected else 0
+# Requests already on their way when the first rejection came may still
+# arrive; from a second after it until the reset nothing may.
+quiet = [r for r in reqs if first + 1 < r["t"] < reset]
+ok(not quiet, f"no request reached the API while the account was parked ({len(quiet)})")
+after = [r for r in reqs if r["t"] >= reset and r["status"] == 200]
+ok(len(after) >= 9, f"work resumed at the reset ({len(after)} requests)")
+results = [json.load(open(f)) for f in glob.glob(root + "/results/*/*.json")]
+ok(len(results) == 9 and all(r["status"] == "complete" and r["attempt"] == 1 for r in results),
+   "all 9 tasks complete at their first attempt")
+ok(not any(r.get("api_retries") for r in results), "no CLI saw the rejection")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
+
 # --- a task's budget holds request by request at the gateway --------------------
 # A task scripted to take 40 tool-use turns, with a budget that pays for
 # about a third of them. The gateway prices each request before it lets it

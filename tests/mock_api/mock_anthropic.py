@@ -14,7 +14,11 @@ cache is modelled as the API's (see prompt_tokens): a cold first request
 creates its prefix, which counts as input; a warm one reads it, which does
 not (--cache-ttl-s, default 300). --mode (or POST /_control {"mode": ...}) switches to: 429 (with
 retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
-retry-after), spend-limit-400 (the 400 a limit the user set gets), slow (--latency-ms before answering), hang (never answers);
+retry-after), spend-limit-400 (the 400 a limit the user set gets), slow (--latency-ms before answering), hang (never answers),
+window (a subscription's 5-hour window rejects the account: every request is
+answered 429 with anthropic-ratelimit-unified-status rejected and the reset,
+"window_s" after the first, in unix seconds as the API sends it; from the
+reset on it answers again, with the unified headers of an allowed window);
 with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
 The answer ends with the JSON report block troupe asks agents for.
 
@@ -43,7 +47,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 LOCK = threading.Lock()
 # mode: see above; times: when > 0, the mode answers that many requests and
 # then reverts to ok; retry_after_s: the retry-after of mode 429.
-STATE = {"mode": "ok", "latency_ms": 0, "times": 0, "retry_after_s": 2}
+# window_s: how long mode window rejects the account; window_reset: when
+# it does no more (unix s), set by the first request it rejects.
+STATE = {"mode": "ok", "latency_ms": 0, "times": 0, "retry_after_s": 2,
+         "window_s": 5, "window_reset": 0}
+
+
+def unified_headers(status, reset, utilization):
+    """A subscription's windows, as anthropic-ratelimit-unified-* say them."""
+    return {"anthropic-ratelimit-unified-status": status,
+            "anthropic-ratelimit-unified-reset": str(reset),
+            "anthropic-ratelimit-unified-representative-claim": "five_hour",
+            "anthropic-ratelimit-unified-5h-status": status,
+            "anthropic-ratelimit-unified-5h-reset": str(reset),
+            "anthropic-ratelimit-unified-5h-utilization": str(utilization)}
 
 
 class Bucket:
@@ -151,6 +168,8 @@ def ratelimit_headers():
         out[f"anthropic-ratelimit-{name}-limit"] = str(int(b.per_min))
         out[f"anthropic-ratelimit-{name}-remaining"] = str(max(0, int(b.level)))
         out[f"anthropic-ratelimit-{name}-reset"] = reset
+    if STATE["window_reset"]:  # a subscription since a window rejected it
+        out.update(unified_headers("allowed", STATE["window_reset"] + 5 * 3600, 0.01))
     return out
 
 
@@ -323,7 +342,14 @@ class Handler(BaseHTTPRequestHandler):
             self._log(entry)
             return self._error(404, "not_found_error", f"{self.path} is not mocked")
         with LOCK:
+            if STATE["mode"] == "window":
+                now = time.time()
+                if not STATE["window_reset"]:
+                    STATE["window_reset"] = int(now + STATE["window_s"] + 0.999)
+                if now >= STATE["window_reset"]:
+                    STATE["mode"] = "ok"
             mode = STATE["mode"]
+            window_reset = STATE["window_reset"]
             latency = STATE["latency_ms"]
             retry_after = STATE["retry_after_s"]
             if STATE["times"] > 0:
@@ -351,6 +377,12 @@ class Handler(BaseHTTPRequestHandler):
             entry["status"] = code
             self._log(entry)
             return self._error(code, etype, msg)
+        if mode == "window":
+            entry["status"] = 429
+            self._log(entry)
+            return self._error(429, "rate_limit_error",
+                               "Claude AI usage limit reached",
+                               unified_headers("rejected", window_reset, 1.0))
         if mode == "429":
             entry["status"] = 429
             self._log(entry)

@@ -49,13 +49,14 @@ TEST(config, the_gateway_section_is_checked) {
   problems ps;
   auto cfg = config_from_json(
     json::parse(R"({"workers": {"m": {"prompt": "p"}},
-                    "gateway": {"enabled": false, "port": 4100, "threads": 8,
+                    "gateway": {"enabled": false, "port": 4100, "threads": 8, "window_wait_s": 30,
                                 "upstream": "https://proxy.example/anthropic"}})"),
     "/b", ps);
   ASSERT_TRUE(cfg) << ps.at(0);
   EXPECT_FALSE(cfg->gateway.enabled);
   EXPECT_EQ(cfg->gateway.port, 4100);
   EXPECT_EQ(cfg->gateway.threads, 8);
+  EXPECT_EQ(cfg->gateway.window_wait_s, 30);
   EXPECT_EQ(cfg->gateway.upstream, "https://proxy.example/anthropic");
   ps.clear();
   EXPECT_FALSE(config_from_json(

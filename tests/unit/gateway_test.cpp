@@ -53,6 +53,7 @@ struct upstream {
   std::mutex mx;
   std::vector<httplib::Headers> seen; // each request's headers
   int refuse_first = 0;                // 429s to answer before an answer
+  int64_t window_reset_s = 0;          // refusals come from a subscription window
   bool streamed_in_time = false;
 
   upstream() {
@@ -63,7 +64,14 @@ struct upstream {
         if (refuse_first > 0) {
           --refuse_first;
           res.status = 429;
-          res.set_header("retry-after", "0");
+          if (window_reset_s) {
+            res.set_header("anthropic-ratelimit-unified-status", "rejected");
+            res.set_header("anthropic-ratelimit-unified-reset", std::to_string(window_reset_s));
+            res.set_header("anthropic-ratelimit-unified-representative-claim", "five_hour");
+            res.set_header("anthropic-ratelimit-unified-5h-utilization", "1.0");
+          } else {
+            res.set_header("retry-after", "0");
+          }
           res.set_header("anthropic-ratelimit-input-tokens-remaining", "0");
           res.set_content(R"({"type":"error","error":{"type":"rate_limit_error","message":"slow down"}})",
                           "application/json");
@@ -90,6 +98,9 @@ struct upstream {
           return true;
         });
     });
+    // The gateway keeps its upstream connections alive past a test: a
+    // server thread waits that long for the next request before stop().
+    svr.set_keep_alive_timeout(1);
     port = svr.bind_to_any_port("127.0.0.1");
     t = std::thread([this] { svr.listen_after_bind(); });
     while (!svr.is_running()) // else a stop() before it would be lost
@@ -106,6 +117,7 @@ struct recorded {
   std::vector<permit_ask> asked;
   std::vector<std::pair<double, usage>> settled;
   std::vector<int64_t> cooled;
+  std::vector<std::string> cooled_models;
   std::vector<limits_left> calibrated;
   std::vector<exchange_note> notes;
 };
@@ -122,9 +134,10 @@ gateway_hooks hooks_for(recorded& r) {
     std::lock_guard<std::mutex> g{r.mx};
     r.settled.emplace_back(n, u);
   };
-  h.cool_down = [&r](const std::string&, int64_t ms) {
+  h.cool_down = [&r](const std::string& model, int64_t ms) {
     std::lock_guard<std::mutex> g{r.mx};
     r.cooled.push_back(ms);
+    r.cooled_models.push_back(model);
   };
   h.calibrate = [&r](const std::string&, const limits_left& l) {
     std::lock_guard<std::mutex> g{r.mx};
@@ -342,4 +355,47 @@ TEST_F(fixture, a_request_past_its_tasks_budget_is_refused_before_upstream) {
   EXPECT_NEAR(rec.notes[0].cost_usd, 0.000255, 1e-9);
   EXPECT_TRUE(rec.notes[1].budget_refused);
   EXPECT_FALSE(rec.notes[2].budget_refused);
+}
+
+namespace {
+int64_t unix_s() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+} // namespace
+
+TEST_F(fixture, a_rejecting_window_parks_the_account_and_is_waited_out) {
+  api.refuse_first = 1;
+  api.window_reset_s = unix_s() + 2;
+  auto r = post(gw->url() + "/v1/messages", stream_request,
+                {"x-troupe-task: worker=marie;task=t1;attempt=1"}, &api.client_has_first);
+  EXPECT_EQ(r.status, 200) << "a reset within window_wait_s is waited out";
+  gw->stop();
+  std::lock_guard<std::mutex> g{rec.mx};
+  // The whole account waits, until the reset; no model class is emptied.
+  ASSERT_EQ(rec.cooled_models, std::vector<std::string>{every_model});
+  EXPECT_GT(rec.cooled[0], 0);
+  EXPECT_LE(rec.cooled[0], 2000);
+  // Held twice: the limiter's grant is the wait.
+  EXPECT_EQ(rec.asked.size(), 2u);
+  ASSERT_EQ(rec.notes.size(), 1u);
+  EXPECT_EQ(rec.notes[0].retried, 1);
+  EXPECT_NE(rec.notes[0].parked.find("five_hour window, resets "), std::string::npos)
+    << rec.notes[0].parked;
+  ASSERT_TRUE(rec.notes[0].park);
+  EXPECT_EQ(rec.notes[0].park->until_ms, api.window_reset_s * 1000);
+}
+
+TEST_F(fixture, a_window_that_resets_hours_later_reaches_the_cli) {
+  api.refuse_first = 1;
+  api.window_reset_s = unix_s() + 3 * 3600;
+  auto r = post(gw->url() + "/v1/messages", stream_request, {});
+  EXPECT_EQ(r.status, 429);
+  EXPECT_NE(r.headers.find("anthropic-ratelimit-unified-status: rejected"), std::string::npos);
+  gw->stop();
+  std::lock_guard<std::mutex> g{rec.mx};
+  ASSERT_EQ(rec.cooled_models, std::vector<std::string>{every_model});
+  EXPECT_GT(rec.cooled[0], (3 * 3600 - 5) * 1000);
+  EXPECT_EQ(rec.asked.size(), 1u);
 }

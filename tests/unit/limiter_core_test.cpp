@@ -248,3 +248,21 @@ TEST(limiter_core, the_apis_remaining_headers_lower_the_global_buckets) {
   l.enqueue(ask(2, "w", 6000, priority::medium, "claude-opus-4-1"));
   EXPECT_EQ(ids(l.grant(t0 + 5s)), (std::vector<uint64_t>{2}));
 }
+
+TEST(limiter_core, an_account_wide_pause_holds_every_class_and_empties_nothing) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 60000, 0}, {}, t0};
+  l.cool_down(every_model, t0, 30s);
+  EXPECT_EQ(l.account_paused_until(), t0 + 30s);
+  EXPECT_EQ(l.paused_until("claude-opus-4-5"), t0 + 30s);
+  l.enqueue(ask(1, "w", 50000));
+  l.enqueue(ask(2, "w", 1000, priority::medium, "claude-haiku-4-5"));
+  EXPECT_TRUE(l.grant(t0 + 29s).empty());
+  EXPECT_EQ(*l.next_try(t0 + 29s), 1s);
+  // The bucket was not emptied: the 50,000 fit at once when it ends.
+  EXPECT_EQ(ids(l.grant(t0 + 30s)), (std::vector<uint64_t>{1, 2}));
+  // A shorter pause later does not cut a longer one short.
+  l.cool_down(every_model, t0 + 40s, 60s);
+  l.cool_down(every_model, t0 + 41s, 1s);
+  EXPECT_EQ(l.account_paused_until(), t0 + 100s);
+}

@@ -157,6 +157,12 @@ TEST(protocol, cooldown) {
   EXPECT_EQ(refused<cooldown_body>(json{{"wait_ms", "x"}}),
             "COOLDOWN: wait_ms \"x\": must be an integer from 0 to 86400000");
   EXPECT_FALSE(refused<cooldown_body>(json{{"wait_ms", -5}}).empty());
+  // The account parked on a 7-day window: longer than any retry-after.
+  cooldown_body week{every_model, 6 * 86'400'000LL};
+  ASSERT_TRUE(decode(encode(week), back, err)) << err;
+  EXPECT_EQ(back.wait_ms, week.wait_ms);
+  EXPECT_FALSE(refused<cooldown_body>(json{{"model", "claude-opus-4-1"},
+                                           {"wait_ms", 6 * 86'400'000LL}}).empty());
 }
 
 TEST(protocol, calibrate_carries_what_remains) {
