@@ -83,10 +83,6 @@ std::optional<folder_snapshot> snapshot_folders(
 std::vector<std::string> changed_files(const folder_snapshot& before,
                                        const folder_snapshot& after);
 
-/// sha256 of a file as lower-case hex; nullopt if it cannot be read.
-std::optional<std::string> sha256_file(const std::string& path);
-std::string sha256_hex(const std::string& data);
-
 /// The outcome of checking one attempt's files.
 struct artifact_check {
   std::vector<std::string> artifacts; // the result's seed-format strings

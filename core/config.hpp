@@ -119,6 +119,12 @@ struct gateway_settings {
   /// A subscription window that rejects the account and resets within
   /// this is waited out at the gateway; a later reset reaches the CLI.
   double window_wait_s = 120;
+  /// `caf-node run --record DIR`: each answered request is kept there;
+  /// `--replay DIR`: a request found there is answered from it (the
+  /// others go upstream). Paths in requests that name this run's root
+  /// (`volatile_paths`) do not count in the key.
+  std::string record_dir, replay_dir;
+  std::vector<std::string> volatile_paths;
   /// Set at start-up from the config's prices: what each response costs.
   price_table prices;
 };

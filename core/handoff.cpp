@@ -7,6 +7,7 @@
 #include "core/artifacts.hpp"
 #include "core/atomic_file.hpp"
 #include "core/json_codec.hpp"
+#include "core/sha256.hpp"
 
 namespace troupe {
 

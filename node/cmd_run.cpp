@@ -37,6 +37,7 @@ struct run_options {
   std::vector<std::string> context;
   bool plan_only = false;
   bool no_synthesis = false;
+  std::string record_dir, replay_dir;
 };
 
 /// A target that names a missing .json file is a typo, not a request.
@@ -87,6 +88,19 @@ int run(const run_options& opts) {
   auto cfg = load_effective_config(opts.common);
   if (!cfg)
     return exit_usage;
+  if (!opts.record_dir.empty() || !opts.replay_dir.empty()) {
+    if (!cfg->gateway.enabled) {
+      std::fprintf(stderr, "error: --record and --replay work in the gateway, which "
+                           "the config turns off (\"gateway\": {\"enabled\": false})\n");
+      return exit_usage;
+    }
+    if (!opts.replay_dir.empty() && !fs::is_directory(opts.replay_dir)) {
+      std::fprintf(stderr, "error: --replay %s: no such folder\n", opts.replay_dir.c_str());
+      return exit_usage;
+    }
+    cfg->gateway.record_dir = opts.record_dir.empty() ? "" : fs::absolute(opts.record_dir).string();
+    cfg->gateway.replay_dir = opts.replay_dir.empty() ? "" : fs::absolute(opts.replay_dir).string();
+  }
   bool is_request = !is_file;
   if (is_request && opts.target.find_first_not_of(" \t\r\n") == std::string::npos) {
     std::fprintf(stderr, "error: the request is empty\n");
@@ -110,6 +124,9 @@ int run(const run_options& opts) {
   if (!is_request && !(wf = load_workflow(opts.target, *cfg)))
     return exit_usage;
   auto root = normalize_root(opts.common.root);
+  // The root is in every prompt (workspaces, auth homes): a replay into
+  // another root is the same work.
+  cfg->gateway.volatile_paths = {root};
   auto run_id = new_run_id();
   auto run_dir = root + "/runs/" + run_id;
   std::optional<progress_printer> progress;
@@ -274,6 +291,14 @@ command add_run(CLI::App& app) {
   cmd->add_flag("--no-synthesis", opts->no_synthesis,
                 "skip the orchestrator's written answer: the report is the "
                 "template");
+  cmd->add_option("--record", opts->record_dir,
+                  "keep every API request and its answer in DIR (keys "
+                  "redacted), for --replay")
+    ->type_name("DIR");
+  cmd->add_option("--replay", opts->replay_dir,
+                  "answer the API requests recorded in DIR from there, "
+                  "offline and at no cost; the others go to the API")
+    ->type_name("DIR");
   return [opts] { return run(*opts); };
 }
 

@@ -72,18 +72,23 @@ void log_exchange(const exchange_note& n) {
                               : n.worker + " " + n.task_id;
   if (n.budget_refused)
     spdlog::warn("gateway: {} {} {} refused: {}", who, n.method, n.path, n.error);
+  else if (n.replayed)
+    spdlog::info("gateway: {} {} {} -> {} from the recording ({} in, {} out)",
+                 who, n.method, n.path, n.status, n.used.metered_input(),
+                 n.used.output_tokens);
   else if (!n.error.empty())
     spdlog::warn("gateway: {} {} {} -> {}: {}", who, n.method, n.path,
                  n.status, n.error);
   else
     spdlog::info("gateway: {} {} {} -> {} in {} ms (held {} ms for {:.0f} "
-                 "tokens{}; metered {} in, {} out, {} cache read; ${:.4f})",
+                 "tokens{}; metered {} in, {} out, {} cache read; ${:.4f}){}",
                  who, n.method, n.path, n.status, n.total_ms, n.held_ms,
                  n.estimate,
                  n.retried ? ", " + std::to_string(n.retried) + " x 429 waited out"
                            : std::string{},
                  n.used.metered_input(), n.used.output_tokens,
-                 n.used.cache_read_input_tokens, n.cost_usd);
+                 n.used.cache_read_input_tokens, n.cost_usd,
+                 n.replay_missed ? "; not in the recording" : "");
 }
 
 } // namespace

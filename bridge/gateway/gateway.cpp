@@ -8,10 +8,12 @@
 
 #include <httplib.h>
 
+#include "bridge/gateway/recording.hpp"
 #include "bridge/gateway/upstream.hpp"
 #include "core/api_exchange.hpp"
 #include "core/budget_ledger.hpp"
 #include "core/pricing.hpp"
+#include "core/replay_key.hpp"
 #include "core/subscription_window.hpp"
 #include "core/prompt_cache.hpp"
 #include "core/text.hpp"
@@ -84,6 +86,7 @@ struct gateway::impl {
   std::map<std::string, double> ratios;
   std::map<std::string, double> outputs; // output tokens per answer, by model
   budget_ledger ledger;
+  std::optional<recording> record_to, replay_from;
 
   /// What one exchange carries from its arrival to its last byte; shared
   /// with the content provider, which outlives the handler.
@@ -99,6 +102,12 @@ struct gateway::impl {
     sse_usage_reader sse;
     limits_left left; // from the answer's headers
     bool finished = false;
+    /// Recording: the key, what is kept of the request, the answer's
+    /// bytes as they passed.
+    std::string key;
+    bool capture = false;
+    recorded_request request;
+    recorded_answer captured;
   };
 
   /// Gives the permit back with what the request used; once.
@@ -120,8 +129,15 @@ struct gateway::impl {
     if (!answered && x.note.error.empty())
       x.note.error = "the client went away";
     bool ok = x.note.status >= 200 && x.note.status < 300;
-    if (x.shape)
+    if (x.shape && !x.note.replayed)
       x.note.cost_usd = cost_of(x.note.used, price_of(x.shape->model, s.prices));
+    if (x.capture && ok && answered) {
+      x.captured.status = x.note.status;
+      auto err = record_to->store(x.key, x.request, x.captured);
+      x.note.recorded = err.empty();
+      if (!err.empty() && x.note.error.empty())
+        x.note.error = "not recorded: " + err;
+    }
     if (x.shape) {
       std::lock_guard<std::mutex> g{cache_mx};
       if (ok) {
@@ -142,6 +158,21 @@ struct gateway::impl {
     x.note.total_ms = ms_since(x.arrived);
     if (h.on_exchange)
       h.on_exchange(x.note);
+  }
+
+  /// Answers from the recording: nothing is held, nothing goes upstream,
+  /// nothing is spent; the usage it reports still counts as seen.
+  void answer_recorded(exchange& x, recorded_answer a, httplib::Response& res) {
+    auto& n = x.note;
+    n.replayed = true;
+    n.status = res.status = a.status;
+    n.streamed = ascii_lower(a.content_type).rfind("text/event-stream", 0) == 0;
+    if (n.streamed)
+      x.sse.feed(a.body);
+    else
+      n.used = usage_of_message(a.body);
+    res.set_content(std::move(a.body), a.content_type);
+    finish(x, true);
   }
 
   /// Answers with the gateway's own failure, in the API's error shape.
@@ -264,6 +295,21 @@ struct gateway::impl {
       if (!hop_by_hop(ascii_lower(k)))
         up.headers.emplace_back(k, v);
     auto model = x->shape ? x->shape->model : std::string{};
+    if ((record_to || replay_from) && req.method == "POST") {
+      x->key = replay_key(req.method, n.path, req.body, s.volatile_paths);
+      if (replay_from) {
+        if (auto a = replay_from->find(x->key)) {
+          answer_recorded(*x, std::move(*a), res);
+          return;
+        }
+        n.replay_missed = true;
+      }
+      if (record_to) {
+        x->capture = true;
+        x->request = {req.method, n.path, model, recorded_headers(up.headers),
+                      req.body.size()};
+      }
+    }
     if (!admit(*x, res))
       return;
     for (;;) {
@@ -326,6 +372,7 @@ struct gateway::impl {
       else if (!hop_by_hop(lk))
         res.set_header(k, v);
     }
+    x->captured.content_type = content_type;
     if (ascii_lower(content_type).rfind("text/event-stream", 0) == 0) {
       // Streamed: each piece goes on as it arrives, and is read for usage
       // on the way. cpp-httplib never compresses an event stream.
@@ -337,6 +384,8 @@ struct gateway::impl {
           bool more = x->call->next(chunk);
           if (!chunk.empty()) {
             x->sse.feed(chunk);
+            if (x->capture)
+              x->captured.body += chunk;
             if (!sink.write(chunk.data(), chunk.size()))
               return false;
           }
@@ -355,6 +404,8 @@ struct gateway::impl {
     while (x->call->next(*body)) {
     }
     n.used = usage_of_message(*body);
+    if (x->capture)
+      x->captured.body = *body;
     res.set_content_provider(
       body->size(), content_type,
       [body](size_t offset, size_t length, httplib::DataSink& sink) {
@@ -367,6 +418,10 @@ struct gateway::impl {
 gateway::gateway(gateway_settings s, gateway_hooks h) : p_(new impl) {
   p_->s = std::move(s);
   p_->h = std::move(h);
+  if (!p_->s.record_dir.empty())
+    p_->record_to.emplace(p_->s.record_dir);
+  if (!p_->s.replay_dir.empty())
+    p_->replay_from.emplace(p_->s.replay_dir);
   while (!p_->s.upstream.empty() && p_->s.upstream.back() == '/')
     p_->s.upstream.pop_back();
 }

@@ -37,6 +37,11 @@ struct exchange_note {
   double cost_usd = 0; // what `used` costs at the model's price
   /// Refused: it would have taken its task past its budget.
   bool budget_refused = false;
+  /// Answered from the recording (--replay), at no cost; or not found
+  /// there, so it went upstream.
+  bool replayed = false, replay_missed = false;
+  /// Kept in the recording (--record).
+  bool recorded = false;
   /// 429s with a retry-after that the gateway waited out and sent again,
   /// instead of passing them on.
   int retried = 0;

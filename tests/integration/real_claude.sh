@@ -319,6 +319,112 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# --- record, then replay with the API out of reach -----------------------------
+# A plain-language request (plan, three tasks, synthesis) runs against the
+# mock with --record. Replayed into a fresh root with the upstream out of
+# reach (a closed port), it must give the same results and report: every
+# request is answered from the recording. Then a workflow recorded the
+# same way is replayed with one task's prompt changed: only that task and
+# the one that builds on it reach the API.
+rec=$(fresh_root recording)
+cat >"$rec/cfg.json" <<JSON
+{"workers": {
+  "marie": {"prompt": "$SRC/prompts/DANCE.md", "role": "Dance teacher's assistant", "api_key_env": "MARIE_KEY", "deadline_s": 60, "max_turns": 3},
+  "anga": {"prompt": "$SRC/prompts/ANGA.md", "role": "Code reviewer", "api_key_env": "ANGA_KEY", "deadline_s": 60, "max_turns": 3},
+  "fabien": {"prompt": "$SRC/prompts/FABIEN.md", "role": "Marketing lead", "api_key_env": "FABIEN_KEY", "deadline_s": 60, "max_turns": 3}},
+ "orchestrator": {"prompt": "$SRC/prompts/orchestrator.md", "api_key_env": "ORCH_KEY", "deadline_s": 60},
+ "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
+JSON
+closed_port=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+replay_pair() { # replay_pair <name> <target>: records into $rec/<name>-a, replays into <name>-b
+  local a=$rec/$1-a b=$rec/$1-b
+  mkdir -p "$a" "$b"
+  set +e
+  ORCH_KEY=sk-test-orch "$CAF_NODE" run "$2" --root "$a" --config "$rec/cfg.json" \
+    --record "$rec/$1.rec" >"$a/out.md" 2>"$a/err.log"
+  local rc_a=$?
+  ORCH_KEY=sk-test-orch ANTHROPIC_BASE_URL="http://127.0.0.1:$closed_port" "$CAF_NODE" run "$2" \
+    --root "$b" --config "$rec/cfg.json" --replay "$rec/$1.rec" >"$b/out.md" 2>"$b/err.log"
+  local rc_b=$?
+  set -e
+  check "$1: recorded run exits 0" [ "$rc_a" -eq 0 ]
+  check "$1: replayed run, the API out of reach, exits 0" [ "$rc_b" -eq 0 ]
+  [ "$rc_b" -eq 0 ] || tail -5 "$b/err.log"
+}
+same_work() { # same_work <name>: results and report equal but for times and ids
+  "$PY" - "$rec/$1-a" "$rec/$1-b" <<'PYEOF'
+import glob, json, os, re, sys
+a, b = sys.argv[1], sys.argv[2]
+# What differs between two runs of the same work: when, how long, which run
+# and which CLI session.
+VOLATILE = {"started_at", "completed_at", "duration_ms", "session_id", "run_id"}
+def results(root):
+    out = {}
+    for f in sorted(glob.glob(root + "/results/*/*.json")):
+        out[os.path.relpath(f, root)] = {k: v for k, v in json.load(open(f)).items() if k not in VOLATILE}
+    return out
+def report(root):
+    text = open(root + "/out.md").read()
+    text = re.sub(r"\d{8}T\d{6}Z-[0-9a-f]{4}", "<run>", text)
+    return re.sub(r"\b\d+(\.\d+)? (ms|s)\b", "<time>", text)
+ra, rb = results(a), results(b)
+ok = ra == rb and len(ra) > 0
+print(("ok " if ok else "FAIL ") + f"the replay's {len(rb)} results equal the recorded run's")
+if not ok:
+    for k in sorted(set(ra) | set(rb)):
+        if ra.get(k) != rb.get(k):
+            print("FAIL   differs: " + k)
+print(("ok " if report(a) == report(b) else "FAIL ") + "its report equals the recorded run's (times and run id aside)")
+PYEOF
+}
+replay_pair request "Evaluate Emma and announce the showcase"
+same_work request >"$rec/checks.txt"
+replayed=$(grep -c "from the recording" "$rec/request-b/err.log" || true)
+recorded=$(ls "$rec/request.rec" | wc -l)
+check "request: all $recorded recorded requests answered from the recording ($replayed)" \
+  [ "$replayed" -ge "$recorded" -a "$recorded" -ge 5 ]
+check "request: the plan and the answer came from the recording too" \
+  bash -c "[ \$(ls '$rec'/request-b/results/*/part-*.json | wc -l) -ge 2 ] && head -1 '$rec/request-b/out.md' | grep -qx '# Mock synthesis'"
+check "request: nothing went upstream" bash -c "! grep -q 'not in the recording' '$rec/request-b/err.log'"
+check "no key is in the recording" bash -c "! grep -rq 'sk-test-' '$rec/request.rec'"
+check "... nor in a log" bash -c "! grep -q 'sk-test-' '$rec/request-a/err.log' '$rec/request-b/err.log'"
+check "... though the requests carried it (redacted)" grep -rq '"x-api-key": "\[redacted\]"' "$rec/request.rec"
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$rec/checks.txt"
+# One prompt changed: seq-schedule-review's, which seq-announce builds on.
+replay_pair seq "$SRC/workflows/sequential-workflow.json"
+"$PY" - "$SRC/workflows/sequential-workflow.json" "$rec/seq-changed.json" <<'PYEOF'
+import json, sys
+wf = json.load(open(sys.argv[1]))
+for t in wf["tasks"]:
+    if t["task_id"] == "seq-schedule-review":
+        # Its first line changes: so does the mock's answer, which
+        # seq-announce is given.
+        t["description"] = "Before anything else, list the late rehearsals. " + t["description"]
+json.dump(wf, open(sys.argv[2], "w"))
+PYEOF
+mkdir -p "$rec/seq-c"
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+ORCH_KEY=sk-test-orch "$CAF_NODE" run "$rec/seq-changed.json" --root "$rec/seq-c" --config "$rec/cfg.json" \
+  --replay "$rec/seq.rec" >"$rec/seq-c/out.md" 2>"$rec/seq-c/err.log"
+rc=$?
+set -e
+check "one prompt changed: the replay exits 0" [ "$rc" -eq 0 ]
+"$PY" - "$mock_dir/requests.jsonl" "$since" <<'PYEOF' >"$rec/checks.txt"
+import json, sys
+reqs = [r for r in map(json.loads, open(sys.argv[1])) if r["method"] == "POST" and r["t"] >= float(sys.argv[2])]
+keys = sorted({r["api_key"] for r in reqs})
+ok = keys == ["sk-test-anga", "sk-test-fabien", "sk-test-orch"]
+print(("ok " if ok else "FAIL ") + "only the changed task, the one built on it and the answer written "
+      f"from them went to the API ({', '.join(keys)})")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$rec/checks.txt"
+check "... marie's came from the recording" grep -q "gateway: marie seq-choreo .* from the recording" "$rec/seq-c/err.log"
+
 # --- the auth home read-only, as docker-compose.yml mounts it -------------------
 root=$(fresh_root readonly)
 mkdir -p "$root/auth-homes/marie/.claude"

@@ -1,4 +1,5 @@
 #include "core/artifacts.hpp"
+#include "core/sha256.hpp"
 
 #include <gtest/gtest.h>
 

@@ -18,6 +18,7 @@
 #include "core/prompt.hpp"
 #include "core/sim_executor.hpp"
 #include "core/stream_json.hpp"
+#include "core/sha256.hpp"
 
 using namespace troupe;
 namespace fs = std::filesystem;

@@ -5,6 +5,8 @@
 #include "bridge/gateway/gateway.hpp"
 
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -398,4 +400,62 @@ TEST_F(fixture, a_window_that_resets_hours_later_reaches_the_cli) {
   ASSERT_EQ(rec.cooled_models, std::vector<std::string>{every_model});
   EXPECT_GT(rec.cooled[0], (3 * 3600 - 5) * 1000);
   EXPECT_EQ(rec.asked.size(), 1u);
+}
+
+namespace {
+std::string read_all(const std::filesystem::path& p) {
+  std::ifstream in{p};
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+} // namespace
+
+TEST(gateway, a_recorded_stream_replays_byte_for_byte_without_the_api) {
+  char tmpl[] = "/tmp/troupe-rec-XXXXXX";
+  std::string dir = ::mkdtemp(tmpl);
+  auto run = [&](bool record, const std::string& upstream_url) {
+    recorded rec;
+    gateway_settings s;
+    s.upstream = upstream_url;
+    (record ? s.record_dir : s.replay_dir) = dir;
+    s.volatile_paths = {record ? "/tmp/root-a" : "/tmp/root-b"};
+    gateway gw{s, hooks_for(rec)};
+    std::string err;
+    EXPECT_TRUE(gw.start(err)) << err;
+    auto root = record ? "/tmp/root-a" : "/tmp/root-b";
+    auto body = R"({"model":"claude-sonnet-4-5","max_tokens":64,"stream":true,"messages":[)"
+                R"({"role":"user","content":"look in )" + std::string{root} + R"("}]})";
+    auto r = post(gw.url() + "/v1/messages", body, {"x-api-key: sk-never-recorded"});
+    gw.stop();
+    std::lock_guard<std::mutex> g{rec.mx};
+    EXPECT_EQ(rec.notes.size(), 1u);
+    if (!rec.notes.empty()) {
+      EXPECT_EQ(rec.notes[0].recorded, record);
+      EXPECT_EQ(rec.notes[0].replayed, !record);
+    }
+    // A replay holds nothing on the limiter: it costs nothing.
+    EXPECT_EQ(rec.asked.size(), record ? 1u : 0u);
+    return r;
+  };
+  reply first;
+  {
+    upstream api;
+    api.client_has_first.release(); // nobody waits in this test
+    first = run(true, "http://127.0.0.1:" + std::to_string(api.port));
+  }
+  // The API is gone: its port is closed.
+  auto again = run(false, "http://127.0.0.1:1");
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_EQ(again.body, first_event + rest_of_stream);
+  EXPECT_EQ(again.body, first.body);
+  EXPECT_NE(again.headers.find("text/event-stream"), std::string::npos);
+  size_t files = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir)) {
+    ++files;
+    auto text = read_all(e.path());
+    EXPECT_EQ(text.find("sk-never-recorded"), std::string::npos);
+    EXPECT_NE(text.find(R"("x-api-key": "[redacted]")"), std::string::npos) << text;
+  }
+  EXPECT_EQ(files, 1u);
+  std::filesystem::remove_all(dir);
 }

@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include "core/artifacts.hpp"
+#include "core/sha256.hpp"
 
 namespace fs = std::filesystem;
 using namespace troupe;
