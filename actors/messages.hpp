@@ -188,7 +188,7 @@ typename Inspector::result_type inspect(Inspector& f, workflow& x) {
   detail::json_field<Inspector> extra{x.extra};
   auto budget = detail::opt_num(x.budget_usd);
   return f(caf::meta::type_name("workflow"), x.name, x.description, x.tasks,
-           x.synthesize, budget, extra.text,
+           x.synthesize, budget, extra.text, x.prior,
            caf::meta::load_callback([&]() -> caf::error {
              extra.load();
              detail::set_opt_num(x.budget_usd, budget);

@@ -8,6 +8,7 @@
 #include "core/clock.hpp"
 #include "core/permissions.hpp"
 #include "core/prompt.hpp"
+#include "core/resume.hpp"
 
 namespace troupe {
 
@@ -27,6 +28,18 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r);
 
 void dispatch(self_ptr self, uint64_t run_no, size_t i) {
   auto& run = self->state.runs.at(run_no);
+  if (auto p = run.prior.find(i); p != run.prior.end()) {
+    // Complete in an earlier run, and the same task: its result stands.
+    // As a message to ourselves: this may be called while iterating.
+    auto r = std::move(p->second);
+    run.prior.erase(p);
+    run.reused[i] = true;
+    event(self, run, "reused", run.wf.tasks[i], "complete in an earlier run");
+    run.at_worker[i] = true;
+    ++run.in_flight;
+    self->send(self, std::move(r), make_ticket(run_no, i));
+    return;
+  }
   auto t = run.wf.tasks[i];
   // Results of dependencies inside this run; a caller (the file drop) may
   // have put those of dependencies outside it there already.
@@ -98,6 +111,12 @@ void finish_run(self_ptr self, uint64_t run_no) {
 
 void record(self_ptr self, run_t& run, size_t i, result r) {
   auto& t = run.wf.tasks[i];
+  // What it answers, so that a later run in this root may reuse it.
+  if (r.ok()) {
+    if (!r.extra.is_object())
+      r.extra = json::object();
+    r.extra[task_digest_key] = task_digest(t);
+  }
   // A complete result's denials (on_denial "report") are in its event too.
   auto denied = denials_of(r);
   event(self, run, r.ok() ? "complete" : std::string{to_string(r.state)}.c_str(),
@@ -112,9 +131,13 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
   auto& st = self->state;
   auto& run = st.runs.at(run_no);
   auto& t = run.wf.tasks[i];
-  r.attempt = std::max(1, run.attempts[i]);
+  if (run.attempts[i] > 0) // a reused result keeps its own
+    r.attempt = run.attempts[i];
+  r.attempt = std::max(1, r.attempt);
   --run.in_flight;
-  run.spent += r.cost_usd;
+  // What an earlier run spent is not spent again.
+  if (!run.reused[i])
+    run.spent += r.cost_usd;
   run.reserved -= run.share[i];
   run.share[i] = 0;
   if (r.state == status::failed && r.error && retryable(r.error->kind)) {
@@ -210,6 +233,12 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.history.resize(wf.tasks.size(), json::array());
       run.share.resize(wf.tasks.size(), 0.0);
       run.retry_pending.resize(wf.tasks.size(), false);
+      run.reused.resize(wf.tasks.size(), false);
+      for (auto& r : wf.prior)
+        for (size_t i = 0; i < wf.tasks.size(); ++i)
+          if (wf.tasks[i].task_id == r.task_id && wf.tasks[i].worker == r.worker)
+            run.prior.emplace(i, r);
+      wf.prior.clear();
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();

@@ -45,6 +45,10 @@ struct orchestrator_state {
     double reserved = 0;
     std::vector<double> share;
     std::vector<bool> retry_pending; // waiting for its backoff to pass
+    /// Complete results from an earlier run, by task index: handed on
+    /// when the task is ready, instead of running it.
+    std::map<size_t, result> prior;
+    std::vector<bool> reused; // answered from `prior`
     size_t in_flight = 0;
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;

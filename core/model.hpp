@@ -110,6 +110,10 @@ struct workflow {
   bool synthesize = true;
   std::optional<double> budget_usd;
   json extra;
+  /// Not in its JSON: complete results of its tasks from an earlier run
+  /// (core/resume.hpp), which the orchestrator hands on instead of
+  /// running those tasks again.
+  std::vector<result> prior;
 };
 
 /// Builds a failed (or other non-complete) result for `t`.

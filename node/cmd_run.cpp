@@ -16,6 +16,7 @@
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
 #include "core/process.hpp"
+#include "core/resume.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
 #include "node/gateway_role.hpp"
@@ -38,6 +39,8 @@ struct run_options {
   bool plan_only = false;
   bool no_synthesis = false;
   std::string record_dir, replay_dir;
+  bool fresh = false;
+  std::string resume; // a run id under <root>/runs/
 };
 
 /// A target that names a missing .json file is a typo, not a request.
@@ -73,9 +76,32 @@ std::optional<workflow> load_workflow(const std::string& path,
   return wf;
 }
 
-int run(const run_options& opts) {
+int run(const run_options& given) {
+  auto opts = given;
   if (!pin_cpus(opts.common))
     return exit_usage;
+  // --resume: the workflow that run ran (a request's plan included).
+  std::string resumed_request;
+  if (!opts.resume.empty()) {
+    if (!opts.target.empty()) {
+      std::fprintf(stderr, "error: give a workflow or request, or --resume RUN_ID, not both\n");
+      return exit_usage;
+    }
+    auto dir = normalize_root(opts.common.root) + "/runs/" + opts.resume;
+    opts.target = dir + "/workflow.json";
+    if (!fs::exists(opts.target)) {
+      std::fprintf(stderr, "error: --resume %s: %s has no workflow.json (no such run, or "
+                           "one from before troupe kept it)\n",
+                   opts.resume.c_str(), dir.c_str());
+      return exit_usage;
+    }
+    problems ps;
+    if (auto text = read_text_file(dir + "/request.txt", ps))
+      resumed_request = *text;
+  } else if (opts.target.empty()) {
+    std::fprintf(stderr, "error: a workflow file or a request is needed (or --resume RUN_ID)\n");
+    return exit_usage;
+  }
   stop_signals blocked; // before any thread: only the watch below takes them
   // The target first: a typo in its name is the likelier mistake, and the
   // config's error would hide it.
@@ -214,6 +240,20 @@ int run(const run_options& opts) {
                                        to_json(*wf).dump(2) + "\n");
           !err.empty())
         spdlog::error("{}", err);
+    // What --resume runs again; a request's own words for its answer.
+    for (auto& [name, text] :
+         {std::pair{"/workflow.json", to_json(*wf).dump(2) + "\n"},
+          std::pair{"/request.txt", is_request ? opts.target : resumed_request}})
+      if (!text.empty())
+        if (auto err = write_file_atomic(run_dir + name, text); !err.empty())
+          spdlog::error("{}", err);
+    if (!opts.fresh) {
+      wf->prior = prior_results(*wf, root);
+      if (!wf->prior.empty())
+        spdlog::info("run {}: {} of {} tasks complete in an earlier run in this root: "
+                     "not run again (--fresh runs them)",
+                     run_id, wf->prior.size(), wf->tasks.size());
+    }
     spdlog::info("run {}: {} \"{}\", {} tasks, root {}", run_id,
                  is_request ? "request" : "workflow", wf->name,
                  wf->tasks.size(), root);
@@ -227,8 +267,9 @@ int run(const run_options& opts) {
     // person asking must learn what failed and what to do about it.
     if (summary && wf->synthesize && t->planner && !opts.no_synthesis
         && !interrupted) {
-      auto request = is_request ? opts.target
-                                : wf->name + (wf->description.empty()
+      auto request = is_request                ? opts.target
+                     : !resumed_request.empty() ? resumed_request
+                                                : wf->name + (wf->description.empty()
                                                 ? ""
                                                 : "\n\n" + wf->description);
       answer = synthesize(self, *t, request, *summary, root, synthesis_error);
@@ -276,8 +317,7 @@ command add_run(CLI::App& app) {
            "end to end and print the report");
   cmd->add_option("target", opts->target,
                   "a workflow file (JSON), or a request in quotes, e.g. "
-                  "\"Evaluate all students in my hip-hop class\"")
-    ->required();
+                  "\"Evaluate all students in my hip-hop class\"");
   add_common_options(cmd, opts->common);
   cmd->add_flag("--json", opts->json_out,
                 "print report.json instead of report.md");
@@ -291,6 +331,13 @@ command add_run(CLI::App& app) {
   cmd->add_flag("--no-synthesis", opts->no_synthesis,
                 "skip the orchestrator's written answer: the report is the "
                 "template");
+  cmd->add_flag("--fresh", opts->fresh,
+                "run every task, also those whose complete result from an "
+                "earlier run is in results/ (by default they are not run again)");
+  cmd->add_option("--resume", opts->resume,
+                  "run again what the run RUN_ID (in runs/) had not completed: "
+                  "its workflow, a request's plan included")
+    ->type_name("RUN_ID");
   cmd->add_option("--record", opts->record_dir,
                   "keep every API request and its answer in DIR (keys "
                   "redacted), for --replay")

@@ -6,6 +6,7 @@
 #include "actors/worker.hpp"
 #include "caf/all.hpp"
 #include "core/prompt.hpp"
+#include "core/resume.hpp"
 #include "fixture.hpp"
 
 #include <algorithm>
@@ -41,10 +42,11 @@ struct fixture : test_coordinator_fixture<test_config> {
     run();
   }
 
-  run_summary run_workflow(std::vector<task> tasks) {
+  run_summary run_workflow(std::vector<task> tasks, std::vector<result> prior = {}) {
     workflow wf;
     wf.name = "test";
     wf.tasks = std::move(tasks);
+    wf.prior = std::move(prior);
     self->send(orch, run_atom_v, wf);
     run();
     run_summary got;
@@ -193,6 +195,27 @@ CAF_TEST(unknown worker refuses the whole run) {
                 caf::after(std::chrono::seconds(0)) >> [] {});
   CAF_CHECK(got_error);
   CAF_CHECK(exec->seen.empty());
+}
+
+CAF_TEST(a_result_from_an_earlier_run_is_handed_on_not_run_again) {
+  auto a = mk_task("a", "marie");
+  result earlier;
+  earlier.task_id = "a";
+  earlier.worker = "marie";
+  earlier.state = status::complete;
+  earlier.summary = "did a yesterday";
+  earlier.attempt = 2;
+  earlier.cost_usd = 0.5;
+  auto s = run_workflow({a, mk_task("b", "marie", {"a"})}, {earlier});
+  CAF_CHECK(s.all_complete());
+  // Only b ran, given a's earlier result.
+  CAF_REQUIRE_EQUAL(exec->order(), std::vector<std::string>{"b"});
+  CAF_CHECK_EQUAL(exec->seen[0].context["dependency_results"]["a"]["summary"], "did a yesterday");
+  CAF_CHECK_EQUAL(by_id(s, "a").summary, "did a yesterday");
+  CAF_CHECK_EQUAL(by_id(s, "a").attempt, 2);
+  // Both carry the digest of what they answer, for the next run.
+  CAF_CHECK_EQUAL(by_id(s, "a").extra[task_digest_key], task_digest(a));
+  CAF_CHECK(by_id(s, "b").extra[task_digest_key].is_string());
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()

@@ -20,7 +20,7 @@ for sub in run validate serve status orchestrator worker submit keygen; do
   expect 0 "Usage: caf-node $sub" -- "$CAF_NODE" "$sub" --help
 done
 expect 2 "A subcommand is required" -- "$CAF_NODE"
-expect 2 "target is required" -- "$CAF_NODE" run
+expect 2 "a workflow file or a request is needed" -- "$CAF_NODE" run
 expect 2 "--connect is required" -- "$CAF_NODE" worker marie
 expect 2 "worker \"ghost\" is not in" -- "$CAF_NODE" worker ghost --connect tcp://127.0.0.1:1 --config "$SRC/config/troupe.json"
 expect 2 "--curve-secret and --allow go together" -- "$CAF_NODE" orchestrator --root "$WORK/o1" --config "$SRC/config/troupe.json" --curve-secret x

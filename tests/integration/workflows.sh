@@ -113,4 +113,67 @@ check "other workers are unaffected" json_is "$root/results/anga/a1.json" 'j["st
 check "the report says why" grep -q "\*\*parked\*\*: not run: worker marie is parked after auth" "$root/report.md"
 check "the console says so" grep -q "worker marie parked: auth" "$root/err.log"
 
+# --- the same root again: what is complete is not run again ---------------------
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+wf=$SRC/workflows/sequential-workflow.json # a chain of three
+events_of() { # events_of <root> <kind>: task ids of the last run's <kind> events
+  local last
+  last=$(ls -td "$1"/runs/*/ | head -1)
+  "$PY" -c 'import json, sys
+print(" ".join(sorted(e["task_id"] for e in map(json.loads, open(sys.argv[1])) if e.get("event") == sys.argv[2])))' \
+    "$last/events.jsonl" "$2"
+}
+root=$(fresh_root resume)
+sim=(--root "$root" --config "$SRC/config/troupe.json" --executor sim --sim-latency-ms 0)
+"$CAF_NODE" run "$wf" "${sim[@]}" >/dev/null 2>&1
+set +e
+"$CAF_NODE" run "$wf" "${sim[@]}" >"$root/again.md" 2>"$root/again.log"
+rc=$?
+set -e
+check "run again in the same root: exits 0" [ "$rc" -eq 0 ]
+check "... says the 3 tasks were complete already" grep -q "3 of 3 tasks complete in an earlier run" "$root/again.log"
+check "... and runs none of them" [ -z "$(events_of "$root" running)" ]
+check "... its report still lists all 3 complete" grep -q "3 complete, 0 failed" "$root/again.md"
+"$PY" - "$wf" "$root/changed.json" <<'PYEOF'
+import json, sys
+wf = json.load(open(sys.argv[1]))
+wf["tasks"][1]["description"] += " Mind the costumes."
+json.dump(wf, open(sys.argv[2], "w"))
+PYEOF
+"$CAF_NODE" run "$root/changed.json" "${sim[@]}" >/dev/null 2>&1
+check "one task changed: it and the task after it run, the first does not" \
+  [ "$(events_of "$root" running)" = "seq-announce seq-schedule-review" ]
+"$CAF_NODE" run "$wf" "${sim[@]}" --fresh >/dev/null 2>&1
+check "--fresh runs all three" [ "$(events_of "$root" running)" = "seq-announce seq-choreo seq-schedule-review" ]
+# Interrupted once its first task is done, then resumed by its run id.
+root=$(fresh_root resume-int)
+"$CAF_NODE" run "$wf" --root "$root" --config "$SRC/config/troupe.json" --executor sim \
+  --sim-latency-ms 1500 >/dev/null 2>"$root/first.log" &
+pid=$!
+$AWAIT --timeout 30 "$root/results/marie/seq-choreo.json"
+kill -INT "$pid"
+set +e
+wait "$pid"
+rc=$?
+set -e
+check "Ctrl-C stops the run (exit $rc)" [ "$rc" -ne 0 ]
+run_id=$(basename "$(ls -d "$root"/runs/*/)")
+unfinished=$("$PY" -c 'import glob, json, sys
+done = {json.load(open(f))["task_id"] for f in glob.glob(sys.argv[1] + "/results/*/*.json") if json.load(open(f))["status"] == "complete"}
+print(" ".join(sorted({"seq-choreo", "seq-schedule-review", "seq-announce"} - done)))' "$root")
+set +e
+"$CAF_NODE" run --resume "$run_id" --root "$root" --config "$SRC/config/troupe.json" --executor sim \
+  --sim-latency-ms 0 >"$root/resumed.md" 2>"$root/resumed.log"
+rc=$?
+set -e
+check "run --resume $run_id: exits 0" [ "$rc" -eq 0 ]
+check "... it ran only what had not completed ($unfinished)" \
+  [ -n "$unfinished" -a "$(events_of "$root" running)" = "$unfinished" ]
+check "... and all three are complete" grep -q "3 complete, 0 failed" "$root/resumed.md"
+set +e
+"$CAF_NODE" run --resume nope --root "$root" >/dev/null 2>"$root/nope.log"
+rc=$?
+set -e
+check "--resume of no such run: exit 2 with a message" bash -c "[ $rc -eq 2 ] && grep -q 'no such run' '$root/nope.log'"
+
 finish
