@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <random>
+#include <set>
 
 #include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
@@ -41,6 +42,7 @@ struct run_options {
   std::string record_dir, replay_dir;
   bool fresh = false;
   std::string resume; // a run id under <root>/runs/
+  std::optional<double> budget_usd; // the whole run's, planning included
 };
 
 /// A target that names a missing .json file is a typo, not a request.
@@ -149,6 +151,8 @@ int run(const run_options& given) {
   std::optional<workflow> wf;
   if (!is_request && !(wf = load_workflow(opts.target, *cfg)))
     return exit_usage;
+  if (wf && opts.budget_usd)
+    wf->budget_usd = opts.budget_usd;
   auto root = normalize_root(opts.common.root);
   // The root is in every prompt (workspaces, auth homes): a replay into
   // another root is the same work.
@@ -163,6 +167,7 @@ int run(const run_options& given) {
   std::string failure, synthesis_error;
   int code = exit_ok;
   std::atomic<int> interrupted{0}; // the signal that stopped the run
+  double orchestrator_cost = 0;    // planning and the answer
   {
     caf::actor_system sys{sys_cfg};
     gateway_holder gw; // destroyed before the actor system
@@ -208,7 +213,8 @@ int run(const run_options& given) {
     }};
     caf::scoped_actor self{sys};
     if (is_request) {
-      auto planned = plan_request(self, *t, *cfg, opts.target, context);
+      auto planned = plan_request(self, *t, *cfg, opts.target, context, opts.budget_usd);
+      orchestrator_cost += planned.cost_usd;
       if (!planned.wf) {
         stop_team(*t);
         print_problems(planned.attempts > 0
@@ -219,6 +225,9 @@ int run(const run_options& given) {
         return planned.attempts > 0 ? exit_failed : exit_usage;
       }
       wf = std::move(planned.wf);
+      // The tasks may spend what planning left.
+      if (opts.budget_usd)
+        wf->budget_usd = std::max(0.0, *opts.budget_usd - planned.cost_usd);
       if (opts.no_synthesis)
         wf->synthesize = false;
       if (opts.plan_only) {
@@ -272,7 +281,22 @@ int run(const run_options& given) {
                                                 : wf->name + (wf->description.empty()
                                                 ? ""
                                                 : "\n\n" + wf->description);
-      answer = synthesize(self, *t, request, *summary, root, synthesis_error);
+      // The answer may spend what the tasks left of the budget; reused
+      // results were paid for by an earlier run.
+      std::optional<double> left;
+      if (wf->budget_usd) {
+        std::set<std::string> reused;
+        for (auto& r : wf->prior)
+          reused.insert(r.worker + "/" + r.task_id);
+        double spent = 0;
+        for (auto& r : summary->results)
+          if (!reused.count(r.worker + "/" + r.task_id))
+            spent += r.cost_usd;
+        left = std::max(0.0, *wf->budget_usd - spent);
+      }
+      double cost = 0;
+      answer = synthesize(self, *t, request, *summary, root, synthesis_error, cost, left);
+      orchestrator_cost += cost;
       if (!answer)
         code = exit_failed;
     }
@@ -292,6 +316,14 @@ int run(const run_options& given) {
          + "); the results follow.\n\n" + md;
     js["synthesis_error"] = synthesis_error;
     spdlog::error("synthesis failed: {}", synthesis_error);
+  }
+  if (orchestrator_cost > 0) {
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "\nThe orchestrator's own calls (planning, the answer) cost $%.4f more.\n",
+                  orchestrator_cost);
+    md += line;
+    js["orchestrator_cost_usd"] = orchestrator_cost;
   }
   if (auto err = write_report(run_dir, js, md); !err.empty())
     spdlog::error("the report was not written: {}", err);
@@ -331,6 +363,10 @@ command add_run(CLI::App& app) {
   cmd->add_flag("--no-synthesis", opts->no_synthesis,
                 "skip the orchestrator's written answer: the report is the "
                 "template");
+  cmd->add_option("--budget-usd", opts->budget_usd,
+                  "what the whole run may spend, in USD: a request's planning "
+                  "and answer included (instead of a workflow's budget_usd)")
+    ->check(CLI::PositiveNumber);
   cmd->add_flag("--fresh", opts->fresh,
                 "run every task, also those whose complete result from an "
                 "earlier run is in results/ (by default they are not run again)");

@@ -319,6 +319,52 @@ while read -r verdict what; do
   if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
 done <"$root/checks.txt"
 
+# The same request under a budget for the whole run: planning is booked
+# first, the tasks share what it left, the answer gets what they left.
+B=0.08
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+ORCH_KEY=sk-test-orch "$CAF_NODE" run "Evaluate Emma and announce the showcase" --root "$root" \
+  --config "$root/cfg.json" --budget-usd $B --fresh >"$root/budget.md" 2>"$root/budget.log"
+rc=$?
+set -e
+check "request with --budget-usd $B: exits 1 (a task could not fit)" [ "$rc" -eq 1 ]
+check "... the answer is still written, and its cost reported" \
+  bash -c "head -1 '$root/budget.md' | grep -qx '# Mock synthesis' && grep -q \"The orchestrator's own calls (planning, the answer) cost\" '$root/budget.md'"
+"$PY" - "$mock_dir/requests.jsonl" "$since" "$root" "$B" <<'PYEOF' >"$root/checks.txt"
+import glob, json, re, sys
+reqs = [r for r in map(json.loads, open(sys.argv[1]))
+        if r["method"] == "POST" and r["t"] >= float(sys.argv[2]) and r.get("status") == 200]
+budget = float(sys.argv[4])
+ok = lambda c, m: print(("ok " if c else "FAIL ") + m)
+def cost(r):  # the mock's model at list price, USD per million tokens
+    plain = r["input_tokens"] - r["cache_creation_input_tokens"]
+    return (plain * 3 + r["cache_creation_input_tokens"] * 3.75 + r["cache_read_input_tokens"] * 0.3
+            + r["output_tokens"] * 15) / 1e6
+spent = sum(map(cost, reqs))
+plan = sum(cost(r) for r in reqs if r["api_key"] == "sk-test-orch" and r["user"].startswith("# Plan request"))
+ok(spent <= budget, f"the whole run spent ${spent:.4f} of ${budget}")
+msgs = [json.load(open(f)).get("error", {}).get("message", "") for f in glob.glob(sys.argv[3] + "/results/*/part-*.json")]
+shares = [float(m) for x in msgs for m in re.findall(r"of its \$([0-9.]+) budget", x)]
+want = (budget - plan) / 2
+ok(shares and all(abs(s - want) < 1e-4 for s in shares),
+   f"the first task was given half of what planning (${plan:.4f}) left: ${want:.4f} ({shares})")
+PYEOF
+while read -r verdict what; do
+  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+done <"$root/checks.txt"
+since=$("$PY" -c 'import time; print(time.time())')
+set +e
+ORCH_KEY=sk-test-orch "$CAF_NODE" run "Evaluate Emma and announce the showcase" --root "$root" \
+  --config "$root/cfg.json" --budget-usd 0.001 >/dev/null 2>"$root/tiny.log"
+rc=$?
+set -e
+check "a budget below one planning call: exits 1, nothing planned" \
+  bash -c "[ $rc -eq 1 ] && grep -q 'troupe_budget_exceeded' '$root/tiny.log'"
+check "... and nothing reached the API" "$PY" -c 'import json, sys
+sys.exit(any(r["method"] == "POST" and r["t"] >= float(sys.argv[2]) for r in map(json.loads, open(sys.argv[1]))))' \
+  "$mock_dir/requests.jsonl" "$since"
+
 # --- record, then replay with the API out of reach -----------------------------
 # A plain-language request (plan, three tasks, synthesis) runs against the
 # mock with --record. Replayed into a fresh root with the upstream out of
