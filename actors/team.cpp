@@ -49,6 +49,7 @@ worker_actor spawn_worker(caf::actor_system& sys, const config& cfg,
   // With a gateway, it holds each of the run's requests instead.
   ws.needs_permits = exec->kind() == "claude" && cfg.claude.gateway_url.empty();
   ws.gated = exec->kind() == "claude" && !cfg.claude.gateway_url.empty();
+  ws.spend_wait_ms = static_cast<int64_t>(cfg.spend_wait_s * 1000);
   std::error_code ec;
   auto size = std::filesystem::file_size(w.prompt_path, ec);
   ws.system_prompt_tokens = ec ? 0 : static_cast<double>(size) / 4.0;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "caf/all.hpp"
+#include "core/access_reset.hpp"
 #include "core/clock.hpp"
 
 namespace troupe {
@@ -58,6 +59,29 @@ void finish(self_ptr self, uint64_t id, result r) {
       self->send(st.limiter, cooldown_atom_v, i->second.permit.model,
                  int64_t{0});
   }
+  // A spend limit that says it ends soon (within spend_wait_ms) parks the
+  // whole account until then (every worker's runs wait at the limiter),
+  // and this task runs again at that moment, its attempt not spent;
+  // queued tasks wait too. A later end parks the worker as below.
+  if (r.error && r.error->kind == kind::spend_limit
+      && (st.cfg.needs_permits || st.cfg.gated))
+    if (auto until = regain_access_ms(r.error->message)) {
+      auto wait_ms = *until - unix_now_ms();
+      if (wait_ms > 0 && wait_ms <= st.cfg.spend_wait_ms) {
+        self->send(st.limiter, cooldown_atom_v, std::string{every_model}, wait_ms);
+        auto detail = r.error->kind + " until " + rfc3339_of_ms(*until)
+                      + ": runs again then";
+        spdlog::warn("worker {} parked ({}); task {} and the queued ones wait",
+                     st.cfg.name, detail, i->second.t.task_id);
+        if (st.recorder)
+          self->send(st.recorder, event_atom_v,
+                     task_event{{}, kind::parked, i->second.t.task_id, st.cfg.name, detail});
+        st.queue[static_cast<int>(i->second.t.prio)].push_front(id);
+        --st.busy;
+        pump(self);
+        return;
+      }
+    }
   bool park = st.parked.empty() && r.error && parks_worker(r.error->kind);
   if (park)
     st.parked = r.error->kind + ": " + r.error->message;

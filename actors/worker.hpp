@@ -28,6 +28,9 @@ struct worker_settings {
   /// The gateway holds each request: a run waits only while the account
   /// is paused (gate_ask), and takes no permit.
   bool gated = false;
+  /// A spend limit that ends within this is waited for (config
+  /// limits.spend_wait_s).
+  int64_t spend_wait_ms = 3'600'000;
 };
 
 struct worker_state {

@@ -5,11 +5,9 @@
 
 namespace troupe {
 
-std::string rfc3339_now() {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  auto secs = system_clock::to_time_t(now);
-  auto ms = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
+std::string rfc3339_of_ms(int64_t unix_ms) {
+  auto secs = static_cast<std::time_t>(unix_ms / 1000);
+  auto ms = unix_ms % 1000;
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
@@ -18,6 +16,8 @@ std::string rfc3339_now() {
                 tm.tm_min, tm.tm_sec, static_cast<int>(ms));
   return buf;
 }
+
+std::string rfc3339_now() { return rfc3339_of_ms(unix_now_ms()); }
 
 std::string compact_utc_now() {
   auto secs = std::time(nullptr);

@@ -1,12 +1,22 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 
 namespace troupe {
 
 /// Current UTC time as RFC 3339 with milliseconds, e.g. 2025-11-17T09:30:00.123Z.
 std::string rfc3339_now();
+
+/// The same for a moment given in unix milliseconds.
+std::string rfc3339_of_ms(int64_t unix_ms);
+
+/// Milliseconds since the unix epoch, on the system clock.
+inline int64_t unix_now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
 
 /// A compact UTC stamp for ids, e.g. 20251117T093000Z.
 std::string compact_utc_now();

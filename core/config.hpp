@@ -139,6 +139,10 @@ struct config {
   /// How long the account waits after a 429 whose retry-after is unknown
   /// (the json output format, or a CLI that made no retry).
   double cooldown_s = 10;
+  /// A spend limit whose message names its end within this is waited for
+  /// (the account parked, the task run again then); a later one parks the
+  /// worker until someone acts.
+  double spend_wait_s = 3600;
   claude_settings claude;
   gateway_settings gateway;
   /// The user's prices (USD per million tokens), before the list's.

@@ -1,6 +1,5 @@
 #include "node/gateway_role.hpp"
 
-#include <chrono>
 #include <cstdlib>
 
 #include <spdlog/spdlog.h>
@@ -13,6 +12,7 @@
 #include "bridge/files/account_park.hpp"
 #include "bridge/gateway/module.hpp"
 #include "caf/all.hpp"
+#include "core/clock.hpp"
 
 namespace troupe::node {
 
@@ -135,11 +135,8 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
                    run_usage{left.requests, left.input_tokens, left.output_tokens});
   };
   h.on_park = [park_file = holder.park_file](const window_park& p) {
-    auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    std::chrono::system_clock::now().time_since_epoch())
-                    .count();
     spdlog::warn("gateway: the account is parked: {}; no request goes out "
-                 "and no run starts until then", describe_park(p, now_ms));
+                 "and no run starts until then", describe_park(p, unix_now_ms()));
     if (!park_file.empty())
       write_account_park(park_file, p);
   };

@@ -6,6 +6,7 @@
 
 #include "bridge/files/account_park.hpp"
 #include "bridge/files/fs_queue.hpp"
+#include "core/clock.hpp"
 
 namespace troupe {
 
@@ -97,10 +98,7 @@ json queue_status(const std::string& root, const std::set<std::string>& workers)
     j["parked"] = ws.parked.empty() ? json(nullptr) : json(ws.parked);
     out["workers"][w] = j;
   }
-  auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                  std::chrono::system_clock::now().time_since_epoch())
-                  .count();
-  if (auto park = read_account_park(root, now_ms))
+  if (auto park = read_account_park(root, unix_now_ms()))
     out["account_parked"] = *park;
   return out;
 }

@@ -12,6 +12,7 @@
 #include "bridge/gateway/upstream.hpp"
 #include "core/api_exchange.hpp"
 #include "core/budget_ledger.hpp"
+#include "core/clock.hpp"
 #include "core/pricing.hpp"
 #include "core/replay_key.hpp"
 #include "core/subscription_window.hpp"
@@ -35,11 +36,6 @@ constexpr int max_retries = 3;
 // this long, then a request finds out again.
 constexpr int64_t window_fallback_ms = 60'000;
 
-int64_t unix_now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
-}
 
 /// Headers that belong to one connection, not to the request (RFC 9110
 /// §7.6.1), those the gateway sets itself, and cpp-httplib's own

@@ -25,6 +25,8 @@ class scripted_executor : public executor {
 public:
   /// Per task id, the error kind of each attempt ("" = complete).
   std::map<std::string, std::vector<std::string>> outcomes;
+  /// Per error kind, its message (default "scripted <kind>").
+  std::map<std::string, std::string> messages;
   std::chrono::milliseconds lat{0};
   bool is_blocking = false;
   double cost = 0; // cost_usd of every run
@@ -53,7 +55,8 @@ public:
       r.tokens.output_tokens = 10;
     } else {
       r.state = status::failed;
-      r.error = error_info{kind, "scripted " + kind};
+      auto m = messages.find(kind);
+      r.error = error_info{kind, m != messages.end() ? m->second : "scripted " + kind};
     }
     return r;
   }

@@ -4,6 +4,9 @@
 
 #include "actors/rate_limiter.hpp"
 #include "caf/all.hpp"
+#include "core/clock.hpp"
+
+#include <ctime>
 #include "fixture.hpp"
 
 using namespace troupe;
@@ -183,6 +186,51 @@ CAF_TEST(a task whose permit arrives after the stop does not start) {
   CAF_CHECK_EQUAL(rs[0].task_id, "second");
   CAF_CHECK_EQUAL(rs[0].error->kind, "stopping");
   CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+}
+
+CAF_TEST(a spend limit that says when it ends is waited for then run again) {
+  // Access comes back at the start of the minute after next.
+  auto until_s = (unix_now_ms() / 1000 / 60 + 2) * 60;
+  std::time_t t = until_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char msg[128];
+  std::strftime(msg, sizeof msg,
+                "You have reached your specified API usage limits. You will regain "
+                "access on %Y-%m-%d at %H:%M UTC.",
+                &tm);
+  exec->outcomes["first"] = {"spend_limit"};
+  exec->messages["spend_limit"] = msg;
+  start(1, rate_limits{0, 100000, 0});
+  self->send(w, mk_task("first", "marie"), uint64_t{1});
+  self->send(w, mk_task("second", "marie"), uint64_t{2});
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first"}));
+  CAF_CHECK(results().empty()); // nobody is told it failed
+  advance_time(std::chrono::seconds(60));
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->seen.size(), 1u); // not before the moment
+  advance_time(std::chrono::seconds(3 * 60));
+  settle_messages();
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first", "first", "second"}));
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK(rs[0].ok() && rs[1].ok());
+}
+
+CAF_TEST(a spend limit that ends past spend_wait parks the worker) {
+  exec->outcomes["first"] = {"spend_limit"};
+  exec->messages["spend_limit"] = "You have reached your specified API usage limits. "
+                                  "You will regain access on 2099-01-01 at 00:00 UTC.";
+  start(1);
+  self->send(w, mk_task("first", "marie"), uint64_t{1});
+  self->send(w, mk_task("second", "marie"), uint64_t{2});
+  settle_messages();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK_EQUAL(rs[0].error->kind, "spend_limit");
+  CAF_CHECK_EQUAL(rs[1].error->kind, "parked");
+  CAF_CHECK_EQUAL(exec->seen.size(), 1u);
 }
 
 CAF_TEST(behind a gateway it starts nothing while the account is parked) {

@@ -93,6 +93,21 @@ done
 # A spend limit needs a person: the worker parks (not retried; the CLI
 # itself still sends 6 requests for one 400, which only a gateway can stop).
 check "API spend-limit-400: the worker parks" grep -q "worker marie parked: spend_limit" "$WORK/fault-spend-limit-400/err.log"
+# --- a spend limit that names its end: the worker waits for it, then runs -------
+# The mock refuses with the 400 of a limit the user set, naming the next
+# whole minute (as the API does) and answering again from then on. The
+# worker parks the account until that moment and runs the task again then,
+# at its first attempt; nobody is told it failed.
+regain=$("$PY" -c 'import time; t = (int(time.time()) // 60 + 1) * 60; print(t if t - time.time() > 8 else t + 60)')
+"$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
+  sys.argv[1] + '/_control', data=sys.argv[2].encode())).read()" "$ANTHROPIC_BASE_URL" \
+  "{\"mode\": \"spend-limit-400\", \"regain_at\": $regain}"
+rc=$(one_task regain marie)
+mode ok
+check "a spend limit with its end: the task completes (exit $rc)" [ "$rc" -eq 0 ]
+check "... at its first attempt, after the moment the API named" json_is "$WORK/fault-regain/results/marie/t.json" \
+  "j['status'] == 'complete' and j['attempt'] == 1 and j['completed_at'] >= __import__('time').strftime('%Y-%m-%dT%H:%M', __import__('time').gmtime($regain))"
+check "... the log says the worker waits for it" grep -q "worker marie parked (spend_limit until .*: runs again then)" "$WORK/fault-regain/err.log"
 mode ok
 rc=$(one_task nokey nokey)
 check "no key and no login: not_logged_in" json_is "$WORK/fault-nokey/results/nokey/t.json" "j['error']['kind'] == 'not_logged_in'"

@@ -14,7 +14,7 @@ cache is modelled as the API's (see prompt_tokens): a cold first request
 creates its prefix, which counts as input; a warm one reads it, which does
 not (--cache-ttl-s, default 300). --mode (or POST /_control {"mode": ...}) switches to: 429 (with
 retry-after of "retry_after_s"), 529, 500, 401, spend-limit (429 without
-retry-after), spend-limit-400 (the 400 a limit the user set gets), slow (--latency-ms before answering), hang (never answers),
+retry-after), spend-limit-400 (the 400 a limit the user set gets; with "regain_at" it names that moment and ends there), slow (--latency-ms before answering), hang (never answers),
 window (a subscription's 5-hour window rejects the account: every request is
 answered 429 with anthropic-ratelimit-unified-status rejected and the reset,
 "window_s" after the first, in unix seconds as the API sends it; from the
@@ -49,8 +49,11 @@ LOCK = threading.Lock()
 # then reverts to ok; retry_after_s: the retry-after of mode 429.
 # window_s: how long mode window rejects the account; window_reset: when
 # it does no more (unix s), set by the first request it rejects.
+# regain_at: when a spend-limit-400 ends (unix s, on a minute, as the
+# API's message says it): the message names it, and from then on the mock
+# answers again. 0: 2027-01-01, never reached.
 STATE = {"mode": "ok", "latency_ms": 0, "times": 0, "retry_after_s": 2,
-         "window_s": 5, "window_reset": 0}
+         "window_s": 5, "window_reset": 0, "regain_at": 0}
 
 
 def unified_headers(status, reset, utilization):
@@ -348,8 +351,12 @@ class Handler(BaseHTTPRequestHandler):
                     STATE["window_reset"] = int(now + STATE["window_s"] + 0.999)
                 if now >= STATE["window_reset"]:
                     STATE["mode"] = "ok"
+            if STATE["mode"] == "spend-limit-400" and STATE["regain_at"] and time.time() >= STATE["regain_at"]:
+                STATE["mode"] = "ok"
             mode = STATE["mode"]
             window_reset = STATE["window_reset"]
+            regain = time.strftime("%Y-%m-%d at %H:%M UTC", time.gmtime(STATE["regain_at"])) \
+                if STATE["regain_at"] else "2027-01-01 at 00:00 UTC"
             latency = STATE["latency_ms"]
             retry_after = STATE["retry_after_s"]
             if STATE["times"] > 0:
@@ -371,7 +378,7 @@ class Handler(BaseHTTPRequestHandler):
                       # A limit the user set, as the API answers it now.
                       "spend-limit-400": (400, "invalid_request_error",
                                           "You have reached your specified API usage limits. "
-                                          "You will regain access on 2027-01-01 at 00:00 UTC.")}
+                                          f"You will regain access on {regain}.")}
         if mode in status_for:
             code, etype, msg = status_for[mode]
             entry["status"] = code
