@@ -53,7 +53,15 @@ result sim_executor::run(const task& t, int attempt, const run_hooks&) const {
   r.cost_usd = (r.tokens.input_tokens * settings_.usd_per_mtok_in
                 + r.tokens.output_tokens * settings_.usd_per_mtok_out)
                / 1e6;
-  if (t.context.is_object() && string_member(t.context, "sim_outcome") == "failed") {
+  // The cap holds here as the CLI's does: the run stops where it reaches
+  // it, having spent it.
+  auto cap = t.budget_usd ? t.budget_usd : worker_.max_budget_usd;
+  if (cap && r.cost_usd > *cap) {
+    char msg[128];
+    std::snprintf(msg, sizeof msg, "simulated run reached its budget of $%.4f", *cap);
+    r.cost_usd = *cap;
+    fail_result(r, kind::budget, msg);
+  } else if (t.context.is_object() && string_member(t.context, "sim_outcome") == "failed") {
     fail_result(r, string_member(t.context, "sim_error_kind", kind::crashed),
                 "simulated failure requested by the task");
   } else {

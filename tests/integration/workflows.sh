@@ -176,4 +176,22 @@ rc=$?
 set -e
 check "--resume of no such run: exit 2 with a message" bash -c "[ $rc -eq 2 ] && grep -q 'no such run' '$root/nope.log'"
 
+# --- a workflow budget holds with the simulator too -------------------------------
+root=$(fresh_root sim-budget)
+"$PY" - "$SRC/workflows/parallel-demo.json" "$root/wf.json" <<'PYEOF'
+import json, sys
+wf = json.load(open(sys.argv[1]))
+wf["budget_usd"] = 0.015 # a simulated run costs about $0.0105
+json.dump(wf, open(sys.argv[2], "w"))
+PYEOF
+set +e
+"$CAF_NODE" run "$root/wf.json" --root "$root" --config "$SRC/config/troupe.json" --executor sim \
+  --sim-latency-ms 0 --json >"$root/report.json" 2>"$root/err.log"
+set -e
+check "a sim workflow under a \$0.015 budget spends no more" "$PY" -c 'import glob, json, sys
+spent = sum(json.load(open(f))["cost_usd"] for f in glob.glob(sys.argv[1] + "/results/*/*.json"))
+print(f"  spent ${spent:.4f}")
+sys.exit(0 if 0 < spent <= 0.015 + 1e-9 else 1)' "$root"
+check "... and the tasks past it say budget" grep -q '"budget"' "$root/report.json"
+
 finish

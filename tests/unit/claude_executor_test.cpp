@@ -444,3 +444,24 @@ TEST(sim_executor, switches_of_another_type_are_ignored) {
   EXPECT_NO_THROW(r = sim.run(t, 1, {}));
   EXPECT_TRUE(r.ok());
 }
+
+TEST(sim_executor, a_run_stops_at_its_cap_having_spent_it) {
+  worker_config w;
+  w.name = "marie";
+  sim_executor sim{sim_settings{}, w};
+  task t;
+  t.task_id = "a";
+  t.worker = "marie";
+  t.description = "x";
+  auto full = sim.run(t, 1, {});
+  ASSERT_TRUE(full.ok());
+  t.budget_usd = full.cost_usd / 2;
+  auto capped = sim.run(t, 1, {});
+  ASSERT_TRUE(capped.error);
+  EXPECT_EQ(capped.error->kind, "budget");
+  EXPECT_DOUBLE_EQ(capped.cost_usd, *t.budget_usd);
+  // The worker's cap holds when the task has none.
+  t.budget_usd.reset();
+  w.max_budget_usd = full.cost_usd / 4;
+  EXPECT_EQ(sim_executor(sim_settings{}, w).run(t, 1, {}).cost_usd, full.cost_usd / 4);
+}
