@@ -256,7 +256,9 @@ using rate_limiter_actor = caf::typed_actor<
 /// with stopped_result (the node is shutting down).
 using worker_actor = caf::typed_actor<
   caf::replies_to<task, uint64_t>::with<result, uint64_t>,
-  caf::reacts_to<done_atom, uint64_t, result>, caf::reacts_to<stop_atom>>;
+  caf::reacts_to<done_atom, uint64_t, result>, caf::reacts_to<stop_atom>,
+  // Parked no more (caf-node unpark): tasks sent from now on run.
+  caf::reacts_to<unpark_atom>>;
 
 /// Runs a blocking executor off the scheduler (spawned detached).
 using runner_actor

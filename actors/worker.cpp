@@ -265,6 +265,14 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
       self->state.stopping = true;
       answer_queued(self, stopped_result);
     },
+    [=](unpark_atom) {
+      auto& st = self->state;
+      if (st.parked.empty())
+        return;
+      spdlog::info("worker {} unparked (was: {})", st.cfg.name, st.parked);
+      st.parked.clear();
+      pump(self);
+    },
   };
 }
 

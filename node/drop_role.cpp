@@ -171,9 +171,15 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
                    bridge->br->workers_endpoint(), bridge->br->producers_endpoint(),
                    bridge->br->events_endpoint(), bridge->curve ? " (CURVE)" : "");
     }
+    // Local workers hear of an unpark themselves (a remote node's park is
+    // its own, and ends when it comes back).
+    auto local = bridge ? std::map<std::string, worker_actor>{} : t->workers;
     fs_watcher watcher{root, workers,
-                       [drop](fs_watcher::kind k, const std::string& w,
-                              const std::string& n) {
+                       [drop, local](fs_watcher::kind k, const std::string& w,
+                                     const std::string& n) {
+                         if (k == fs_watcher::kind::unparked)
+                           if (auto i = local.find(w); i != local.end())
+                             caf::anon_send(i->second, unpark_atom_v);
                          caf::anon_send(drop, fs_event_atom_v,
                                         static_cast<int32_t>(k), w, n);
                        }};

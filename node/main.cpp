@@ -38,6 +38,7 @@ int main(int argc, char** argv) {
   add(add_worker);
   add(add_submit);
   add(add_keygen);
+  add(add_unpark);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

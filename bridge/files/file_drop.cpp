@@ -341,6 +341,10 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
         case fs_watcher::kind::rescan:
           scan(self);
           break;
+        case fs_watcher::kind::unparked:
+          // caf-node unpark: the worker's tasks, kept in tasks/, run again.
+          self->send(self, unpark_atom_v, worker);
+          break;
       }
     },
     [=](event_atom, const task_event& e) {
@@ -402,7 +406,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       auto& st = self->state;
       if (st.stopping || !st.parked.erase(worker))
         return;
-      spdlog::info("{}: a node that takes tasks is up; the worker runs again", worker);
+      spdlog::info("{}: unparked; the worker runs again", worker);
       st.q->unpark(worker);
       scan(self);
     },

@@ -75,7 +75,7 @@ std::string fs_queue::prepare() {
     }
     for (auto& e : fs::directory_iterator(tasks_dir(w) + "/.running", ec))
       fs::remove(e.path(), ec);
-    fs::remove(tasks_dir(w) + "/.parked", ec);
+    fs::remove(tasks_dir(w) + "/" + parked_marker, ec);
   }
   return {};
 }
@@ -249,17 +249,17 @@ std::optional<result> fs_queue::find_result(const std::string& task_id,
 }
 
 void fs_queue::park(const std::string& worker, const std::string& reason) {
-  write_file_atomic(tasks_dir(worker) + "/.parked", reason + "\n");
+  write_file_atomic(tasks_dir(worker) + "/" + parked_marker, reason + "\n");
 }
 
 void fs_queue::unpark(const std::string& worker) {
   std::error_code ec;
-  fs::remove(tasks_dir(worker) + "/.parked", ec);
+  fs::remove(tasks_dir(worker) + "/" + parked_marker, ec);
 }
 
 std::string fs_queue::parked(const std::string& worker) const {
   problems ps;
-  auto text = read_text_file(tasks_dir(worker) + "/.parked", ps);
+  auto text = read_text_file(tasks_dir(worker) + "/" + parked_marker, ps);
   if (!text)
     return {};
   while (!text->empty() && text->back() == '\n')

@@ -22,6 +22,11 @@
 
 namespace troupe {
 
+/// In tasks/<worker>/: the worker is parked, and why. Removing it (caf-node
+/// unpark) tells a running serve to take the worker's tasks again.
+inline constexpr const char* parked_marker = ".parked";
+
+
 class fs_queue {
 public:
   fs_queue(std::string root, std::vector<std::string> workers,

@@ -1,5 +1,8 @@
 #include "bridge/files/fs_watcher.hpp"
 
+#include <string_view>
+#include "bridge/files/fs_queue.hpp"
+
 #include <cerrno>
 #include <cstring>
 
@@ -27,7 +30,7 @@ std::string fs_watcher::start() {
   for (auto& w : workers_) {
     auto add = [&](const std::string& dir, kind k) -> std::string {
       int wd = ::inotify_add_watch(inotify_fd_, dir.c_str(),
-                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_ONLYDIR);
+                                   IN_CLOSE_WRITE | IN_MOVED_TO | IN_DELETE | IN_ONLYDIR);
       if (wd < 0)
         return "cannot watch " + dir + ": " + std::strerror(errno);
       watches_[wd] = {k, w};
@@ -78,6 +81,12 @@ void fs_watcher::loop() {
         auto i = watches_.find(ev->wd);
         if (i == watches_.end() || ev->len == 0 || (ev->mask & IN_ISDIR))
           continue;
+        if (ev->mask & IN_DELETE) {
+          // Only one removal means anything: the worker's park marker.
+          if (i->second.first == kind::task && std::string_view{ev->name} == parked_marker)
+            cb_(kind::unparked, i->second.second, ev->name);
+          continue;
+        }
         cb_(i->second.first, i->second.second, ev->name);
       }
     }

@@ -19,6 +19,7 @@ public:
     task,   // a file in tasks/<worker>/ was closed after writing or moved in
     result, // a file in results/<worker>/ appeared
     rescan, // the kernel dropped events: look at every folder again
+    unparked, // tasks/<worker>/.parked was removed (caf-node unpark)
   };
 
   using callback

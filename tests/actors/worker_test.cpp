@@ -218,6 +218,23 @@ CAF_TEST(a spend limit that says when it ends is waited for then run again) {
   CAF_CHECK(rs[0].ok() && rs[1].ok());
 }
 
+CAF_TEST(an unpark lets a parked worker run tasks again) {
+  exec->outcomes["first"] = {"auth"};
+  start(1);
+  self->send(w, mk_task("first", "marie"), uint64_t{1});
+  run();
+  self->send(w, mk_task("refused", "marie"), uint64_t{2});
+  run();
+  self->send(w, unpark_atom_v);
+  self->send(w, mk_task("later", "marie"), uint64_t{3});
+  run();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 3u);
+  CAF_CHECK_EQUAL(rs[1].error->kind, "parked");
+  CAF_CHECK(rs[2].ok());
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first", "later"}));
+}
+
 CAF_TEST(a spend limit that ends past spend_wait parks the worker) {
   exec->outcomes["first"] = {"spend_limit"};
   exec->messages["spend_limit"] = "You have reached your specified API usage limits. "

@@ -16,7 +16,7 @@ expect() { # expect <rc> <stderr-substring> -- command...
 }
 
 expect 0 "caf-node 0.1.0" -- "$CAF_NODE" --version
-for sub in run validate serve status orchestrator worker submit keygen; do
+for sub in run validate serve status orchestrator worker submit keygen unpark; do
   expect 0 "Usage: caf-node $sub" -- "$CAF_NODE" "$sub" --help
 done
 expect 2 "A subcommand is required" -- "$CAF_NODE"

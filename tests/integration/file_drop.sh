@@ -321,4 +321,19 @@ check "a parked worker's task waits in tasks/, with no result" bash -c "[ -e '$r
 check "status says why" bash -c "'$CAF_NODE' status --root '$root' --config '$root/cfg.json' | grep -q 'marie is parked: .*auth'"
 stop_serve
 
+# --- a parked worker runs again on caf-node unpark, without a restart ----------
+root=$(fresh_root unpark)
+start_serve "$root" --executor sim --sim-latency-ms 0
+printf '{"task_id": "bad-key", "worker": "marie", "description": "x", "context": {"sim_outcome": "failed", "sim_error_kind": "auth"}}' \
+  >"$root/tasks/marie/bad-key.json"
+check "a failure that needs a person parks the worker" $AWAIT --timeout 20 "$root/tasks/marie/.parked"
+printf '{"task_id": "after", "worker": "marie", "description": "x"}' >"$root/tasks/marie/after.json"
+check "... status says so" bash -c "'$CAF_NODE' status --root '$root' | grep -q 'marie is parked: auth'"
+check "caf-node unpark marie: exits 0" bash -c "'$CAF_NODE' unpark marie --root '$root' | grep -q 'marie unparked'"
+check "... and the task that waited runs" $AWAIT --timeout 20 "$root/results/marie/after.json"
+check "... complete" json_is "$root/results/marie/after.json" 'j["status"] == "complete"'
+check "unpark of a worker that is not parked says so" bash -c "'$CAF_NODE' unpark marie --root '$root' 2>&1 | grep -q 'not parked'"
+check "unpark of no such worker: exit 2" bash -c "'$CAF_NODE' unpark ghost --root '$root' 2>/dev/null; [ \$? -eq 2 ]"
+stop_serve
+
 finish
