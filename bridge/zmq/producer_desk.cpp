@@ -111,6 +111,11 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   auto wf = workflow_from_json(wj, ps);
   if (wf)
     check_workflow(*wf, cfg_.workers, ps, cfg_.limits);
+  // Its tasks run one by one through tasks/: nothing here would hold a
+  // budget over all of them, and it must not be dropped without a word.
+  if (wf && wf->budget_usd)
+    ps.push_back("budget_usd: a workflow's budget is not kept by submit yet; run it with "
+                 "`caf-node run`, or give each task its own budget_usd");
   if (!wf || !ps.empty()) {
     refuse(from, "workflow refused", ps);
     return;

@@ -171,6 +171,15 @@ TEST_F(producer_desk_test, a_workflow_is_written_all_or_nothing) {
             std::string::npos);
 }
 
+TEST_F(producer_desk_test, a_workflow_budget_is_refused_not_dropped) {
+  json wf = {{"name", "w"}, {"budget_usd", 0.5}, {"tasks", {task_json("b1")}}};
+  auto out = say(alice, "SUBMIT", {{"workflow", wf}});
+  ASSERT_EQ(out[0].cmd, command::error);
+  EXPECT_NE(out[0].body["reason"].get<std::string>().find("budget_usd: a workflow's budget is not kept"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(root / "tasks/marie/b1.json"));
+}
+
 TEST_F(producer_desk_test, only_a_waiting_task_is_cancelled_and_its_waiters_hear_it) {
   say(alice, "SUBMIT", {{"task", task_json("c1")}, {"wait", true}});
   auto out = say(bob, "CANCEL", {{"worker", "marie"}, {"task_id", "c1"}});
