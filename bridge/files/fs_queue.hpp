@@ -26,7 +26,6 @@ namespace troupe {
 /// unpark) tells a running serve to take the worker's tasks again.
 inline constexpr const char* parked_marker = ".parked";
 
-
 class fs_queue {
 public:
   fs_queue(std::string root, std::vector<std::string> workers,

@@ -1,15 +1,15 @@
 #include "bridge/files/fs_watcher.hpp"
 
-#include <string_view>
-#include "bridge/files/fs_queue.hpp"
-
 #include <cerrno>
 #include <cstring>
+#include <string_view>
 
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/inotify.h>
 #include <unistd.h>
+
+#include "bridge/files/fs_queue.hpp" // parked_marker
 
 namespace troupe {
 

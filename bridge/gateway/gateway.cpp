@@ -36,7 +36,6 @@ constexpr int max_retries = 3;
 // this long, then a request finds out again.
 constexpr int64_t window_fallback_ms = 60'000;
 
-
 /// Headers that belong to one connection, not to the request (RFC 9110
 /// §7.6.1), those the gateway sets itself, and cpp-httplib's own
 /// pseudo-headers (the peer's address).
@@ -60,6 +59,10 @@ std::string api_error(const std::string& type, const std::string& message) {
 int64_t ms_since(clock_type::time_point t) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t)
     .count();
+}
+
+bool is_event_stream(const std::string& content_type) {
+  return ascii_lower(content_type).rfind("text/event-stream", 0) == 0;
 }
 
 /// A Messages request, not count_tokens or another endpoint.
@@ -162,7 +165,7 @@ struct gateway::impl {
     auto& n = x.note;
     n.replayed = true;
     n.status = res.status = a.status;
-    n.streamed = ascii_lower(a.content_type).rfind("text/event-stream", 0) == 0;
+    n.streamed = is_event_stream(a.content_type);
     if (n.streamed)
       x.sse.feed(a.body);
     else
@@ -302,8 +305,7 @@ struct gateway::impl {
       }
       if (record_to) {
         x->capture = true;
-        x->request = {req.method, n.path, model, recorded_headers(up.headers),
-                      req.body.size()};
+        x->request = {req.method, n.path, model, up.headers, req.body.size()};
       }
     }
     if (!admit(*x, res))
@@ -369,7 +371,7 @@ struct gateway::impl {
         res.set_header(k, v);
     }
     x->captured.content_type = content_type;
-    if (ascii_lower(content_type).rfind("text/event-stream", 0) == 0) {
+    if (is_event_stream(content_type)) {
       // Streamed: each piece goes on as it arrives, and is read for usage
       // on the way. cpp-httplib never compresses an event stream.
       n.streamed = true;

@@ -20,7 +20,8 @@ struct recorded_answer {
   std::string body;
 };
 
-/// What is kept of the request: enough to see what it was.
+/// What is kept of the request: enough to see what it was (its headers
+/// as sent; store() keeps them as recorded_headers says).
 struct recorded_request {
   std::string method, path, model;
   std::vector<std::pair<std::string, std::string>> headers;

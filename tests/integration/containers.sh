@@ -57,9 +57,7 @@ ports = sorted(port(p) for p in s["orchestrator"].get("ports", []))
 ok(ports == [("127.0.0.1", "5556"), ("127.0.0.1", "5557")],
    "producers and events published on the host's loopback only; the worker endpoint stays inside")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$WORK/checks.txt"
+read_checks "$WORK/checks.txt"
 check "the Dockerfile builds from Debian packages and pins the CLI the tests prove" bash -c "
   grep -q '^FROM debian:12' docker/Dockerfile &&
   grep -q \"CLAUDE_CODE_VERSION=\$(jq -r '.dependencies[\"@anthropic-ai/claude-code\"]' tests/claude-cli/package.json)\" docker/Dockerfile"

@@ -30,6 +30,14 @@ check() { # check "description" command...
   local what=$1; shift
   if "$@"; then pass "$what"; else fail "$what"; fi
 }
+# read_checks <file>: each line a Python check printed, "ok what" or
+# "FAIL what", becomes a check.
+read_checks() {
+  local verdict what
+  while read -r verdict what; do
+    if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
+  done <"$1"
+}
 # Evaluates a Python expression over the JSON file $1 bound to `j`.
 json_is() { "$PY" -c 'import json,sys; j=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$1" "$2"; }
 finish() {

@@ -68,9 +68,7 @@ ok(sum(r.get("input_tokens", 0) for r in by_key["sk-test-anga"]) == u["input_tok
    and sum(r.get("cache_read_input_tokens", 0) for r in by_key["sk-test-anga"]) == u["cache_read_input_tokens"],
    "usage equals what the API reported (input, cache creation, cache reads)")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 
 # --- every fault mode ends as specified ---------------------------------------
 one_task() { # one_task <name> <worker> [timeout_s]: runs a one-task workflow, echoes exit code
@@ -180,9 +178,7 @@ events = [json.loads(l) for f in glob.glob(root + "/runs/*/events.jsonl") for l 
 ok(any("api_retry" in (e.get("event"), e.get("kind")) and "gateway" in e.get("detail", "") for e in events),
    "events.jsonl has the task's api_retry event, waited out at the gateway")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 
 # --- a subscription window: every worker parks until its reset, then resumes ---
 # The mock's 5-hour window rejects the account for WIN s from the first
@@ -239,9 +235,7 @@ ok(len(results) == 9 and all(r["status"] == "complete" and r["attempt"] == 1 for
    "all 9 tasks complete at their first attempt")
 ok(not any(r.get("api_retries") for r in results), "no CLI saw the rejection")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 
 # --- a task's budget holds request by request at the gateway --------------------
 # A task scripted to take 40 tool-use turns, with a budget that pays for
@@ -290,9 +284,7 @@ ok(sum(costs[:-1]) <= budget, "before the last response the task was within its 
 ok(spent <= budget + max(costs), f"it overshot by at most one response (${spent - budget:+.4f}, largest ${max(costs):.4f})")
 ok(abs(result["cost_usd"] - spent) < 1e-6, f"the result's cost is what the API metered (${result['cost_usd']:.4f})")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 grep -m1 "refused: troupe_budget_exceeded" "$root/err.log" | sed 's/^.*refused: /  measured: /'
 
 # --- a plain-language request: plan -> run -> synthesis --------------------------
@@ -330,9 +322,7 @@ workers = [r for r in reqs if r["api_key"] in ("sk-test-marie", "sk-test-fabien"
 ok(orch[0]["t"] < min(r["t"] for r in workers) and orch[1]["t"] > max(r["t"] for r in workers),
    "plan before every worker request, answer after them")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 
 # The same request under a budget for the whole run: planning is booked
 # first, the tasks share what it left, the answer gets what they left.
@@ -365,9 +355,7 @@ want = (budget - plan) / 2
 ok(shares and all(abs(s - want) < 1e-4 for s in shares),
    f"the first task was given half of what planning (${plan:.4f}) left: ${want:.4f} ({shares})")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$root/checks.txt"
+read_checks "$root/checks.txt"
 since=$("$PY" -c 'import time; print(time.time())')
 set +e
 ORCH_KEY=sk-test-orch "$CAF_NODE" run "Evaluate Emma and announce the showcase" --root "$root" \
@@ -450,9 +438,7 @@ check "request: nothing went upstream" bash -c "! grep -q 'not in the recording'
 check "no key is in the recording" bash -c "! grep -rq 'sk-test-' '$rec/request.rec'"
 check "... nor in a log" bash -c "! grep -q 'sk-test-' '$rec/request-a/err.log' '$rec/request-b/err.log'"
 check "... though the requests carried it (redacted)" grep -rq '"x-api-key": "\[redacted\]"' "$rec/request.rec"
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$rec/checks.txt"
+read_checks "$rec/checks.txt"
 # One prompt changed: seq-schedule-review's, which seq-announce builds on.
 replay_pair seq "$SRC/workflows/sequential-workflow.json"
 "$PY" - "$SRC/workflows/sequential-workflow.json" "$rec/seq-changed.json" <<'PYEOF'
@@ -481,9 +467,7 @@ ok = keys == ["sk-test-anga", "sk-test-fabien", "sk-test-orch"]
 print(("ok " if ok else "FAIL ") + "only the changed task, the one built on it and the answer written "
       f"from them went to the API ({', '.join(keys)})")
 PYEOF
-while read -r verdict what; do
-  if [ "$verdict" = ok ]; then pass "$what"; else fail "$what"; fi
-done <"$rec/checks.txt"
+read_checks "$rec/checks.txt"
 check "... marie's came from the recording" grep -q "gateway: marie seq-choreo .* from the recording" "$rec/seq-c/err.log"
 
 # --- the auth home read-only, as docker-compose.yml mounts it -------------------

@@ -429,16 +429,26 @@ TEST(stream_json_reader, events_with_members_of_another_type_are_read_not_thrown
   ASSERT_TRUE(res.error);
 }
 
-// A task's context is anyone's: the simulator's switches of another type
-// are ignored, not thrown (it runs on the worker actor itself).
-TEST(sim_executor, switches_of_another_type_are_ignored) {
+namespace {
+worker_config sim_worker() {
   worker_config w;
   w.name = "marie";
-  sim_executor sim{sim_settings{}, w};
+  return w;
+}
+task sim_task() {
   task t;
   t.task_id = "a";
   t.worker = "marie";
   t.description = "x";
+  return t;
+}
+} // namespace
+
+// A task's context is anyone's: the simulator's switches of another type
+// are ignored, not thrown (it runs on the worker actor itself).
+TEST(sim_executor, switches_of_another_type_are_ignored) {
+  sim_executor sim{sim_settings{}, sim_worker()};
+  auto t = sim_task();
   t.context = json::parse(R"({"sim_outcome": 5, "sim_error_kind": []})");
   result r;
   EXPECT_NO_THROW(r = sim.run(t, 1, {}));
@@ -446,13 +456,9 @@ TEST(sim_executor, switches_of_another_type_are_ignored) {
 }
 
 TEST(sim_executor, a_run_stops_at_its_cap_having_spent_it) {
-  worker_config w;
-  w.name = "marie";
+  auto w = sim_worker();
   sim_executor sim{sim_settings{}, w};
-  task t;
-  t.task_id = "a";
-  t.worker = "marie";
-  t.description = "x";
+  auto t = sim_task();
   auto full = sim.run(t, 1, {});
   ASSERT_TRUE(full.ok());
   t.budget_usd = full.cost_usd / 2;
