@@ -2,6 +2,7 @@
 #include "core/outcome.hpp"
 
 #include <cstdio>
+#include <variant>
 
 #include "actors/worker.hpp"
 #include "caf/all.hpp"
@@ -50,26 +51,22 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
   // A retry after refused output is told why, as the planner's re-ask is.
   if (!run.history[i].empty() && run.history[i].back().value("kind", "") == kind::bad_output)
     t.context[previous_failure_key] = run.history[i].back();
-  if (run.wf.budget_usd) {
-    // Each run may spend its share of what is left; none once it is gone.
-    auto left = *run.wf.budget_usd - run.spent - run.reserved;
+  if (run.budget) {
+    // Its cap is reserved from what is left; a task it no longer fits
+    // ends not run.
     auto not_started = run.graph->size() - run.graph->finished() - run.in_flight;
-    if (left <= 1e-9) {
+    auto least = self->state.cfg.least_cost ? self->state.cfg.least_cost(t) : 0.0;
+    auto got = run.budget->reserve(t.budget_usd, not_started, least);
+    if (auto why = std::get_if<std::string>(&got)) {
       // As a message to ourselves: this may be called while iterating.
-      char msg[160];
-      std::snprintf(msg, sizeof(msg),
-                    "not run: the workflow budget of $%.4f is spent ($%.4f)",
-                    *run.wf.budget_usd, run.spent);
       run.at_worker[i] = true;
       ++run.in_flight;
-      self->send(self, make_failure(t, status::cancelled, kind::budget, msg),
+      self->send(self, make_failure(t, status::cancelled, kind::budget, *why),
                  make_ticket(run_no, i));
       return;
     }
-    auto share = left / static_cast<double>(std::max<size_t>(1, not_started));
-    t.budget_usd = t.budget_usd ? std::min(*t.budget_usd, share) : share;
+    t.budget_usd = std::get<double>(got);
     run.share[i] = *t.budget_usd;
-    run.reserved += run.share[i];
   }
   ++run.in_flight;
   ++run.attempts[i];
@@ -136,9 +133,8 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
   r.attempt = std::max(1, r.attempt);
   --run.in_flight;
   // What an earlier run spent is not spent again.
-  if (!run.reused[i])
-    run.spent += r.cost_usd;
-  run.reserved -= run.share[i];
+  if (run.budget)
+    run.budget->settle(run.share[i], run.reused[i] ? 0.0 : r.cost_usd);
   run.share[i] = 0;
   if (r.state == status::failed && r.error && retryable(r.error->kind)) {
     auto limit = t.max_attempts ? *t.max_attempts
@@ -239,6 +235,8 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
           if (wf.tasks[i].task_id == r.task_id && wf.tasks[i].worker == r.worker)
             run.prior.emplace(i, r);
       wf.prior.clear();
+      if (wf.budget_usd)
+        run.budget.emplace(*wf.budget_usd);
       run.wf = std::move(wf);
       run.rp = self->make_response_promise<run_summary>();
       run.started_at = rfc3339_now();

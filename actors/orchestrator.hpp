@@ -10,6 +10,7 @@
 #include "actors/messages.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "core/retry.hpp"
+#include "core/run_budget.hpp"
 #include "core/task_graph.hpp"
 
 namespace troupe {
@@ -26,6 +27,10 @@ struct orchestrator_settings {
   /// Waits before retries; the jitter comes from `seed`.
   backoff_policy backoff;
   uint64_t seed = 0;
+  /// What a task costs at the least (the low end of its estimate), so that
+  /// a budget too low for it does not start it; unset: any reservation
+  /// above nothing fits.
+  std::function<double(const task&)> least_cost;
 };
 
 struct orchestrator_state {
@@ -39,10 +44,9 @@ struct orchestrator_state {
     std::vector<int> attempts;
     std::vector<bool> at_worker; // dispatched, result not yet back
     std::vector<json> history;   // failed attempts, for the dead letter
-    // The budget ledger (workflow budget_usd): what finished runs cost, and
-    // the shares handed to runs still going.
-    double spent = 0;
-    double reserved = 0;
+    // The workflow's budget_usd, if any: what settled tasks cost, and what
+    // the ones still going have reserved (share[i]).
+    std::optional<run_budget> budget;
     std::vector<double> share;
     std::vector<bool> retry_pending; // waiting for its backoff to pass
     /// Complete results from an earlier run, by task index: handed on

@@ -23,6 +23,9 @@ struct team_options {
   recorder_settings recording;
   /// Names each run (default: a UTC time stamp).
   std::function<std::string()> make_run_id;
+  /// What a task costs at the least: a run's budget does not start a task
+  /// whose reservation is below it (orchestrator_settings::least_cost).
+  std::function<double(const task&)> least_cost;
   /// Also spawn the orchestrator's own LLM worker (planning, synthesis).
   bool planner = false;
   /// When set, the workers live elsewhere: this gives the actor that

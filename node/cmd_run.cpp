@@ -16,8 +16,10 @@
 #include "caf/all.hpp"
 #include "core/atomic_file.hpp"
 #include "core/clock.hpp"
+#include "core/estimate.hpp"
 #include "core/process.hpp"
 #include "core/resume.hpp"
+#include "core/run_history.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
 #include "node/gateway_role.hpp"
@@ -43,7 +45,30 @@ struct run_options {
   bool fresh = false;
   std::string resume; // a run id under <root>/runs/
   std::optional<double> budget_usd; // the whole run's, planning included
+  bool estimate_only = false; // print the cost preview, run nothing
 };
+
+/// The cost preview of `wf` in `root`: what its reused tasks leave out,
+/// printed as a table (or JSON).
+int print_estimate(const plan_estimate& e, std::optional<double> budget, bool as_json,
+                   double planning_cost) {
+  if (as_json) {
+    auto j = to_json(e);
+    if (budget) {
+      j["budget_usd"] = *budget;
+      j["verdict"] = budget_verdict(e, *budget);
+    }
+    if (planning_cost > 0)
+      j["planning_cost_usd"] = planning_cost;
+    std::fputs((j.dump(2) + "\n").c_str(), stdout);
+  } else {
+    std::fputs(estimate_text(e, budget).c_str(), stdout);
+    if (planning_cost > 0)
+      std::printf("planning this request cost $%.4f (not in the total)\n", planning_cost);
+  }
+  std::fflush(stdout);
+  return exit_ok;
+}
 
 /// A target that names a missing .json file is a typo, not a request.
 bool looks_like_a_file(const std::string& target) {
@@ -154,6 +179,19 @@ int run(const run_options& given) {
   if (wf && opts.budget_usd)
     wf->budget_usd = opts.budget_usd;
   auto root = normalize_root(opts.common.root);
+  // What this root's earlier runs cost: the estimate learns from it, and a
+  // budget does not start a task below the low end of its estimate.
+  auto history = std::make_shared<const run_history>(load_history(root));
+  auto reused_ids = [&](const workflow& w) {
+    std::vector<std::string> ids;
+    if (!opts.fresh)
+      for (auto& r : prior_results(w, root))
+        ids.push_back(r.task_id);
+    return ids;
+  };
+  if (wf && opts.estimate_only)
+    return print_estimate(estimate_plan(*wf, *cfg, *history, reused_ids(*wf)),
+                          wf->budget_usd, opts.json_out, 0);
   // The root is in every prompt (workspaces, auth homes): a replay into
   // another root is the same work.
   cfg->gateway.volatile_paths = {root};
@@ -168,6 +206,7 @@ int run(const run_options& given) {
   int code = exit_ok;
   std::atomic<int> interrupted{0}; // the signal that stopped the run
   double orchestrator_cost = 0;    // planning and the answer
+  std::optional<plan_estimate> estimate;
   {
     caf::actor_system sys{sys_cfg};
     gateway_holder gw; // destroyed before the actor system
@@ -179,6 +218,10 @@ int run(const run_options& given) {
     topts.root = root;
     topts.recording.root = root;
     topts.make_run_id = [run_id] { return run_id; };
+    topts.least_cost = [cfg = *cfg, history](const task& t) {
+      auto w = cfg.find_worker(t.worker);
+      return w ? estimate_task(t, cfg, *w, *history).cost_usd.low : 0.0;
+    };
     topts.recording.on_event = [&](const task_event& e) {
       if (progress)
         progress->on_event(e);
@@ -235,6 +278,11 @@ int run(const run_options& given) {
         std::fputs((to_json(*wf).dump(2) + "\n").c_str(), stdout);
         return exit_ok;
       }
+      if (opts.estimate_only) {
+        stop_team(*t);
+        return print_estimate(estimate_plan(*wf, *cfg, *history, reused_ids(*wf)),
+                              wf->budget_usd, opts.json_out, planned.cost_usd);
+      }
     }
     std::error_code ec;
     fs::create_directories(run_dir, ec);
@@ -263,6 +311,17 @@ int run(const run_options& given) {
                      "not run again (--fresh runs them)",
                      run_id, wf->prior.size(), wf->tasks.size());
     }
+    std::vector<std::string> reused;
+    for (auto& r : wf->prior)
+      reused.push_back(r.task_id);
+    estimate = estimate_plan(*wf, *cfg, *history, reused);
+    if (auto err = write_file_atomic(run_dir + "/estimate.json",
+                                     to_json(*estimate).dump(2) + "\n");
+        !err.empty())
+      spdlog::error("{}", err);
+    spdlog::info("run {}: estimated ${:.4f} (${:.4f} to ${:.4f}), {:.0f} s", run_id,
+                 estimate->cost_usd.expected, estimate->cost_usd.low,
+                 estimate->cost_usd.high, estimate->duration_s.expected);
     spdlog::info("run {}: {} \"{}\", {} tasks, root {}", run_id,
                  is_request ? "request" : "workflow", wf->name,
                  wf->tasks.size(), root);
@@ -317,6 +376,12 @@ int run(const run_options& given) {
     js["synthesis_error"] = synthesis_error;
     spdlog::error("synthesis failed: {}", synthesis_error);
   }
+  if (estimate) {
+    md += "\n" + estimate_vs_actual_markdown(*estimate, summary->results,
+                                             static_cast<double>(summary->duration_ms));
+    js["estimate"] = estimate_vs_actual_json(*estimate, summary->results,
+                                             static_cast<double>(summary->duration_ms));
+  }
   if (orchestrator_cost > 0) {
     char line[160];
     std::snprintf(line, sizeof line,
@@ -367,6 +432,10 @@ command add_run(CLI::App& app) {
                   "what the whole run may spend, in USD: a request's planning "
                   "and answer included (instead of a workflow's budget_usd)")
     ->check(CLI::PositiveNumber);
+  cmd->add_flag("--estimate", opts->estimate_only,
+                "print what it would cost and take (low / expected / high, per "
+                "task and in total) and whether it fits the budget; run nothing "
+                "(a request is planned first)");
   cmd->add_flag("--fresh", opts->fresh,
                 "run every task, also those whose complete result from an "
                 "earlier run is in results/ (by default they are not run again)");
@@ -382,6 +451,28 @@ command add_run(CLI::App& app) {
                   "answer the API requests recorded in DIR from there, "
                   "offline and at no cost; the others go to the API")
     ->type_name("DIR");
+  return [opts] { return run(*opts); };
+}
+
+command add_estimate(CLI::App& app) {
+  auto opts = std::make_shared<run_options>();
+  opts->estimate_only = true;
+  auto cmd = app.add_subcommand(
+    "estimate", "what a workflow file or a request would cost and take, per task and "
+                "in total, as low / expected / high, and whether it fits its budget "
+                "(a request is planned first; nothing else runs)");
+  cmd->add_option("target", opts->target, "a workflow file (JSON), or a request in quotes")
+    ->required();
+  add_common_options(cmd, opts->common);
+  cmd->add_flag("--json", opts->json_out, "print the estimate as JSON");
+  cmd->add_option("--context", opts->context, "as for run: a file the planner should know")
+    ->type_name("FILE");
+  cmd->add_option("--budget-usd", opts->budget_usd,
+                  "the budget to hold it against (instead of a workflow's budget_usd)")
+    ->check(CLI::PositiveNumber);
+  cmd->add_flag("--fresh", opts->fresh,
+                "count the tasks whose complete result an earlier run left in "
+                "results/ too (by default they are reused, at no cost)");
   return [opts] { return run(*opts); };
 }
 

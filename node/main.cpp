@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     commands[app.get_subcommands({})[before]] = std::move(cmd);
   };
   add(add_run);
+  add(add_estimate);
   add(add_validate);
   add(add_serve);
   add(add_status);

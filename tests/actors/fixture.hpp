@@ -3,7 +3,9 @@
 // Shared pieces of the actor suites: the test config that registers the
 // type-ID block, and a scripted executor whose outcomes the test decides.
 
+#include <algorithm>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +32,11 @@ public:
   std::chrono::milliseconds lat{0};
   bool is_blocking = false;
   double cost = 0; // cost_usd of every run
+  /// Per task id, its cost instead of `cost`.
+  std::map<std::string, double> costs;
+  /// Set: a run honours its budget_usd as the CLI does, spending at most
+  /// this much past it (its last turn); unset: it ignores the cap.
+  std::optional<double> past_cap;
 
   mutable std::vector<task> seen;
 
@@ -41,7 +48,10 @@ public:
     auto attempt = 0;
     for (auto& s : seen)
       attempt += s.task_id == t.task_id ? 1 : 0;
-    r.cost_usd = cost;
+    auto c = costs.count(t.task_id) ? costs.at(t.task_id) : cost;
+    if (past_cap && t.budget_usd)
+      c = std::min(c, *t.budget_usd + *past_cap);
+    r.cost_usd = c;
     std::string kind;
     if (auto i = outcomes.find(t.task_id); i != outcomes.end()
                                            && attempt <= int(i->second.size()))

@@ -23,7 +23,8 @@ struct fixture : test_coordinator_fixture<test_config> {
   fixture() : fixture(backoff_policy{0, 0}) {
   }
 
-  explicit fixture(backoff_policy backoff) {
+  explicit fixture(backoff_policy backoff,
+                   std::function<double(const task&)> least_cost = {}) {
     auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{},
                              caf::timespan{std::chrono::seconds(10)});
     std::map<std::string, worker_actor> workers;
@@ -38,13 +39,16 @@ struct fixture : test_coordinator_fixture<test_config> {
     os.make_run_id = [] { return std::string{"run-1"}; };
     os.backoff = backoff;
     os.seed = 42;
+    os.least_cost = std::move(least_cost);
     orch = sys.spawn(orchestrator, os, workers, recorder_actor{});
     run();
   }
 
-  run_summary run_workflow(std::vector<task> tasks, std::vector<result> prior = {}) {
+  run_summary run_workflow(std::vector<task> tasks, std::vector<result> prior = {},
+                           std::optional<double> budget = std::nullopt) {
     workflow wf;
     wf.name = "test";
+    wf.budget_usd = budget;
     wf.tasks = std::move(tasks);
     wf.prior = std::move(prior);
     self->send(orch, run_atom_v, wf);
@@ -284,6 +288,97 @@ CAF_TEST(a stop drops a retry that waits for its backoff) {
   while (sched.try_run_once())
     ;
   CAF_CHECK_EQUAL(exec->seen.size(), 1u);
+}
+
+CAF_TEST_FIXTURE_SCOPE_END()
+
+namespace {
+
+// Tasks cost at least $0.30 here: a smaller reservation does not fit.
+struct budget_fixture : fixture {
+  budget_fixture()
+    : fixture(backoff_policy{0, 0}, [](const task&) { return 0.3; }) {
+  }
+
+  static double spent(const run_summary& s) {
+    double x = 0;
+    for (auto& r : s.results)
+      x += r.cost_usd;
+    return x;
+  }
+};
+
+} // namespace
+
+CAF_TEST_FIXTURE_SCOPE(orchestrator_budget_tests, budget_fixture)
+
+CAF_TEST(reservations never add up past the budget and unspent money returns) {
+  exec->cost = 0.1;
+  exec->past_cap = 0.0;
+  // Four at once (marie has four slots), then one after all of them.
+  auto s = run_workflow({mk_task("a", "marie"), mk_task("b", "marie"),
+                         mk_task("c", "marie"), mk_task("d", "marie"),
+                         mk_task("e", "marie", {"a", "b", "c", "d"})},
+                        {}, 2.0);
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 5u);
+  double at_once = 0;
+  for (size_t i = 0; i < 4; ++i)
+    at_once += *exec->seen[i].budget_usd;
+  // 2.0/5 each: the four running reserve 1.6, never more than the budget.
+  CAF_CHECK_LESS(std::abs(at_once - 1.6), 1e-9);
+  // They spent 0.4 of it: the rest came back, and e may reserve all 1.6.
+  CAF_CHECK_LESS(std::abs(*exec->seen[4].budget_usd - 1.6), 1e-9);
+  CAF_CHECK(s.all_complete());
+  CAF_CHECK_LESS(std::abs(spent(s) - 0.5), 1e-9);
+}
+
+CAF_TEST(a run whose tasks honour their caps never spends past its budget) {
+  exec->cost = 0.45; // each would like more than its share
+  exec->past_cap = 0.0;
+  auto s = run_workflow({mk_task("a", "marie"), mk_task("b", "marie"),
+                         mk_task("c", "anga"), mk_task("d", "marie", {"a"}),
+                         mk_task("e", "anga", {"c", "d"})},
+                        {}, 1.5);
+  CAF_CHECK_LESS_OR_EQUAL(spent(s), 1.5 + 1e-9);
+  // Every task that ran could afford its least cost when it started.
+  for (auto& t : exec->seen)
+    CAF_CHECK_GREATER_OR_EQUAL(*t.budget_usd + 1e-9, 0.3);
+  // 1.5/5 = 0.3 for a, b, c; d gets 0.3 of the 0.6 left with 2 to go; e
+  // then has 0.3: all five ran, 1.5 spent to the cent.
+  CAF_CHECK_EQUAL(exec->seen.size(), 5u);
+  CAF_CHECK_LESS(std::abs(spent(s) - 1.5), 1e-9);
+}
+
+CAF_TEST(a run overshoots by at most what each running task spends past its cap) {
+  exec->cost = 1.0;
+  exec->past_cap = 0.02; // the CLI's last turn goes past its cap
+  auto s = run_workflow({mk_task("a", "marie"), mk_task("b", "marie"),
+                         mk_task("c", "marie", {"a", "b"})},
+                        {}, 0.9);
+  // a and b run together on 0.3 each and spend 0.32; the 0.26 left is
+  // below the least a task costs (0.3), so c does not start.
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK_LESS_OR_EQUAL(spent(s), 0.9 + 2 * 0.02 + 1e-9);
+  auto& c = by_id(s, "c");
+  CAF_CHECK(c.state == status::cancelled);
+  CAF_REQUIRE(c.error);
+  CAF_CHECK_EQUAL(c.error->kind, "budget");
+  CAF_CHECK(c.error->message.find("does not fit: such a task costs at least $0.3000")
+            != std::string::npos);
+  CAF_CHECK_EQUAL(c.cost_usd, 0.0);
+}
+
+CAF_TEST(a task whose own cap is larger takes only what is left) {
+  exec->costs = {{"a", 0.5}, {"b", 2.0}};
+  exec->past_cap = 0.0;
+  auto a = mk_task("a", "marie");
+  auto b = mk_task("b", "marie", {"a"});
+  b.budget_usd = 5.0;
+  auto s = run_workflow({a, b}, {}, 1.0);
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK_LESS(std::abs(*exec->seen[0].budget_usd - 0.5), 1e-9);
+  CAF_CHECK_LESS(std::abs(*exec->seen[1].budget_usd - 0.5), 1e-9);
+  CAF_CHECK_LESS(std::abs(spent(s) - 1.0), 1e-9);
 }
 
 CAF_TEST_FIXTURE_SCOPE_END()
