@@ -93,6 +93,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, calibrate_atom, "calibrate")
   CAF_ADD_ATOM(troupe, troupe, unpark_atom, "unpark")
   CAF_ADD_ATOM(troupe, troupe, subscribe_atom, "subscribe")
+  CAF_ADD_ATOM(troupe, troupe, cancel_atom, "cancel")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -258,7 +259,10 @@ using worker_actor = caf::typed_actor<
   caf::replies_to<task, uint64_t>::with<result, uint64_t>,
   caf::reacts_to<done_atom, uint64_t, result>, caf::reacts_to<stop_atom>,
   // Parked no more (caf-node unpark): tasks sent from now on run.
-  caf::reacts_to<unpark_atom>>;
+  caf::reacts_to<unpark_atom>,
+  // Cancel the task of this id: answered `cancelled` at once if it has not
+  // started, its process group stopped if it runs.
+  caf::reacts_to<cancel_atom, std::string>>;
 
 /// Runs a blocking executor off the scheduler (spawned detached).
 using runner_actor
@@ -270,8 +274,12 @@ using runner_actor
 /// one actor would cost O(n) per reply.
 /// stop_atom: the node is stopping: no more retries; a task waiting for
 /// one ends as stopped_result (its workers answer the rest the same way).
+/// cancel_atom (run id, task id; empty: any): ends the matching tasks of
+/// the runs going on `cancelled`, running ones stopped at their worker,
+/// waiting ones not started; replies how many it took on.
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<run_atom, workflow>::with<run_summary>,
+  caf::replies_to<cancel_atom, std::string, std::string>::with<int32_t>,
   caf::reacts_to<result, uint64_t>,
   caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<stop_atom>>;
 

@@ -41,6 +41,17 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
     self->send(self, std::move(r), make_ticket(run_no, i));
     return;
   }
+  if (run.cancelling || run.cancel_asked[i]) {
+    // As a message to ourselves: this may be called while iterating.
+    run.at_worker[i] = true;
+    ++run.in_flight;
+    self->send(self,
+               cancelled_result(run.wf.tasks[i],
+                                run.cancelling ? "not run: its run was cancelled"
+                                               : "cancelled before it ran"),
+               make_ticket(run_no, i));
+    return;
+  }
   auto t = run.wf.tasks[i];
   // Results of dependencies inside this run; a caller (the file drop) may
   // have put those of dependencies outside it there already.
@@ -165,10 +176,14 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
   } else {
     auto why = r.error ? failure_reason(r) : r.summary;
     auto failed_id = t.task_id;
+    // What never starts because of a stop, a budget or a cancel ends
+    // cancelled, not failed.
+    bool not_run = r.state == status::cancelled;
     record(self, run, i, std::move(r));
     for (auto j : run.graph->fail(i))
       record(self, run, j,
-             dependency_failed_result(run.wf.tasks[j], failed_id, why));
+             not_run ? dependency_cancelled_result(run.wf.tasks[j], failed_id, why)
+                     : dependency_failed_result(run.wf.tasks[j], failed_id, why));
   }
   if (run.graph->done())
     finish_run(self, run_no);
@@ -230,6 +245,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.share.resize(wf.tasks.size(), 0.0);
       run.retry_pending.resize(wf.tasks.size(), false);
       run.reused.resize(wf.tasks.size(), false);
+      run.cancel_asked.resize(wf.tasks.size(), false);
       for (auto& r : wf.prior)
         for (size_t i = 0; i < wf.tasks.size(); ++i)
           if (wf.tasks[i].task_id == r.task_id && wf.tasks[i].worker == r.worker)
@@ -262,6 +278,40 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
         return; // ended meanwhile (we are stopping)
       i->second.retry_pending[idx] = false;
       dispatch(self, run_no, idx);
+    },
+    [=](cancel_atom, const std::string& run_id,
+        const std::string& task_id) -> int32_t {
+      auto& st = self->state;
+      int32_t n = 0;
+      std::vector<std::pair<uint64_t, size_t>> waiting;
+      for (auto& [run_no, run] : st.runs) {
+        if (!run_id.empty() && run.id != run_id)
+          continue;
+        if (task_id.empty())
+          run.cancelling = true;
+        for (size_t i = 0; i < run.wf.tasks.size(); ++i) {
+          auto& t = run.wf.tasks[i];
+          if ((!task_id.empty() && t.task_id != task_id) || run.results[i])
+            continue;
+          ++n;
+          if (run.retry_pending[i])
+            waiting.emplace_back(run_no, i);
+          else if (run.at_worker[i])
+            self->send(st.workers.at(t.worker), cancel_atom_v, t.task_id);
+          else
+            run.cancel_asked[i] = true; // not released yet
+        }
+      }
+      for (auto [run_no, i] : waiting) {
+        auto r = st.runs.find(run_no);
+        if (r == st.runs.end() || !r->second.retry_pending[i])
+          continue; // ended by an earlier one
+        r->second.retry_pending[i] = false;
+        ++r->second.in_flight; // on_result counts it back
+        on_result(self, run_no, i,
+                  cancelled_result(r->second.wf.tasks[i], "cancelled before its retry"));
+      }
+      return n;
     },
     [=](stop_atom) {
       auto& st = self->state;

@@ -53,6 +53,9 @@ struct orchestrator_state {
     /// when the task is ready, instead of running it.
     std::map<size_t, result> prior;
     std::vector<bool> reused; // answered from `prior`
+    /// Cancelled before it was released: ends cancelled when it would be.
+    std::vector<bool> cancel_asked;
+    bool cancelling = false; // the whole run: nothing more starts
     size_t in_flight = 0;
     caf::typed_response_promise<run_summary> rp;
     std::string started_at;

@@ -5,6 +5,7 @@
 #include "caf/all.hpp"
 #include "core/access_reset.hpp"
 #include "core/clock.hpp"
+#include "core/process.hpp"
 
 namespace troupe {
 
@@ -40,6 +41,8 @@ void finish(self_ptr self, uint64_t id, result r) {
   auto i = st.jobs.find(id);
   if (i == st.jobs.end())
     return;
+  if (st.exec->blocking())
+    forget_cancel(cancel_key_of(i->second.t)); // a cancel that found nothing
   run_usage used;
   // Requests as the CLI sent them (retries and sub-agents included), else
   // its turns (the json output format does not tell).
@@ -103,6 +106,7 @@ void finish(self_ptr self, uint64_t id, result r) {
 void start(self_ptr self, uint64_t id) {
   auto& st = self->state;
   auto& j = st.jobs.at(id);
+  j.running = true;
   event(self, "running", j.t);
   if (st.exec->blocking()) {
     // One runner per slot, and busy <= slots, so one is always idle here.
@@ -172,14 +176,18 @@ void pump(self_ptr self) {
       .then(
         [=](permit_ask& granted) {
           auto& st = self->state;
-          if (st.stopping) {
-            // Stopped while it waited: the room goes back unused.
+          auto j = st.jobs.find(id);
+          if (st.stopping || j->second.cancelled) {
+            // Stopped or cancelled while it waited: the room goes back unused.
             if (st.cfg.needs_permits)
               self->send(st.limiter, settle_atom_v, granted, run_usage{0, 0, 0});
-            auto j = st.jobs.find(id);
-            j->second.rp.deliver(stopped_result(j->second.t), j->second.ticket);
+            j->second.rp.deliver(j->second.cancelled
+                                   ? cancelled_result(j->second.t, "cancelled before it ran")
+                                   : stopped_result(j->second.t),
+                                 j->second.ticket);
             st.jobs.erase(j);
             --st.busy;
+            pump(self);
             return;
           }
           st.jobs.at(id).permit = std::move(granted);
@@ -264,6 +272,37 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
     [=](stop_atom) {
       self->state.stopping = true;
       answer_queued(self, stopped_result);
+    },
+    [=](cancel_atom, const std::string& task_id) {
+      auto& st = self->state;
+      for (auto& q : st.queue)
+        for (auto qi = q.begin(); qi != q.end(); ++qi) {
+          auto& j = st.jobs.at(*qi);
+          if (j.t.task_id != task_id)
+            continue;
+          j.rp.deliver(cancelled_result(j.t, "cancelled before it ran"), j.ticket);
+          st.jobs.erase(*qi);
+          q.erase(qi);
+          return;
+        }
+      for (auto& [id, j] : st.jobs) {
+        if (j.t.task_id != task_id)
+          continue;
+        if (!j.running) {
+          // Waiting for its permit: answered when the permit comes.
+          j.cancelled = true;
+        } else if (st.exec->blocking()) {
+          // Its runner comes back with the cancelled outcome (a child
+          // still being spawned is stopped as soon as it exists).
+          cancel_child(cancel_key_of(j.t));
+        } else {
+          // The simulator's result is only a timer away: it ends now.
+          auto job_id = id;
+          finish(self, job_id, cancelled_result(j.t, "cancelled while it ran"));
+        }
+        return;
+      }
+      spdlog::debug("worker {}: nothing to cancel for {}", st.cfg.name, task_id);
     },
     [=](unpark_atom) {
       auto& st = self->state;

@@ -41,6 +41,10 @@ struct worker_state {
     uint64_t ticket;
     caf::typed_response_promise<result, uint64_t> rp;
     permit_ask permit;
+    /// Cancelled while it waited for its permit: answered once it comes.
+    bool cancelled = false;
+    bool running = false; // handed to its executor
+
   };
 
   worker_settings cfg;

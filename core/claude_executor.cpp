@@ -349,6 +349,7 @@ result claude_executor::run(const task& t, int attempt,
   spec.deadline = task_deadline(t, worker_);
   spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
   spec.max_output = settings_.max_output_bytes;
+  spec.cancel_key = cancel_key_of(t);
   std::optional<stream_json_reader> events;
   if (streaming()) {
     events.emplace(t.task_id, r.model, hooks.on_api_retry);

@@ -79,6 +79,7 @@ result command_executor::run(const task& t, int attempt, const run_hooks&) const
   spec.deadline = task_deadline(t, worker_);
   spec.kill_grace = std::chrono::milliseconds(settings_.kill_grace_ms);
   spec.max_output = settings_.max_output_bytes;
+  spec.cancel_key = cancel_key_of(t);
   attempt_files files{files_};
   auto o = run_process(spec);
   r.duration_ms = o.duration_ms;

@@ -53,6 +53,12 @@ public:
 
 using executor_ptr = std::shared_ptr<const executor>;
 
+/// What names a task's process for cancel_child (core/process.hpp): one
+/// task id runs at most once at a time in a worker.
+inline std::string cancel_key_of(const task& t) {
+  return t.worker + "/" + t.task_id;
+}
+
 /// Where a worker's files live, all under one root.
 struct worker_paths {
   std::string root;          // absolute

@@ -97,6 +97,11 @@ bool classify_supervision(const process_outcome& o, result& r) {
     fail_result(r, kind::crashed, "could not start " + o.start_error);
     return true;
   }
+  if (o.cancelled) {
+    fail_result(r, kind::cancelled, "cancelled while it ran; process group stopped");
+    r.state = status::cancelled;
+    return true;
+  }
   if (o.timed_out) {
     fail_result(r, kind::timeout,
                 "no result within the deadline of "

@@ -24,6 +24,19 @@ result stopped_result(const task& t) {
                       "not started: worker " + t.worker + " is stopping");
 }
 
+result cancelled_result(const task& t, const std::string& why) {
+  return make_failure(t, status::cancelled, kind::cancelled, why);
+}
+
+result dependency_cancelled_result(const task& t, const std::string& dep,
+                                   const std::string& why) {
+  // A stop, a budget, a parked worker or a cancel: this one was not run
+  // either, and that is not a failure of its own.
+  return make_failure(t, status::cancelled,
+                      why.rfind(kind::budget, 0) == 0 ? kind::budget : kind::cancelled,
+                      "not run: dependency \"" + dep + "\" was cancelled (" + why + ")");
+}
+
 bool is_stopped_result(std::string_view state, std::string_view error_kind) {
   return state == to_string(status::cancelled) && error_kind == kind::stopping;
 }

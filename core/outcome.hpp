@@ -56,6 +56,15 @@ result parked_result(const task& t, const std::string& reason);
 /// cancelled, kind::stopping; a file drop hands such a task back.
 result stopped_result(const task& t);
 
+/// The answer to a task someone cancelled (caf-node cancel, CANCEL):
+/// status cancelled, kind::cancelled, `why` in the message.
+result cancelled_result(const task& t, const std::string& why);
+
+/// The result of a task that never started because `dep`, which it builds
+/// on, was cancelled (`why`): cancelled too, naming it.
+result dependency_cancelled_result(const task& t, const std::string& dep,
+                                   const std::string& why);
+
 /// Whether `r` is such an answer (the task did not run); the same from a
 /// result's status and error.kind as text (read in place from the wire).
 bool is_stopped_result(const result& r);

@@ -8,6 +8,7 @@
 #include <cstring>
 #include <algorithm>
 #include <mutex>
+#include <map>
 #include <set>
 
 #include <fcntl.h>
@@ -134,6 +135,14 @@ bool drain_lines(int fd, line_splitter& ls, bool& truncated) {
 std::mutex live_mtx;
 std::set<pid_t> live_groups;
 int stop_signal = 0; // set by stop_all_children: new children get it at once
+/// Children that may be cancelled, by cancel key: their group and the pipe
+/// that wakes their supervision loop.
+struct cancellable {
+  pid_t pgid;
+  int wake_fd;
+};
+std::map<std::string, cancellable> by_cancel_key;
+std::set<std::string> cancel_pending; // asked before the child existed
 
 } // namespace
 
@@ -152,9 +161,31 @@ size_t stop_all_children(int sig) {
   return signal_all_children(sig);
 }
 
+bool cancel_child(const std::string& key) {
+  std::lock_guard<std::mutex> guard{live_mtx};
+  auto i = by_cancel_key.find(key);
+  if (i == by_cancel_key.end()) {
+    cancel_pending.insert(key);
+    return false;
+  }
+  // The word first, then the signal: whenever the child dies of it, its
+  // supervisor can already read why.
+  char one = 1;
+  [[maybe_unused]] auto n = ::write(i->second.wake_fd, &one, 1);
+  ::kill(-i->second.pgid, SIGTERM);
+  return true;
+}
+
+void forget_cancel(const std::string& key) {
+  std::lock_guard<std::mutex> guard{live_mtx};
+  cancel_pending.erase(key);
+}
+
 std::string process_outcome::describe() const {
   if (!started)
     return "could not start: " + start_error;
+  if (cancelled)
+    return "cancelled";
   if (timed_out)
     return "killed at its deadline";
   if (stalled)
@@ -199,6 +230,13 @@ process_outcome run_process(const process_spec& spec) {
     return res;
   }
   res.started = true;
+  // Written by cancel_child: wakes the loop below.
+  fd_guard cancel_r, cancel_w;
+  bool cancel_now = false;
+  if (!spec.cancel_key.empty() && !make_pipe(cancel_r, cancel_w)) {
+    cancel_r.reset();
+    cancel_w.reset();
+  }
   {
     // Under the lock that stop_all_children takes: either it sees this
     // group, or we see its signal.
@@ -206,6 +244,17 @@ process_outcome run_process(const process_spec& spec) {
     live_groups.insert(pid);
     if (stop_signal != 0)
       ::kill(-pid, stop_signal);
+    if (!spec.cancel_key.empty()) {
+      if (cancel_w.fd >= 0)
+        by_cancel_key[spec.cancel_key] = {pid, cancel_w.fd};
+      cancel_now = cancel_pending.erase(spec.cancel_key) > 0;
+      if (cancel_now)
+        ::kill(-pid, SIGTERM);
+    }
+  }
+  if (cancel_r.fd >= 0) {
+    set_nonblocking(cancel_r.fd);
+    set_nonblocking(cancel_w.fd); // cancel_child never blocks under the lock
   }
   // Only the stdin end is non-blocking: a prompt larger than the pipe is
   // written as the child reads it, never blocking the supervision loop.
@@ -261,6 +310,8 @@ process_outcome run_process(const process_spec& spec) {
     {
       std::lock_guard<std::mutex> guard{live_mtx};
       live_groups.erase(pid);
+      if (!spec.cancel_key.empty())
+        by_cancel_key.erase(spec.cancel_key);
     }
     ::waitpid(pid, &wstatus, 0);
     exited = true;
@@ -270,6 +321,11 @@ process_outcome run_process(const process_spec& spec) {
   auto linger_until = clock_type::time_point::max();
   while (out_r.fd >= 0 || err_r.fd >= 0 || !exited) {
     auto now = clock_type::now();
+    if (cancel_now && !killing && !exited) {
+      // SIGTERM went out with the cancel; SIGKILL follows after the grace.
+      killing = true;
+      kill_at = now + spec.kill_grace;
+    }
     if (!exited && !killing && (now >= deadline || now >= stall_at())) {
       (now >= deadline ? res.timed_out : res.stalled) = true;
       killing = true;
@@ -284,9 +340,13 @@ process_outcome run_process(const process_spec& spec) {
       linger_until = now + std::chrono::milliseconds(200);
     if (exited && now >= linger_until)
       break;
-    pollfd fds[4];
+    pollfd fds[5];
     int n = 0;
-    int i_in = -1, i_out = -1, i_err = -1, i_pid = -1;
+    int i_in = -1, i_out = -1, i_err = -1, i_pid = -1, i_cancel = -1;
+    if (cancel_r.fd >= 0 && !cancel_now) {
+      fds[n] = {cancel_r.fd, POLLIN, 0};
+      i_cancel = n++;
+    }
     if (in_w.fd >= 0) {
       fds[n] = {in_w.fd, POLLOUT, 0};
       i_in = n++;
@@ -315,6 +375,8 @@ process_outcome run_process(const process_spec& spec) {
     auto pr = ::poll(fds, n, static_cast<int>(wait_ms));
     if (pr < 0 && errno != EINTR)
       break;
+    if (i_cancel >= 0 && fds[i_cancel].revents)
+      cancel_now = true;
     if (i_in >= 0 && (fds[i_in].revents & (POLLOUT | POLLERR | POLLHUP)))
       feed_stdin();
     if (i_out >= 0 && fds[i_out].revents) {
@@ -335,12 +397,24 @@ process_outcome run_process(const process_spec& spec) {
     ::kill(-pid, SIGKILL);
     reap(true);
   }
+  if (!spec.cancel_key.empty()) {
+    // Gone before it was reaped above (a poll error): never leave it named.
+    std::lock_guard<std::mutex> guard{live_mtx};
+    if (auto i = by_cancel_key.find(spec.cancel_key);
+        i != by_cancel_key.end() && i->second.pgid == pid)
+      by_cancel_key.erase(i);
+  }
   if (spec.on_line)
     lines.flush(); // a last line without its newline
   if (WIFEXITED(wstatus))
     res.exit_code = WEXITSTATUS(wstatus);
   else if (WIFSIGNALED(wstatus))
     res.term_signal = WTERMSIG(wstatus);
+  if (char c; !cancel_now && cancel_r.fd >= 0 && ::read(cancel_r.fd, &c, 1) == 1)
+    cancel_now = true; // it came as the child died, after the last poll
+  // Asked to stop, it ended however the signal made it end; only one that
+  // had succeeded by itself before the cancel came keeps its outcome.
+  res.cancelled = cancel_now && !(res.term_signal == 0 && res.exit_code == 0);
   res.duration_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                       clock_type::now() - t0)
                       .count();

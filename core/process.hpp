@@ -29,6 +29,8 @@ struct process_spec {
   /// the newline) instead of being collected in `out`; a line longer than
   /// max_output is cut and marks the outcome truncated.
   std::function<void(std::string_view)> on_line;
+  /// When set, cancel_child(cancel_key) stops this child (see there).
+  std::string cancel_key;
 };
 
 struct process_outcome {
@@ -39,6 +41,7 @@ struct process_outcome {
   bool timed_out = false;
   bool stalled = false; // killed after stall_timeout without output
   bool truncated = false;
+  bool cancelled = false; // stopped by cancel_child
   std::string out;
   std::string err;
   int64_t duration_ms = 0;
@@ -59,6 +62,17 @@ size_t signal_all_children(int sig);
 /// soon as it exists: an interrupted node lets nothing new run, even a child
 /// that was being spawned at this very moment.
 size_t stop_all_children(int sig);
+
+/// Stops the child started with `key` as its cancel_key: SIGTERM to its
+/// process group, SIGKILL after its kill_grace, and its outcome says
+/// cancelled. If none runs under that key right now, the next one started
+/// with it is stopped as soon as it exists (a cancel that comes while the
+/// child is being spawned is not lost), until forget_cancel(key). Returns
+/// whether a running child was signalled.
+bool cancel_child(const std::string& key);
+
+/// The task behind `key` has ended: a cancel that found no child is void.
+void forget_cancel(const std::string& key);
 
 /// Builds the minimal environment: the listed variables of this process (if
 /// set) plus the given extra ones.

@@ -27,6 +27,7 @@
 #include "node/options.hpp"
 #include "node/planning.hpp"
 #include "node/progress.hpp"
+#include "node/run_control.hpp"
 
 namespace troupe::node {
 
@@ -205,6 +206,7 @@ int run(const run_options& given) {
   std::string failure, synthesis_error;
   int code = exit_ok;
   std::atomic<int> interrupted{0}; // the signal that stopped the run
+  std::atomic<bool> cancelled{false}; // caf-node cancel --run
   double orchestrator_cost = 0;    // planning and the answer
   std::optional<plan_estimate> estimate;
   {
@@ -326,6 +328,15 @@ int run(const run_options& given) {
                  is_request ? "request" : "workflow", wf->name,
                  wf->tasks.size(), root);
     progress.emplace(wf->tasks.size());
+    // caf-node cancel --run <run_id> from another terminal: running tasks
+    // are stopped, the rest do not start, the report says so.
+    run_cancel_watch cancel_watch{run_dir, [&, orch = t->orchestrator] {
+      cancelled = true;
+      spdlog::warn("run {}: cancelled (caf-node cancel --run); running tasks are "
+                   "stopped, nothing more starts",
+                   run_id);
+      caf::anon_send(orch, cancel_atom_v, run_id, std::string{});
+    }};
     self->request(t->orchestrator, caf::infinite, run_atom_v, *wf)
       .receive([&](run_summary& s) { summary = std::move(s); },
                [&](caf::error& err) { failure = sys.render(err); });
@@ -334,7 +345,7 @@ int run(const run_options& given) {
     // The answer is written from whatever ended, failures included: the
     // person asking must learn what failed and what to do about it.
     if (summary && wf->synthesize && t->planner && !opts.no_synthesis
-        && !interrupted) {
+        && !interrupted && !cancelled) {
       auto request = is_request                ? opts.target
                      : !resumed_request.empty() ? resumed_request
                                                 : wf->name + (wf->description.empty()

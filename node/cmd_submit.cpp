@@ -81,6 +81,10 @@ int submit_cmd(const submit_options& opts) {
     print(first->body);
     return exit_ok;
   }
+  // While it waits, the user may want to stop it: say how.
+  if (auto id = string_member(body, "run_id"); !id.empty())
+    std::fprintf(stderr, "accepted as run %s (caf-node cancel --run %s --connect %s stops it)\n",
+                 id.c_str(), id.c_str(), opts.connect.c_str());
   auto done = link.recv(timeout);
   if (!done) {
     std::fprintf(stderr, "error: no %s within %.0f s (the work goes on; "

@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
   add(add_submit);
   add(add_keygen);
   add(add_unpark);
+  add(add_cancel);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

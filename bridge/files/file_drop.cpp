@@ -147,10 +147,12 @@ void settle(self_ptr self, const std::string& id, const result& r) {
     return;
   }
   auto why = failure_reason(r);
+  bool not_run = r.state == status::cancelled;
   for (auto n : st.deps.settle(id, false)) {
     auto e = take(self, n);
     if (!st.stopping) // else its file stays for the next start
-      end_unrun(self, e, dependency_failed_result(e.t, id, why));
+      end_unrun(self, e, not_run ? dependency_cancelled_result(e.t, id, why)
+                                 : dependency_failed_result(e.t, id, why));
   }
 }
 
@@ -206,8 +208,48 @@ void schedule_deps_check(self_ptr self) {
   self->delayed_send(self, delay, retry_atom_v);
 }
 
+/// tasks/<worker>/<id>.cancel appeared: the task ends cancelled, whether
+/// it waits for dependencies, waits in tasks/ (a parked worker), or runs.
+void cancel(self_ptr self, const std::string& worker, const std::string& id) {
+  auto& st = self->state;
+  std::error_code ec;
+  std::filesystem::remove(st.q->tasks_dir(worker) + "/" + id + cancel_suffix, ec);
+  if (st.inflight.count(key(worker, id))) {
+    spdlog::info("{}/{}: cancelled while it runs: stopping it", worker, id);
+    self->request(st.orch, caf::infinite, cancel_atom_v, std::string{}, id)
+      .then([=](int32_t n) {
+        if (n == 0)
+          spdlog::warn("{}/{}: the orchestrator had nothing to cancel", worker, id);
+      });
+    return;
+  }
+  auto name = id + ".json";
+  if (auto w = st.waiting_node.find(key(worker, name)); w != st.waiting_node.end()) {
+    auto e = take(self, w->second);
+    spdlog::info("{}/{}: cancelled while it waited for dependencies", worker, id);
+    fail_unrun(self, e, cancelled_result(e.t, "cancelled before it ran"));
+    return;
+  }
+  auto o = st.q->read(worker, name, false, 0);
+  if (o.state == fs_queue::read_state::ok || o.state == fs_queue::read_state::bad) {
+    task t = o.t;
+    t.task_id = id;
+    t.worker = worker;
+    spdlog::info("{}/{}: cancelled before it ran", worker, id);
+    fail_unrun(self, file_drop_state::entry{worker, name, t},
+               cancelled_result(t, "cancelled before it ran"));
+    return;
+  }
+  spdlog::warn("{}/{}: nothing to cancel (not waiting, not running)", worker, id);
+}
+
 void process(self_ptr self, const std::string& worker, const std::string& name) {
   auto& st = self->state;
+  if (auto id = fs_queue::cancel_marker_id(name); !id.empty()) {
+    if (!st.stopping)
+      cancel(self, worker, id);
+    return;
+  }
   if (st.stopping || !fs_queue::is_candidate(name) || st.parked.count(worker))
     return;
   auto k = key(worker, name);

@@ -275,6 +275,25 @@ void fs_queue::mark_running(const std::string& worker,
     ::close(fd);
 }
 
+std::string fs_queue::ask_cancel(const std::string& worker,
+                                 const std::string& task_id) const {
+  return write_file_atomic(tasks_dir(worker) + "/" + task_id + cancel_suffix, "");
+}
+
+std::string fs_queue::cancel_marker_id(const std::string& name) {
+  std::string_view n{name}, suffix{cancel_suffix};
+  if (n.size() <= suffix.size() || n[0] == '.'
+      || n.substr(n.size() - suffix.size()) != suffix)
+    return {};
+  auto id = std::string{n.substr(0, n.size() - suffix.size())};
+  return valid_task_id(id) ? id : std::string{};
+}
+
+bool fs_queue::is_claimed(const std::string& worker, const std::string& task_id) const {
+  std::error_code ec;
+  return fs::exists(tasks_dir(worker) + "/.claimed/" + task_id + ".json", ec);
+}
+
 bool fs_queue::has_task_file(const std::string& worker, const std::string& name) const {
   std::error_code ec;
   return fs::exists(tasks_dir(worker) + "/" + name, ec)

@@ -26,6 +26,11 @@ namespace troupe {
 /// unpark) tells a running serve to take the worker's tasks again.
 inline constexpr const char* parked_marker = ".parked";
 
+/// tasks/<worker>/<task_id>.cancel (caf-node cancel, CANCEL): asks a
+/// running serve to cancel that task, waiting or running; it goes once
+/// taken.
+inline constexpr const char* cancel_suffix = ".cancel";
+
 class fs_queue {
 public:
   fs_queue(std::string root, std::vector<std::string> workers,
@@ -96,6 +101,14 @@ public:
   std::string parked(const std::string& worker) const;
   /// The worker runs again: its reason goes.
   void unpark(const std::string& worker);
+
+  /// Asks the serve of this root to cancel `task_id` (its marker, written
+  /// atomically). Returns an empty string or what went wrong.
+  std::string ask_cancel(const std::string& worker, const std::string& task_id) const;
+  /// The task id a marker file name asks to cancel, or "" if `name` is none.
+  static std::string cancel_marker_id(const std::string& name);
+  /// Whether `task_id` is claimed here (it runs, or is about to).
+  bool is_claimed(const std::string& worker, const std::string& task_id) const;
 
   /// Marks a task as running (status reads these markers).
   void mark_running(const std::string& worker, const std::string& task_id);

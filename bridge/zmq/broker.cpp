@@ -297,6 +297,9 @@ struct broker::impl {
     } else if (std::holds_alternative<broker_note::stop>(n.v)) {
       wdesk.stop();
       apply();
+    } else if (auto* c = std::get_if<broker_note::cancel>(&n.v)) {
+      wdesk.cancel(c->task_id);
+      apply();
     } else if (auto* g = std::get_if<broker_note::grant>(&n.v)) {
       wdesk.granted(g->node, g->id, g->permit);
       apply();

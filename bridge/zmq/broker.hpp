@@ -50,7 +50,8 @@ struct broker_note {
   struct event { task_event e; };                        // from the recorder
   struct written { result r; };                          // from the file drop
   struct stop {}; // tasks not sent to a node yet are answered stopped
-  std::variant<dispatch, grant, event, written, stop> v;
+  struct cancel { std::string task_id; };               // from remote_workers
+  std::variant<dispatch, grant, event, written, stop, cancel> v;
 };
 
 /// The actors the broker hands things to (all thread-safe to send to).

@@ -128,6 +128,25 @@ std::optional<uint64_t> dispatcher::take_queued_job(const std::string& worker,
   return std::nullopt;
 }
 
+std::vector<dispatcher::cancelled_job> dispatcher::cancel(const std::string& task_id) {
+  std::vector<cancelled_job> out;
+  for (auto i = jobs_.begin(); i != jobs_.end();) {
+    if (i->second.t.task_id != task_id) {
+      ++i;
+      continue;
+    }
+    out.push_back({i->first, i->second.node, i->second.t});
+    if (!i->second.node.empty()) {
+      ++i;
+      continue;
+    }
+    auto& q = queues_[i->second.worker];
+    q.erase(std::remove(q.begin(), q.end(), i->first), q.end());
+    i = jobs_.erase(i);
+  }
+  return out;
+}
+
 dispatcher::foreign_end
 dispatcher::finished_foreign(const std::string& id, uint64_t ticket,
                              const std::string& task_id,

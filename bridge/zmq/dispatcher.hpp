@@ -110,6 +110,16 @@ public:
   bool park(const std::string& id, uint64_t ticket, const std::string& why,
             std::vector<send_task>& next);
 
+  /// Cancel every open job of `task_id`: queued ones are removed (node
+  /// empty: answer them cancelled), running ones stay until their node's
+  /// result comes (node set: ask it to stop them).
+  struct cancelled_job {
+    uint64_t ticket;
+    std::string node;
+    task t;
+  };
+  std::vector<cancelled_job> cancel(const std::string& task_id);
+
   /// No task goes out to a node any more (we are stopping): what is queued,
   /// or requeued from a node that leaves, stays queued for take_queued().
   void pause() { paused_ = true; }

@@ -208,17 +208,18 @@ void producer_desk::result_written(const result& r, time_point now) {
   }
 }
 
-void producer_desk::cancel(const envelope& from, const wire::task_ref& ref,
-                           time_point now) {
-  auto& worker = ref.worker;
-  auto& id = ref.task_id;
+std::string producer_desk::cancel_one(const std::string& worker, const std::string& id,
+                                      std::vector<result>& ended, std::string& err) {
   auto name = id + ".json";
-  if (!cfg_.workers.count(worker) || !fs_queue::is_candidate(name)
-      || !q_.claim(worker, name)) {
-    say(from, wire::command::error,
-        {{"reason",
-          worker + "/" + id + " is not waiting in tasks/ (running, done or unknown)"}});
-    return;
+  if (!cfg_.workers.count(worker) || !fs_queue::is_candidate(name))
+    return {};
+  if (!q_.claim(worker, name)) {
+    // Not waiting: if it is claimed, it runs (or is about to); the serve
+    // of this root stops it, and its result says cancelled.
+    if (!q_.is_claimed(worker, id))
+      return {};
+    err = q_.ask_cancel(worker, id);
+    return err.empty() ? "running" : "";
   }
   auto o = q_.read(worker, name, true, 0);
   task t;
@@ -226,15 +227,53 @@ void producer_desk::cancel(const envelope& from, const wire::task_ref& ref,
   t.worker = worker;
   if (o.state == fs_queue::read_state::ok)
     t = o.t;
-  auto r = make_failure(t, status::cancelled, kind::cancelled,
-                        "cancelled by a producer before it ran");
+  auto r = cancelled_result(t, "cancelled by a producer before it ran");
   r.completed_at = rfc3339_now();
-  if (auto err = q_.complete(name, r); !err.empty()) {
-    say(from, wire::command::error, {{"reason", err}});
+  if (err = q_.complete(name, r); !err.empty())
+    return {};
+  ended.push_back(std::move(r));
+  return "waiting";
+}
+
+void producer_desk::cancel(const envelope& from, const wire::cancel_body& c,
+                           time_point now) {
+  std::string err;
+  std::vector<result> ended;
+  if (c.run_id.empty()) {
+    auto was = cancel_one(c.worker, c.task_id, ended, err);
+    if (was.empty())
+      say(from, wire::command::error,
+          {{"reason", err.empty() ? c.worker + "/" + c.task_id
+                                      + " is neither waiting nor running (done or unknown)"
+                                  : err}});
+    else
+      say(from, wire::command::cancelled, {{"task_id", c.task_id}, {"was", was}});
+    for (auto& r : ended)
+      result_written(r, now);
     return;
   }
-  say(from, wire::command::cancelled, {{"task_id", id}});
-  result_written(r, now);
+  auto run = runs_.find(c.run_id);
+  if (run == runs_.end()) {
+    say(from, wire::command::error,
+        {{"reason", "no run " + c.run_id + " going (finished or unknown)"}});
+    return;
+  }
+  json waiting = json::array(), running = json::array();
+  // What remains now (result_written, later, takes ended tasks out).
+  auto remaining = run->second.remaining;
+  for (auto& k : remaining) {
+    auto slash = k.find('/');
+    auto worker = k.substr(0, slash), id = k.substr(slash + 1);
+    auto was = cancel_one(worker, id, ended, err);
+    if (was == "running")
+      running.push_back(id);
+    else if (was == "waiting")
+      waiting.push_back(id);
+  }
+  say(from, wire::command::cancelled,
+      {{"run_id", c.run_id}, {"waiting", waiting}, {"running", running}});
+  for (auto& r : ended)
+    result_written(r, now);
 }
 
 void producer_desk::on_message(const envelope& from, const wire::message& m,
@@ -261,16 +300,20 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
       say(from, command::status, std::move(s));
       return;
     }
-    case command::result:
     case command::cancel: {
+      wire::cancel_body c;
+      if (!wire::decode(m.body, c, err)) {
+        err = m.cmd + ": " + err;
+        break;
+      }
+      cancel(from, c, now);
+      return;
+    }
+    case command::result: {
       wire::task_ref ref;
       if (!wire::decode(m.body, ref, err)) {
         err = m.cmd + ": " + err;
         break;
-      }
-      if (wire::command_of(m.cmd) == command::cancel) {
-        cancel(from, ref, now);
-        return;
       }
       auto r = cfg_.workers.count(ref.worker) ? q_.find_result(ref.task_id, ref.worker)
                                               : std::nullopt;

@@ -86,7 +86,14 @@ private:
   void submit_workflow(const envelope& from, const json& wj, bool wait, time_point now,
                        const nodes_view& nodes);
   void maybe_finish_run(const std::string& run_id, time_point now);
-  void cancel(const envelope& from, const wire::task_ref& ref, time_point now);
+  void cancel(const envelope& from, const wire::cancel_body& c, time_point now);
+  /// Cancels worker/id: a waiting one gets its `cancelled` result now
+  /// ("waiting"), a running one is asked to stop ("running"); "" if it is
+  /// neither (done or unknown).
+  /// A waiting one's result goes to `ended`, for result_written() once the
+  /// canceller has its answer.
+  std::string cancel_one(const std::string& worker, const std::string& id,
+                         std::vector<result>& ended, std::string& err);
 
   settings cfg_;
   fs_queue q_;

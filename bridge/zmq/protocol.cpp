@@ -285,6 +285,30 @@ bool decode(const json& body, task_ref& out, std::string& error) {
   return false;
 }
 
+bool decode(const json& body, cancel_body& out, std::string& error) {
+  if (!body.is_object() || !body.contains("run_id")) {
+    task_ref ref;
+    if (!decode(body, ref, error))
+      return false;
+    out.worker = std::move(ref.worker);
+    out.task_id = std::move(ref.task_id);
+    return true;
+  }
+  problems ps;
+  {
+    json_reader r{body, "", ps, false};
+    r.str("run_id", out.run_id);
+  }
+  if (ps.empty() && (body.contains("worker") || body.contains("task_id")))
+    ps.push_back("give run_id, or worker and task_id, not both");
+  if (ps.empty() && out.run_id.empty())
+    ps.push_back("run_id: must not be empty");
+  if (ps.empty())
+    return true;
+  error = ps.front();
+  return false;
+}
+
 // -- encoders ----------------------------------------------------------------
 
 json encode(const ready_body& b) {

@@ -134,6 +134,11 @@ struct task_ref {
   std::string worker, task_id;
 };
 
+/// P → O CANCEL: one task (worker, task_id) or every task of a wire run.
+struct cancel_body {
+  std::string worker, task_id, run_id;
+};
+
 /// Each decoder fills `out` and returns true, or returns false with the
 /// reason in `error` ("READY: slots \"two\": must be an integer from 1 to
 /// 1024"). Fields not named here are ignored.
@@ -149,6 +154,8 @@ bool decode(const json& body, ack_body& out, std::string& error);
 bool decode(const json& body, reason_body& out, std::string& error);
 bool decode(const json& body, submit_body& out, std::string& error);
 bool decode(const json& body, task_ref& out, std::string& error);
+/// Either run_id, or worker and task_id; not both.
+bool decode(const json& body, cancel_body& out, std::string& error);
 
 json encode(const ready_body& b);
 json encode(const event_body& b);

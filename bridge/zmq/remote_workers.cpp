@@ -68,6 +68,8 @@ remote_workers::remote_workers(caf::actor_system& sys,
                                              std::move(wire), std::move(reply)}});
     } else if (x.match_elements<stop_atom>()) {
       post(broker_note{broker_note::stop{}});
+    } else if (x.match_elements<cancel_atom, std::string>()) {
+      post(broker_note{broker_note::cancel{x.get_as<std::string>(1)}});
     }
   });
 }

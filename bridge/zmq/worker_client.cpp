@@ -48,7 +48,7 @@ struct worker_client::impl {
   remote_limiter_actor limiter;
   std::atomic<bool> heard{false};
 
-  std::set<uint64_t> running;         // tickets being run here
+  std::map<uint64_t, std::string> running; // tickets being run here: task ids
   /// Results the orchestrator has not ACKed, as their RESULT entries (with
   /// the files packed when the run ended: a later run may change them).
   std::map<uint64_t, std::string> unacked;
@@ -102,7 +102,8 @@ struct worker_client::impl {
     ready.worker = cfg.worker;
     ready.slots = cfg.slots;
     ready.node = cfg.node;
-    ready.running.assign(running.begin(), running.end());
+    for (auto& [ticket, id] : running)
+      ready.running.push_back(ticket);
     ready.batch = true;
     ready.parked = parked;
     send(wire::command::ready, wire::encode(ready));
@@ -139,7 +140,7 @@ struct worker_client::impl {
     if (auto in = b.find("inputs"); in != b.end() && !cfg.root.empty())
       for (auto& why : place_inputs(*t, *in, cfg.root))
         spdlog::warn("task {}: an input file was not placed: {}", t->task_id, why);
-    running.insert(*ticket);
+    running.emplace(*ticket, t->task_id);
     send_here(worker, caf::actor_cast<caf::strong_actor_ptr>(answers->handle()),
               std::move(*t), *ticket);
   }
@@ -223,6 +224,20 @@ struct worker_client::impl {
         wire::reason_body r;
         wire::decode(b, r, err);
         spdlog::warn("the orchestrator says: {}", r.reason);
+        return;
+      }
+      case command::cancel: {
+        // The orchestrator cancels a task we run: the worker stops its
+        // process group, and its result (cancelled) goes back as usual.
+        auto ticket = wire::id_value(wire::member(b, "ticket"));
+        if (!ticket) {
+          err = "CANCEL: ticket: must be a ticket";
+          break;
+        }
+        if (auto r = running.find(*ticket); r != running.end()) {
+          spdlog::info("task {}: cancelled by the orchestrator", r->second);
+          send_here(worker, nullptr, cancel_atom_v, r->second);
+        }
         return;
       }
       case command::heartbeat:

@@ -499,6 +499,15 @@ void worker_desk::granted(const std::string& node, uint64_t id, const permit_ask
   st.say(node, wire::command::grant, wire::encode(wire::permit_body{id, p}, "permit"));
 }
 
+void worker_desk::cancel(const std::string& task_id) {
+  auto& st = *s_;
+  for (auto& j : st.book.cancel(task_id))
+    if (j.node.empty())
+      st.deliver(j.ticket, cancelled_result(j.t, "cancelled before it ran"));
+    else
+      st.say(j.node, wire::command::cancel, {{"ticket", wire::id_text(j.ticket)}});
+}
+
 void worker_desk::stop() {
   // What no node has yet goes back unrun; what runs finishes.
   s_->stopping = true;

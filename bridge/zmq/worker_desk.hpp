@@ -94,6 +94,9 @@ public:
   void submit(uint64_t ticket, task t, std::string wire);
   /// The rate limiter granted node's permit `id`.
   void granted(const std::string& node, uint64_t id, const permit_ask& p);
+  /// Cancel `task_id`: queued, it is answered cancelled now; running on a
+  /// node, that node is told CANCEL {"ticket"} and its result follows.
+  void cancel(const std::string& task_id);
   /// We stop: nothing new goes out, what is queued is answered unrun.
   void stop();
   /// A heartbeat interval passed: HEARTBEAT to every node, and the nodes

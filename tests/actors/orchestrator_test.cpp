@@ -222,6 +222,57 @@ CAF_TEST(a_result_from_an_earlier_run_is_handed_on_not_run_again) {
   CAF_CHECK(by_id(s, "b").extra[task_digest_key].is_string());
 }
 
+CAF_TEST(a cancelled run stops what runs and starts nothing and its dependents end cancelled) {
+  exec->lat = std::chrono::milliseconds(100);
+  workflow wf;
+  wf.name = "cancel";
+  wf.tasks = {mk_task("a", "marie"), mk_task("b", "anga"), mk_task("c", "marie", {"a"}),
+              mk_task("d", "anga", {"c"})};
+  self->send(orch, run_atom_v, wf);
+  while (sched.try_run_once())
+    ;
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 2u); // a and b run
+  self->send(orch, cancel_atom_v, std::string{"run-1"}, std::string{});
+  run();
+  int32_t taken = -1;
+  run_summary s;
+  for (int i = 0; i < 2; ++i)
+    self->receive([&](int32_t n) { taken = n; },
+                  [&](run_summary& x) { s = std::move(x); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(taken, 4);
+  CAF_REQUIRE_EQUAL(s.results.size(), 4u);
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u); // c and d never started
+  for (auto& r : s.results) {
+    CAF_CHECK(r.state == status::cancelled);
+    CAF_CHECK_EQUAL(r.error->kind, "cancelled");
+  }
+  CAF_CHECK(by_id(s, "d").error->message.find("not run: dependency \"a\" was cancelled")
+            != std::string::npos);
+}
+
+CAF_TEST(a cancel of one task spares the others) {
+  exec->lat = std::chrono::milliseconds(100);
+  workflow wf;
+  wf.name = "cancel-one";
+  wf.tasks = {mk_task("a", "marie"), mk_task("b", "anga")};
+  self->send(orch, run_atom_v, wf);
+  while (sched.try_run_once())
+    ;
+  self->send(orch, cancel_atom_v, std::string{}, std::string{"a"});
+  while (sched.try_run_once())
+    ;
+  sched.trigger_timeouts();
+  run();
+  run_summary s;
+  for (int i = 0; i < 2; ++i)
+    self->receive([](int32_t) {}, [&](run_summary& x) { s = std::move(x); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_REQUIRE_EQUAL(s.results.size(), 2u);
+  CAF_CHECK(by_id(s, "a").state == status::cancelled);
+  CAF_CHECK(by_id(s, "b").ok());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()
 
 namespace {

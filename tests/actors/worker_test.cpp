@@ -272,4 +272,51 @@ CAF_TEST(behind a gateway it starts nothing while the account is parked) {
   CAF_CHECK_EQUAL(exec->seen.size(), 5u);
 }
 
+CAF_TEST(a cancelled task that waits is answered at once and one that runs ends now) {
+  exec->lat = 100ms;
+  start(1);
+  self->send(w, mk_task("running", "marie"), uint64_t{1});
+  self->send(w, mk_task("queued", "marie"), uint64_t{2});
+  self->send(w, mk_task("after", "marie"), uint64_t{3});
+  settle_messages();
+  CAF_REQUIRE_EQUAL(exec->seen.size(), 1u); // one slot: "running" runs
+  self->send(w, cancel_atom_v, std::string{"queued"});
+  self->send(w, cancel_atom_v, std::string{"running"});
+  settle_messages();
+  auto xs = results();
+  CAF_REQUIRE_EQUAL(xs.size(), 2u);
+  for (auto& r : xs) {
+    CAF_CHECK(r.state == status::cancelled);
+    CAF_CHECK_EQUAL(r.error->kind, "cancelled");
+  }
+  CAF_CHECK_EQUAL(xs[0].task_id, "queued");
+  CAF_CHECK_EQUAL(xs[0].error->message, "cancelled before it ran");
+  CAF_CHECK_EQUAL(xs[1].task_id, "running");
+  // Its slot is free: the next task started, and the cancelled run's late
+  // result (its timer) is not a second answer.
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK_EQUAL(exec->seen.back().task_id, "after");
+  sched.trigger_timeouts();
+  settle_messages();
+  xs = results();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK_EQUAL(xs[0].task_id, "after");
+  CAF_CHECK(xs[0].ok());
+}
+
+CAF_TEST(a cancel of a task it does not hold changes nothing) {
+  exec->lat = 100ms;
+  start(1);
+  self->send(w, mk_task("t", "marie"), uint64_t{1});
+  settle_messages();
+  self->send(w, cancel_atom_v, std::string{"other"});
+  settle_messages();
+  CAF_CHECK(results().empty());
+  sched.trigger_timeouts();
+  settle_messages();
+  auto xs = results();
+  CAF_REQUIRE_EQUAL(xs.size(), 1u);
+  CAF_CHECK(xs[0].ok());
+}
+
 CAF_TEST_FIXTURE_SCOPE_END()

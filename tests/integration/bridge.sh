@@ -128,8 +128,8 @@ print(*tw.recv(s, 10))
 tw.send(s, "NOPE", {})
 print(*tw.recv(s, 10))
 PYEOF
-check "CANCEL: a task still waiting is cancelled" grep -q "^CANCELLED {'task_id': 'waits'}" "$root/cancel.txt"
-check "CANCEL: a finished task cannot be" grep -q "^ERROR .*is not waiting" "$root/cancel.txt"
+check "CANCEL: a task still waiting is cancelled" grep -q "^CANCELLED {'task_id': 'waits', 'was': 'waiting'}" "$root/cancel.txt"
+check "CANCEL: a finished task cannot be" grep -q "^ERROR .*is neither waiting nor running" "$root/cancel.txt"
 check "RESULT: the cancelled result is there" grep -q "^RESULT .*'status': 'cancelled'" "$root/cancel.txt"
 check "an unknown command gets ERROR" grep -q "^ERROR {'reason': 'unknown command \"NOPE\"'}" "$root/cancel.txt"
 

@@ -1,7 +1,21 @@
 #!/usr/bin/env bash
 # Spend and control with the fake claude CLI: the cost preview before and
-# after a history exists, the estimate beside the actuals in the report.
+# after a history exists, the estimate beside the actuals in the report;
+# cancelling what waits and what runs, in serve, in run, over the wire.
 source "$(dirname "$0")/lib.sh"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  at_exit
+}
+trap cleanup EXIT
+# gone <pid>: the process has ended (or is a zombie nobody reaped yet).
+gone() { ! kill -0 "$1" 2>/dev/null || grep -q 'State:.*Z' "/proc/$1/status"; }
+hang_task() { # hang_task <id> <worker> [deps-json]
+  printf '{"task_id": "%s", "worker": "%s", "description": "FAKE_CLAUDE:hang %s", "dependencies": %s}' \
+    "$1" "$2" "$1" "${3:-[]}"
+}
 
 CFG="$SRC/config/troupe.json"
 WF="$SRC/workflows/parallel-demo.json"
@@ -51,5 +65,113 @@ rc=0
 node estimate "$root/nope.json" --root "$root" --config "$CFG" >/dev/null 2>"$root/missing.log" || rc=$?
 check "estimate of a missing workflow exits 2 and says so" \
   bash -c "[ $rc -eq 2 ] && grep -q 'no such file' '$root/missing.log'"
+
+# -- cancel in serve: a running task, a task queued behind it, a dependent ---
+root=$(fresh_root cancel-serve)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "slots": 1},
+             "anga": {"prompt": "$SRC/prompts/ANGA.md"}},
+ "gateway": {"enabled": false}}
+JSON
+PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" --ready-file "$root/ready" \
+  2>>"$root/serve.log" &
+SERVE=$!
+PIDS+=("$SERVE")
+$AWAIT --timeout 30 "$root/ready"
+hang_task t1 marie >"$root/tasks/marie/t1.json"
+hang_task t2 marie >"$root/tasks/marie/t2.json" # queued: marie has one slot
+hang_task t3 anga '["t1"]' >"$root/tasks/anga/t3.json"
+$AWAIT --timeout 20 "$root/tasks/marie/.running/t1" "$root/auth-homes/marie/.claude/fake-hang-child.pid"
+child=$(cat "$root/auth-homes/marie/.claude/fake-hang-child.pid")
+check "caf-node cancel of a queued task exits 0" node cancel t2 --root "$root"
+$AWAIT --timeout 20 "$root/results/marie/t2.json"
+check "... it ends cancelled before it ran" json_is "$root/results/marie/t2.json" \
+  'j["status"] == "cancelled" and j["error"]["message"] == "cancelled before it ran"'
+check "caf-node cancel of the running task exits 0" node cancel t1 --root "$root"
+$AWAIT --timeout 20 "$root/results/marie/t1.json" "$root/results/anga/t3.json"
+check "the running task ends cancelled" json_is "$root/results/marie/t1.json" \
+  'j["status"] == "cancelled" and j["error"]["kind"] == "cancelled" and "while it ran" in j["error"]["message"]'
+check "... its whole process group is gone (the CLI's child too)" gone "$child"
+check "its dependent ends cancelled, not failed" json_is "$root/results/anga/t3.json" \
+  'j["status"] == "cancelled" and "dependency \"t1\" was cancelled" in j["error"]["message"]'
+check "the marker is taken" [ ! -e "$root/tasks/marie/t1.cancel" ]
+node status --root "$root" --config "$root/cfg.json" --json >"$root/status.json"
+check "status counts cancelled apart from failed" json_is "$root/status.json" \
+  'j["workers"]["marie"]["cancelled"] == 2 and j["workers"]["marie"]["failed"] == 0 and j["workers"]["anga"]["cancelled"] == 1'
+check "the event log says cancelled" bash -c "cat '$root'/runs/*/events.jsonl | grep -q '\"event\":\"cancelled\"'"
+rc=0
+node cancel nope --root "$root" 2>"$root/nope.err" || rc=$?
+check "cancel of a task that is nowhere exits 2 and says so" \
+  bash -c "[ $rc -eq 2 ] && grep -q 'no task nope waiting or running' '$root/nope.err'"
+kill -TERM "$SERVE"
+await_exit "$SERVE"
+check "serve then stops cleanly" [ "$rc" -eq 0 ]
+
+# -- cancel --run of a run going in another process --------------------------
+root=$(fresh_root cancel-run)
+printf '{"name": "long", "tasks": [%s, %s, %s]}' "$(hang_task a marie)" "$(hang_task b anga)" \
+  "$(hang_task c fabien '["a", "b"]')" >"$root/wf.json"
+PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$CFG" \
+  >"$root/report.md" 2>"$root/run.log" &
+RUN=$!
+PIDS+=("$RUN")
+$AWAIT --timeout 20 "$root/auth-homes/marie/.claude/fake-hang-child.pid" "$root/auth-homes/anga/.claude/fake-hang-child.pid"
+run_id=$(ls "$root/runs")
+check "caf-node cancel --run exits 0" node cancel --run "$run_id" --root "$root"
+await_exit "$RUN" 30
+check "the run ends, exit 1 (not everything completed)" [ "$rc" -eq 1 ]
+check "its report counts all three cancelled, none failed" json_is "$root/runs/$run_id/report.json" \
+  'j["counts"]["cancelled"] == 3 and j["counts"]["failed"] == 0'
+check "... the one that never started says its run was cancelled" json_is "$root/runs/$run_id/report.json" \
+  '[t for t in j["tasks"] if t["task_id"] == "c"][0]["error"]["message"].startswith("not run")'
+rc=0
+node cancel --run "$run_id" --root "$root" 2>"$root/again.err" || rc=$?
+check "cancel --run of a finished run exits 2" bash -c "[ $rc -eq 2 ] && grep -q 'has finished' '$root/again.err'"
+
+# -- cancel over the wire: a running task on a worker node, then a run ------
+root=$(fresh_root cancel-wire)
+"$CAF_NODE" orchestrator --root "$root" --config "$CFG" --workers 'tcp://127.0.0.1:*' \
+  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --heartbeat-ms 100 \
+  --ready-file "$root/orch.ready" >>"$root/orch.log" 2>&1 &
+PIDS+=("$!")
+$AWAIT --timeout 30 "$root/orch.ready"
+W_EP=$(jq -r .workers "$root/orch.ready")
+P_EP=$(jq -r .producers "$root/orch.ready")
+for w in marie anga; do
+  mkdir -p "$root/node-$w"
+  PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" worker "$w" --connect "$W_EP" --root "$root/node-$w" \
+    --config "$CFG" --heartbeat-ms 100 --ready-file "$root/node-$w/ready" >>"$root/node-$w/worker.log" 2>&1 &
+  PIDS+=("$!")
+  $AWAIT --timeout 30 "$root/node-$w/ready"
+done
+hang_task w1 marie >"$root/w1.json"
+"$CAF_NODE" submit "$root/w1.json" --connect "$P_EP" >/dev/null
+$AWAIT --timeout 20 "$root/node-marie/auth-homes/marie/.claude/fake-hang-child.pid"
+child=$(cat "$root/node-marie/auth-homes/marie/.claude/fake-hang-child.pid")
+node cancel w1 --worker marie --connect "$P_EP" >"$root/cancel-w1.json" 2>>"$root/cancel.err" || true
+check "CANCEL of a task running on a node answers CANCELLED, was running" \
+  json_is "$root/cancel-w1.json" 'j["task_id"] == "w1" and j["was"] == "running"'
+check "the cancelled task's result comes back" $AWAIT --timeout 20 "$root/results/marie/w1.json"
+check "... its result, from the node, says cancelled" json_is "$root/results/marie/w1.json" \
+  'j["status"] == "cancelled" and j["error"]["kind"] == "cancelled"'
+check "... and the node stopped the CLI's process group" gone "$child"
+rm -f "$root/node-marie/auth-homes/marie/.claude/fake-hang-child.pid"
+printf '{"name": "wire-long", "tasks": [%s, %s]}' "$(hang_task x1 marie)" \
+  "$(hang_task x2 anga '["x1"]')" >"$root/wf.json"
+"$CAF_NODE" submit "$root/wf.json" --wait --connect "$P_EP" >"$root/report.json" 2>>"$root/submit.err" &
+SUBMIT=$!
+$AWAIT --timeout 20 "$root/node-marie/auth-homes/marie/.claude/fake-hang-child.pid"
+run_id=$(sed -n 's/^accepted as run \([^ ]*\) .*/\1/p' "$root/submit.err")
+check "submit --wait says which run it waits for" [ -n "$run_id" ]
+node cancel --run "$run_id" --connect "$P_EP" >"$root/cancel-run.json" 2>>"$root/cancel.err" || true
+check "CANCEL of a wire run names what waited and what ran" \
+  json_is "$root/cancel-run.json" 'j["running"] == ["x1"] and j["waiting"] == ["x2"]'
+await_exit "$SUBMIT" 30
+check "the waiting producer gets its REPORT, every task cancelled" \
+  json_is "$root/report.json" 'j["report"]["counts"]["cancelled"] == 2 and j["report"]["counts"]["failed"] == 0'
+rc=0
+node cancel --run nope --connect "$P_EP" 2>"$root/nope.err" || rc=$?
+check "CANCEL of an unknown run is an error with the reason" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'no run nope going' '$root/nope.err'"
 
 finish

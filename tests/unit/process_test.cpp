@@ -3,6 +3,8 @@
 #include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <mutex>
 #include <sstream>
 
 #include <gtest/gtest.h>
@@ -254,4 +256,71 @@ TEST(process, steady_output_is_no_stall) {
   auto o = run_process(s);
   EXPECT_TRUE(o.exited_ok()) << o.describe();
   EXPECT_FALSE(o.stalled);
+}
+
+namespace {
+
+/// Runs `s` on a thread and cancels it once its first line is out.
+process_outcome run_and_cancel_after_first_line(process_spec s) {
+  std::promise<void> started;
+  auto once = std::make_shared<std::once_flag>();
+  s.on_line = [&](std::string_view) { std::call_once(*once, [&] { started.set_value(); }); };
+  auto f = std::async(std::launch::async, [&] { return run_process(s); });
+  started.get_future().wait();
+  EXPECT_TRUE(cancel_child(s.cancel_key));
+  return f.get();
+}
+
+} // namespace
+
+TEST(process, a_cancel_stops_the_whole_process_group_of_a_running_child) {
+  auto pidfile = std::filesystem::temp_directory_path() / "troupe-proc-cancel";
+  std::filesystem::remove(pidfile);
+  auto s = sh("sleep 300 & echo $! > " + pidfile.string() + "; echo started; sleep 300");
+  s.cancel_key = "marie/cancel-me";
+  auto o = run_and_cancel_after_first_line(s);
+  EXPECT_TRUE(o.cancelled);
+  EXPECT_FALSE(o.timed_out);
+  EXPECT_EQ(o.describe(), "cancelled");
+  pid_t grandchild = 0;
+  std::ifstream(pidfile) >> grandchild;
+  ASSERT_GT(grandchild, 0);
+  int fd = static_cast<int>(::syscall(SYS_pidfd_open, grandchild, 0));
+  if (fd >= 0) {
+    pollfd p{fd, POLLIN, 0};
+    EXPECT_EQ(::poll(&p, 1, 5000), 1) << "grandchild still running";
+    ::close(fd);
+  }
+}
+
+TEST(process, a_child_that_ignores_the_cancel_is_killed_after_its_grace) {
+  auto s = sh("trap '' TERM; echo started; sleep 300");
+  s.cancel_key = "marie/stubborn";
+  s.kill_grace = 200ms;
+  auto o = run_and_cancel_after_first_line(s);
+  EXPECT_TRUE(o.cancelled);
+  EXPECT_EQ(o.term_signal, SIGKILL);
+}
+
+TEST(process, a_cancel_that_comes_before_the_child_stops_it_as_it_starts) {
+  EXPECT_FALSE(cancel_child("anga/early"));
+  auto s = sh("sleep 300");
+  s.cancel_key = "anga/early";
+  auto o = run_process(s);
+  EXPECT_TRUE(o.cancelled);
+  EXPECT_LT(o.duration_ms, 5000);
+  // Taken by that child: the next one with the key runs.
+  auto again = sh("exit 0");
+  again.cancel_key = "anga/early";
+  EXPECT_TRUE(run_process(again).exited_ok());
+}
+
+TEST(process, forget_cancel_voids_a_cancel_that_found_nothing) {
+  EXPECT_FALSE(cancel_child("anga/forgotten"));
+  forget_cancel("anga/forgotten");
+  auto s = sh("exit 0");
+  s.cancel_key = "anga/forgotten";
+  auto o = run_process(s);
+  EXPECT_FALSE(o.cancelled);
+  EXPECT_TRUE(o.exited_ok());
 }

@@ -180,12 +180,13 @@ TEST_F(producer_desk_test, a_workflow_budget_is_refused_not_dropped) {
   EXPECT_FALSE(fs::exists(root / "tasks/marie/b1.json"));
 }
 
-TEST_F(producer_desk_test, only_a_waiting_task_is_cancelled_and_its_waiters_hear_it) {
+TEST_F(producer_desk_test, a_waiting_task_is_cancelled_and_its_waiters_hear_it) {
   say(alice, "SUBMIT", {{"task", task_json("c1")}, {"wait", true}});
   auto out = say(bob, "CANCEL", {{"worker", "marie"}, {"task_id", "c1"}});
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].to, bob);
   EXPECT_EQ(out[0].cmd, command::cancelled);
+  EXPECT_EQ(out[0].body["was"], "waiting");
   EXPECT_EQ(out[1].to, alice);
   EXPECT_EQ(out[1].body["result"]["status"], "cancelled");
   out = say(bob, "CANCEL", {{"worker", "marie"}, {"task_id", "c1"}});
