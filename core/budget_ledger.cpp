@@ -1,7 +1,7 @@
 #include "core/budget_ledger.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace troupe {
 
@@ -10,12 +10,6 @@ namespace {
 // An attempt nobody has sent for this long has ended: its account goes.
 // (A CLI waits at most its API timeout, 10 minutes, between requests.)
 constexpr std::chrono::hours forget_after{1};
-
-std::string usd(double v) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "$%.4f", v);
-  return b;
-}
 
 } // namespace
 
@@ -31,11 +25,11 @@ std::optional<std::string> budget_ledger::admit(const task_tag& tag,
   if (a.spent + a.in_flight + expected > budget) {
     std::string why = std::string{gateway_budget_error} + ": task " + tag.task_id
                       + " (attempt " + std::to_string(tag.attempt) + ") has spent "
-                      + usd(a.spent) + " of its " + usd(budget) + " budget in "
+                      + usd_text(a.spent) + " of its " + usd_text(budget) + " budget in "
                       + std::to_string(a.requests) + " requests";
     if (a.in_flight > 0)
-      why += ", " + usd(a.in_flight) + " more in flight";
-    return why + "; this request would cost about " + usd(expected);
+      why += ", " + usd_text(a.in_flight) + " more in flight";
+    return why + "; this request would cost about " + usd_text(expected);
   }
   a.in_flight += expected;
   return std::nullopt;

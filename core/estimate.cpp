@@ -1,4 +1,5 @@
 #include "core/estimate.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cmath>
@@ -48,11 +49,6 @@ spread capped(spread s, double cap) {
   return {std::min(s.low, cap), std::min(s.expected, cap), std::min(s.high, cap)};
 }
 
-std::string usd(double v) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "$%.4f", v);
-  return b;
-}
 
 std::string seconds_text(double s) {
   char b[48];
@@ -275,15 +271,15 @@ plan_estimate estimate_plan(const workflow& wf, const config& cfg,
 
 std::string budget_verdict(const plan_estimate& e, double budget) {
   if (e.cost_usd.high <= budget)
-    return "fits: even the high estimate, " + usd(e.cost_usd.high)
-           + ", is within the budget of " + usd(budget);
+    return "fits: even the high estimate, " + usd_text(e.cost_usd.high)
+           + ", is within the budget of " + usd_text(budget);
   if (e.cost_usd.expected <= budget)
-    return "may not fit: the expected " + usd(e.cost_usd.expected)
-           + " is within the budget of " + usd(budget) + ", the high estimate, "
-           + usd(e.cost_usd.high) + ", is not; tasks that no longer fit end "
+    return "may not fit: the expected " + usd_text(e.cost_usd.expected)
+           + " is within the budget of " + usd_text(budget) + ", the high estimate, "
+           + usd_text(e.cost_usd.high) + ", is not; tasks that no longer fit end "
              "cancelled (budget)";
-  return "does not fit: the expected " + usd(e.cost_usd.expected)
-         + " is above the budget of " + usd(budget)
+  return "does not fit: the expected " + usd_text(e.cost_usd.expected)
+         + " is above the budget of " + usd_text(budget)
          + "; tasks that no longer fit end cancelled (budget)";
 }
 
@@ -321,8 +317,8 @@ std::string estimate_text(const plan_estimate& e, std::optional<double> budget) 
                 "tokens in / out", "duration");
   out += line;
   for (auto& t : e.tasks) {
-    auto cost = usd(t.cost_usd.low) + " / " + usd(t.cost_usd.expected) + " / "
-                + usd(t.cost_usd.high);
+    auto cost = usd_text(t.cost_usd.low) + " / " + usd_text(t.cost_usd.expected) + " / "
+                + usd_text(t.cost_usd.high);
     auto tokens = tokens_text(t.input_tokens.expected) + " / "
                   + tokens_text(t.output_tokens.expected);
     std::snprintf(line, sizeof line, "%-*s  %-*s  %-*s  %-28s  %-16s  %s\n",
@@ -331,8 +327,8 @@ std::string estimate_text(const plan_estimate& e, std::optional<double> budget) 
                   cost.c_str(), tokens.c_str(), seconds_text(t.duration_s.expected).c_str());
     out += line;
   }
-  out += "\ntotal: " + usd(e.cost_usd.low) + " / " + usd(e.cost_usd.expected) + " / "
-         + usd(e.cost_usd.high) + " (low / expected / high), "
+  out += "\ntotal: " + usd_text(e.cost_usd.low) + " / " + usd_text(e.cost_usd.expected) + " / "
+         + usd_text(e.cost_usd.high) + " (low / expected / high), "
          + tokens_text(e.input_tokens.expected) + " tokens in, "
          + tokens_text(e.output_tokens.expected) + " out expected\n";
   out += "duration: " + seconds_text(e.duration_s.expected) + " expected (from "
@@ -406,9 +402,9 @@ std::string estimate_vs_actual_markdown(const plan_estimate& e,
   double spent = 0;
   for (auto& x : xs) {
     spent += x.actual->cost_usd;
-    md += "| " + x.est->task_id + " | " + usd(x.est->cost_usd.low) + " / "
-          + usd(x.est->cost_usd.expected) + " / " + usd(x.est->cost_usd.high) + " ("
-          + x.est->basis + ") | " + usd(x.actual->cost_usd) + " | "
+    md += "| " + x.est->task_id + " | " + usd_text(x.est->cost_usd.low) + " / "
+          + usd_text(x.est->cost_usd.expected) + " / " + usd_text(x.est->cost_usd.high) + " ("
+          + x.est->basis + ") | " + usd_text(x.actual->cost_usd) + " | "
           + (x.counted ? x.inside ? "yes" : "no" : "-") + " |\n";
     if (x.counted) {
       ++counted;
@@ -416,9 +412,9 @@ std::string estimate_vs_actual_markdown(const plan_estimate& e,
     }
   }
   md += "\n" + std::to_string(inside) + " of " + std::to_string(counted)
-        + " completed tasks cost what their range said. The run cost " + usd(spent)
-        + " against " + usd(e.cost_usd.low) + " to " + usd(e.cost_usd.high)
-        + " (expected " + usd(e.cost_usd.expected) + ") and took "
+        + " completed tasks cost what their range said. The run cost " + usd_text(spent)
+        + " against " + usd_text(e.cost_usd.low) + " to " + usd_text(e.cost_usd.high)
+        + " (expected " + usd_text(e.cost_usd.expected) + ") and took "
         + seconds_text(duration_ms / 1000.0) + " against "
         + seconds_text(e.duration_s.low) + " to " + seconds_text(e.duration_s.high)
         + " (expected " + seconds_text(e.duration_s.expected) + ").\n";

@@ -1,4 +1,5 @@
 #include "core/report.hpp"
+#include "core/text.hpp"
 #include "core/outcome.hpp"
 
 #include <cstdio>
@@ -15,11 +16,7 @@ namespace troupe {
 
 namespace {
 
-std::string money(double usd) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "$%.4f", usd);
-  return buf;
-}
+std::string money(double usd) { return usd_text(usd); }
 
 std::string percent(double x) {
   char buf[32];

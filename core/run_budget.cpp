@@ -1,7 +1,7 @@
 #include "core/run_budget.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
-#include <cstdio>
 
 namespace troupe {
 
@@ -9,12 +9,6 @@ namespace {
 
 // Sums of doubles drift: what is left below this is nothing.
 constexpr double cent_fraction = 1e-9;
-
-std::string usd(double v) {
-  char b[32];
-  std::snprintf(b, sizeof(b), "$%.4f", v);
-  return b;
-}
 
 } // namespace
 
@@ -27,16 +21,16 @@ run_budget::reserve(std::optional<double> own_cap, size_t not_started,
                     double least) {
   auto left_now = left();
   if (left_now <= cent_fraction)
-    return "not run: the budget of " + usd(budget_) + " is spent (" + usd(spent_)
+    return "not run: the budget of " + usd_text(budget_) + " is spent (" + usd_text(spent_)
            + (reserved_ > cent_fraction
-                ? " spent, " + usd(reserved_) + " reserved by running tasks)"
+                ? " spent, " + usd_text(reserved_) + " reserved by running tasks)"
                 : ")");
   auto share = left_now / static_cast<double>(std::max<size_t>(1, not_started));
   auto cap = own_cap ? std::min(*own_cap, left_now) : share;
   if (least > 0 && cap + cent_fraction < least)
-    return "not run: its reservation of " + usd(cap) + " (" + usd(left_now)
-           + " left of the budget of " + usd(budget_)
-           + ") does not fit: such a task costs at least " + usd(least);
+    return "not run: its reservation of " + usd_text(cap) + " (" + usd_text(left_now)
+           + " left of the budget of " + usd_text(budget_)
+           + ") does not fit: such a task costs at least " + usd_text(least);
   reserved_ += cap;
   return cap;
 }

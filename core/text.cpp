@@ -1,5 +1,7 @@
 #include "core/text.hpp"
 
+#include <cstdio>
+
 #include <algorithm>
 
 namespace troupe {
@@ -17,6 +19,12 @@ std::string trim(std::string_view s) {
     return {};
   auto e = s.find_last_not_of(" \t\r\n");
   return std::string{s.substr(b, e - b + 1)};
+}
+
+std::string usd_text(double usd) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "$%.4f", usd);
+  return buf;
 }
 
 } // namespace troupe
