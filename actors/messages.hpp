@@ -60,6 +60,9 @@ struct run_usage {
   double requests = 1;
   double input_tokens = 0;
   double output_tokens = 0;
+  /// What it cost (USD), booked against the day's spend cap; 0 for runs
+  /// that do not call the API (or calls not priced here).
+  double cost_usd = 0;
 };
 
 } // namespace troupe
@@ -219,7 +222,7 @@ typename Inspector::result_type inspect(Inspector& f, permit_ask& x) {
   auto prio = static_cast<uint8_t>(x.prio);
   return f(caf::meta::type_name("permit_ask"), x.id, x.worker, x.model, prio,
            x.requests, x.input_tokens, x.prefix_tokens, x.output_tokens,
-           x.exact,
+           x.exact, x.capped_until_ms,
            caf::meta::load_callback([&]() -> caf::error {
              x.prio = static_cast<priority>(prio);
              return caf::none;
@@ -229,7 +232,7 @@ typename Inspector::result_type inspect(Inspector& f, permit_ask& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, run_usage& x) {
   return f(caf::meta::type_name("run_usage"), x.requests, x.input_tokens,
-           x.output_tokens);
+           x.output_tokens, x.cost_usd);
 }
 
 template <class Inspector>
@@ -243,6 +246,8 @@ typename Inspector::result_type inspect(Inspector& f, task_event& x) {
 /// Hands out permits to call the API; takes back what a run actually used.
 using rate_limiter_actor = caf::typed_actor<
   caf::replies_to<permit_atom, permit_ask>::with<permit_ask>,
+  // A run (or one request, through the gateway) is over: what it used
+  // returns to the buckets, what it cost counts against the day's cap.
   caf::reacts_to<settle_atom, permit_ask, run_usage>,
   // A 429: the model's class waits wait_ms (0: the configured default).
   caf::reacts_to<cooldown_atom, std::string, int64_t>,
@@ -260,6 +265,9 @@ using worker_actor = caf::typed_actor<
   caf::reacts_to<done_atom, uint64_t, result>, caf::reacts_to<stop_atom>,
   // Parked no more (caf-node unpark): tasks sent from now on run.
   caf::reacts_to<unpark_atom>,
+  // A park's own end (its until, unix ms): the park ends if it is still
+  // that one.
+  caf::reacts_to<unpark_atom, int64_t>,
   // Cancel the task of this id: answered `cancelled` at once if it has not
   // started, its process group stopped if it runs.
   caf::reacts_to<cancel_atom, std::string>>;
@@ -304,6 +312,9 @@ using file_drop_actor = caf::typed_actor<
   caf::reacts_to<deadline_atom>,
   caf::reacts_to<retry_atom>, // look again at what waits for dependencies
   caf::reacts_to<unpark_atom, std::string>,
+  // A park's own end (worker, unix ms): its marker goes, if it is still
+  // that park.
+  caf::reacts_to<unpark_atom, std::string, int64_t>,
   caf::replies_to<stop_atom, int64_t>::with<int32_t>>;
 
 } // namespace troupe

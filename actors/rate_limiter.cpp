@@ -1,6 +1,10 @@
 #include "actors/rate_limiter.hpp"
 
+#include <spdlog/spdlog.h>
+
 #include "caf/all.hpp"
+#include "core/clock.hpp"
+#include "core/text.hpp"
 
 namespace troupe {
 
@@ -34,19 +38,65 @@ void serve(self_ptr self) {
   }
 }
 
+/// The day's spend as of `now_ms`: read again once the day has turned.
+const day_spend& today(self_ptr self, int64_t now_ms) {
+  auto& st = self->state;
+  auto day = utc_day(now_ms);
+  if (st.today.day != day) {
+    st.today = st.cap.root.empty() ? day_spend{day, 0, 0}
+                                   : read_day_spend(st.cap.root, day);
+    st.cap_told = false;
+  }
+  return st.today;
+}
+
+/// Books what a run cost against the day.
+void book_spend(self_ptr self, double usd) {
+    auto& st = self->state;
+    auto now = unix_now_ms();
+    auto day = today(self, now).day;
+    if (st.cap.root.empty()) {
+      st.today.usd += usd;
+      ++st.today.runs;
+    } else {
+      // Read again under the file's lock: another node on this root
+      // books its runs there too.
+      std::string err;
+      st.today = book_day_spend(st.cap.root, day, usd, err);
+      if (!err.empty())
+        spdlog::warn("the day's spend could not be kept in {}: {}",
+                     day_spend_path(st.cap.root, day), err);
+    }
+    if (!st.cap_told && day_cap_holds_until(st.today, st.cap.usd_per_day, now)) {
+      st.cap_told = true;
+      spdlog::warn("today's spend {} reached limits.spend_per_day_usd {}: no "
+                   "claude run starts until {}",
+                   usd_text(st.today.usd), usd_text(st.cap.usd_per_day),
+                   rfc3339_of_ms(next_utc_day_ms(now)));
+    }
+  }
+
 } // namespace
 
 rate_limiter_actor::behavior_type
 rate_limiter(self_ptr self, rate_limits global,
              std::map<std::string, rate_limits> per_worker,
-             caf::timespan default_cooldown) {
+             caf::timespan default_cooldown, day_cap_settings cap) {
   self->state.default_cooldown = default_cooldown;
+  self->state.cap = std::move(cap);
   self->state.core = std::make_unique<limiter_core>(global, std::move(per_worker),
                                                     self->clock().now());
   return {
     [=](permit_atom, permit_ask ask) -> caf::result<permit_ask> {
       auto& st = self->state;
       ask.id = st.next_id++;
+      if (st.cap.usd_per_day > 0) {
+        auto now = unix_now_ms();
+        if (auto until = day_cap_holds_until(today(self, now), st.cap.usd_per_day, now)) {
+          ask.capped_until_ms = *until; // refused: nothing to settle
+          return ask;
+        }
+      }
       if (is_gate(ask)) {
         auto until = st.core->account_paused_until();
         auto now = self->clock().now();
@@ -75,6 +125,8 @@ rate_limiter(self_ptr self, rate_limits global,
     [=](settle_atom, const permit_ask& granted, const run_usage& used) {
       self->state.core->settle(granted, used.requests, used.input_tokens,
                                used.output_tokens, self->clock().now());
+      if (used.cost_usd > 0)
+        book_spend(self, used.cost_usd);
       if (!self->state.waiting.empty())
         serve(self);
     },

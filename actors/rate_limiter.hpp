@@ -6,8 +6,17 @@
 
 #include "actors/messages.hpp"
 #include "caf/typed_response_promise.hpp"
+#include "core/day_spend.hpp"
 
 namespace troupe {
+
+/// The account's spend per UTC day: booked in <root>/spend/ (empty root:
+/// not kept), and with a cap (limits.spend_per_day_usd; 0: none) no claude
+/// run starts once it is reached, until the day turns.
+struct day_cap_settings {
+  std::string root;
+  double usd_per_day = 0;
+};
 
 struct rate_limiter_state {
   static inline const char* name = "rate_limiter";
@@ -18,6 +27,9 @@ struct rate_limiter_state {
   uint64_t next_id = 1;
   bool tick_scheduled = false;
   caf::timespan default_cooldown{std::chrono::seconds(10)};
+  day_cap_settings cap;
+  day_spend today; // as last read or booked
+  bool cap_told = false; // the log said the cap is reached, today
 };
 
 /// Spawns a RATE LIMITER: grants permits within the global and per-worker
@@ -25,6 +37,6 @@ struct rate_limiter_state {
 rate_limiter_actor::behavior_type
 rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
              rate_limits global, std::map<std::string, rate_limits> per_worker,
-             caf::timespan default_cooldown);
+             caf::timespan default_cooldown, day_cap_settings cap);
 
 } // namespace troupe

@@ -65,10 +65,15 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
   std::map<std::string, rate_limits> per_worker;
   for (auto& w : file_cfg.workers)
     per_worker[w.name] = w.limits;
+  day_cap_settings cap;
+  if (opts.record) // where results are kept, so is the day's spend
+    cap.root = std::filesystem::absolute(opts.root).lexically_normal().string();
+  cap.usd_per_day = file_cfg.spend_per_day_usd;
   t.limiter = sys.spawn(
     rate_limiter, file_cfg.limits, per_worker,
     caf::timespan{std::chrono::milliseconds(
-      static_cast<int64_t>(file_cfg.cooldown_s * 1000))});
+      static_cast<int64_t>(file_cfg.cooldown_s * 1000))},
+    std::move(cap));
   if (opts.record) {
     auto rs = opts.recording;
     rs.log_max_bytes = file_cfg.events_max_mb << 20;

@@ -29,10 +29,42 @@ void answer_queued(self_ptr self, Answer answer) {
   }
 }
 
+/// The answer to a task this parked worker does not run.
+result parked_answer(const worker_state& st, const task& t) {
+  auto r = parked_result(t, st.parked, st.parked_until_ms, st.parked_kind);
+  if (st.parked_until_ms > 0)
+    r.extra[resumes_at_key] = st.parked_until_ms;
+  return r;
+}
+
 void event(self_ptr self, const char* kind, const task& t) {
   if (self->state.recorder)
     self->send(self->state.recorder, event_atom_v,
                task_event{{}, kind, t.task_id, t.worker, {}});
+}
+
+/// Parks the worker: no more runs start, queued tasks are answered as
+/// parked_result. With `until_ms` (unix ms) the park ends by itself then
+/// (a timer; a later park is not ended by an earlier one's timer), else
+/// when a person unparks it.
+void park_worker(self_ptr self, const std::string& reason, int64_t until_ms,
+                 const char* why_kind) {
+  auto& st = self->state;
+  st.parked = reason;
+  st.parked_kind = why_kind;
+  st.parked_until_ms = until_ms;
+  spdlog::warn("worker {} parked ({}); {}", st.cfg.name, reason,
+               until_ms > 0 ? "it runs again from " + rfc3339_of_ms(until_ms)
+                            : std::string{"its queued tasks are not run"});
+  if (st.recorder)
+    self->send(st.recorder, event_atom_v,
+               task_event{{}, kind::parked, {}, st.cfg.name,
+                          until_ms > 0 ? reason + "; runs again from " + rfc3339_of_ms(until_ms)
+                                       : reason});
+  if (until_ms > 0)
+    self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(1, until_ms - unix_now_ms())),
+                       unpark_atom_v, until_ms);
+  answer_queued(self, [&](const task& t) { return parked_answer(st, t); });
 }
 
 /// Ends a job: the limiter learns what it cost, the caller gets the result.
@@ -54,6 +86,7 @@ void finish(self_ptr self, uint64_t id, result r) {
     used.requests = std::max(1.0, turns->get<double>());
   used.input_tokens = static_cast<double>(r.tokens.metered_input());
   used.output_tokens = static_cast<double>(r.tokens.output_tokens);
+  used.cost_usd = r.cost_usd; // the day's spend (through a gateway, it settles each request)
   if (st.cfg.needs_permits) {
     self->send(st.limiter, settle_atom_v, i->second.permit, used);
     // The CLI gave up on a 429: its retry-after is unknown here (the
@@ -86,20 +119,18 @@ void finish(self_ptr self, uint64_t id, result r) {
       }
     }
   bool park = st.parked.empty() && r.error && parks_worker(r.error->kind);
-  if (park)
-    st.parked = r.error->kind + ": " + r.error->message;
+  int64_t until = 0;
+  if (park && r.error->kind == kind::spend_limit)
+    if (auto at = regain_access_ms(r.error->message); at && *at > unix_now_ms())
+      until = *at; // later than spend_wait_ms: parked, and back by itself then
+  if (until > 0)
+    r.extra[resumes_at_key] = until; // the file drop keeps the tasks till then
+  auto reason = park ? r.error->kind + ": " + r.error->message : std::string{};
   i->second.rp.deliver(std::move(r), i->second.ticket);
   st.jobs.erase(i);
   --st.busy;
-  if (park) {
-    spdlog::warn("worker {} parked ({}); its queued tasks are not run",
-                 st.cfg.name, st.parked);
-    if (st.recorder)
-      self->send(st.recorder, event_atom_v,
-                 task_event{{}, kind::parked, {}, st.cfg.name, st.parked});
-    auto reason = st.parked;
-    answer_queued(self, [&](const task& t) { return parked_result(t, reason); });
-  }
+  if (park)
+    park_worker(self, reason, until, kind::parked);
   pump(self);
 }
 
@@ -190,6 +221,20 @@ void pump(self_ptr self) {
             pump(self);
             return;
           }
+          if (granted.capped_until_ms > 0) {
+            // The day's spend cap is reached: nothing of this worker's runs
+            // until the day turns (the limiter granted nothing to settle).
+            if (st.parked.empty())
+              park_worker(self,
+                          std::string{kind::spend_cap}
+                            + ": the day's spend reached limits.spend_per_day_usd",
+                          granted.capped_until_ms, kind::spend_cap);
+            j->second.rp.deliver(parked_answer(st, j->second.t), j->second.ticket);
+            st.jobs.erase(j);
+            --st.busy;
+            pump(self);
+            return;
+          }
           st.jobs.at(id).permit = std::move(granted);
           start(self, id);
         },
@@ -252,7 +297,7 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
     [=](task& t, uint64_t ticket) -> caf::result<result, uint64_t> {
       auto& st = self->state;
       if (!st.parked.empty())
-        return {parked_result(t, st.parked), ticket};
+        return {parked_answer(st, t), ticket};
       if (st.stopping)
         return {stopped_result(t), ticket};
       auto rp = self->make_response_promise<result, uint64_t>();
@@ -310,6 +355,19 @@ worker_actor::behavior_type worker(self_ptr self, worker_settings cfg,
         return;
       spdlog::info("worker {} unparked (was: {})", st.cfg.name, st.parked);
       st.parked.clear();
+      st.parked_until_ms = 0;
+      pump(self);
+    },
+    [=](unpark_atom, int64_t until_ms) {
+      // The park's own timer: only that park ends (an unpark and a new
+      // park since then have their own end).
+      auto& st = self->state;
+      if (st.parked.empty() || st.parked_until_ms != until_ms)
+        return;
+      spdlog::info("worker {} runs again: {} is over (was: {})", st.cfg.name,
+                   rfc3339_of_ms(until_ms), st.parked);
+      st.parked.clear();
+      st.parked_until_ms = 0;
       pump(self);
     },
   };

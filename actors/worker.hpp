@@ -59,6 +59,9 @@ struct worker_state {
   /// Set after a failure that needs a person (auth, not_logged_in,
   /// spend_limit): no more runs start; tasks get a `parked` answer.
   std::string parked;
+  const char* parked_kind = kind::parked; // what its answers say (spend_cap)
+  /// When the park ends by itself (unix ms; 0: when a person acts).
+  int64_t parked_until_ms = 0;
   /// Set by stop_atom: the node shuts down; what has not started is
   /// answered with stopped_result, what runs finishes.
   bool stopping = false;

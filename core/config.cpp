@@ -27,13 +27,16 @@ void read_executor_kind(json_reader& r, std::string& dst) {
 
 void read_limits(json_reader& parent, const std::string& key,
                  rate_limits& dst, double* cooldown_s = nullptr,
-                 double* spend_wait_s = nullptr) {
+                 double* spend_wait_s = nullptr,
+                 double* spend_per_day_usd = nullptr) {
   if (auto v = parent.get(key)) {
     json_reader r(*v, parent.at(key), parent.out());
     if (cooldown_s) // global only
       r.number("cooldown_s", *cooldown_s, 0, false);
     if (spend_wait_s)
       r.number("spend_wait_s", *spend_wait_s, 0, false);
+    if (spend_per_day_usd)
+      r.number("spend_per_day_usd", *spend_per_day_usd, 0, false);
     r.number("requests_per_min", dst.requests_per_min, 0, false);
     r.number("input_tokens_per_min", dst.input_tokens_per_min, 0, false);
     r.number("output_tokens_per_min", dst.output_tokens_per_min, 0, false);
@@ -186,7 +189,8 @@ std::optional<config> config_from_json(const json& j,
       r.integer("plan_attempts", cfg.orchestrator.plan_attempts, 1, 10);
       r.str("api_key_env", cfg.orchestrator.api_key_env);
     }
-    read_limits(top, "limits", cfg.limits, &cfg.cooldown_s, &cfg.spend_wait_s);
+    read_limits(top, "limits", cfg.limits, &cfg.cooldown_s, &cfg.spend_wait_s,
+              &cfg.spend_per_day_usd);
     if (auto ej = top.get("events")) {
       json_reader r(*ej, "events", out);
       r.integer("max_mb", cfg.events_max_mb, 1, 1 << 20);

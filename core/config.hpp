@@ -143,6 +143,10 @@ struct config {
   /// (the account parked, the task run again then); a later one parks the
   /// worker until someone acts.
   double spend_wait_s = 3600;
+  /// The account's cap per UTC day (USD; 0: none): once the day's spend,
+  /// kept in <root>/spend/, reaches it, claude workers park (spend_cap)
+  /// until the day turns.
+  double spend_per_day_usd = 0;
   claude_settings claude;
   gateway_settings gateway;
   /// The user's prices (USD per million tokens), before the list's.

@@ -36,6 +36,9 @@ struct permit_ask {
   /// request's own (its body's input, its max_tokens), reserved as they
   /// are; no run's averages estimate or learn from it.
   bool exact = false;
+  /// In the answer: not granted, the day's spend cap is reached (config
+  /// limits.spend_per_day_usd) until this moment (unix ms); 0: granted.
+  int64_t capped_until_ms = 0;
 };
 
 /// A worker's ask to start a run whose requests the gateway holds: it

@@ -1,5 +1,7 @@
 #include "core/outcome.hpp"
 
+#include "core/clock.hpp"
+
 namespace troupe {
 
 bool retryable(std::string_view k) {
@@ -13,10 +15,14 @@ bool parks_worker(std::string_view k) {
   return k == kind::auth || k == kind::not_logged_in || k == kind::spend_limit;
 }
 
-result parked_result(const task& t, const std::string& reason) {
-  return make_failure(t, status::cancelled, kind::parked,
-                      "not run: worker " + t.worker + " is parked after "
-                        + reason + "; fix it and start again");
+result parked_result(const task& t, const std::string& reason,
+                     int64_t until_ms, const char* why_kind) {
+  return make_failure(t, status::cancelled, why_kind,
+                      "not run: worker " + t.worker + " is parked after " + reason
+                        + (until_ms > 0
+                             ? "; it runs again from " + rfc3339_of_ms(until_ms)
+                                 + " (send the task again then)"
+                             : "; fix it and start again"));
 }
 
 result stopped_result(const task& t) {

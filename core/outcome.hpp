@@ -34,6 +34,8 @@ inline constexpr const char* spend_limit = "spend_limit";
 // Not run.
 inline constexpr const char* dependency_failed = "dependency_failed";
 inline constexpr const char* parked = "parked";
+// The day's spend reached limits.spend_per_day_usd: not run until it turns.
+inline constexpr const char* spend_cap = "spend_cap";
 inline constexpr const char* stopping = "stopping";
 inline constexpr const char* cancelled = "cancelled";
 inline constexpr const char* bad_input = "bad_input"; // a rejected task file or message
@@ -48,9 +50,16 @@ bool retryable(std::string_view kind);
 /// the failure.
 bool parks_worker(std::string_view kind);
 
+/// Where a parked answer (and the failure that parked its worker) says
+/// when the worker runs again by itself (unix ms), for the file drop.
+inline constexpr const char* resumes_at_key = "resumes_at_ms";
+
 /// The answer to a task a parked worker did not run: status cancelled,
-/// kind::parked, the reason in the message.
-result parked_result(const task& t, const std::string& reason);
+/// kind::parked (or the kind it parked on, as spend_cap), the reason in
+/// the message, and when the worker runs again (until_ms, unix ms; 0:
+/// when a person acts).
+result parked_result(const task& t, const std::string& reason,
+                     int64_t until_ms = 0, const char* why_kind = kind::parked);
 
 /// The answer to a task not started because its worker is stopping: status
 /// cancelled, kind::stopping; a file drop hands such a task back.

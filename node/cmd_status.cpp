@@ -12,6 +12,7 @@
 #include "node/bridge_options.hpp"
 #include "node/producer_link.hpp"
 #include "core/config.hpp"
+#include "core/text.hpp"
 #include "node/commands.hpp"
 #include "node/options.hpp"
 
@@ -50,12 +51,15 @@ int status_cmd(const status_options& opts) {
     return remote_status(opts);
   auto root = normalize_root(opts.root);
   std::set<std::string> workers;
+  double cap = 0;
   auto cfg_path = opts.config_path.empty() ? root + "/config/troupe.json"
                                            : opts.config_path;
   problems ps;
   if (fs::exists(cfg_path))
-    if (auto cfg = load_config(cfg_path, ps))
+    if (auto cfg = load_config(cfg_path, ps)) {
       workers = cfg->worker_names();
+      cap = cfg->spend_per_day_usd;
+    }
   if (!ps.empty()) {
     print_problems("error: bad config " + cfg_path + ":", ps);
     return exit_usage;
@@ -65,7 +69,7 @@ int status_cmd(const status_options& opts) {
     for (auto& e : fs::directory_iterator(root + sub, ec))
       if (e.is_directory(ec) && e.path().filename().string()[0] != '.')
         workers.insert(e.path().filename().string());
-  return print_status(queue_status(root, workers), opts.json_out);
+  return print_status(queue_status(root, workers, cap), opts.json_out);
 }
 
 int print_status(const json& out, bool json_out) {
@@ -89,6 +93,20 @@ int print_status(const json& out, bool json_out) {
                 j["done"].get<size_t>(), j["failed"].get<size_t>(),
                 j["rejected"].get<size_t>(), j.value("cancelled", size_t{0}),
                 oldest.c_str());
+  }
+  if (auto s = out.find("spend_today"); s != out.end() && s->is_object()) {
+    // A peer of an older version sends none.
+    auto cap = s->find("cap_usd");
+    std::printf("spend today (%s UTC): %s in %lld claude run(s)%s\n",
+                s->value("day", std::string{}).c_str(),
+                usd_text(s->value("usd", 0.0)).c_str(),
+                static_cast<long long>(s->value("runs", int64_t{0})),
+                cap != s->end() && cap->is_number()
+                  ? (" of " + usd_text(cap->get<double>()) + " a day").c_str()
+                  : "");
+    if (auto until = s->find("capped_until"); until != s->end() && until->is_string())
+      std::printf("the day's cap is reached: claude workers are parked (spend_cap) "
+                  "until %s\n", until->get<std::string>().c_str());
   }
   if (auto a = out.find("account_parked"); a != out.end() && a->is_object())
     std::printf("the account is parked: %s; no run starts until then\n",

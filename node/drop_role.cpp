@@ -105,6 +105,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       broker_settings bs;
       if (!make_bridge(*cfg, root, bs))
         return exit_usage;
+      bs.spend_per_day_usd = cfg->spend_per_day_usd; // STATUS shows it
       bridge.emplace();
       bridge->curve = bs.curve != nullptr;
       try {

@@ -13,6 +13,7 @@
 #include "bridge/gateway/module.hpp"
 #include "caf/all.hpp"
 #include "core/clock.hpp"
+#include "core/pricing.hpp"
 
 namespace troupe::node {
 
@@ -122,10 +123,13 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
                     caf::after(std::chrono::seconds(1)) >> [] {});
     return granted;
   };
-  h.settle = [limiter](const permit_ask& p, double requests, const usage& u) {
+  // Each request's cost books the day's spend exactly, as it happens.
+  h.settle = [limiter, prices = cfg.prices](const permit_ask& p, double requests,
+                                            const usage& u) {
     caf::anon_send(limiter, settle_atom_v, p,
                    run_usage{requests, static_cast<double>(u.metered_input()),
-                             static_cast<double>(u.output_tokens)});
+                             static_cast<double>(u.output_tokens),
+                             cost_of(u, price_of(p.model, prices))});
   };
   h.cool_down = [limiter](const std::string& model, int64_t wait_ms) {
     caf::anon_send(limiter, cooldown_atom_v, model, wait_ms);

@@ -8,6 +8,7 @@
 
 #include "bridge/files/fs_watcher.hpp"
 #include "caf/all.hpp"
+#include "core/clock.hpp"
 #include "core/prompt.hpp"
 
 namespace troupe {
@@ -208,6 +209,17 @@ void schedule_deps_check(self_ptr self) {
   self->delayed_send(self, delay, retry_atom_v);
 }
 
+/// A park that ends by itself (the answer says when, resumes_at_key):
+/// its marker goes then.
+void end_park_later(self_ptr self, const result& r) {
+  auto until = r.extra.is_object() ? r.extra.value(resumes_at_key, int64_t{0}) : 0;
+  if (until <= 0)
+    return;
+  self->state.park_ends[r.worker] = until;
+  auto wait = std::max<int64_t>(1, until - unix_now_ms());
+  self->delayed_send(self, std::chrono::milliseconds(wait), unpark_atom_v, r.worker, until);
+}
+
 /// tasks/<worker>/<id>.cancel appeared: the task ends cancelled, whether
 /// it waits for dependencies, waits in tasks/ (a parked worker), or runs.
 void cancel(self_ptr self, const std::string& worker, const std::string& id) {
@@ -405,14 +417,18 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (i == st.inflight.end())
         return; // handed back at shutdown: the next start runs it again
       spdlog::debug("{}/{}: result back", r.worker, r.task_id);
-      if (is_stopped_result(r) || (r.error && r.error->kind == kind::parked)) {
+      bool parked_answer = r.error && (r.error->kind == kind::parked
+                                       || r.error->kind == kind::spend_cap);
+      if (is_stopped_result(r) || parked_answer) {
         // Not run: the task goes back to tasks/ and waits for a restart
-        // (once the cause, credentials or a spend limit, is fixed).
+        // (once the cause, credentials or a spend limit, is fixed), or for
+        // the moment the park ends by itself.
         st.q->hand_back(i->second.worker, i->second.name);
-        if (r.error->kind == kind::parked && st.parked.insert(r.worker).second) {
+        if (parked_answer && st.parked.insert(r.worker).second) {
           spdlog::warn("{}: parked; its tasks stay in tasks/{}/ ({})",
                        r.worker, r.worker, r.error->message);
           st.q->park(r.worker, r.error->message);
+          end_park_later(self, r);
         }
         st.inflight.erase(i);
         maybe_finish_stop(self);
@@ -424,6 +440,7 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
         spdlog::warn("{}: parked after {}; its tasks stay in tasks/{}/",
                      r.worker, r.error->kind, r.worker);
         st.q->park(r.worker, r.error->kind + ": " + r.error->message);
+        end_park_later(self, r);
       }
       if (st.to_commit.empty())
         self->send(self, flush_atom_v); // behind the results already queued
@@ -449,8 +466,20 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
       if (st.stopping || !st.parked.erase(worker))
         return;
       spdlog::info("{}: unparked; the worker runs again", worker);
+      st.park_ends.erase(worker);
       st.q->unpark(worker);
       scan(self);
+    },
+    [=](unpark_atom, const std::string& worker, int64_t until_ms) {
+      // The marker goes, as `caf-node unpark` removes it: the watcher
+      // then unparks the local worker first, and this drop after it.
+      auto& st = self->state;
+      auto i = st.park_ends.find(worker);
+      if (st.stopping || i == st.park_ends.end() || i->second != until_ms)
+        return;
+      st.park_ends.erase(i);
+      spdlog::info("{}: its park is over; its tasks in tasks/{}/ run again", worker, worker);
+      st.q->unpark(worker);
     },
     [=](stop_atom, int64_t grace_ms) -> caf::result<int32_t> {
       auto& st = self->state;

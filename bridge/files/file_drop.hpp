@@ -61,6 +61,9 @@ struct file_drop_state {
   std::vector<std::pair<entry, result>> to_commit;
   /// Workers that parked (see parks_worker): their tasks stay in tasks/.
   std::set<std::string> parked;
+  /// Of those, the ones whose park ends by itself: when (unix ms). Then
+  /// the park marker goes, as `caf-node unpark` removes it.
+  std::map<std::string, int64_t> park_ends;
   bool tick_scheduled = false;
   bool stopping = false;
   std::optional<caf::typed_response_promise<int32_t>> stop_rp;

@@ -1,5 +1,7 @@
 #include "bridge/files/queue_status.hpp"
 
+#include "core/day_spend.hpp"
+
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -81,7 +83,8 @@ worker_status inspect_worker(const fs_queue& q, const std::string& w) {
 
 } // namespace
 
-json queue_status(const std::string& root, const std::set<std::string>& workers) {
+json queue_status(const std::string& root, const std::set<std::string>& workers,
+                  double spend_per_day_usd) {
   fs_queue q{root, {workers.begin(), workers.end()}, 1u << 20};
   json out = {{"root", root}, {"workers", json::object()}};
   for (auto& w : workers) {
@@ -98,8 +101,16 @@ json queue_status(const std::string& root, const std::set<std::string>& workers)
     j["parked"] = ws.parked.empty() ? json(nullptr) : json(ws.parked);
     out["workers"][w] = j;
   }
-  if (auto park = read_account_park(root, unix_now_ms()))
+  auto now = unix_now_ms();
+  if (auto park = read_account_park(root, now))
     out["account_parked"] = *park;
+  // What the claude runs on this root cost today (UTC), against the cap.
+  auto today = read_day_spend(root, utc_day(now));
+  json spend = {{"day", today.day}, {"usd", today.usd}, {"runs", today.runs},
+                {"cap_usd", spend_per_day_usd > 0 ? json(spend_per_day_usd) : json(nullptr)}};
+  if (auto until = day_cap_holds_until(today, spend_per_day_usd, now))
+    spend["capped_until"] = rfc3339_of_ms(*until);
+  out["spend_today"] = std::move(spend);
   return out;
 }
 

@@ -67,7 +67,8 @@ struct broker::impl {
 
   explicit impl(broker_settings s)
     : cfg(std::move(s)),
-      pdesk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes}),
+      pdesk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes,
+             cfg.spend_per_day_usd}),
       wdesk({cfg.workers, cfg.root, cfg.handoff_max_bytes}) {
     if (cfg.curve) {
       zap = std::make_unique<zmqx::zap_handler>(ctx, cfg.curve->allowed);
@@ -198,7 +199,8 @@ struct broker::impl {
       caf::anon_send(links.relay, permit_atom_v, a.node, a.id, std::move(a.ask));
     for (auto& st : fx.settles)
       caf::anon_send(links.limiter, settle_atom_v, st.permit,
-                     run_usage{st.requests, st.input_tokens, st.output_tokens});
+                     run_usage{st.requests, st.input_tokens, st.output_tokens,
+                               st.cost_usd});
     for (auto& c : fx.cooldowns)
       caf::anon_send(links.limiter, cooldown_atom_v, c.model, c.wait_ms);
     for (auto& c : fx.calibrations)

@@ -33,6 +33,7 @@ struct broker_settings {
   std::set<std::string> workers;    // configured names
   workflow_limits limits;
   size_t max_task_bytes = 1u << 20;
+  double spend_per_day_usd = 0; // the config's, for STATUS
   /// Files kept per result and handed on per dependent (PROTOCOL.md §10).
   size_t handoff_max_bytes = 1u << 20;
   std::chrono::milliseconds heartbeat = wire::default_heartbeat;

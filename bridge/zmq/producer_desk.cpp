@@ -293,7 +293,7 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
       return;
     }
     case command::status: {
-      auto s = queue_status(cfg_.root, cfg_.workers);
+      auto s = queue_status(cfg_.root, cfg_.workers, cfg_.spend_per_day_usd);
       s.erase("root"); // the orchestrator's own paths are not a producer's business
       if (nodes.add_to_status)
         nodes.add_to_status(s);

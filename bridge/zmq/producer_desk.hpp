@@ -34,6 +34,7 @@ public:
     std::set<std::string> workers;
     workflow_limits limits;
     size_t max_task_bytes = 1u << 20;
+    double spend_per_day_usd = 0;
   };
 
   struct answer {

@@ -1,5 +1,7 @@
 #include "bridge/zmq/protocol.hpp"
 
+#include <limits>
+
 #include <array>
 #include <charconv>
 
@@ -118,6 +120,13 @@ json permit_json(const permit_ask& a) {
           {"exact", a.exact}};
 }
 
+json grant_json(const permit_ask& a) {
+  auto j = permit_json(a);
+  if (a.capped_until_ms > 0)
+    j["capped_until_ms"] = a.capped_until_ms;
+  return j;
+}
+
 bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string& path) {
   json_reader r{j, path, ps, false};
   id_field(r, "id", out.id);
@@ -137,6 +146,7 @@ bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string
   r.number("prefix_tokens", out.prefix_tokens, 0, false);
   r.number("output_tokens", out.output_tokens, 0, false);
   r.boolean("exact", out.exact);
+  r.integer("capped_until_ms", out.capped_until_ms, 0, std::numeric_limits<int64_t>::max());
   return r.ok();
 }
 
@@ -193,6 +203,7 @@ bool decode(const json& body, settle_body& out, std::string& error) {
       used.number("requests", out.requests, 0, false);
       used.number("input_tokens", out.input_tokens, 0, false);
       used.number("output_tokens", out.output_tokens, 0, false);
+      used.number("cost_usd", out.cost_usd, 0, false);
     }
   }
   return done(ps, command::settle, error);
@@ -330,7 +341,8 @@ json encode(const event_body& b) {
 }
 
 json encode(const permit_body& b, const char* key) {
-  return {{"id", std::to_string(b.id)}, {key, permit_json(b.ask)}};
+  return {{"id", std::to_string(b.id)},
+          {key, std::string_view{key} == "ask" ? permit_json(b.ask) : grant_json(b.ask)}};
 }
 
 json encode(const settle_body& b) {
@@ -338,7 +350,8 @@ json encode(const settle_body& b) {
           {"used",
            {{"requests", b.requests},
             {"input_tokens", b.input_tokens},
-            {"output_tokens", b.output_tokens}}}};
+            {"output_tokens", b.output_tokens},
+            {"cost_usd", b.cost_usd}}}};
 }
 
 json encode(const cooldown_body& b) {

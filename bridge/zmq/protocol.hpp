@@ -97,6 +97,7 @@ struct permit_body {
 struct settle_body {
   permit_ask permit;
   double requests = 1, input_tokens = 0, output_tokens = 0;
+  double cost_usd = 0; // the day's spend (optional on the wire: 0)
 };
 
 /// W → O COOLDOWN.
@@ -168,6 +169,9 @@ json encode(const reason_body& b);
 
 /// A permit (ask or grant) as JSON, and back (type-checked).
 json permit_json(const permit_ask& a);
+/// A GRANT's permit: the same, with "capped_until_ms" when it is refused
+/// (the day's spend cap is reached).
+json grant_json(const permit_ask& a);
 bool permit_from(const json& j, permit_ask& out, problems& ps, const std::string& path);
 
 } // namespace troupe::wire

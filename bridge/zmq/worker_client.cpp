@@ -261,7 +261,7 @@ struct worker_client::impl {
     } else if (auto* s = std::get_if<client_note::settle>(&n.v)) {
       send(wire::command::settle,
            wire::encode(wire::settle_body{s->p, s->used.requests, s->used.input_tokens,
-                                          s->used.output_tokens}));
+                                          s->used.output_tokens, s->used.cost_usd}));
     } else if (auto* c = std::get_if<client_note::cooldown>(&n.v)) {
       send(wire::command::cooldown, wire::encode(wire::cooldown_body{c->model, c->wait_ms}));
     } else if (auto* k = std::get_if<client_note::calibrate>(&n.v)) {

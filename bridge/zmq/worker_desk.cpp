@@ -394,7 +394,8 @@ struct worker_desk::state {
         if (!wire::decode(b, st, err))
           break;
         permits[id].erase(st.permit.id);
-        out.settles.push_back({st.permit, st.requests, st.input_tokens, st.output_tokens});
+        out.settles.push_back({st.permit, st.requests, st.input_tokens, st.output_tokens,
+                               st.cost_usd});
         return;
       }
       case command::cooldown: {

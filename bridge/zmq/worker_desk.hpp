@@ -63,7 +63,7 @@ public:
     };
     struct settle {
       permit_ask permit;
-      double requests, input_tokens, output_tokens;
+      double requests, input_tokens, output_tokens, cost_usd;
     };
     struct cooldown {
       std::string model;

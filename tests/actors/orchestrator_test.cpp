@@ -26,7 +26,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   explicit fixture(backoff_policy backoff,
                    std::function<double(const task&)> least_cost = {}) {
     auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{},
-                             caf::timespan{std::chrono::seconds(10)});
+                             caf::timespan{std::chrono::seconds(10)}, day_cap_settings{});
     std::map<std::string, worker_actor> workers;
     for (auto name : {"marie", "anga"}) {
       worker_settings ws;

@@ -7,6 +7,12 @@
 #include "core/clock.hpp"
 
 #include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+#include "core/day_spend.hpp"
+#include "core/json_codec.hpp"
 #include "fixture.hpp"
 
 using namespace troupe;
@@ -19,12 +25,13 @@ struct fixture : test_coordinator_fixture<test_config> {
   std::shared_ptr<scripted_executor> exec = std::make_shared<scripted_executor>();
   rate_limiter_actor limiter;
   worker_actor w;
+  day_cap_settings cap; // none unless a test sets it
 
   void start(int slots, rate_limits limits = {}, bool blocking = false,
              bool gated = false) {
     exec->is_blocking = blocking;
     limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{},
-                             caf::timespan{std::chrono::seconds(10)});
+                             caf::timespan{std::chrono::seconds(10)}, cap);
     worker_settings ws;
     ws.name = "marie";
     ws.slots = slots;
@@ -248,6 +255,81 @@ CAF_TEST(a spend limit that ends past spend_wait parks the worker) {
   CAF_CHECK_EQUAL(rs[0].error->kind, "spend_limit");
   CAF_CHECK_EQUAL(rs[1].error->kind, "parked");
   CAF_CHECK_EQUAL(exec->seen.size(), 1u);
+}
+
+CAF_TEST(a worker parked on a spend limit runs again at the moment it names) {
+  // Two hours on: past spend_wait (one hour), so the worker parks.
+  auto until_s = (unix_now_ms() / 1000 / 60 + 120) * 60;
+  std::time_t t = until_s;
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char msg[128];
+  std::strftime(msg, sizeof msg,
+                "You have reached your specified API usage limits. You will regain "
+                "access on %Y-%m-%d at %H:%M UTC.",
+                &tm);
+  exec->outcomes["first"] = {"spend_limit"};
+  exec->messages["spend_limit"] = msg;
+  start(1);
+  self->send(w, mk_task("first", "marie"), uint64_t{1});
+  settle_messages();
+  self->send(w, mk_task("while-parked", "marie"), uint64_t{2});
+  settle_messages();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK_EQUAL(rs[0].error->kind, "spend_limit");
+  CAF_CHECK_EQUAL(rs[0].extra.value(resumes_at_key, int64_t{0}), until_s * 1000);
+  CAF_CHECK_EQUAL(rs[1].error->kind, "parked");
+  CAF_CHECK_EQUAL(rs[1].extra.value(resumes_at_key, int64_t{0}), until_s * 1000);
+  CAF_CHECK(rs[1].error->message.find("runs again from") != std::string::npos);
+  // A person's unpark and a new park since would have their own end; this
+  // park's own timer ends it.
+  advance_time(std::chrono::milliseconds(until_s * 1000 - unix_now_ms()) + 1s);
+  settle_messages();
+  self->send(w, mk_task("after", "marie"), uint64_t{3});
+  settle_messages();
+  rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK(rs[0].ok());
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"first", "after"}));
+}
+
+CAF_TEST(the spend cap of a day parks claude workers and holds across restarts) {
+  auto root = std::filesystem::temp_directory_path()
+              / ("troupe-daycap-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  cap.root = root.string();
+  cap.usd_per_day = 0.05;
+  exec->cost = 0.03;
+  start(1);
+  for (auto id : {"t1", "t2", "t3"})
+    self->send(w, mk_task(id, "marie"), uint64_t{0});
+  settle_messages();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 3u);
+  // t1 leaves 0.02 of the cap: t2 starts (a run's cost is known only
+  // after it), and the day then stands at 0.06.
+  CAF_CHECK(rs[0].ok() && rs[1].ok());
+  CAF_CHECK(rs[2].state == status::cancelled);
+  CAF_CHECK_EQUAL(rs[2].error->kind, "spend_cap");
+  auto tomorrow = next_utc_day_ms(unix_now_ms());
+  CAF_CHECK_EQUAL(rs[2].extra.value(resumes_at_key, int64_t{0}), tomorrow);
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  auto day = read_day_spend(root.string(), utc_day(unix_now_ms()));
+  CAF_CHECK_EQUAL(day.runs, 2);
+  CAF_CHECK(std::abs(day.usd - 0.06) < 1e-9);
+  // A restart: a new limiter and worker on the same root refuse at once.
+  anon_send_exit(w, caf::exit_reason::user_shutdown);
+  anon_send_exit(limiter, caf::exit_reason::user_shutdown);
+  run();
+  start(1);
+  self->send(w, mk_task("t4", "marie"), uint64_t{0});
+  settle_messages();
+  rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK_EQUAL(rs[0].error->kind, "spend_cap");
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  std::filesystem::remove_all(root);
 }
 
 CAF_TEST(behind a gateway it starts nothing while the account is parked) {

@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Spend control with the real pinned Claude Code CLI against the mock API,
+# on `caf-node serve`:
+#  - a worker parked by a spend limit whose message names its end runs
+#    again by itself at that moment (the task that waited in tasks/ runs);
+#  - the account's cap per day (limits.spend_per_day_usd) parks the claude
+#    workers with spend_cap, status shows the day's spend, and a restart
+#    goes on counting from <root>/spend/.
+source "$(dirname "$0")/lib.sh"
+CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
+AWAIT="$PY $SRC/tests/integration/await_results.py"
+if [ ! -x "$CLI" ]; then
+  fail "the pinned Claude Code CLI is not installed ($CLI): run make test"
+  finish
+fi
+PIDS=()
+cleanup() {
+  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  at_exit
+}
+trap cleanup EXIT
+export MARIE_KEY=sk-test-marie
+
+start_mock() { # start_mock <dir>: a mock API of its own; echoes its URL
+  "$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$1/port" --log "$1/requests.jsonl" \
+    >>"$1/mock.log" 2>&1 &
+  PIDS+=("$!")
+  $AWAIT --timeout 20 "$1/port" >/dev/null
+  echo "http://127.0.0.1:$(cat "$1/port")"
+}
+control() { # control <url> <json>: sets the mock's mode
+  "$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
+    sys.argv[1] + '/_control', data=sys.argv[2].encode())).read()" "$1" "$2"
+}
+config() { # config <file> <limits-json>
+  cat >"$1" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "api_key_env": "MARIE_KEY",
+                       "deadline_s": 60, "max_turns": 3, "max_attempts": 1}},
+ "limits": $2,
+ "gateway": {"enabled": false},
+ "executors": {"claude": {"bin": "$CLI", "max_retries": 0}}}
+JSON
+}
+drop() { # drop <root> <id>: a task for marie, written whole
+  printf '{"task_id": "%s", "worker": "marie", "description": "Evaluate Emma (%s)."}' "$2" "$2" \
+    >"$1/tasks/marie/.$2.tmp"
+  mv "$1/tasks/marie/.$2.tmp" "$1/tasks/marie/$2.json"
+}
+serve() { # serve <root> <cfg> <url>: starts serve in the background, sets SERVE
+  rm -f "$1/ready"
+  ANTHROPIC_BASE_URL=$3 "$CAF_NODE" serve --root "$1" --config "$2" --ready-file "$1/ready" \
+    2>>"$1/serve.log" &
+  SERVE=$!
+  PIDS+=("$SERVE")
+  $AWAIT --timeout 30 "$1/ready" >/dev/null
+}
+
+# --- a park that ends by itself at the moment the API named ------------------
+# spend_wait_s 0: any spend limit parks the worker (the run does not wait in
+# a slot). The mock refuses with the 400 of a limit the user set, naming the
+# next whole minute (as the API does), and answers again from then on.
+park=$(fresh_root park)
+park_url=$(start_mock "$park")
+config "$park/cfg.json" '{"spend_wait_s": 0}'
+regain=$("$PY" -c 'import time; t = (int(time.time()) // 60 + 1) * 60; print(t if t - time.time() > 20 else t + 60)')
+control "$park_url" "{\"mode\": \"spend-limit-400\", \"regain_at\": $regain}"
+serve "$park" "$park/cfg.json" "$park_url"
+PARK_SERVE=$SERVE
+drop "$park" p1
+$AWAIT --timeout 60 "$park/results/marie/p1.json"
+check "a spend limit that names its end: the task fails spend_limit" json_is "$park/results/marie/p1.json" \
+  "j['status'] == 'failed' and j['error']['kind'] == 'spend_limit'"
+check "... and says when the worker runs again" json_is "$park/results/marie/p1.json" \
+  "j.get('resumes_at_ms') == $regain * 1000"
+parked_at=$("$PY" -c 'import time; print(time.time())')
+drop "$park" p2
+# (the day-cap part below runs meanwhile; p2 is checked after it)
+
+# --- the day's cap, kept across restarts --------------------------------------
+cap=$(fresh_root cap)
+cap_url=$(start_mock "$cap")
+config "$cap/cfg.json" '{"spend_per_day_usd": 0.000001}'
+serve "$cap" "$cap/cfg.json" "$cap_url"
+drop "$cap" c1
+$AWAIT --timeout 60 "$cap/results/marie/c1.json"
+check "under the day's cap a task runs" json_is "$cap/results/marie/c1.json" \
+  "j['status'] == 'complete' and j['cost_usd'] > 0.000001"
+drop "$cap" c2
+$AWAIT --timeout 30 "$cap/tasks/marie/.parked"
+check "past the cap the next task is not run: it stays in tasks/" \
+  bash -c "[ -e '$cap/tasks/marie/c2.json' ] && [ ! -e '$cap/results/marie/c2.json' ]"
+check "... the worker is parked with spend_cap" grep -q '^not run: worker marie is parked after spend_cap' "$cap/tasks/marie/.parked"
+check "... the mock saw c1's requests only" bash -c "! grep -q 'c2' '$cap/requests.jsonl'"
+today=$(date -u +%F)
+check "the day's spend is kept in spend/$today.json, equal to c1's cost" \
+  "$PY" -c "import json,sys; d=json.load(open('$cap/spend/$today.json')); r=json.load(open('$cap/results/marie/c1.json'))
+sys.exit(0 if d['runs'] == 1 and abs(d['usd'] - r['cost_usd']) < 1e-12 else 1)"
+"$CAF_NODE" status --root "$cap" --config "$cap/cfg.json" --json >"$cap/status.json"
+"$CAF_NODE" status --root "$cap" --config "$cap/cfg.json" >"$cap/status.txt"
+check "status --json shows today's spend, the cap and until when it holds" json_is "$cap/status.json" \
+  "j['spend_today']['runs'] == 1 and j['spend_today']['cap_usd'] == 0.000001 and j['spend_today']['capped_until'].endswith('T00:00:00.000Z')"
+check "status says it in words" grep -q "the day's cap is reached: claude workers are parked (spend_cap) until" "$cap/status.txt"
+kill -TERM "$SERVE"
+await_exit "$SERVE"
+check "serve stops cleanly" [ "$rc" -eq 0 ]
+serve "$cap" "$cap/cfg.json" "$cap_url"
+# The new serve starts unparked and learns the cap from the file.
+$AWAIT --timeout 30 "$cap/tasks/marie/.parked"
+check "after a restart the cap still holds: c2 waits, nothing more spent" \
+  bash -c "[ -e '$cap/tasks/marie/c2.json' ] && [ ! -e '$cap/results/marie/c2.json' ] && ! grep -q c2 '$cap/requests.jsonl'"
+kill -TERM "$SERVE"
+await_exit "$SERVE"
+
+# --- ... and the parked worker of the first part runs again -----------------
+$AWAIT --timeout 100 "$park/results/marie/p2.json"
+check "the task that waited runs when the limit ends, by itself" json_is "$park/results/marie/p2.json" \
+  "j['status'] == 'complete' and j['attempt'] == 1"
+check "... not before the moment the API named" "$PY" -c "
+import json, sys
+reqs = [json.loads(l) for l in open('$park/requests.jsonl')]
+late = [r for r in reqs if r.get('t', 0) > $parked_at]
+sys.exit(0 if late and min(r['t'] for r in late) >= $regain else 1)"
+check "the serve log says when it runs again" grep -q "worker marie parked (spend_limit: .*); it runs again from" "$park/serve.log"
+kill -TERM "$PARK_SERVE"
+await_exit "$PARK_SERVE"
+check "serve stops cleanly" [ "$rc" -eq 0 ]
+finish
