@@ -97,6 +97,7 @@ CAF_BEGIN_TYPE_ID_BLOCK(troupe, caf::first_custom_type_id)
   CAF_ADD_ATOM(troupe, troupe, unpark_atom, "unpark")
   CAF_ADD_ATOM(troupe, troupe, subscribe_atom, "subscribe")
   CAF_ADD_ATOM(troupe, troupe, cancel_atom, "cancel")
+  CAF_ADD_ATOM(troupe, troupe, approve_atom, "approve")
 
 CAF_END_TYPE_ID_BLOCK(troupe)
 
@@ -144,7 +145,7 @@ typename Inspector::result_type inspect(Inspector& f, task& x) {
   auto model = x.model.value_or("");
   return f(caf::meta::type_name("task"), x.task_id, x.worker, x.description,
            x.dependencies, prio, ctx.text, timeout, attempts, model, budget,
-           extra.text, caf::meta::load_callback([&]() -> caf::error {
+           x.approve, extra.text, caf::meta::load_callback([&]() -> caf::error {
              x.prio = static_cast<priority>(prio);
              ctx.load();
              extra.load();
@@ -282,12 +283,18 @@ using runner_actor
 /// one actor would cost O(n) per reply.
 /// stop_atom: the node is stopping: no more retries; a task waiting for
 /// one ends as stopped_result (its workers answer the rest the same way).
+/// A task with "approve" (or of a worker whose config says so) is held
+/// once ready, in awaiting_approval, until approve_atom says yes or no.
 /// cancel_atom (run id, task id; empty: any): ends the matching tasks of
 /// the runs going on `cancelled`, running ones stopped at their worker,
 /// waiting ones not started; replies how many it took on.
 using orchestrator_actor = caf::typed_actor<
   caf::replies_to<run_atom, workflow>::with<run_summary>,
   caf::replies_to<cancel_atom, std::string, std::string>::with<int32_t>,
+  // (run id, task id; empty: any; yes, why): a task awaiting approval
+  // starts (yes) or ends cancelled, kind rejected, with `why`; replies
+  // how many it found awaiting.
+  caf::replies_to<approve_atom, std::string, std::string, bool, std::string>::with<int32_t>,
   caf::reacts_to<result, uint64_t>,
   caf::reacts_to<retry_atom, uint64_t>, caf::reacts_to<stop_atom>>;
 

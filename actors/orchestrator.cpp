@@ -52,6 +52,17 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
                make_ticket(run_no, i));
     return;
   }
+  if (!run.approved[i]
+      && (run.wf.tasks[i].approve
+          || self->state.cfg.approve_workers.count(run.wf.tasks[i].worker))) {
+    // Held until a person says yes or no (approve_atom); nothing is
+    // reserved for it meanwhile.
+    run.awaiting[i] = true;
+    auto& est = self->state.cfg.describe_estimate;
+    event(self, run, "awaiting_approval", run.wf.tasks[i],
+          est ? est(run.wf.tasks[i]) : std::string{});
+    return;
+  }
   auto t = run.wf.tasks[i];
   // Results of dependencies inside this run; a caller (the file drop) may
   // have put those of dependencies outside it there already.
@@ -90,6 +101,17 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
   self->send(w, std::move(t), make_ticket(run_no, i));
 }
 
+/// How a run ended, for its run_finished event: complete, cancelled (every
+/// task that did not complete was not run), or failed.
+const char* run_outcome(const run_summary& s) {
+  if (s.all_complete())
+    return "complete";
+  for (auto& r : s.results)
+    if (!r.ok() && r.state != status::cancelled)
+      return "failed";
+  return "cancelled";
+}
+
 void finish_run(self_ptr self, uint64_t run_no) {
   auto& run = self->state.runs.at(run_no);
   auto s = run_summary::of(
@@ -105,7 +127,7 @@ void finish_run(self_ptr self, uint64_t run_no) {
   if (self->state.recorder)
     self->send(self->state.recorder, event_atom_v,
                task_event{run.id, "run_finished", {}, {},
-                          s.all_complete() ? "complete" : "failed"});
+                          run_outcome(s)});
   self->state.runs.erase(run_no);
   if (!self->state.recorder || !self->state.cfg.flush_before_reply) {
     rp.deliver(std::move(s));
@@ -246,6 +268,8 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       run.retry_pending.resize(wf.tasks.size(), false);
       run.reused.resize(wf.tasks.size(), false);
       run.cancel_asked.resize(wf.tasks.size(), false);
+      run.awaiting.resize(wf.tasks.size(), false);
+      run.approved.resize(wf.tasks.size(), false);
       for (auto& r : wf.prior)
         for (size_t i = 0; i < wf.tasks.size(); ++i)
           if (wf.tasks[i].task_id == r.task_id && wf.tasks[i].worker == r.worker)
@@ -294,7 +318,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
           if ((!task_id.empty() && t.task_id != task_id) || run.results[i])
             continue;
           ++n;
-          if (run.retry_pending[i])
+          if (run.retry_pending[i] || run.awaiting[i])
             waiting.emplace_back(run_no, i);
           else if (run.at_worker[i])
             self->send(st.workers.at(t.worker), cancel_atom_v, t.task_id);
@@ -304,14 +328,48 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       }
       for (auto [run_no, i] : waiting) {
         auto r = st.runs.find(run_no);
-        if (r == st.runs.end() || !r->second.retry_pending[i])
+        if (r == st.runs.end() || !(r->second.retry_pending[i] || r->second.awaiting[i]))
           continue; // ended by an earlier one
+        auto why = r->second.awaiting[i] ? "cancelled while it awaited approval"
+                                         : "cancelled before its retry";
         r->second.retry_pending[i] = false;
+        r->second.awaiting[i] = false;
         ++r->second.in_flight; // on_result counts it back
-        on_result(self, run_no, i,
-                  cancelled_result(r->second.wf.tasks[i], "cancelled before its retry"));
+        on_result(self, run_no, i, cancelled_result(r->second.wf.tasks[i], why));
       }
       return n;
+    },
+    [=](approve_atom, const std::string& run_id, const std::string& task_id,
+        bool yes, const std::string& why) -> int32_t {
+      auto& st = self->state;
+      std::vector<std::pair<uint64_t, size_t>> found;
+      for (auto& [run_no, run] : st.runs) {
+        if (!run_id.empty() && run.id != run_id)
+          continue;
+        for (size_t i = 0; i < run.wf.tasks.size(); ++i)
+          if (run.awaiting[i] && (task_id.empty() || run.wf.tasks[i].task_id == task_id))
+            found.emplace_back(run_no, i);
+      }
+      // One at a time: an answer may end its run.
+      for (auto [run_no, i] : found) {
+        auto r = st.runs.find(run_no);
+        if (r == st.runs.end() || !r->second.awaiting[i])
+          continue;
+        auto& run = r->second;
+        run.awaiting[i] = false;
+        auto& t = run.wf.tasks[i];
+        if (yes) {
+          run.approved[i] = true;
+          event(self, run, "approved", t, why);
+          dispatch(self, run_no, i);
+        } else {
+          ++run.in_flight; // on_result counts it back
+          on_result(self, run_no, i,
+                    make_failure(t, status::cancelled, kind::rejected,
+                                 "rejected" + (why.empty() ? std::string{} : ": " + why)));
+        }
+      }
+      return static_cast<int32_t>(found.size());
     },
     [=](stop_atom) {
       auto& st = self->state;
@@ -321,7 +379,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
       std::vector<std::pair<uint64_t, size_t>> waiting;
       for (auto& [run_no, run] : st.runs)
         for (size_t i = 0; i < run.retry_pending.size(); ++i)
-          if (run.retry_pending[i])
+          if (run.retry_pending[i] || run.awaiting[i])
             waiting.emplace_back(run_no, i);
       for (auto [run_no, i] : waiting) {
         auto r = st.runs.find(run_no);
@@ -329,6 +387,7 @@ orchestrator(self_ptr self, orchestrator_settings cfg,
           continue; // ended by an earlier one
         auto& run = r->second;
         run.retry_pending[i] = false;
+        run.awaiting[i] = false;
         ++run.in_flight; // on_result counts it back
         on_result(self, run_no, i, stopped_result(run.wf.tasks[i]));
       }

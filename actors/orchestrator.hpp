@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -31,6 +32,11 @@ struct orchestrator_settings {
   /// a budget too low for it does not start it; unset: any reservation
   /// above nothing fits.
   std::function<double(const task&)> least_cost;
+  /// Workers whose every task waits for approval (config "approve").
+  std::set<std::string> approve_workers;
+  /// What an awaiting task is expected to cost, in words, for the
+  /// awaiting_approval event (and so for status); unset: nothing said.
+  std::function<std::string(const task&)> describe_estimate;
 };
 
 struct orchestrator_state {
@@ -55,6 +61,8 @@ struct orchestrator_state {
     std::vector<bool> reused; // answered from `prior`
     /// Cancelled before it was released: ends cancelled when it would be.
     std::vector<bool> cancel_asked;
+    /// Held for a person's approval / approved already.
+    std::vector<bool> awaiting, approved;
     bool cancelling = false; // the whole run: nothing more starts
     size_t in_flight = 0;
     caf::typed_response_promise<run_summary> rp;

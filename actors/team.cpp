@@ -120,6 +120,10 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
   orchestrator_settings os;
   os.make_run_id = opts.make_run_id;
   os.least_cost = opts.least_cost;
+  os.describe_estimate = opts.describe_estimate;
+  for (auto& w : cfg.workers)
+    if (w.approve)
+      os.approve_workers.insert(w.name);
   os.flush_before_reply = opts.recording.write_results;
   os.backoff = {cfg.orchestrator.retry_base_ms, cfg.orchestrator.retry_max_ms};
   for (auto& [w, e] : execs) {

@@ -26,6 +26,9 @@ struct team_options {
   /// What a task costs at the least: a run's budget does not start a task
   /// whose reservation is below it (orchestrator_settings::least_cost).
   std::function<double(const task&)> least_cost;
+  /// An awaiting task's estimate in words
+  /// (orchestrator_settings::describe_estimate).
+  std::function<std::string(const task&)> describe_estimate;
   /// Also spawn the orchestrator's own LLM worker (planning, synthesis).
   bool planner = false;
   /// When set, the workers live elsewhere: this gives the actor that

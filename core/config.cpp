@@ -167,6 +167,7 @@ std::optional<config> config_from_json(const json& j,
           r.str("agents", agents);
           w.agents_dir = resolve(base_dir, agents);
           read_limits(r, "limits", w.limits);
+          r.boolean("approve", w.approve);
           cfg.workers.push_back(std::move(w));
         }
       }

@@ -50,6 +50,8 @@ struct worker_config {
   std::string on_denial = "fail";    // or "report"
   std::string agents_dir; // sub-agent definitions (core/agents.hpp), absolute
   rate_limits limits;
+  /// Every task of this worker waits for a person's approval first.
+  bool approve = false;
 };
 
 struct orchestrator_config {

@@ -421,4 +421,9 @@ std::string estimate_vs_actual_markdown(const plan_estimate& e,
   return md;
 }
 
+std::string estimate_words(const task_estimate& e) {
+  return usd_text(e.cost_usd.low) + " to " + usd_text(e.cost_usd.high) + ", expected "
+         + usd_text(e.cost_usd.expected) + " (" + e.basis + ")";
+}
+
 } // namespace troupe

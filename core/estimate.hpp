@@ -73,6 +73,10 @@ plan_estimate estimate_plan(const workflow& wf, const config& cfg,
 /// "fits", "may not fit" or "does not fit", with the figures.
 std::string budget_verdict(const plan_estimate& e, double budget_usd);
 
+/// One task's cost range in words: "$0.0100 to $0.0400, expected $0.0200
+/// (list price)".
+std::string estimate_words(const task_estimate& e);
+
 json to_json(const plan_estimate& e);
 /// A table for people: one line a task, then the total and the duration.
 std::string estimate_text(const plan_estimate& e, std::optional<double> budget_usd);

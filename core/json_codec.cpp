@@ -258,6 +258,12 @@ std::optional<task> task_from_json(const json& j, problems& out,
   }
   t.model = nonempty_string(j, "model", prefix, out, false);
   t.budget_usd = positive_number(j, "budget_usd", prefix, out, true);
+  if (auto i = j.find("approve"); i != j.end() && !i->is_null()) {
+    if (i->is_boolean())
+      t.approve = i->get<bool>();
+    else
+      bad(out, prefix + "approve", *i, "must be true or false");
+  }
   if (auto i = j.find(output_schema_key); i != j.end() && !i->is_object())
     bad(out, prefix + output_schema_key, *i, "must be a JSON Schema object");
   t.extra = extra_fields(j, task_fields);
@@ -281,6 +287,8 @@ json to_json(const task& t) {
     j["model"] = *t.model;
   if (t.budget_usd)
     j["budget_usd"] = *t.budget_usd;
+  if (t.approve) // absent when false: older digests stay the same
+    j["approve"] = true;
   merge_extra(j, t.extra);
   return j;
 }

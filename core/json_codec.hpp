@@ -22,9 +22,9 @@ inline constexpr std::string_view task_id_pattern
 
 /// The fields the README defines for a task and a result; any other field
 /// is kept in `extra`.
-inline constexpr std::array<std::string_view, 10> task_fields{
+inline constexpr std::array<std::string_view, 11> task_fields{
   "task_id", "worker", "description", "dependencies", "priority",
-  "context", "timeout_s", "max_attempts", "model", "budget_usd"};
+  "context", "timeout_s", "max_attempts", "model", "budget_usd", "approve"};
 inline constexpr std::array<std::string_view, 15> result_fields{
   "task_id", "status", "worker", "completed_at", "artifacts",
   "summary", "findings", "attempt", "duration_ms", "model",

@@ -160,6 +160,8 @@ void append_json(std::string& out, const task& t) {
     w.add("model", *t.model);
   if (t.budget_usd)
     w.add("budget_usd", *t.budget_usd);
+  if (t.approve)
+    w.add_json("approve", "true");
   w.add_extras(t.extra, task_fields);
   w.close();
 }

@@ -57,6 +57,9 @@ struct task {
   std::optional<int> max_attempts;
   std::optional<std::string> model;
   std::optional<double> budget_usd;
+  /// Waits in awaiting_approval until a person approves it (or its
+  /// worker's config says "approve": true).
+  bool approve = false;
   /// Fields this version does not know, kept verbatim for round trips
   /// (null when there are none).
   json extra;

@@ -36,6 +36,8 @@ inline constexpr const char* dependency_failed = "dependency_failed";
 inline constexpr const char* parked = "parked";
 // The day's spend reached limits.spend_per_day_usd: not run until it turns.
 inline constexpr const char* spend_cap = "spend_cap";
+// A person said no to a task that waited for approval.
+inline constexpr const char* rejected = "rejected";
 inline constexpr const char* stopping = "stopping";
 inline constexpr const char* cancelled = "cancelled";
 inline constexpr const char* bad_input = "bad_input"; // a rejected task file or message

@@ -2,6 +2,8 @@
 // orchestrator plans, run in one process to its report (or its answer).
 
 #include <atomic>
+#include <cctype>
+#include <iostream>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -20,6 +22,8 @@
 #include "core/process.hpp"
 #include "core/resume.hpp"
 #include "core/run_history.hpp"
+#include "core/text.hpp"
+#include "node/estimates.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
 #include "node/gateway_role.hpp"
@@ -47,7 +51,37 @@ struct run_options {
   std::string resume; // a run id under <root>/runs/
   std::optional<double> budget_usd; // the whole run's, planning included
   bool estimate_only = false; // print the cost preview, run nothing
+  bool approve_plan = false; // show the plan and its estimate, run it on a yes
 };
+
+/// --approve-plan: the plan and what it would cost go to stderr, and a
+/// person answers on stdin. Only "y" or "yes" runs it; an end of input is
+/// a no.
+bool plan_approved(const workflow& wf, const plan_estimate& e,
+                   std::optional<double> budget, double planning_cost) {
+  std::fprintf(stderr, "The plan (%zu tasks):\n", wf.tasks.size());
+  for (auto& t : wf.tasks) {
+    auto text = t.description.substr(0, 100) + (t.description.size() > 100 ? "..." : "");
+    std::string deps;
+    for (auto& d : t.dependencies)
+      deps += (deps.empty() ? " after " : ", ") + d;
+    std::fprintf(stderr, "  %s (%s%s): %s\n", t.task_id.c_str(), t.worker.c_str(),
+                 deps.c_str(), text.c_str());
+  }
+  std::fprintf(stderr, "%s", estimate_text(e, budget).c_str());
+  if (planning_cost > 0)
+    std::fprintf(stderr, "planning spent %s already\n", usd_text(planning_cost).c_str());
+  std::fprintf(stderr, "Run this plan? [y/N] ");
+  std::string answer;
+  if (!std::getline(std::cin, answer)) {
+    std::fprintf(stderr, "\n");
+    return false;
+  }
+  for (auto& c : answer)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  answer = std::string{trim(answer)};
+  return answer == "y" || answer == "yes";
+}
 
 /// The cost preview of `wf` in `root`: what its reused tasks leave out,
 /// printed as a table (or JSON).
@@ -220,13 +254,28 @@ int run(const run_options& given) {
     topts.root = root;
     topts.recording.root = root;
     topts.make_run_id = [run_id] { return run_id; };
-    topts.least_cost = [cfg = *cfg, history](const task& t) {
-      auto w = cfg.find_worker(t.worker);
-      return w ? estimate_task(t, cfg, *w, *history).cost_usd.low : 0.0;
-    };
+    use_estimates(topts, *cfg, history);
     topts.recording.on_event = [&](const task_event& e) {
       if (progress)
         progress->on_event(e);
+      // Tasks awaiting approval are listed in the run's folder, for
+      // `caf-node approve|reject TASK --run RUN_ID` and status.
+      auto awaiting = run_dir + "/" + run_awaiting_dir + "/" + e.task_id + ".json";
+      if (e.kind == "awaiting_approval") {
+        std::error_code ec;
+        fs::create_directories(run_dir + "/" + run_awaiting_dir, ec);
+        write_file_atomic(awaiting, json{{"task_id", e.task_id}, {"worker", e.worker},
+                                         {"since", rfc3339_now()}, {"estimate", e.detail}}
+                                      .dump() + "\n");
+        spdlog::warn("run {}: {} ({}) awaits approval, {}: caf-node approve {} --run {} "
+                     "(or reject {} --run {} --why ...)",
+                     run_id, e.task_id, e.worker, e.detail, e.task_id, run_id, e.task_id,
+                     run_id);
+      } else if (e.kind == "approved" || e.kind == "complete" || e.kind == "failed"
+                 || e.kind == "cancelled") {
+        std::error_code ec;
+        fs::remove(awaiting, ec);
+      }
     };
     // Requests need the orchestrator's model to plan; workflow files only
     // to write their answer, and only if an orchestrator prompt is set up.
@@ -285,6 +334,14 @@ int run(const run_options& given) {
         return print_estimate(estimate_plan(*wf, *cfg, *history, reused_ids(*wf)),
                               wf->budget_usd, opts.json_out, planned.cost_usd);
       }
+      if (opts.approve_plan
+          && !plan_approved(*wf, estimate_plan(*wf, *cfg, *history, reused_ids(*wf)),
+                            wf->budget_usd, planned.cost_usd)) {
+        stop_team(*t);
+        std::fprintf(stderr, "not approved: nothing ran (--plan-only prints the plan as a "
+                             "workflow file to edit and run)\n");
+        return exit_failed;
+      }
     }
     std::error_code ec;
     fs::create_directories(run_dir, ec);
@@ -330,13 +387,20 @@ int run(const run_options& given) {
     progress.emplace(wf->tasks.size());
     // caf-node cancel --run <run_id> from another terminal: running tasks
     // are stopped, the rest do not start, the report says so.
-    run_cancel_watch cancel_watch{run_dir, [&, orch = t->orchestrator] {
-      cancelled = true;
-      spdlog::warn("run {}: cancelled (caf-node cancel --run); running tasks are "
-                   "stopped, nothing more starts",
-                   run_id);
-      caf::anon_send(orch, cancel_atom_v, run_id, std::string{});
-    }};
+    run_control_watch control{
+      run_dir,
+      [&, orch = t->orchestrator] {
+        cancelled = true;
+        spdlog::warn("run {}: cancelled (caf-node cancel --run); running tasks are "
+                     "stopped, nothing more starts",
+                     run_id);
+        caf::anon_send(orch, cancel_atom_v, run_id, std::string{});
+      },
+      [&, orch = t->orchestrator](const std::string& task_id, bool yes, const std::string& why) {
+        spdlog::info("run {}: {} {}{}", run_id, task_id, yes ? "approved" : "rejected",
+                     why.empty() ? "" : ": " + why);
+        caf::anon_send(orch, approve_atom_v, run_id, task_id, yes, why);
+      }};
     self->request(t->orchestrator, caf::infinite, run_atom_v, *wf)
       .receive([&](run_summary& s) { summary = std::move(s); },
                [&](caf::error& err) { failure = sys.render(err); });
@@ -450,6 +514,9 @@ command add_run(CLI::App& app) {
   cmd->add_flag("--fresh", opts->fresh,
                 "run every task, also those whose complete result from an "
                 "earlier run is in results/ (by default they are not run again)");
+  cmd->add_flag("--approve-plan", opts->approve_plan,
+                "a request: show the plan and its estimate, and run it only "
+                "after a yes on stdin");
   cmd->add_option("--resume", opts->resume,
                   "run again what the run RUN_ID (in runs/) had not completed: "
                   "its workflow, a request's plan included")

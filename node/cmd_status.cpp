@@ -116,6 +116,13 @@ int print_status(const json& out, bool json_out) {
       std::printf("%s is parked: %s\n", w.c_str(),
                   j["parked"].get<std::string>().c_str());
   for (auto& [w, j] : out["workers"].items())
+    if (auto a = j.find("awaiting_approval"); a != j.end() && a->is_array())
+      for (auto& x : *a)
+        std::printf("%s/%s awaits approval since %s: %s (caf-node approve %s, or reject %s --why ...)\n",
+                    w.c_str(), x.value("task_id", "").c_str(), x.value("since", "").c_str(),
+                    x.value("estimate", "").c_str(), x.value("task_id", "").c_str(),
+                    x.value("task_id", "").c_str());
+  for (auto& [w, j] : out["workers"].items())
     for (auto& [id, deps] : j["waiting_for"].items()) {
       std::string list;
       for (auto& d : deps)

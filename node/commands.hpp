@@ -24,6 +24,8 @@ command add_keygen(CLI::App& app);
 command add_unpark(CLI::App& app);
 command add_estimate(CLI::App& app);
 command add_cancel(CLI::App& app);
+command add_approve(CLI::App& app);
+command add_reject(CLI::App& app);
 
 /// Exit codes: 0 all asked for succeeded; 1 some task did not complete;
 /// 2 bad input or usage (nothing ran).

@@ -19,6 +19,7 @@
 #include "core/clock.hpp"
 #include "core/process.hpp"
 #include "node/commands.hpp"
+#include "node/estimates.hpp"
 #include "node/progress.hpp"
 
 namespace troupe::node {
@@ -132,6 +133,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       };
     auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
+    use_estimates(topts, *cfg, std::make_shared<const run_history>(load_history(root)));
     problems ps;
     gw.park_file = account_park_path(root);
     topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
@@ -154,8 +156,10 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       };
     auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
     // Workers' "running" events: the file drop keeps the .running markers.
-    caf::anon_send(t->recorder, subscribe_atom_v, std::string{"running"},
-                   caf::actor_cast<caf::actor>(drop));
+    // And those of tasks awaiting approval: status lists them.
+    for (auto kind : {"running", "awaiting_approval", "approved"})
+      caf::anon_send(t->recorder, subscribe_atom_v, std::string{kind},
+                     caf::actor_cast<caf::actor>(drop));
     if (bridge) {
       broker_links links;
       for (auto& d : bridge->remote->decoders())

@@ -41,6 +41,8 @@ int main(int argc, char** argv) {
   add(add_keygen);
   add(add_unpark);
   add(add_cancel);
+  add(add_approve);
+  add(add_reject);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

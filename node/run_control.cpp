@@ -9,10 +9,13 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "bridge/files/fs_queue.hpp" // the marker suffixes
+
 namespace troupe::node {
 
-run_cancel_watch::run_cancel_watch(const std::string& run_dir,
-                                   std::function<void()> on_cancel) {
+run_control_watch::run_control_watch(
+  const std::string& run_dir, std::function<void()> on_cancel,
+  std::function<void(const std::string&, bool, const std::string&)> on_answer) {
   inotify_fd_ = ::inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
   if (inotify_fd_ < 0 || wake_fd_ < 0
@@ -21,7 +24,9 @@ run_cancel_watch::run_cancel_watch(const std::string& run_dir,
                  std::strerror(errno));
     return;
   }
-  thread_ = std::thread([this, on_cancel = std::move(on_cancel)] {
+  thread_ = std::thread([this, run_dir, on_cancel = std::move(on_cancel),
+                         on_answer = std::move(on_answer)] {
+    bool cancelled = false;
     alignas(inotify_event) char buf[4096];
     for (;;) {
       pollfd fds[2] = {{inotify_fd_, POLLIN, 0}, {wake_fd_, POLLIN, 0}};
@@ -33,16 +38,28 @@ run_cancel_watch::run_cancel_watch(const std::string& run_dir,
       for (char* p = buf; n > 0 && p < buf + n;) {
         auto* ev = reinterpret_cast<inotify_event*>(p);
         p += sizeof(inotify_event) + ev->len;
-        if (ev->len > 0 && std::string_view{ev->name} == run_cancel_marker) {
-          on_cancel();
-          return; // once is enough
+        if (ev->len == 0)
+          continue;
+        std::string name{ev->name};
+        if (name == run_cancel_marker) {
+          if (!cancelled)
+            on_cancel(); // once is enough
+          cancelled = true;
+          continue;
+        }
+        for (bool yes : {true, false}) {
+          auto id = fs_queue::marker_id(name, yes ? approve_suffix : reject_suffix);
+          if (id.empty())
+            continue;
+          auto why = fs_queue::take_marker(run_dir + "/" + name);
+          on_answer(id, yes, yes ? std::string{} : why);
         }
       }
     }
   });
 }
 
-run_cancel_watch::~run_cancel_watch() {
+run_control_watch::~run_control_watch() {
   if (thread_.joinable()) {
     uint64_t one = 1;
     [[maybe_unused]] auto n = ::write(wake_fd_, &one, sizeof one);

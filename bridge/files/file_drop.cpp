@@ -255,6 +255,29 @@ void cancel(self_ptr self, const std::string& worker, const std::string& id) {
   spdlog::warn("{}/{}: nothing to cancel (not waiting, not running)", worker, id);
 }
 
+/// tasks/<worker>/<id>.approve or .reject appeared: the orchestrator
+/// hears the answer, if the task awaits one.
+void answer_approval(self_ptr self, const std::string& worker, const std::string& id,
+                     bool yes) {
+  auto& st = self->state;
+  auto why = fs_queue::take_marker(st.q->tasks_dir(worker) + "/" + id
+                                   + (yes ? approve_suffix : reject_suffix));
+  if (yes)
+    why.clear();
+  if (!st.inflight.count(key(worker, id))) {
+    spdlog::warn("{}/{}: nothing awaits approval under this id", worker, id);
+    return;
+  }
+  self->request(st.orch, caf::infinite, approve_atom_v, std::string{}, id, yes, why)
+    .then([=](int32_t n) {
+      if (n == 0)
+        spdlog::warn("{}/{}: {} ignored: the task does not await approval", worker, id,
+                     yes ? "approve" : "reject");
+      else
+        spdlog::info("{}/{}: {}", worker, id, yes ? "approved" : "rejected: " + why);
+    });
+}
+
 void process(self_ptr self, const std::string& worker, const std::string& name) {
   auto& st = self->state;
   if (auto id = fs_queue::cancel_marker_id(name); !id.empty()) {
@@ -262,6 +285,13 @@ void process(self_ptr self, const std::string& worker, const std::string& name) 
       cancel(self, worker, id);
     return;
   }
+  for (bool yes : {true, false})
+    if (auto id = fs_queue::marker_id(name, yes ? approve_suffix : reject_suffix);
+        !id.empty()) {
+      if (!st.stopping)
+        answer_approval(self, worker, id, yes);
+      return;
+    }
   if (st.stopping || !fs_queue::is_candidate(name) || st.parked.count(worker))
     return;
   auto k = key(worker, name);
@@ -404,9 +434,15 @@ file_drop_actor::behavior_type file_drop(self_ptr self, file_drop_settings cfg,
     [=](event_atom, const task_event& e) {
       // Only while the task is ours: a late event must not leave a marker
       // behind a result that is already written.
-      if (e.kind == "running"
-          && self->state.inflight.count(key(e.worker, e.task_id)))
-        self->state.q->mark_running(e.worker, e.task_id);
+      auto& st = self->state;
+      if (!st.inflight.count(key(e.worker, e.task_id)))
+        return;
+      if (e.kind == "running")
+        st.q->mark_running(e.worker, e.task_id);
+      else if (e.kind == "awaiting_approval")
+        st.q->mark_awaiting(e.worker, e.task_id, e.detail);
+      else if (e.kind == "approved")
+        st.q->clear_awaiting(e.worker, e.task_id);
     },
     [=](run_summary& s) {
       auto& st = self->state;

@@ -1,6 +1,7 @@
 #include "bridge/files/fs_queue.hpp"
 #include "core/outcome.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -63,7 +64,7 @@ std::string fs_queue::prepare() {
   for (auto& w : workers_) {
     std::error_code ec;
     for (std::string dir : {tasks_dir(w), tasks_dir(w) + "/.claimed",
-                            tasks_dir(w) + "/.running",
+                            tasks_dir(w) + "/.running", tasks_dir(w) + "/.awaiting",
                             tasks_dir(w) + "/.rejected", results_dir(w)})
       if (fs::create_directories(dir, ec); ec)
         return "cannot create " + dir + ": " + ec.message();
@@ -73,8 +74,10 @@ std::string fs_queue::prepare() {
       if (n[0] == '.' && n.find(".tmp.") != std::string::npos)
         fs::remove(e.path(), ec);
     }
-    for (auto& e : fs::directory_iterator(tasks_dir(w) + "/.running", ec))
-      fs::remove(e.path(), ec);
+    // A task that awaited approval awaits it again once it is ready.
+    for (auto sub : {"/.running", "/.awaiting"})
+      for (auto& e : fs::directory_iterator(tasks_dir(w) + sub, ec))
+        fs::remove(e.path(), ec);
     fs::remove(tasks_dir(w) + "/" + parked_marker, ec);
   }
   return {};
@@ -174,6 +177,7 @@ bool fs_queue::hand_back(const std::string& worker, const std::string& name) {
   auto to = tasks_dir(worker) + "/" + name;
   std::error_code ec;
   fs::remove(tasks_dir(worker) + "/.running/" + stem_of(name), ec);
+  fs::remove(tasks_dir(worker) + "/.awaiting/" + stem_of(name) + ".json", ec);
   return std::rename(from.c_str(), to.c_str()) == 0;
 }
 
@@ -197,6 +201,7 @@ std::vector<std::string> fs_queue::complete_all(
     if (!name.empty())
       fs::remove(tasks_dir(r.worker) + "/.claimed/" + name, ec);
     fs::remove(tasks_dir(r.worker) + "/.running/" + r.task_id, ec);
+    fs::remove(tasks_dir(r.worker) + "/.awaiting/" + r.task_id + ".json", ec);
   }
   return errs;
 }
@@ -281,7 +286,55 @@ std::string fs_queue::ask_cancel(const std::string& worker,
 }
 
 std::string fs_queue::cancel_marker_id(const std::string& name) {
-  std::string_view n{name}, suffix{cancel_suffix};
+  return marker_id(name, cancel_suffix);
+}
+
+std::string fs_queue::ask_approval(const std::string& worker, const std::string& task_id,
+                                   bool yes, const std::string& why) const {
+  return write_file_atomic(tasks_dir(worker) + "/" + task_id
+                             + (yes ? approve_suffix : reject_suffix),
+                           why);
+}
+
+void fs_queue::mark_awaiting(const std::string& worker, const std::string& task_id,
+                             const std::string& estimate) {
+  json j = {{"task_id", task_id}, {"worker", worker}, {"since", rfc3339_now()},
+            {"estimate", estimate}};
+  write_file_atomic(tasks_dir(worker) + "/.awaiting/" + task_id + ".json", j.dump() + "\n");
+}
+
+void fs_queue::clear_awaiting(const std::string& worker, const std::string& task_id) {
+  std::error_code ec;
+  fs::remove(tasks_dir(worker) + "/.awaiting/" + task_id + ".json", ec);
+}
+
+std::vector<json> fs_queue::awaiting(const std::string& worker) const {
+  std::vector<json> xs;
+  std::error_code ec;
+  for (auto& e : fs::directory_iterator(tasks_dir(worker) + "/.awaiting", ec)) {
+    problems ps;
+    if (auto text = read_text_file(e.path().string(), ps))
+      if (auto j = json::parse(*text, nullptr, false); j.is_object())
+        xs.push_back(std::move(j));
+  }
+  std::sort(xs.begin(), xs.end(), [](const json& a, const json& b) {
+    return a.value("since", "") < b.value("since", "");
+  });
+  return xs;
+}
+
+std::string fs_queue::take_marker(const std::string& path) {
+  problems ps;
+  auto text = read_text_file(path, ps).value_or("");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r'))
+    text.pop_back();
+  std::error_code ec;
+  fs::remove(path, ec);
+  return text;
+}
+
+std::string fs_queue::marker_id(const std::string& name, const char* suffix_text) {
+  std::string_view n{name}, suffix{suffix_text};
   if (n.size() <= suffix.size() || n[0] == '.'
       || n.substr(n.size() - suffix.size()) != suffix)
     return {};

@@ -6,6 +6,7 @@
 //   tasks/<worker>/<task_id>.json            dropped by anyone
 //   tasks/<worker>/.claimed/<task_id>.json   ours while it runs (atomic rename)
 //   tasks/<worker>/.running/<task_id>        marker while an executor runs it
+//   tasks/<worker>/.awaiting/<task_id>.json  it waits for approval (and its estimate)
 //   tasks/<worker>/.rejected/<file>          bad input, moved aside
 //   results/<worker>/<task_id>.json          the one result (tmp + fsync + rename)
 //
@@ -30,6 +31,11 @@ inline constexpr const char* parked_marker = ".parked";
 /// running serve to cancel that task, waiting or running; it goes once
 /// taken.
 inline constexpr const char* cancel_suffix = ".cancel";
+
+/// tasks/<worker>/<task_id>.approve and .reject (its text: why): a person
+/// answers a task that awaits approval (caf-node approve / reject).
+inline constexpr const char* approve_suffix = ".approve";
+inline constexpr const char* reject_suffix = ".reject";
 
 class fs_queue {
 public:
@@ -107,6 +113,22 @@ public:
   std::string ask_cancel(const std::string& worker, const std::string& task_id) const;
   /// The task id a marker file name asks to cancel, or "" if `name` is none.
   static std::string cancel_marker_id(const std::string& name);
+  /// The task id of a marker `name` = <task_id><suffix>, or "".
+  static std::string marker_id(const std::string& name, const char* suffix);
+  /// A marker's text (trailing newlines trimmed; "" if unreadable), and
+  /// the marker is removed: it is taken once.
+  static std::string take_marker(const std::string& path);
+  /// Answers a task awaiting approval: writes its .approve, or its .reject
+  /// holding `why`. Returns an empty string or what went wrong.
+  std::string ask_approval(const std::string& worker, const std::string& task_id,
+                           bool yes, const std::string& why) const;
+  /// The task awaits approval: {"task_id", "worker", "since", "estimate"}
+  /// in .awaiting/, for status; gone once it is answered or ends.
+  void mark_awaiting(const std::string& worker, const std::string& task_id,
+                     const std::string& estimate);
+  void clear_awaiting(const std::string& worker, const std::string& task_id);
+  /// The tasks awaiting approval, as mark_awaiting wrote them.
+  std::vector<json> awaiting(const std::string& worker) const;
   /// Whether `task_id` is claimed here (it runs, or is about to).
   bool is_claimed(const std::string& worker, const std::string& task_id) const;
 

@@ -23,6 +23,7 @@ struct worker_status {
   double oldest_age_s = 0;
   std::map<std::string, std::vector<std::string>> waiting_for;
   std::string parked;
+  std::vector<json> awaiting; // approval, with the estimate
 };
 
 size_t count_files(const std::string& dir) {
@@ -60,6 +61,7 @@ worker_status inspect_worker(const fs_queue& q, const std::string& w) {
   }
   ws.claimed = q.claimed(w).size();
   ws.parked = q.parked(w);
+  ws.awaiting = q.awaiting(w);
   ws.running = count_files(q.tasks_dir(w) + "/.running");
   std::error_code ec;
   for (auto& e : fs::directory_iterator(q.results_dir(w), ec)) {
@@ -99,6 +101,7 @@ json queue_status(const std::string& root, const std::set<std::string>& workers,
                                    {"age_s", static_cast<int64_t>(ws.oldest_age_s)}};
     j["waiting_for"] = ws.waiting_for;
     j["parked"] = ws.parked.empty() ? json(nullptr) : json(ws.parked);
+    j["awaiting_approval"] = ws.awaiting;
     out["workers"][w] = j;
   }
   auto now = unix_now_ms();

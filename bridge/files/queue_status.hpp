@@ -13,7 +13,8 @@ namespace troupe {
 
 /// {"root", "workers": {name: {"queued", "waiting", "claimed", "running",
 /// "done", "failed", "rejected", "cancelled", "oldest_waiting", "waiting_for",
-/// "parked"}}, "account_parked"?: {"window", "until_ms", "in_s", "parked"},
+/// "parked", "awaiting_approval": [{"task_id", "since", "estimate"}]}},
+/// "account_parked"?: {"window", "until_ms", "in_s", "parked"},
 /// "spend_today": {"day", "usd", "runs", "cap_usd" (null: none),
 /// "capped_until"?}} (the claude runs' cost today, <root>/spend/).
 json queue_status(const std::string& root, const std::set<std::string>& workers,

@@ -276,6 +276,27 @@ void producer_desk::cancel(const envelope& from, const wire::cancel_body& c,
     result_written(r, now);
 }
 
+void producer_desk::approve(const envelope& from, const wire::approve_body& a) {
+  // Only a task that awaits approval here: its marker tells the file drop.
+  bool awaits = cfg_.workers.count(a.worker) && valid_task_id(a.task_id);
+  if (awaits) {
+    awaits = false;
+    for (auto& x : q_.awaiting(a.worker))
+      awaits = awaits || x.value("task_id", "") == a.task_id;
+  }
+  if (!awaits) {
+    say(from, wire::command::error,
+        {{"reason", a.worker + "/" + a.task_id + " does not await approval"}});
+    return;
+  }
+  if (auto err = q_.ask_approval(a.worker, a.task_id, a.approve, a.why); !err.empty()) {
+    say(from, wire::command::error, {{"reason", err}});
+    return;
+  }
+  say(from, wire::command::approved,
+      {{"worker", a.worker}, {"task_id", a.task_id}, {"approve", a.approve}});
+}
+
 void producer_desk::on_message(const envelope& from, const wire::message& m,
                                time_point now,
                                const nodes_view& nodes) {
@@ -307,6 +328,13 @@ void producer_desk::on_message(const envelope& from, const wire::message& m,
         break;
       }
       cancel(from, c, now);
+      return;
+    }
+    case command::approve: {
+      wire::approve_body a;
+      if (!wire::decode(m.body, a, err))
+        break; // the decoder names the command
+      approve(from, a);
       return;
     }
     case command::result: {

@@ -88,6 +88,7 @@ private:
                        const nodes_view& nodes);
   void maybe_finish_run(const std::string& run_id, time_point now);
   void cancel(const envelope& from, const wire::cancel_body& c, time_point now);
+  void approve(const envelope& from, const wire::approve_body& a);
   /// Cancels worker/id: a waiting one gets its `cancelled` result now
   /// ("waiting"), a running one is asked to stop ("running"); "" if it is
   /// neither (done or unknown).

@@ -12,12 +12,13 @@ namespace troupe::wire {
 namespace {
 
 // In the order of the enum; `unknown` first has no name on the wire.
-const std::array<std::string, 23>& names() {
-  static const std::array<std::string, 23> xs = {
+const std::array<std::string, 25>& names() {
+  static const std::array<std::string, 25> xs = {
     "",        "READY",    "TASK",   "TASKS",  "RESULT",  "RESULTS",
     "ACK",     "EVENT",    "PERMIT", "GRANT",  "SETTLE",  "COOLDOWN",
     "DRAIN",   "SUBMIT",   "ACCEPTED", "STATUS", "CANCEL", "CANCELLED",
     "REPORT",  "HEARTBEAT", "DISCONNECT", "ERROR", "CALIBRATE",
+    "APPROVE", "APPROVED",
   };
   return xs;
 }
@@ -294,6 +295,21 @@ bool decode(const json& body, task_ref& out, std::string& error) {
     return true;
   error = ps.front();
   return false;
+}
+
+bool decode(const json& body, approve_body& out, std::string& error) {
+  task_ref ref;
+  if (!decode(body, ref, error))
+    return false;
+  out.worker = std::move(ref.worker);
+  out.task_id = std::move(ref.task_id);
+  problems ps;
+  {
+    json_reader r{body, "", ps, false};
+    r.boolean("approve", out.approve);
+    r.str("why", out.why, true);
+  }
+  return done(ps, command::approve, error);
 }
 
 bool decode(const json& body, cancel_body& out, std::string& error) {

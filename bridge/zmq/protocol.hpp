@@ -32,6 +32,8 @@ enum class command : uint8_t {
   heartbeat, disconnect, error,
   // worker endpoint, later
   calibrate,
+  // producer endpoint, later
+  approve, approved,
 };
 
 /// The command's name on the wire, e.g. "READY".
@@ -140,6 +142,13 @@ struct cancel_body {
   std::string worker, task_id, run_id;
 };
 
+/// P → O APPROVE: a person's answer to a task awaiting approval.
+struct approve_body {
+  std::string worker, task_id;
+  bool approve = true; // false: rejected, for `why`
+  std::string why;
+};
+
 /// Each decoder fills `out` and returns true, or returns false with the
 /// reason in `error` ("READY: slots \"two\": must be an integer from 1 to
 /// 1024"). Fields not named here are ignored.
@@ -157,6 +166,7 @@ bool decode(const json& body, submit_body& out, std::string& error);
 bool decode(const json& body, task_ref& out, std::string& error);
 /// Either run_id, or worker and task_id; not both.
 bool decode(const json& body, cancel_body& out, std::string& error);
+bool decode(const json& body, approve_body& out, std::string& error);
 
 json encode(const ready_body& b);
 json encode(const event_body& b);

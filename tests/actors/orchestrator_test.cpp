@@ -251,6 +251,74 @@ CAF_TEST(a cancelled run stops what runs and starts nothing and its dependents e
             != std::string::npos);
 }
 
+CAF_TEST(a task awaiting approval runs only once approved and a rejected one ends its dependents) {
+  workflow wf;
+  wf.name = "approve";
+  auto a = mk_task("a", "marie");
+  a.approve = true;
+  auto b = mk_task("b", "anga");
+  b.approve = true;
+  wf.tasks = {a, b, mk_task("c", "marie", {"a"}), mk_task("d", "anga", {"b"}),
+              mk_task("free", "anga")};
+  self->send(orch, run_atom_v, wf);
+  run();
+  // Only the task that needs nobody ran; nothing answered yet.
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"free"}));
+  self->send(orch, approve_atom_v, std::string{}, std::string{"nope"}, true, std::string{});
+  run();
+  int32_t found = -1;
+  self->receive([&](int32_t n) { found = n; }, caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(found, 0);
+  self->send(orch, approve_atom_v, std::string{"run-1"}, std::string{"a"}, true, std::string{});
+  run();
+  self->receive([&](int32_t n) { found = n; }, caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_CHECK_EQUAL(found, 1);
+  CAF_CHECK_EQUAL(exec->order(), (std::vector<std::string>{"free", "a", "c"}));
+  self->send(orch, approve_atom_v, std::string{}, std::string{"b"}, false,
+             std::string{"too dear"});
+  run();
+  run_summary s;
+  for (int i = 0; i < 2; ++i)
+    self->receive([](int32_t) {}, [&](run_summary& x) { s = std::move(x); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_REQUIRE_EQUAL(s.results.size(), 5u);
+  CAF_CHECK(by_id(s, "a").ok() && by_id(s, "c").ok());
+  CAF_CHECK(by_id(s, "b").state == status::cancelled);
+  CAF_CHECK_EQUAL(by_id(s, "b").error->kind, "rejected");
+  CAF_CHECK_EQUAL(by_id(s, "b").error->message, "rejected: too dear");
+  CAF_CHECK(by_id(s, "d").state == status::cancelled);
+  CAF_CHECK_EQUAL(exec->seen.size(), 3u); // b and d never ran
+}
+
+CAF_TEST(a cancel or a stop ends a task awaiting approval) {
+  workflow wf;
+  wf.name = "approve-cancel";
+  auto a = mk_task("a", "marie");
+  a.approve = true;
+  wf.tasks = {a};
+  self->send(orch, run_atom_v, wf);
+  run();
+  self->send(orch, cancel_atom_v, std::string{}, std::string{"a"});
+  run();
+  run_summary s;
+  for (int i = 0; i < 2; ++i)
+    self->receive([](int32_t) {}, [&](run_summary& x) { s = std::move(x); },
+                  caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_REQUIRE_EQUAL(s.results.size(), 1u);
+  CAF_CHECK_EQUAL(s.results[0].error->message, "cancelled while it awaited approval");
+  CAF_CHECK(exec->seen.empty());
+  self->send(orch, run_atom_v, wf);
+  run();
+  self->send(orch, stop_atom_v);
+  run();
+  bool got = false;
+  self->receive([&](run_summary& x) { s = std::move(x); got = true; },
+                caf::after(std::chrono::seconds(0)) >> [] {});
+  CAF_REQUIRE(got);
+  CAF_CHECK(is_stopped_result(s.results[0]));
+  CAF_CHECK(exec->seen.empty());
+}
+
 CAF_TEST(a cancel of one task spares the others) {
   exec->lat = std::chrono::milliseconds(100);
   workflow wf;

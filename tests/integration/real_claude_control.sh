@@ -21,12 +21,12 @@ cleanup() {
 trap cleanup EXIT
 export MARIE_KEY=sk-test-marie
 
-start_mock() { # start_mock <dir>: a mock API of its own; echoes its URL
+start_mock() { # start_mock <dir>: a mock API of its own; sets MOCK_URL
   "$PY" "$SRC/tests/mock_api/mock_anthropic.py" --port-file "$1/port" --log "$1/requests.jsonl" \
     >>"$1/mock.log" 2>&1 &
-  PIDS+=("$!")
+  PIDS+=("$!") # not in a subshell: the cleanup must see it
   $AWAIT --timeout 20 "$1/port" >/dev/null
-  echo "http://127.0.0.1:$(cat "$1/port")"
+  MOCK_URL="http://127.0.0.1:$(cat "$1/port")"
 }
 control() { # control <url> <json>: sets the mock's mode
   "$PY" -c "import urllib.request, sys; urllib.request.urlopen(urllib.request.Request(
@@ -60,7 +60,8 @@ serve() { # serve <root> <cfg> <url>: starts serve in the background, sets SERVE
 # a slot). The mock refuses with the 400 of a limit the user set, naming the
 # next whole minute (as the API does), and answers again from then on.
 park=$(fresh_root park)
-park_url=$(start_mock "$park")
+start_mock "$park"
+park_url=$MOCK_URL
 config "$park/cfg.json" '{"spend_wait_s": 0}'
 regain=$("$PY" -c 'import time; t = (int(time.time()) // 60 + 1) * 60; print(t if t - time.time() > 20 else t + 60)')
 control "$park_url" "{\"mode\": \"spend-limit-400\", \"regain_at\": $regain}"
@@ -78,7 +79,8 @@ drop "$park" p2
 
 # --- the day's cap, kept across restarts --------------------------------------
 cap=$(fresh_root cap)
-cap_url=$(start_mock "$cap")
+start_mock "$cap"
+cap_url=$MOCK_URL
 config "$cap/cfg.json" '{"spend_per_day_usd": 0.000001}'
 serve "$cap" "$cap/cfg.json" "$cap_url"
 drop "$cap" c1

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Spend and control with the fake claude CLI: the cost preview before and
 # after a history exists, the estimate beside the actuals in the report;
-# cancelling what waits and what runs, in serve, in run, over the wire.
+# cancelling what waits and what runs, in serve, in run, over the wire;
+# tasks awaiting approval, answered in serve, in run and over the wire, and
+# run --approve-plan.
 source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
 PIDS=()
@@ -173,5 +175,92 @@ rc=0
 node cancel --run nope --connect "$P_EP" 2>"$root/nope.err" || rc=$?
 check "CANCEL of an unknown run is an error with the reason" \
   bash -c "[ $rc -ne 0 ] && grep -q 'no run nope going' '$root/nope.err'"
+
+# APPROVE over the wire: the task waits at the orchestrator until answered.
+printf '{"task_id": "ok1", "worker": "marie", "description": "Evaluate Emma.", "approve": true}' >"$root/ok1.json"
+"$CAF_NODE" submit "$root/ok1.json" --connect "$P_EP" >/dev/null
+$AWAIT --timeout 20 "$root/tasks/marie/.awaiting/ok1.json"
+"$CAF_NODE" status --connect "$P_EP" --json >"$root/wire-status.json"
+check "STATUS over the wire lists the task awaiting approval with its estimate" json_is "$root/wire-status.json" \
+  'j["workers"]["marie"]["awaiting_approval"][0]["task_id"] == "ok1" and j["workers"]["marie"]["awaiting_approval"][0]["estimate"].startswith("estimate $")'
+check "... and it has not run" [ ! -e "$root/results/marie/ok1.json" ]
+node approve ok1 --worker marie --connect "$P_EP" >"$root/approve-ok1.json" 2>>"$root/approve.err" || true
+check "APPROVE answers APPROVED" json_is "$root/approve-ok1.json" 'j["task_id"] == "ok1" and j["approve"] == True'
+check "... and the task then runs on its node and completes" $AWAIT --timeout 20 "$root/results/marie/ok1.json"
+check "... complete" json_is "$root/results/marie/ok1.json" 'j["status"] == "complete"'
+rc=0
+node approve ok1 --worker marie --connect "$P_EP" 2>"$root/again.err" || rc=$?
+check "APPROVE of a task that awaits nothing is an error with the reason" \
+  bash -c "[ $rc -ne 0 ] && grep -q 'does not await approval' '$root/again.err'"
+
+# -- approval in serve: status shows it, approve runs it, reject ends it -----
+root=$(fresh_root approve-serve)
+cat > "$root/cfg.json" <<JSON
+{"workers": {"marie": {"prompt": "$SRC/prompts/DANCE.md", "approve": true},
+             "anga": {"prompt": "$SRC/prompts/ANGA.md"}},
+ "gateway": {"enabled": false}}
+JSON
+PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" --ready-file "$root/ready" \
+  2>>"$root/serve.log" &
+SERVE=$!
+PIDS+=("$SERVE")
+$AWAIT --timeout 30 "$root/ready"
+printf '{"task_id": "m1", "worker": "marie", "description": "Evaluate Emma."}' >"$root/tasks/marie/m1.json"
+printf '{"task_id": "m2", "worker": "marie", "description": "Evaluate Lucas."}' >"$root/tasks/marie/m2.json"
+printf '{"task_id": "a1", "worker": "anga", "description": "Review it.", "dependencies": ["m2"]}' >"$root/tasks/anga/a1.json"
+printf '{"task_id": "a2", "worker": "anga", "description": "Review this.", "approve": true}' >"$root/tasks/anga/a2.json"
+$AWAIT --timeout 20 "$root/tasks/marie/.awaiting/m1.json" "$root/tasks/marie/.awaiting/m2.json" "$root/tasks/anga/.awaiting/a2.json"
+node status --root "$root" --config "$root/cfg.json" >"$root/status.txt"
+check "a worker with \"approve\": true holds its tasks; status shows them with the estimate" \
+  grep -q '^marie/m1 awaits approval since .*: estimate \$.* to \$.*, expected' "$root/status.txt"
+check "... and a task with \"approve\": true of another worker too" grep -q '^anga/a2 awaits approval' "$root/status.txt"
+check "... nothing of them ran" bash -c "[ -z \"\$(find '$root/results' -name '*.json')\" ]"
+check "caf-node approve exits 0" node approve m1 --root "$root"
+check "reject --why exits 0" node reject m2 --why "not this week" --root "$root"
+$AWAIT --timeout 20 "$root/results/marie/m1.json" "$root/results/marie/m2.json" "$root/results/anga/a1.json"
+check "the approved task runs and completes" json_is "$root/results/marie/m1.json" 'j["status"] == "complete"'
+check "the rejected one ends cancelled, kind rejected, with why" json_is "$root/results/marie/m2.json" \
+  'j["status"] == "cancelled" and j["error"]["kind"] == "rejected" and j["error"]["message"] == "rejected: not this week"'
+check "... and its dependent ends cancelled, not run" json_is "$root/results/anga/a1.json" \
+  'j["status"] == "cancelled" and "dependency \"m2\" was cancelled" in j["error"]["message"]'
+check "the awaiting list is empty for them" bash -c "[ ! -e '$root/tasks/marie/.awaiting/m1.json' ] && [ ! -e '$root/tasks/marie/.awaiting/m2.json' ]"
+rc=0
+node approve zz --root "$root" 2>"$root/zz.err" || rc=$?
+check "approve of a task that awaits nothing exits 2 and says so" \
+  bash -c "[ $rc -eq 2 ] && grep -q 'no task zz awaits approval' '$root/zz.err'"
+kill -TERM "$SERVE"
+await_exit "$SERVE"
+check "serve stops with a task still awaiting approval" [ "$rc" -eq 0 ]
+check "... which stays in tasks/ for the next start, unanswered" \
+  bash -c "[ -e '$root/tasks/anga/a2.json' ] && [ ! -e '$root/results/anga/a2.json' ]"
+
+# -- approval in run, from another terminal; --approve-plan -------------------
+root=$(fresh_root approve-run)
+printf '{"name": "gated", "tasks": [{"task_id": "g1", "worker": "marie", "description": "Evaluate Emma.", "approve": true}, {"task_id": "g2", "worker": "anga", "description": "Review it.", "dependencies": ["g1"]}]}' >"$root/wf.json"
+PATH="$SRC/tests/fake:$PATH" "$CAF_NODE" run "$root/wf.json" --root "$root" --config "$CFG" >"$root/report.md" 2>"$root/run.log" &
+RUN=$!
+PIDS+=("$RUN")
+$AWAIT --timeout 20 "$root/runs"
+run_id=$(ls "$root/runs" | head -1)
+$AWAIT --timeout 20 "$root/runs/$run_id/awaiting/g1.json"
+check "run says how to approve the task" grep -q "g1 (marie) awaits approval, estimate .*: caf-node approve g1 --run $run_id" "$root/run.log"
+check "approve --run exits 0" node approve g1 --run "$run_id" --root "$root"
+await_exit "$RUN" 30
+check "the run then completes (exit $rc)" [ "$rc" -eq 0 ]
+check "... both tasks complete" json_is "$root/runs/$run_id/report.json" 'j["counts"]["complete"] == 2' 
+rc=0
+echo n | node run "Evaluate Emma's hip-hop progress" --root "$root" --config "$CFG" --approve-plan \
+  >"$root/plan-no.out" 2>"$root/plan-no.err" || rc=$?
+check "run --approve-plan shows the plan and its estimate" \
+  bash -c "grep -q '^The plan (' '$root/plan-no.err' && grep -q '^total: ' '$root/plan-no.err' && grep -q 'Run this plan? \[y/N\]' '$root/plan-no.err'"
+check "... a no exits 1 and runs nothing" bash -c "[ $rc -eq 1 ] && grep -q 'not approved: nothing ran' '$root/plan-no.err' && [ \$(ls '$root/runs' | wc -l) -eq 1 ]"
+rc=0
+node run "Evaluate Emma's hip-hop progress" --root "$root" --config "$CFG" --approve-plan \
+  </dev/null >"$root/plan-eof.out" 2>"$root/plan-eof.err" || rc=$?
+check "... no answer at all (no stdin) is a no" [ "$rc" -eq 1 ]
+rc=0
+echo yes | node run "Evaluate Emma's hip-hop progress" --root "$root" --config "$CFG" --approve-plan \
+  >"$root/plan-yes.out" 2>"$root/plan-yes.err" || rc=$?
+check "... a yes runs it (exit $rc)" bash -c "[ $rc -eq 0 ] && [ \$(ls '$root/runs' | wc -l) -eq 2 ]"
 
 finish
