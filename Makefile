@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo demo-request test bench limits-long fuzz fuzz-build fuzz-smoke clean claude-cli cli-setup cli-auth cli-status \
+.PHONY: all deps build demo demo-request test bench spend-accuracy limits-long fuzz fuzz-build fuzz-smoke clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs \
         orchestration-start orchestration-cli-submit-tasks
 
@@ -61,6 +61,11 @@ test: build claude-cli
 
 bench: build
 	bench/run.sh $(BUILD)
+
+# How often a task's cost falls inside its estimate, and how far a run
+# budget overshoots, with the real CLI against the mock (about 3 minutes).
+spend-accuracy: build claude-cli
+	bash bench/spend_accuracy.sh $(BUILD) 3
 
 # The long limiter run: 3 workers x 30 two-request tasks through the gateway
 # under a binding 60,000 input tokens a minute (the test runs 3 x 8).

@@ -3,9 +3,10 @@
 // A run's budget (workflow budget_usd, run --budget-usd): before a task
 // starts its cap is reserved from what is left, and when it settles the
 // unspent part of that reservation goes back. Reservations never add up to
-// more than the budget, so a run spends more than its budget only by what a
-// task spends past its own cap (the CLI checks its cap between turns: one
-// turn at most; behind the gateway, one response). Pure.
+// more than the budget, so a run spends more than its budget only by what
+// its tasks spend past their own caps (the CLI checks its cap between
+// turns: one turn at most for each task that reaches it; behind the
+// gateway, one response). Pure.
 
 #include <cstddef>
 #include <optional>

@@ -111,11 +111,6 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   auto wf = workflow_from_json(wj, ps);
   if (wf)
     check_workflow(*wf, cfg_.workers, ps, cfg_.limits);
-  // Its tasks run one by one through tasks/: nothing here would hold a
-  // budget over all of them, and it must not be dropped without a word.
-  if (wf && wf->budget_usd)
-    ps.push_back("budget_usd: a workflow's budget is not kept by submit yet; run it with "
-                 "`caf-node run`, or give each task its own budget_usd");
   if (!wf || !ps.empty()) {
     refuse(from, "workflow refused", ps);
     return;
@@ -127,15 +122,23 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   json ids = json::array();
   std::vector<std::pair<std::string, std::string>> files;
   std::string err;
-  for (auto& t : wf->tasks) {
+  if (wf->budget_usd)
+    run.budget.emplace(*wf->budget_usd);
+  for (size_t i = 0; i < wf->tasks.size(); ++i) {
+    auto& t = wf->tasks[i];
     bool existing = false;
-    if (auto f = task_file(t, existing, err))
+    // With a budget, a task goes into tasks/ only when it is reserved
+    // (release); checked here all the same, so that all or nothing holds.
+    if (auto f = task_file(t, existing, err); f && !run.budget)
       files.push_back(std::move(*f));
     if (!err.empty())
       break;
     ids.push_back(t.task_id);
-    if (!existing)
+    if (!existing) {
       run.remaining.insert(key(t.worker, t.task_id));
+      if (run.budget)
+        run.held.push_back(i);
+    }
   }
   // All or nothing: every task is checked before anything is written.
   if (err.empty())
@@ -149,7 +152,15 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   if (wait)
     run.reply_to = from;
   run.wf = std::move(*wf);
+  std::vector<result> ended;
+  if (run.budget)
+    release(run, ended);
   json ok = {{"run_id", run.run_id}, {"tasks", ids}};
+  // The answer a person reads is written by `caf-node run` (the planner's
+  // LLM); a wire run's is its REPORT. Said, not dropped without a word.
+  if (run.wf.synthesize)
+    ok["notes"] = json::array({"synthesize: the written answer is made by `caf-node run`; "
+                               "over the wire the REPORT is the answer"});
   if (nodes.serving) {
     // The workers of this workflow that no node serves now: its tasks wait.
     std::set<std::string> unserved;
@@ -161,7 +172,49 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   say(from, wire::command::accepted, std::move(ok));
   auto id = run.run_id;
   runs_.emplace(id, std::move(run));
+  for (auto& r : ended)
+    result_written(r, now);
   maybe_finish_run(id, now);
+}
+
+void producer_desk::release(wire_run& run, std::vector<result>& ended) {
+  auto& b = *run.budget;
+  std::vector<size_t> still;
+  for (size_t n = 0; n < run.held.size(); ++n) {
+    auto i = run.held[n];
+    auto t = run.wf.tasks[i];
+    bool ready = true;
+    for (auto& d : t.dependencies)
+      for (auto& u : run.wf.tasks)
+        if (u.task_id == d && !q_.find_result(u.task_id, u.worker))
+          ready = false;
+    if (!ready) {
+      still.push_back(i);
+      continue;
+    }
+    // Not started: this one, the others held, and none of those written.
+    auto got = b.reserve(t.budget_usd, run.held.size() - n + still.size(), 0);
+    auto k = key(t.worker, t.task_id);
+    std::string err;
+    if (auto why = std::get_if<std::string>(&got)) {
+      auto r = make_failure(t, status::cancelled, kind::budget, *why);
+      r.completed_at = rfc3339_now();
+      if (err = q_.complete("", r); err.empty()) {
+        ended.push_back(std::move(r));
+        continue;
+      }
+    } else {
+      t.budget_usd = std::get<double>(got);
+      run.share[k] = *t.budget_usd;
+      bool existing = false;
+      if (auto f = task_file(t, existing, err))
+        err = write_all({*f});
+      if (err.empty())
+        continue;
+    }
+    spdlog::error("run {}: task {} could not be written: {}", run.run_id, t.task_id, err);
+  }
+  run.held = std::move(still);
 }
 
 void producer_desk::maybe_finish_run(const std::string& run_id, time_point now) {
@@ -201,8 +254,21 @@ void producer_desk::result_written(const result& r, time_point now) {
     auto ids = std::move(ro->second);
     run_of_.erase(ro);
     for (auto& id : ids) {
-      if (auto run = runs_.find(id); run != runs_.end())
+      if (auto run = runs_.find(id); run != runs_.end()) {
         run->second.remaining.erase(k);
+        if (run->second.budget) {
+          // Its reservation comes back, less what it spent; the held
+          // tasks it unblocks are reserved from what is left now.
+          auto s = run->second.share.find(k);
+          run->second.budget->settle(s == run->second.share.end() ? 0.0 : s->second, r.cost_usd);
+          if (s != run->second.share.end())
+            run->second.share.erase(s);
+          std::vector<result> ended;
+          release(run->second, ended);
+          for (auto& e : ended)
+            result_written(e, now);
+        }
+      }
       maybe_finish_run(id, now);
     }
   }

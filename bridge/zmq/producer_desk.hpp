@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bridge/files/fs_queue.hpp"
+#include "core/run_budget.hpp"
 #include "bridge/zmq/protocol.hpp"
 #include "core/workflow_check.hpp"
 #include "bridge/zmq/wire.hpp"
@@ -77,7 +78,17 @@ private:
     std::set<std::string> remaining; // worker/task_id
     std::string started_at;
     time_point t0;
+    /// The workflow's budget_usd: each task's cap is reserved from what is
+    /// left when it is written into tasks/ (once its dependencies have
+    /// results), and what it did not spend comes back with its result.
+    std::optional<run_budget> budget;
+    std::map<std::string, double> share; // worker/task_id → its reservation
+    std::vector<size_t> held;            // indexes not written yet
   };
+  /// Writes the held tasks of a budgeted run whose dependencies all have
+  /// results, each with its reserved cap; one the budget no longer fits
+  /// gets its `cancelled` (budget) result, in `ended`.
+  void release(wire_run& run, std::vector<result>& ended);
 
   void say(const envelope& to, wire::command cmd, json body);
   void refuse(const envelope& to, const std::string& what, const problems& ps);

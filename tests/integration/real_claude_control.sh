@@ -5,7 +5,8 @@
 #    again by itself at that moment (the task that waited in tasks/ runs);
 #  - the account's cap per day (limits.spend_per_day_usd) parks the claude
 #    workers with spend_cap, status shows the day's spend, and a restart
-#    goes on counting from <root>/spend/.
+#    goes on counting from <root>/spend/;
+#  - a task awaiting approval reaches the API only after `caf-node approve`.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
@@ -110,6 +111,27 @@ serve "$cap" "$cap/cfg.json" "$cap_url"
 $AWAIT --timeout 30 "$cap/tasks/marie/.parked"
 check "after a restart the cap still holds: c2 waits, nothing more spent" \
   bash -c "[ -e '$cap/tasks/marie/c2.json' ] && [ ! -e '$cap/results/marie/c2.json' ] && ! grep -q c2 '$cap/requests.jsonl'"
+kill -TERM "$SERVE"
+await_exit "$SERVE"
+
+# --- an approval: nothing reaches the API before the yes ---------------------
+gate=$(fresh_root approve)
+config "$gate/cfg.json" '{}'
+sed -i 's/"max_attempts": 1}/"max_attempts": 1, "approve": true}/' "$gate/cfg.json"
+serve "$gate" "$gate/cfg.json" "$cap_url"
+drop "$gate" g1
+$AWAIT --timeout 30 "$gate/tasks/marie/.awaiting/g1.json"
+check "a task of a worker with approve waits, with its estimate" \
+  json_is "$gate/tasks/marie/.awaiting/g1.json" "j['estimate'].startswith('estimate \$')"
+check "... and the API saw nothing of it" bash -c "! grep -q '(g1)' '$cap/requests.jsonl'"
+asked_at=$("$PY" -c 'import time; print(time.time())')
+check "caf-node approve exits 0" "$CAF_NODE" approve g1 --root "$gate"
+$AWAIT --timeout 60 "$gate/results/marie/g1.json"
+check "approved, the real CLI runs it to complete" json_is "$gate/results/marie/g1.json" "j['status'] == 'complete'"
+check "... its requests reached the API only after the yes" "$PY" -c "
+import json, sys
+mine = [json.loads(l) for l in open('$cap/requests.jsonl') if '(g1)' in l]
+sys.exit(0 if mine and min(r['t'] for r in mine) >= $asked_at else 1)"
 kill -TERM "$SERVE"
 await_exit "$SERVE"
 

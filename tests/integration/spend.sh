@@ -176,6 +176,12 @@ node cancel --run nope --connect "$P_EP" 2>"$root/nope.err" || rc=$?
 check "CANCEL of an unknown run is an error with the reason" \
   bash -c "[ $rc -ne 0 ] && grep -q 'no run nope going' '$root/nope.err'"
 
+# SUBMIT keeps a workflow's budget: the run completes within it.
+printf '{"name": "wire-budget", "budget_usd": 0.5, "tasks": [{"task_id": "bu1", "worker": "marie", "description": "Evaluate Emma."}, {"task_id": "bu2", "worker": "anga", "description": "Review it.", "dependencies": ["bu1"]}]}' >"$root/wfb.json"
+rc=0
+"$CAF_NODE" submit "$root/wfb.json" --wait --connect "$P_EP" >"$root/report-b.json" 2>>"$root/submit.err" || rc=$?
+check "SUBMIT of a workflow with budget_usd is accepted and runs (exit $rc)"   json_is "$root/report-b.json" 'j["report"]["counts"]["complete"] == 2 and j["report"]["totals"]["cost_usd"] <= 0.5'
+
 # APPROVE over the wire: the task waits at the orchestrator until answered.
 printf '{"task_id": "ok1", "worker": "marie", "description": "Evaluate Emma.", "approve": true}' >"$root/ok1.json"
 "$CAF_NODE" submit "$root/ok1.json" --connect "$P_EP" >/dev/null

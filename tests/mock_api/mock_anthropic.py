@@ -3,7 +3,8 @@
 CLI in tests (ANTHROPIC_BASE_URL=http://127.0.0.1:<port>).
 
   mock_anthropic.py --port-file F [--log F] [--mode ok] [--rpm N] [--itpm N] [--otpm N]
-                    [--latency-ms N] [--tls-cert PEM --tls-key PEM]
+                    [--latency-ms N] [--input-tokens N] [--output-tokens N]
+                    [--tls-cert PEM --tls-key PEM]
 
 POST /v1/messages answers like the real API, streamed (SSE) when asked, with
 realistic usage. Rate limits are continuously refilled token buckets per
@@ -21,6 +22,14 @@ answered 429 with anthropic-ratelimit-unified-status rejected and the reset,
 reset on it answers again, with the unified headers of an allowed window);
 with {"times": N} the mode answers N requests, then it reverts to ok. Every request is logged as one JSON line with its time.
 The answer ends with the JSON report block troupe asks agents for.
+
+Fixed usage, so that each call costs what a test sets: --input-tokens N (or
+POST /_control {"input_tokens": N}) makes every answer report N uncached
+input tokens and no cache creation or reads, whatever the prompt's size;
+--output-tokens N (or {"output_tokens": N}) makes it report N output tokens
+(at most the request's max_tokens) whatever the answer's length. 0, the
+default, is the modelled usage above. The log and the rate limits count the
+fixed figures, as the API would have metered them.
 
 Tool use is scripted by the prompt: a line `mock-script: [STEP, ...]` in the
 conversation's first user message makes the mock answer its Nth request in
@@ -52,8 +61,10 @@ LOCK = threading.Lock()
 # regain_at: when a spend-limit-400 ends (unix s, on a minute, as the
 # API's message says it): the message names it, and from then on the mock
 # answers again. 0: 2027-01-01, never reached.
+# input_tokens, output_tokens: fixed usage of every answer (0: modelled).
 STATE = {"mode": "ok", "latency_ms": 0, "times": 0, "retry_after_s": 2,
-         "window_s": 5, "window_reset": 0, "regain_at": 0}
+         "window_s": 5, "window_reset": 0, "regain_at": 0,
+         "input_tokens": 0, "output_tokens": 0}
 
 
 def unified_headers(status, reset, utilization):
@@ -358,6 +369,7 @@ class Handler(BaseHTTPRequestHandler):
             regain = time.strftime("%Y-%m-%d at %H:%M UTC", time.gmtime(STATE["regain_at"])) \
                 if STATE["regain_at"] else "2027-01-01 at 00:00 UTC"
             latency = STATE["latency_ms"]
+            fixed_in, fixed_out = int(STATE["input_tokens"]), int(STATE["output_tokens"])
             retry_after = STATE["retry_after_s"]
             if STATE["times"] > 0:
                 STATE["times"] -= 1
@@ -397,6 +409,8 @@ class Handler(BaseHTTPRequestHandler):
                                "This request would exceed the rate limit for your organization.",
                                {"retry-after": str(retry_after)})
         plain_in, created, cached, marks = prompt_tokens(body)
+        if fixed_in > 0:  # a test sets what each call costs: no cache
+            plain_in, created, cached, marks = fixed_in, 0, 0, []
         inp = plain_in + created  # what the input-tokens meter counts
         tool_use, report = next_step(body)
         first = user_texts((body.get("messages") or [{}])[0])
@@ -410,7 +424,7 @@ class Handler(BaseHTTPRequestHandler):
                     "findings": ["mock finding"], "artifacts": []}) + "\n```\n")
         if tool_use:
             entry["tool_use"] = {"name": tool_use["name"], "input": tool_use["input"]}
-        out = max(1, len(answer + json.dumps(tool_use or "")) // 4)
+        out = fixed_out if fixed_out > 0 else max(1, len(answer + json.dumps(tool_use or "")) // 4)
         max_tokens = int(body.get("max_tokens", 4096))
         out = min(out, max_tokens)
         with LOCK:
@@ -493,12 +507,17 @@ def main():
     ap.add_argument("--itpm", type=float, default=0)
     ap.add_argument("--otpm", type=float, default=0)
     ap.add_argument("--cache-ttl-s", type=float, default=300)
+    # Fixed usage of every answer (0: modelled from the prompt and answer).
+    ap.add_argument("--input-tokens", type=int, default=0)
+    ap.add_argument("--output-tokens", type=int, default=0)
     # HTTPS, as the API is served: a certificate and its key (PEM).
     ap.add_argument("--tls-cert", default="")
     ap.add_argument("--tls-key", default="")
     ARGS = ap.parse_args()
     STATE["mode"] = ARGS.mode
     STATE["latency_ms"] = ARGS.latency_ms
+    STATE["input_tokens"] = ARGS.input_tokens
+    STATE["output_tokens"] = ARGS.output_tokens
     BUCKETS.update(rpm=Bucket(ARGS.rpm), itpm=Bucket(ARGS.itpm), otpm=Bucket(ARGS.otpm))
     srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.daemon_threads = True

@@ -47,7 +47,7 @@ protected:
 
   /// What the file drop does once a task ran: claim, write the result.
   void finish(const std::string& worker, const std::string& id, status st,
-              producer_desk::time_point now) {
+              producer_desk::time_point now, double cost_usd = 0) {
     ASSERT_TRUE(drop->claim(worker, id + ".json"));
     task t;
     t.task_id = id;
@@ -56,6 +56,7 @@ protected:
     r.task_id = id;
     r.worker = worker;
     r.state = st;
+    r.cost_usd = cost_usd;
     ASSERT_EQ(drop->complete(id + ".json", r), "");
     desk->result_written(r, now);
   }
@@ -171,13 +172,27 @@ TEST_F(producer_desk_test, a_workflow_is_written_all_or_nothing) {
             std::string::npos);
 }
 
-TEST_F(producer_desk_test, a_workflow_budget_is_refused_not_dropped) {
-  json wf = {{"name", "w"}, {"budget_usd", 0.5}, {"tasks", {task_json("b1")}}};
-  auto out = say(alice, "SUBMIT", {{"workflow", wf}});
-  ASSERT_EQ(out[0].cmd, command::error);
-  EXPECT_NE(out[0].body["reason"].get<std::string>().find("budget_usd: a workflow's budget is not kept"),
-            std::string::npos);
-  EXPECT_FALSE(fs::exists(root / "tasks/marie/b1.json"));
+TEST_F(producer_desk_test, a_workflow_budget_is_reserved_task_by_task_as_they_become_ready) {
+  auto b2 = task_json("b2");
+  b2["dependencies"] = {"b1"};
+  auto b3 = task_json("b3");
+  b3["dependencies"] = {"b1"};
+  json wf = {{"name", "w"}, {"budget_usd", 0.3}, {"tasks", {task_json("b1"), b2, b3}}};
+  auto out = say(alice, "SUBMIT", {{"workflow", wf}, {"wait", true}});
+  ASSERT_EQ(out[0].cmd, command::accepted);
+  // Only b1 is ready: it goes into tasks/ with a third of the budget.
+  auto read_task = [&](const char* id) {
+    std::ifstream in(root / "tasks/marie" / (std::string{id} + ".json"));
+    return json::parse(in);
+  };
+  ASSERT_TRUE(fs::exists(root / "tasks/marie/b1.json"));
+  EXPECT_FALSE(fs::exists(root / "tasks/marie/b2.json"));
+  EXPECT_NEAR(read_task("b1")["budget_usd"].get<double>(), 0.1, 1e-12);
+  // It spent 0.02: the 0.08 it did not spend comes back, and b2 and b3
+  // share the 0.28 left.
+  finish("marie", "b1", status::complete, t0, 0.02);
+  EXPECT_NEAR(read_task("b2")["budget_usd"].get<double>(), 0.14, 1e-12);
+  EXPECT_NEAR(read_task("b3")["budget_usd"].get<double>(), 0.14, 1e-12);
 }
 
 TEST_F(producer_desk_test, a_waiting_task_is_cancelled_and_its_waiters_hear_it) {
