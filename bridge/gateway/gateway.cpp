@@ -140,7 +140,13 @@ struct gateway::impl {
     if (x.shape) {
       std::lock_guard<std::mutex> g{cache_mx};
       if (ok) {
-        cache.store(*x.shape, clock_type::now());
+        // Only an answer whose usage shows the cache at work: an API that
+        // caches nothing of this prompt (too short, or caching off) meters
+        // all of it every time, and pricing it as cached would let a
+        // request through that takes its task past its budget.
+        auto& u = x.note.used;
+        if (u.cache_creation_input_tokens > 0 || u.cache_read_input_tokens > 0)
+          cache.store(*x.shape, clock_type::now());
         learn_ratio(*x.shape, x.note.used);
         learn_output(x.shape->model, x.note.used);
       }

@@ -82,7 +82,7 @@ struct worker_desk::state {
                  n->name, n->worker, why, n->running.size());
     // Settled at their estimate, so their room is not held for ever.
     for (auto& [pid, p] : permits[id])
-      out.settles.push_back({p, p.requests, p.input_tokens, p.output_tokens});
+      out.settles.push_back({p, p.requests, p.input_tokens, p.output_tokens, 0});
     permits.erase(id);
     batching.erase(id);
     publish("node.down", {{"node", n->name},
@@ -493,7 +493,7 @@ void worker_desk::granted(const std::string& node, uint64_t id, const permit_ask
   auto& st = *s_;
   if (!st.book.nodes().count(node)) {
     // The node died while its permit waited: give the room back.
-    st.out.settles.push_back({p, 0, 0, 0});
+    st.out.settles.push_back({p, 0, 0, 0, 0});
     return;
   }
   st.permits[node][p.id] = p;

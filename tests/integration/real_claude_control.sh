@@ -6,7 +6,8 @@
 #  - the account's cap per day (limits.spend_per_day_usd) parks the claude
 #    workers with spend_cap, status shows the day's spend, and a restart
 #    goes on counting from <root>/spend/;
-#  - a task awaiting approval reaches the API only after `caf-node approve`.
+#  - a task awaiting approval reaches the API only after `caf-node approve`;
+#  - a run stopped by Ctrl-C and resumed runs only what had not completed.
 source "$(dirname "$0")/lib.sh"
 CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
@@ -134,6 +135,36 @@ mine = [json.loads(l) for l in open('$cap/requests.jsonl') if '(g1)' in l]
 sys.exit(0 if mine and min(r['t'] for r in mine) >= $asked_at else 1)"
 kill -TERM "$SERVE"
 await_exit "$SERVE"
+
+# --- Ctrl-C, then run --resume: only what had not completed runs again -------
+res=$(fresh_root resume)
+config "$res/cfg.json" '{}'
+printf '{"name": "two", "tasks": [{"task_id": "r1", "worker": "marie", "description": "Evaluate Emma (r1)."}, {"task_id": "r2", "worker": "marie", "description": "Evaluate Lucas (r2).", "dependencies": ["r1"]}]}' >"$res/wf.json"
+control "$cap_url" '{"mode": "ok"}'
+ANTHROPIC_BASE_URL=$cap_url "$CAF_NODE" run "$res/wf.json" --root "$res" --config "$res/cfg.json" \
+  >/dev/null 2>"$res/first.log" &
+RUN=$!
+PIDS+=("$RUN")
+$AWAIT --timeout 60 "$res/results/marie/r1.json"
+control "$cap_url" '{"mode": "hang"}' # r2's request now waits for ever
+await_change 30 modify "$cap/requests.jsonl" grep -q '(r2)' "$cap/requests.jsonl"
+kill -INT "$RUN"
+await_exit "$RUN" 30
+check "Ctrl-C stops the run while r2 runs (exit $rc)" [ "$rc" -ne 0 ]
+control "$cap_url" '{"mode": "ok"}'
+r1_done=$(jq -r .completed_at "$res/results/marie/r1.json")
+run_id=$(basename "$(ls -d "$res"/runs/*/)")
+resumed_at=$("$PY" -c 'import time; print(time.time())')
+rc=0
+ANTHROPIC_BASE_URL=$cap_url "$CAF_NODE" run --resume "$run_id" --root "$res" --config "$res/cfg.json" \
+  >"$res/resumed.md" 2>"$res/resumed.log" || rc=$?
+check "run --resume $run_id completes (exit $rc)" [ "$rc" -eq 0 ]
+check "... r1 was not run again: its result stands" [ "$(jq -r .completed_at "$res/results/marie/r1.json")" = "$r1_done" ]
+check "... only r2 reached the API again" "$PY" -c "
+import json, sys
+late = [json.loads(l) for l in open('$cap/requests.jsonl') if json.loads(l).get('t', 0) > $resumed_at]
+sys.exit(0 if late and all('(r2)' in r.get('user', '') for r in late) else 1)"
+check "... and r2 is complete" json_is "$res/results/marie/r2.json" "j['status'] == 'complete'"
 
 # --- ... and the parked worker of the first part runs again -----------------
 $AWAIT --timeout 100 "$park/results/marie/p2.json"
