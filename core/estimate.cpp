@@ -169,12 +169,13 @@ task_estimate estimate_task(const task& t, const config& cfg,
     e.cost_usd = exactly((in * s.usd_per_mtok_in + out * s.usd_per_mtok_out) / 1e6);
     e.duration_s = exactly(s.latency_ms / 1000.0);
   } else {
-    std::vector<double> cost, in, out, secs;
+    std::vector<double> cost, warm, in, out, secs;
     if (auto h = history.find(w.name); h != history.end()) {
       auto from = h->second.size() > history_depth ? h->second.size() - history_depth : 0;
       for (size_t i = from; i < h->second.size(); ++i) {
         auto& p = h->second[i];
         cost.push_back(p.cost_usd);
+        warm.push_back(p.warm_cost_usd > 0 ? p.warm_cost_usd : p.cost_usd);
         in.push_back(p.input_tokens);
         out.push_back(p.output_tokens);
         secs.push_back(p.duration_ms / 1000.0);
@@ -191,6 +192,9 @@ task_estimate estimate_task(const task& t, const config& cfg,
       e.basis = "history (" + std::to_string(cost.size())
                 + (cost.size() == 1 ? " run)" : " runs)");
       e.cost_usd = from_samples(cost);
+      // The runs seen may have written the prompt cache that the next one
+      // reads: the low end is theirs as if the cache were warm.
+      e.cost_usd.low = std::min(e.cost_usd.low, from_samples(warm).low);
       e.input_tokens = from_samples(in);
       e.output_tokens = from_samples(out);
     } else {

@@ -30,6 +30,9 @@ struct past_run {
   double input_tokens = 0; // metered: uncached and cache writes
   double output_tokens = 0;
   double duration_ms = 0;
+  /// What it would have cost on a warm prompt cache: its cache writes
+  /// read instead (a run soon after another of the same prompt).
+  double warm_cost_usd = 0;
 };
 
 /// By worker: its complete, not simulated results, oldest first.

@@ -6,6 +6,7 @@
 #include <tuple>
 
 #include "core/json_codec.hpp"
+#include "core/pricing.hpp"
 
 namespace troupe {
 
@@ -29,9 +30,15 @@ void take(const json& j, found_map& found) {
     return;
   // The same result (one task, one completion) counts once.
   auto key = r->task_id + "\n" + r->completed_at;
+  // Written to the cache, the prefix would have been read from it by a run
+  // that came soon after (list prices: the history knows no config).
+  auto price = price_of(r->model);
+  auto warm = r->cost_usd
+              - static_cast<double>(r->tokens.cache_creation_input_tokens)
+                  * (price.cache_write - price.cache_read) / 1e6;
   past_run p{r->cost_usd, static_cast<double>(r->tokens.metered_input()),
              static_cast<double>(r->tokens.output_tokens),
-             static_cast<double>(r->duration_ms)};
+             static_cast<double>(r->duration_ms), std::max(0.0, warm)};
   found[r->worker].emplace(key, seen_result{r->completed_at, p});
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <fstream>
 
@@ -50,6 +52,22 @@ TEST(estimate, without_history_the_list_price_gives_a_wide_ordered_range) {
   // from the cache ($0.30/M for Sonnet) plus a short answer ($15/M).
   auto sent = cfg.claude.overhead_tokens + 100.0;
   EXPECT_NEAR(e.cost_usd.low, sent * 0.30 / 1e6 + 50 * 15.0 / 1e6, 1e-9);
+}
+
+TEST(estimate, a_history_of_cold_runs_reaches_down_to_what_a_warm_cache_costs) {
+  auto cfg = two_workers();
+  // Ten runs that each wrote the prompt cache: $0.05, of it $0.04 on
+  // writes; on a warm cache they would have read it for a tenth of that.
+  run_history h;
+  for (int i = 0; i < 10; ++i) {
+    auto p = took(0.05, 10);
+    p.warm_cost_usd = 0.0135;
+    h["marie"].push_back(p);
+  }
+  auto e = estimate_task(mk("t", "marie"), cfg, cfg.workers[0], h);
+  EXPECT_NEAR(e.cost_usd.expected, 0.05, 1e-12);
+  EXPECT_NEAR(e.cost_usd.low, 0.0135 / (1 + 1 / std::sqrt(10.0)), 1e-12);
+  EXPECT_TRUE(e.cost_usd.contains(0.0135));
 }
 
 TEST(estimate, a_cap_bounds_every_end_of_the_range) {
