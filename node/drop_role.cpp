@@ -20,6 +20,7 @@
 #include "core/process.hpp"
 #include "node/commands.hpp"
 #include "node/estimates.hpp"
+#include "node/planning.hpp"
 #include "node/progress.hpp"
 
 namespace troupe::node {
@@ -102,11 +103,18 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     // when it is made: the broker, the team, the file drop over the team's
     // orchestrator, then the broker's loop, which talks to the file drop.
     std::optional<bridge_part> bridge;
+    bool synthesizes = false;
     if (make_bridge) {
       broker_settings bs;
       if (!make_bridge(*cfg, root, bs))
         return exit_usage;
       bs.spend_per_day_usd = cfg->spend_per_day_usd; // STATUS shows it
+      // With its own LLM, the orchestrator writes a submitted workflow's
+      // answer, as `run` does.
+      auto planner_kind = opts.common.executor.empty() ? cfg->orchestrator.executor
+                                                       : opts.common.executor;
+      bs.synthesizes = !cfg->orchestrator.prompt_path.empty() && planner_kind == "claude";
+      synthesizes = bs.synthesizes;
       bridge.emplace();
       bridge->curve = bs.curve != nullptr;
       try {
@@ -118,6 +126,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       bridge->remote = std::make_unique<remote_workers>(sys, bridge->poster());
     }
     team_options topts;
+    topts.planner = synthesizes;
     topts.root = root;
     topts.recording.root = root;
     topts.recording.write_results = false; // the file drop owns results/
@@ -171,6 +180,23 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       links.worker_back = [drop](const std::string& w) {
         caf::anon_send(drop, unpark_atom_v, w);
       };
+      if (synthesizes && t->planner)
+        // Off the broker's thread: the LLM takes seconds. A detached actor,
+        // so that the actor system waits for it at shutdown.
+        links.synthesize = [&sys, team = *t, root, post = bridge->poster()](
+                             producer_desk::synthesis_ask ask) {
+          auto* system = &sys;
+          sys.spawn<caf::detached>([=](caf::blocking_actor*) {
+            caf::scoped_actor self{*system};
+            std::string error;
+            double cost = 0;
+            auto answer = synthesize(self, team, ask.request, ask.summary, root, error, cost,
+                                     ask.budget_left);
+            if (!answer)
+              spdlog::error("run {}: the answer could not be written: {}", ask.run_id, error);
+            post(broker_note{broker_note::synthesized{ask.run_id, answer, error, cost}});
+          });
+        };
       bridge->br->start(links);
       spdlog::info("orchestrator: workers on {}, producers on {}, events on {}{}",
                    bridge->br->workers_endpoint(), bridge->br->producers_endpoint(),

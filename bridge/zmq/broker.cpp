@@ -68,7 +68,7 @@ struct broker::impl {
   explicit impl(broker_settings s)
     : cfg(std::move(s)),
       pdesk({cfg.root, cfg.workers, cfg.limits, cfg.max_task_bytes,
-             cfg.spend_per_day_usd}),
+             cfg.spend_per_day_usd, cfg.synthesizes}),
       wdesk({cfg.workers, cfg.root, cfg.handoff_max_bytes}) {
     if (cfg.curve) {
       zap = std::make_unique<zmqx::zap_handler>(ctx, cfg.curve->allowed);
@@ -248,6 +248,15 @@ struct broker::impl {
   void send_answers() {
     for (auto& a : pdesk.take())
       to_producer(a.to, a.cmd, a.body);
+    for (auto& s : pdesk.take_syntheses()) {
+      if (links.synthesize) {
+        links.synthesize(std::move(s));
+        continue;
+      }
+      pdesk.synthesized(s.run_id, std::nullopt, "no orchestrator LLM here", 0);
+      for (auto& a : pdesk.take())
+        to_producer(a.to, a.cmd, a.body);
+    }
   }
 
   // -- the loop --------------------------------------------------------------
@@ -312,6 +321,9 @@ struct broker::impl {
                                     {"detail", e->e.detail}});
     } else if (auto* w = std::get_if<broker_note::written>(&n.v)) {
       pdesk.result_written(w->r, clock_type::now());
+      send_answers();
+    } else if (auto* a = std::get_if<broker_note::synthesized>(&n.v)) {
+      pdesk.synthesized(a->run_id, a->answer, a->error, a->cost_usd);
       send_answers();
     }
   }
@@ -423,6 +435,9 @@ void broker::stop() {
     return;
   zmqx::signal_eventfd(p_->stop_fd);
   p_->thread.join();
+  // The links hold actors (and closures over them) that may hold this
+  // broker in turn: let go of them, or the actor system waits for ever.
+  p_->links = broker_links{};
 }
 
 void broker::post(broker_note n) {

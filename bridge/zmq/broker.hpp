@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "actors/messages.hpp"
+#include "bridge/zmq/producer_desk.hpp"
 #include "bridge/zmq/protocol.hpp"
 #include "core/workflow_check.hpp"
 
@@ -34,6 +35,7 @@ struct broker_settings {
   workflow_limits limits;
   size_t max_task_bytes = 1u << 20;
   double spend_per_day_usd = 0; // the config's, for STATUS
+  bool synthesizes = false;     // links.synthesize writes workflows' answers
   /// Files kept per result and handed on per dependent (PROTOCOL.md §10).
   size_t handoff_max_bytes = 1u << 20;
   std::chrono::milliseconds heartbeat = wire::default_heartbeat;
@@ -52,7 +54,14 @@ struct broker_note {
   struct written { result r; };                          // from the file drop
   struct stop {}; // tasks not sent to a node yet are answered stopped
   struct cancel { std::string task_id; };               // from remote_workers
-  std::variant<dispatch, grant, event, written, stop, cancel> v;
+  /// A wire run's written answer (links.synthesize's reply).
+  struct synthesized {
+    std::string run_id;
+    std::optional<std::string> answer;
+    std::string error;
+    double cost_usd = 0;
+  };
+  std::variant<dispatch, grant, event, written, stop, cancel, synthesized> v;
 };
 
 /// The actors the broker hands things to (all thread-safe to send to).
@@ -68,6 +77,9 @@ struct broker_links {
   /// says READY: a worker that parked (none of its nodes took tasks) may
   /// run again. Optional.
   std::function<void(const std::string& worker)> worker_back;
+  /// Writes a finished wire run's answer off the broker's thread, then
+  /// posts broker_note::synthesized (settings.synthesizes). Optional.
+  std::function<void(producer_desk::synthesis_ask)> synthesize;
 };
 
 class broker {

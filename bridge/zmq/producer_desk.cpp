@@ -158,9 +158,9 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
   json ok = {{"run_id", run.run_id}, {"tasks", ids}};
   // The answer a person reads is written by `caf-node run` (the planner's
   // LLM); a wire run's is its REPORT. Said, not dropped without a word.
-  if (run.wf.synthesize)
-    ok["notes"] = json::array({"synthesize: the written answer is made by `caf-node run`; "
-                               "over the wire the REPORT is the answer"});
+  if (run.wf.synthesize && !cfg_.synthesizes)
+    ok["notes"] = json::array({"synthesize: this orchestrator has no LLM of its own "
+                               "(orchestrator.prompt, a claude executor): the REPORT is the answer"});
   if (nodes.serving) {
     // The workers of this workflow that no node serves now: its tasks wait.
     std::set<std::string> unserved;
@@ -230,10 +230,23 @@ void producer_desk::maybe_finish_run(const std::string& run_id, time_point now) 
     if (auto r = q_.find_result(t.task_id, t.worker))
       s.results.push_back(*r);
   auto js = report_json(s);
+  auto md = report_markdown(s);
+  if (run.wf.synthesize && cfg_.synthesizes) {
+    // The report goes out with the answer, once the LLM has written it.
+    std::optional<double> left;
+    if (run.budget)
+      left = run.budget->left();
+    syntheses_.push_back({run.run_id,
+                          run.wf.name + (run.wf.description.empty() ? "" : "\n\n" + run.wf.description),
+                          s, left});
+    answering_[run.run_id] = {run.reply_to, std::move(js), std::move(md),
+                              s.all_complete() ? "complete" : "failed"};
+    runs_.erase(i);
+    return;
+  }
   // The producer still gets its REPORT: the results themselves are safe in
   // results/, only this summary of them is missing on disk.
-  if (auto err = write_report(cfg_.root + "/runs/" + run.run_id, js, report_markdown(s));
-      !err.empty())
+  if (auto err = write_report(cfg_.root + "/runs/" + run.run_id, js, md); !err.empty())
     spdlog::error("run {}: the report was not written: {}", run.run_id, err);
   if (run.reply_to)
     say(*run.reply_to, wire::command::report,
@@ -241,6 +254,32 @@ void producer_desk::maybe_finish_run(const std::string& run_id, time_point now) 
          {"status", s.all_complete() ? "complete" : "failed"},
          {"report", js}});
   runs_.erase(i);
+}
+
+void producer_desk::synthesized(const std::string& run_id,
+                                const std::optional<std::string>& answer,
+                                const std::string& error, double cost_usd) {
+  auto i = answering_.find(run_id);
+  if (i == answering_.end())
+    return;
+  auto& a = i->second;
+  // As `caf-node run` writes them: the answer first, the results after.
+  if (answer) {
+    a.markdown = *answer + "\n\n---\n\n" + a.markdown;
+    a.report["answer"] = *answer;
+  } else {
+    a.markdown = "> The answer could not be written (" + error + "); the results follow.\n\n"
+                 + a.markdown;
+    a.report["synthesis_error"] = error;
+  }
+  if (cost_usd > 0)
+    a.report["orchestrator_cost_usd"] = cost_usd;
+  if (auto err = write_report(cfg_.root + "/runs/" + run_id, a.report, a.markdown); !err.empty())
+    spdlog::error("run {}: the report was not written: {}", run_id, err);
+  if (a.reply_to)
+    say(*a.reply_to, wire::command::report,
+        {{"run_id", run_id}, {"status", a.status}, {"report", a.report}});
+  answering_.erase(i);
 }
 
 void producer_desk::result_written(const result& r, time_point now) {

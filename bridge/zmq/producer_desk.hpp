@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "bridge/files/fs_queue.hpp"
+#include "core/report.hpp" // run_summary
 #include "core/run_budget.hpp"
 #include "bridge/zmq/protocol.hpp"
 #include "core/workflow_check.hpp"
@@ -36,6 +37,17 @@ public:
     workflow_limits limits;
     size_t max_task_bytes = 1u << 20;
     double spend_per_day_usd = 0;
+    /// The node has the orchestrator's LLM: a workflow's synthesize is
+    /// answered with its written answer (asked through take_syntheses).
+    bool synthesizes = false;
+  };
+
+  /// A finished wire run whose answer the orchestrator's LLM is to write.
+  struct synthesis_ask {
+    std::string run_id;
+    std::string request; // the workflow's name and description
+    run_summary summary;
+    std::optional<double> budget_left; // what the tasks left of budget_usd
   };
 
   struct answer {
@@ -64,6 +76,13 @@ public:
 
   /// The answers so far, in order; the desk holds none after.
   std::vector<answer> take() { return std::move(out_); }
+
+  /// Answers to write, since the last call.
+  std::vector<synthesis_ask> take_syntheses() { return std::move(syntheses_); }
+  /// The LLM's answer for a run (nullopt: `error` says why, and the REPORT
+  /// goes without one): kept in its report, and the REPORT goes out.
+  void synthesized(const std::string& run_id, const std::optional<std::string>& answer,
+                   const std::string& error, double cost_usd);
 
   /// Wire workflows not finished yet.
   size_t open_runs() const { return runs_.size(); }
@@ -108,6 +127,16 @@ private:
   std::string cancel_one(const std::string& worker, const std::string& id,
                          std::vector<result>& ended, std::string& err);
 
+  /// Finished runs waiting for their written answer: their report, and
+  /// who waits for it.
+  struct answering {
+    std::optional<envelope> reply_to;
+    json report;
+    std::string markdown;
+    std::string status;
+  };
+  std::map<std::string, answering> answering_;
+  std::vector<synthesis_ask> syntheses_;
   settings cfg_;
   fs_queue q_;
   std::vector<answer> out_;

@@ -206,4 +206,42 @@ check "the node then runs a new task to the end" $AWAIT --timeout 30 "$root/resu
 check "... complete with the mock's answer" json_is "$root/results/marie/$w-next.json" \
   'j["status"] == "complete" and j["summary"].startswith("Mock answer to: ")'
 
+# --- over the wire, a workflow's written answer ---------------------------------
+# An orchestrator with an LLM of its own (orchestrator.prompt) writes a
+# submitted workflow's answer, as `run` does; the REPORT carries it.
+root=$(fresh_root wire-answer)
+export ORCH_KEY=sk-test-orch
+"$PY" - "$cfg" "$root/cfg.json" "$SRC/prompts/orchestrator.md" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["orchestrator"] = {"prompt": sys.argv[3], "api_key_env": "ORCH_KEY", "deadline_s": 50}
+json.dump(c, open(sys.argv[2], "w"))
+PYEOF
+"$CAF_NODE" orchestrator --root "$root" --config "$root/cfg.json" --workers 'tcp://127.0.0.1:*' \
+  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --heartbeat-ms 100 \
+  --ready-file "$root/orch.ready" >>"$root/orch.log" 2>&1 &
+ORCH=$!
+PIDS+=("$ORCH")
+$AWAIT --timeout 30 "$root/orch.ready" >/dev/null
+W_EP=$(jq -r .workers "$root/orch.ready")
+P_EP=$(jq -r .producers "$root/orch.ready")
+mkdir -p "$root/node-marie"
+"$CAF_NODE" worker marie --connect "$W_EP" --root "$root/node-marie" \
+  --config "$root/cfg.json" --heartbeat-ms 100 --ready-file "$root/node-marie/ready" >>"$root/node-marie/worker.log" 2>&1 &
+PIDS+=("$!")
+$AWAIT --timeout 30 "$root/node-marie/ready" >/dev/null
+printf '{"name": "answered", "synthesize": true, "tasks": [{"task_id": "ans-%s", "worker": "marie", "description": "Evaluate Emma (ans-%s)."}]}' \
+  "$TAG" "$TAG" >"$root/wf.json"
+rc=0
+"$CAF_NODE" submit "$root/wf.json" --wait --connect "$P_EP" >"$root/report.json" 2>>"$root/submit.err" || rc=$?
+check "a submitted workflow with synthesize completes (exit $rc)" json_is "$root/report.json" 'j["status"] == "complete"'
+check "... its REPORT carries the orchestrator's written answer" json_is "$root/report.json" \
+  'j["report"]["answer"].startswith("# Mock synthesis") and j["report"]["orchestrator_cost_usd"] > 0'
+check "... written by the orchestrator's own key" bash -c "grep -q '\"api_key\": \"sk-test-orch\"' '$mock/requests.jsonl'"
+run_dir=$(ls -d "$root"/runs/wire-*/ | head -1)
+check "... and report.md starts with it" bash -c "head -1 '$run_dir/report.md' | grep -qx '# Mock synthesis'"
+kill -TERM "$ORCH"
+await_exit "$ORCH"
+check "the orchestrator with its LLM stops cleanly (exit $rc)" [ "$rc" -eq 0 ]
+
 finish

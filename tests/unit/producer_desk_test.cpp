@@ -221,3 +221,39 @@ TEST_F(producer_desk_test, status_result_and_heartbeat_answer_in_place) {
   EXPECT_EQ(say(bob, "HEARTBEAT", json::object())[0].cmd, command::heartbeat);
   EXPECT_EQ(say(bob, "NOPE", json::object())[0].body["reason"], "unknown command \"NOPE\"");
 }
+
+TEST_F(producer_desk_test, a_workflow_to_synthesize_is_reported_once_its_answer_is_written) {
+  desk = std::make_unique<producer_desk>(
+    producer_desk::settings{root.string(), {"marie", "anga"}, {}, 600, 0, true});
+  json wf = {{"name", "w"}, {"synthesize", true}, {"budget_usd", 0.5}, {"tasks", {task_json("s1")}}};
+  auto out = say(alice, "SUBMIT", {{"workflow", wf}, {"wait", true}});
+  ASSERT_EQ(out[0].cmd, command::accepted);
+  EXPECT_FALSE(out[0].body.contains("notes")); // it will be answered
+  auto run_id = out[0].body["run_id"].get<std::string>();
+  finish("marie", "s1", status::complete, t0, 0.1);
+  EXPECT_TRUE(desk->take().empty()); // no REPORT before the answer
+  auto asks = desk->take_syntheses();
+  ASSERT_EQ(asks.size(), 1u);
+  EXPECT_EQ(asks[0].run_id, run_id);
+  EXPECT_EQ(asks[0].summary.results.size(), 1u);
+  ASSERT_TRUE(asks[0].budget_left);
+  EXPECT_NEAR(*asks[0].budget_left, 0.4, 1e-12); // what the task left
+  desk->synthesized(run_id, std::string{"# The answer"}, "", 0.02);
+  out = desk->take();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].cmd, command::report);
+  EXPECT_EQ(out[0].body["report"]["answer"], "# The answer");
+  std::ifstream md(root / "runs" / run_id / "report.md");
+  std::string first;
+  std::getline(md, first);
+  EXPECT_EQ(first, "# The answer");
+}
+
+TEST_F(producer_desk_test, without_an_llm_a_workflow_to_synthesize_is_told_so) {
+  json wf = {{"name", "w"}, {"tasks", {task_json("n1")}}};
+  auto out = say(alice, "SUBMIT", {{"workflow", wf}});
+  ASSERT_EQ(out[0].cmd, command::accepted);
+  ASSERT_TRUE(out[0].body.contains("notes"));
+  EXPECT_NE(out[0].body["notes"][0].get<std::string>().find("the REPORT is the answer"),
+            std::string::npos);
+}
