@@ -161,19 +161,36 @@ size_t stop_all_children(int sig) {
   return signal_all_children(sig);
 }
 
+namespace {
+std::mutex listener_mtx;
+std::function<void(const std::string&)> cancel_listener;
+} // namespace
+
+void on_cancel_child(std::function<void(const std::string& key)> listener) {
+  std::lock_guard<std::mutex> guard{listener_mtx};
+  cancel_listener = std::move(listener);
+}
+
 bool cancel_child(const std::string& key) {
-  std::lock_guard<std::mutex> guard{live_mtx};
-  auto i = by_cancel_key.find(key);
-  if (i == by_cancel_key.end()) {
-    cancel_pending.insert(key);
-    return false;
+  bool found = false;
+  {
+    std::lock_guard<std::mutex> guard{live_mtx};
+    auto i = by_cancel_key.find(key);
+    if (i == by_cancel_key.end()) {
+      cancel_pending.insert(key);
+    } else {
+      // The word first, then the signal: whenever the child dies of it,
+      // its supervisor can already read why.
+      char one = 1;
+      [[maybe_unused]] auto n = ::write(i->second.wake_fd, &one, 1);
+      ::kill(-i->second.pgid, SIGTERM);
+      found = true;
+    }
   }
-  // The word first, then the signal: whenever the child dies of it, its
-  // supervisor can already read why.
-  char one = 1;
-  [[maybe_unused]] auto n = ::write(i->second.wake_fd, &one, 1);
-  ::kill(-i->second.pgid, SIGTERM);
-  return true;
+  std::lock_guard<std::mutex> guard{listener_mtx};
+  if (cancel_listener)
+    cancel_listener(key);
+  return found;
 }
 
 void forget_cancel(const std::string& key) {

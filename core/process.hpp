@@ -74,6 +74,11 @@ bool cancel_child(const std::string& key);
 /// The task behind `key` has ended: a cancel that found no child is void.
 void forget_cancel(const std::string& key);
 
+/// Also told of every cancel_child(key), after it: what else works for
+/// that child (the gateway ends its requests upstream). One listener;
+/// an empty function removes it.
+void on_cancel_child(std::function<void(const std::string& key)> listener);
+
 /// Builds the minimal environment: the listed variables of this process (if
 /// set) plus the given extra ones.
 std::vector<std::string> inherit_env(const std::vector<std::string>& names);

@@ -14,6 +14,7 @@
 #include "caf/all.hpp"
 #include "core/clock.hpp"
 #include "core/pricing.hpp"
+#include "core/process.hpp"
 
 namespace troupe::node {
 
@@ -21,6 +22,8 @@ gateway_holder::gateway_holder() = default;
 gateway_holder::~gateway_holder() {
   if (stopping)
     *stopping = true;
+  if (gw)
+    on_cancel_child({}); // before the gateway goes
   gw.reset();
 }
 gateway_holder::gateway_holder(gateway_holder&&) noexcept = default;
@@ -166,6 +169,12 @@ std::optional<std::string> start_gateway(caf::actor_system& sys,
     return std::nullopt;
   }
   spdlog::info("gateway on {}, upstream {}", holder.gw->url(), s.upstream);
+  // A cancelled task's requests end upstream too, not when the API is done.
+  on_cancel_child([gw = holder.gw.get()](const std::string& key) {
+    auto slash = key.find('/');
+    if (slash != std::string::npos)
+      gw->abort_task(key.substr(0, slash), key.substr(slash + 1));
+  });
   return holder.gw->url();
 }
 

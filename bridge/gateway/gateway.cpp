@@ -107,7 +107,29 @@ struct gateway::impl {
     bool capture = false;
     recorded_request request;
     recorded_answer captured;
+    /// Its task was cancelled (abort_task): no more of it goes upstream.
+    std::atomic<bool> aborted{false};
   };
+
+  /// The exchanges of tagged tasks still going, for abort_task; expired
+  /// ones are pruned as new ones come.
+  std::mutex live_mx;
+  std::multimap<std::string, std::weak_ptr<exchange>> live;
+
+  void track(const std::shared_ptr<exchange>& x) {
+    std::lock_guard<std::mutex> g{live_mx};
+    for (auto i = live.begin(); i != live.end();)
+      i = i->second.expired() ? live.erase(i) : std::next(i);
+    live.emplace(x->tag->worker + "/" + x->tag->task_id, x);
+  }
+
+  void abort_task(const std::string& key) {
+    std::lock_guard<std::mutex> g{live_mx};
+    auto [from, to] = live.equal_range(key);
+    for (auto i = from; i != to; ++i)
+      if (auto x = i->second.lock())
+        x->aborted = true;
+  }
 
   /// Gives the permit back with what the request used; once.
   void settle(exchange& x, double requests, const usage& used) {
@@ -285,6 +307,7 @@ struct gateway::impl {
       n.worker = tag->worker;
       n.task_id = tag->task_id;
       n.attempt = tag->attempt;
+      track(x);
     }
     // One account, as the limiter's global buckets are: its keys share
     // one prompt cache (the API's is per organisation).
@@ -296,6 +319,7 @@ struct gateway::impl {
     up.body = req.body;
     up.ca_file = s.ca_file;
     up.cancel = &stopping;
+    up.abort = &x->aborted;
     for (auto& [k, v] : req.headers)
       if (!hop_by_hop(ascii_lower(k)))
         up.headers.emplace_back(k, v);
@@ -319,6 +343,10 @@ struct gateway::impl {
     for (;;) {
       if (x->shape && h.acquire && !hold(*x, tag ? tag->prio : priority::medium, res))
         return;
+      if (x->aborted) {
+        refuse(*x, res, 502, "its task was cancelled");
+        return;
+      }
       x->call = std::make_unique<upstream_call>(up);
       if (!x->call->await_headers()) {
         refuse(*x, res, 502, "upstream: " + x->call->error());
@@ -470,6 +498,11 @@ bool gateway::start(std::string& error) {
 
 std::string gateway::url() const {
   return "http://" + p_->s.host + ":" + std::to_string(p_->port);
+}
+
+void gateway::abort_task(const std::string& worker, const std::string& task_id) {
+  if (p_)
+    p_->abort_task(worker + "/" + task_id);
 }
 
 void gateway::stop() {

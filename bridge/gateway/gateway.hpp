@@ -81,6 +81,9 @@ public:
   /// http://host:port, for ANTHROPIC_BASE_URL.
   std::string url() const;
   void stop();
+  /// The task was cancelled: its requests in flight end now, upstream too
+  /// (the API stops answering, and billing, what nobody will read).
+  void abort_task(const std::string& worker, const std::string& task_id);
 
 private:
   struct impl;

@@ -10,6 +10,9 @@ public:
   bool start(std::string& error) override { return gw_.start(error); }
   std::string url() const override { return gw_.url(); }
   void stop() override { gw_.stop(); }
+  void abort_task(const std::string& worker, const std::string& task_id) override {
+    gw_.abort_task(worker, task_id);
+  }
 
 private:
   gateway gw_;

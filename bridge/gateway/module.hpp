@@ -18,6 +18,7 @@ public:
   virtual bool start(std::string& error) = 0;
   virtual std::string url() const = 0;
   virtual void stop() = 0;
+  virtual void abort_task(const std::string& worker, const std::string& task_id) = 0;
 };
 
 /// The module's file name, looked for beside the caf-node binary, then in

@@ -60,6 +60,7 @@ struct upstream_call::impl {
   std::string pending; // body bytes not yet handed on
   std::string error;
   const std::atomic<bool>* cancel = nullptr;
+  const std::atomic<bool>* abort = nullptr;
   char errbuf[CURL_ERROR_SIZE] = {0};
 
   static size_t on_header(char* data, size_t size, size_t n, void* self) {
@@ -111,6 +112,10 @@ struct upstream_call::impl {
       finished = true;
       error = "the gateway is stopping";
     }
+    if (!finished && abort && *abort) {
+      finished = true;
+      error = "its task was cancelled";
+    }
   }
 };
 
@@ -118,6 +123,7 @@ upstream_call::upstream_call(const upstream_request& req) : p_(new impl) {
   auto* share = shared();
   p_->body = req.body;
   p_->cancel = req.cancel;
+  p_->abort = req.abort;
   p_->easy = curl_easy_init();
   p_->multi = curl_multi_init();
   auto* e = p_->easy;

@@ -25,6 +25,8 @@ struct upstream_request {
   std::chrono::seconds idle_timeout{600};
   /// Set when the gateway stops: the transfer ends within a second.
   const std::atomic<bool>* cancel = nullptr;
+  /// Set when its task is cancelled: the same, for this transfer alone.
+  const std::atomic<bool>* abort = nullptr;
 };
 
 class upstream_call {

@@ -121,6 +121,8 @@ check "its result is written" $AWAIT --timeout 20 "$root/results/marie/$id.json"
 check "... status cancelled, error kind cancelled, while it ran" json_is "$root/results/marie/$id.json" \
   'j["status"] == "cancelled" and j["error"]["kind"] == "cancelled" and "while it ran" in j["error"]["message"]'
 check "the CLI's process group is gone, no process names the task" none_left "$cli" "$id"
+check "... and the gateway ended its request upstream at once, not when the API would answer" \
+  await_change 10 modify "$root/serve.log" grep -q "$id.*its task was cancelled" "$root/serve.log"
 check "the cancelled event is in the event log" \
   await_change 10 modify "$(run_dir "$root")" events_have "$root" cancelled "$id"
 "$CAF_NODE" status --root "$root" --config "$cfg" --json >"$root/status.json"
