@@ -105,22 +105,7 @@ int cancel_remote(const cancel_options& opts) {
     std::fprintf(stderr, "error: --connect needs --worker with a task id\n");
     return exit_usage;
   }
-  std::shared_ptr<const zmqx::curve_client> curve;
-  if (!load_curve_client(opts.curve, curve))
-    return exit_usage;
-  producer_link link{opts.connect, curve};
-  link.send({wire::name(wire::command::cancel), body});
-  auto answer = link.recv(std::chrono::seconds(30));
-  if (!answer) {
-    std::fprintf(stderr, "error: %s\n", link.silence("answer").c_str());
-    return exit_failed;
-  }
-  if (answer->cmd == wire::name(wire::command::error)) {
-    std::fprintf(stderr, "error: %s\n", string_member(answer->body, "reason").c_str());
-    return exit_failed;
-  }
-  std::printf("%s\n", answer->body.dump(2).c_str());
-  return exit_ok;
+  return ask_orchestrator(opts.connect, opts.curve, wire::command::cancel, body);
 }
 
 int cancel_cmd(const cancel_options& opts) {

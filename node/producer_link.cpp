@@ -1,10 +1,14 @@
 #include "node/producer_link.hpp"
 
+#include <cstdio>
+
 #include <zmq.hpp>
 
 #include "bridge/zmq/curve.hpp"
 #include "bridge/zmq/connection_watch.hpp"
 #include "bridge/zmq/frames.hpp"
+#include "node/bridge_options.hpp"
+#include "node/commands.hpp"
 
 namespace troupe::node {
 
@@ -94,6 +98,26 @@ std::string producer_link::problem() const {
 std::string producer_link::silence(const std::string& what) const {
   auto why = problem();
   return "no " + what + " from " + p_->endpoint + (why.empty() ? "" : ": " + why);
+}
+
+int ask_orchestrator(const std::string& endpoint, const curve_options& curve_opts,
+                     wire::command cmd, const json& body) {
+  std::shared_ptr<const zmqx::curve_client> curve;
+  if (!load_curve_client(curve_opts, curve))
+    return exit_usage;
+  producer_link link{endpoint, curve};
+  link.send({wire::name(cmd), body});
+  auto answer = link.recv(std::chrono::seconds(30));
+  if (!answer) {
+    std::fprintf(stderr, "error: %s\n", link.silence("answer").c_str());
+    return exit_failed;
+  }
+  if (answer->cmd == wire::name(wire::command::error)) {
+    std::fprintf(stderr, "error: %s\n", string_member(answer->body, "reason").c_str());
+    return exit_failed;
+  }
+  std::printf("%s\n", answer->body.dump(2).c_str());
+  return exit_ok;
 }
 
 } // namespace troupe::node

@@ -16,6 +16,14 @@ struct curve_client;
 
 namespace troupe::node {
 
+struct curve_options;
+
+/// One question to the orchestrator at `endpoint` (CANCEL, APPROVE): its
+/// answer's body printed on stdout and exit_ok; an ERROR's reason, or the
+/// silence, on stderr and exit_failed; bad keys exit_usage.
+int ask_orchestrator(const std::string& endpoint, const curve_options& curve,
+                     wire::command cmd, const json& body);
+
 class producer_link {
 public:
   producer_link(std::string endpoint,

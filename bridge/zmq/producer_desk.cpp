@@ -179,15 +179,16 @@ void producer_desk::submit_workflow(const envelope& from, const json& wj, bool w
 
 void producer_desk::release(wire_run& run, std::vector<result>& ended) {
   auto& b = *run.budget;
+  // A task of the run without its result yet is in `remaining`.
+  std::set<std::string> unanswered;
+  for (auto& k : run.remaining)
+    unanswered.insert(k.substr(k.find('/') + 1));
   std::vector<size_t> still;
   for (size_t n = 0; n < run.held.size(); ++n) {
     auto i = run.held[n];
     auto t = run.wf.tasks[i];
-    bool ready = true;
-    for (auto& d : t.dependencies)
-      for (auto& u : run.wf.tasks)
-        if (u.task_id == d && !q_.find_result(u.task_id, u.worker))
-          ready = false;
+    bool ready = std::none_of(t.dependencies.begin(), t.dependencies.end(),
+                              [&](const std::string& d) { return unanswered.count(d) > 0; });
     if (!ready) {
       still.push_back(i);
       continue;
