@@ -53,7 +53,7 @@ const day_spend& today(self_ptr self, int64_t now_ms) {
 /// Books what a run cost against the day.
 void book_spend(self_ptr self, double usd) {
     auto& st = self->state;
-    auto now = unix_now_ms();
+    auto now = st.cap.now_ms();
     auto day = today(self, now).day;
     if (st.cap.root.empty()) {
       st.today.usd += usd;
@@ -91,7 +91,7 @@ rate_limiter(self_ptr self, rate_limits global,
       auto& st = self->state;
       ask.id = st.next_id++;
       if (st.cap.usd_per_day > 0) {
-        auto now = unix_now_ms();
+        auto now = st.cap.now_ms();
         if (auto until = day_cap_holds_until(today(self, now), st.cap.usd_per_day, now)) {
           ask.capped_until_ms = *until; // refused: nothing to settle
           return ask;

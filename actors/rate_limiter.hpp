@@ -6,6 +6,7 @@
 
 #include "actors/messages.hpp"
 #include "caf/typed_response_promise.hpp"
+#include "core/clock.hpp"
 #include "core/day_spend.hpp"
 
 namespace troupe {
@@ -16,6 +17,7 @@ namespace troupe {
 struct day_cap_settings {
   std::string root;
   double usd_per_day = 0;
+  wall_clock now_ms = unix_now_ms; // which day it is
 };
 
 struct rate_limiter_state {

@@ -62,7 +62,7 @@ void park_worker(self_ptr self, const std::string& reason, int64_t until_ms,
                           until_ms > 0 ? reason + "; runs again from " + rfc3339_of_ms(until_ms)
                                        : reason});
   if (until_ms > 0)
-    self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(1, until_ms - unix_now_ms())),
+    self->delayed_send(self, std::chrono::milliseconds(std::max<int64_t>(1, until_ms - self->state.cfg.now_ms())),
                        unpark_atom_v, until_ms);
   answer_queued(self, [&](const task& t) { return parked_answer(st, t); });
 }
@@ -102,7 +102,7 @@ void finish(self_ptr self, uint64_t id, result r) {
   if (r.error && r.error->kind == kind::spend_limit
       && (st.cfg.needs_permits || st.cfg.gated))
     if (auto until = regain_access_ms(r.error->message)) {
-      auto wait_ms = *until - unix_now_ms();
+      auto wait_ms = *until - st.cfg.now_ms();
       if (wait_ms > 0 && wait_ms <= st.cfg.spend_wait_ms) {
         self->send(st.limiter, cooldown_atom_v, std::string{every_model}, wait_ms);
         auto detail = r.error->kind + " until " + rfc3339_of_ms(*until)
@@ -121,7 +121,7 @@ void finish(self_ptr self, uint64_t id, result r) {
   bool park = st.parked.empty() && r.error && parks_worker(r.error->kind);
   int64_t until = 0;
   if (park && r.error->kind == kind::spend_limit)
-    if (auto at = regain_access_ms(r.error->message); at && *at > unix_now_ms())
+    if (auto at = regain_access_ms(r.error->message); at && *at > st.cfg.now_ms())
       until = *at; // later than spend_wait_ms: parked, and back by itself then
   if (until > 0)
     r.extra[resumes_at_key] = until; // the file drop keeps the tasks till then

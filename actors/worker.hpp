@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "core/clock.hpp"
 #include "core/outcome.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "core/executor.hpp"
@@ -31,6 +32,8 @@ struct worker_settings {
   /// A spend limit that ends within this is waited for (config
   /// limits.spend_wait_s).
   int64_t spend_wait_ms = 3'600'000;
+  /// When a named end (a spend limit's, the day cap's) comes.
+  wall_clock now_ms = unix_now_ms;
 };
 
 struct worker_state {

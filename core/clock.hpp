@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace troupe {
@@ -17,6 +18,10 @@ inline int64_t unix_now_ms() {
   using namespace std::chrono;
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
+
+/// Where an actor reads the wall clock: unix_now_ms, or in tests a clock
+/// that follows the deterministic scheduler's (a day can then turn).
+using wall_clock = std::function<int64_t()>;
 
 /// A compact UTC stamp for ids, e.g. 20251117T093000Z.
 std::string compact_utc_now();

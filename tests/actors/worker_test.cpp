@@ -26,6 +26,7 @@ struct fixture : test_coordinator_fixture<test_config> {
   rate_limiter_actor limiter;
   worker_actor w;
   day_cap_settings cap; // none unless a test sets it
+  wall_clock wall = unix_now_ms; // the worker's; a test may make it follow the scheduler
 
   void start(int slots, rate_limits limits = {}, bool blocking = false,
              bool gated = false) {
@@ -38,8 +39,19 @@ struct fixture : test_coordinator_fixture<test_config> {
     ws.detached_runners = false; // the test scheduler runs them
     ws.gated = gated;
     ws.needs_permits = !gated;
+    ws.now_ms = wall;
     w = sys.spawn(worker, ws, exec, limiter, recorder_actor{});
     run();
+  }
+
+  /// A wall clock at `from_ms` now that moves with the test scheduler's.
+  wall_clock wall_from(int64_t from_ms) {
+    auto t0 = sched.clock().now();
+    return [this, from_ms, t0] {
+      return from_ms
+             + std::chrono::duration_cast<std::chrono::milliseconds>(sched.clock().now() - t0)
+                 .count();
+    };
   }
 
   /// Consumes messages only: timers (the executor's latency) do not fire.
@@ -329,6 +341,46 @@ CAF_TEST(the spend cap of a day parks claude workers and holds across restarts) 
   CAF_REQUIRE_EQUAL(rs.size(), 1u);
   CAF_CHECK_EQUAL(rs[0].error->kind, "spend_cap");
   CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  std::filesystem::remove_all(root);
+}
+
+CAF_TEST(parked by the day cap the worker runs again once the day turns) {
+  auto root = std::filesystem::temp_directory_path()
+              / ("troupe-dayturn-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(root);
+  // A minute before midnight UTC, on the scheduler's clock.
+  auto midnight = next_utc_day_ms(unix_now_ms());
+  wall = wall_from(midnight - 60'000);
+  cap = {root.string(), 0.05, wall};
+  exec->cost = 0.06;
+  start(1);
+  self->send(w, mk_task("t1", "marie"), uint64_t{0});
+  self->send(w, mk_task("t2", "marie"), uint64_t{0});
+  settle_messages();
+  auto rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 2u);
+  CAF_CHECK(rs[0].ok());
+  CAF_CHECK_EQUAL(rs[1].error->kind, "spend_cap");
+  CAF_CHECK_EQUAL(rs[1].extra.value(resumes_at_key, int64_t{0}), midnight);
+  // Still the same day: a task sent now is answered parked.
+  advance_time(59s);
+  settle_messages();
+  self->send(w, mk_task("t3", "marie"), uint64_t{0});
+  settle_messages();
+  rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK_EQUAL(rs[0].error->kind, "spend_cap");
+  // Midnight: the park's timer ends it and the new day has its own ledger.
+  advance_time(1s);
+  settle_messages();
+  self->send(w, mk_task("t4", "marie"), uint64_t{0});
+  settle_messages();
+  rs = results();
+  CAF_REQUIRE_EQUAL(rs.size(), 1u);
+  CAF_CHECK(rs[0].ok());
+  CAF_CHECK_EQUAL(exec->seen.size(), 2u);
+  CAF_CHECK_EQUAL(read_day_spend(root.string(), utc_day(midnight - 1)).runs, 1);
+  CAF_CHECK_EQUAL(read_day_spend(root.string(), utc_day(midnight)).runs, 1);
   std::filesystem::remove_all(root);
 }
 

@@ -6,6 +6,8 @@
 #  - the account's cap per day (limits.spend_per_day_usd) parks the claude
 #    workers with spend_cap, status shows the day's spend, and a restart
 #    goes on counting from <root>/spend/;
+#  - the same cap on a worker node: its gateway settles each request with the
+#    orchestrator, whose ledger it is, and the next task waits there;
 #  - a task awaiting approval reaches the API only after `caf-node approve`;
 #  - a run stopped by Ctrl-C and resumed runs only what had not completed.
 source "$(dirname "$0")/lib.sh"
@@ -165,6 +167,41 @@ import json, sys
 late = [json.loads(l) for l in open('$cap/requests.jsonl') if json.loads(l).get('t', 0) > $resumed_at]
 sys.exit(0 if late and all('(r2)' in r.get('user', '') for r in late) else 1)"
 check "... and r2 is complete" json_is "$res/results/marie/r2.json" "j['status'] == 'complete'"
+
+# --- the day's cap on a worker node, through the node's gateway -------------
+# The node's gateway settles each request's cost with the orchestrator's
+# limiter (SETTLE cost_usd), which keeps the ledger and refuses the next run.
+# (The gateway prices with troupe's table, the CLI with its own: within 1 %.)
+nc=$(fresh_root node-cap)
+config "$nc/cfg.json" '{"spend_per_day_usd": 0.000001}'
+sed -i 's/"gateway": {"enabled": false}/"gateway": {"enabled": true}/' "$nc/cfg.json"
+"$CAF_NODE" orchestrator --root "$nc" --config "$nc/cfg.json" --workers 'tcp://127.0.0.1:*' \
+  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --ready-file "$nc/orch.ready" \
+  2>>"$nc/orch.log" &
+NC_ORCH=$!
+PIDS+=("$NC_ORCH")
+$AWAIT --timeout 30 "$nc/orch.ready" >/dev/null
+ANTHROPIC_BASE_URL=$cap_url "$CAF_NODE" worker marie --connect "$(jq -r .workers "$nc/orch.ready")" \
+  --root "$nc/node" --config "$nc/cfg.json" --ready-file "$nc/node.ready" 2>>"$nc/node.log" &
+NC_NODE=$!
+PIDS+=("$NC_NODE")
+$AWAIT --timeout 30 "$nc/node.ready" >/dev/null
+drop "$nc" n1
+$AWAIT --timeout 60 "$nc/results/marie/n1.json"
+check "on a worker node under the cap, a task runs through the node's gateway" bash -c "
+  jq -e '.status == \"complete\" and .cost_usd > 0' '$nc/results/marie/n1.json' >/dev/null &&
+  grep -q 'gateway: marie n1 POST /v1/messages.* -> 200' '$nc/node.log'"
+drop "$nc" n2
+$AWAIT --timeout 30 "$nc/tasks/marie/.parked"
+check "... past the cap the next one waits in the orchestrator's tasks/, parked spend_cap" bash -c "
+  [ -e '$nc/tasks/marie/n2.json' ] && [ ! -e '$nc/results/marie/n2.json' ] &&
+  grep -q 'parked after spend_cap' '$nc/tasks/marie/.parked' && ! grep -q '(n2)' '$cap/requests.jsonl'"
+check "... the orchestrator's ledger holds what the gateway settled, n1's cost" "$PY" -c "
+import json, sys
+d = json.load(open('$nc/spend/$today.json')); r = json.load(open('$nc/results/marie/n1.json'))
+sys.exit(0 if d['usd'] > 0 and abs(d['usd'] - r['cost_usd']) <= 0.01 * r['cost_usd'] else 1)"
+kill -TERM "$NC_NODE" "$NC_ORCH"
+await_exit "$NC_ORCH"
 
 # --- ... and the parked worker of the first part runs again -----------------
 $AWAIT --timeout 100 "$park/results/marie/p2.json"
