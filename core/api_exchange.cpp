@@ -12,6 +12,17 @@
 
 namespace troupe {
 
+bool names_spend_limit(std::string_view text) {
+  auto lt = ascii_lower(std::string{text});
+  return lt.find("spend_limit") != std::string::npos
+         || lt.find("usage limits") != std::string::npos;
+}
+
+bool final_refusal(int status, std::string_view body) {
+  return status == 401 || status == 403
+         || ((status == 400 || status == 429) && names_spend_limit(body));
+}
+
 namespace {
 
 // A line longer than this is no usage event (text deltas are small): it

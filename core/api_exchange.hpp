@@ -28,6 +28,17 @@ struct task_tag {
   std::optional<double> budget_usd;
 };
 
+/// The words of a spend limit in an API error's text, in any case: a limit
+/// the user set (a 400, "You have reached your specified API usage
+/// limits") or an older account's (a 429, enforced_spend_limit_reached).
+bool names_spend_limit(std::string_view text);
+
+/// An API refusal that the same request with the same key cannot change:
+/// the key is refused (401, 403), or a spend limit is reached (a 400 or a
+/// 429 whose body names it). The CLI sends such a request again by itself;
+/// the gateway answers those repeats without going upstream.
+bool final_refusal(int status, std::string_view body);
+
 /// "worker=marie;task=t%3B1;attempt=2;prio=high;budget=0.25": values
 /// percent-encoded, so any task id survives one header line.
 std::string format_task_tag(const task_tag& t);

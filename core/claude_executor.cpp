@@ -88,9 +88,7 @@ void classify_api_error(const json& j, result& r) {
     k = kind::budget;
   // A spend limit the user set comes back as a 400 (measured), older
   // accounts' as a 429: either needs a person, and is never retried.
-  else if ((code == 400 || code == 429)
-      && (lt.find("spend_limit") != std::string::npos
-          || lt.find("usage limits") != std::string::npos))
+  else if ((code == 400 || code == 429) && names_spend_limit(text))
     k = kind::spend_limit;
   else if (code == 429)
     k = kind::rate_limited;

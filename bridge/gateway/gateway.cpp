@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -10,11 +11,13 @@
 
 #include "bridge/gateway/recording.hpp"
 #include "bridge/gateway/upstream.hpp"
+#include "core/access_reset.hpp"
 #include "core/api_exchange.hpp"
 #include "core/budget_ledger.hpp"
 #include "core/clock.hpp"
 #include "core/pricing.hpp"
 #include "core/replay_key.hpp"
+#include "core/sha256.hpp"
 #include "core/subscription_window.hpp"
 #include "core/prompt_cache.hpp"
 #include "core/text.hpp"
@@ -31,6 +34,13 @@ constexpr size_t max_request_bytes = 32u << 20;
 // 429s with a retry-after that one request waits out at the gateway before
 // the CLI is told.
 constexpr int max_retries = 3;
+
+// Final refusals kept to answer the CLI's repeats of them (the oldest go),
+// for as long as those repeats come: the CLI sends them within a second or
+// two. Not longer: a key can be fixed, and a spend limit that names its end
+// is over then (the worker runs the same attempt again at that moment).
+constexpr size_t max_refusals_kept = 256;
+constexpr auto refusal_kept_for = std::chrono::seconds(30);
 
 // A rejecting subscription window that names no reset parks the account
 // this long, then a request finds out again.
@@ -109,7 +119,65 @@ struct gateway::impl {
     recorded_answer captured;
     /// Its task was cancelled (abort_task): no more of it goes upstream.
     std::atomic<bool> aborted{false};
+    /// Its attempt and key (refusal_key_of), for the refusals kept.
+    std::string refusal_key;
   };
+
+  /// Final refusals (final_refusal) by attempt and key: the CLI sends such
+  /// a request again by itself (a 401 once, a spend limit's 400 five
+  /// times), and the API then sees one request per attempt, not several.
+  std::mutex refusals_mx;
+  struct kept_refusal {
+    recorded_answer answer;
+    clock_type::time_point until;
+  };
+  std::map<std::string, kept_refusal> refusals;
+  std::deque<std::string> refusal_order; // oldest first
+
+  /// The key is kept only as its digest.
+  static std::string refusal_key_of(const task_tag& t, const httplib::Request& req) {
+    auto key = req.get_header_value("x-api-key");
+    if (key.empty())
+      key = req.get_header_value("authorization");
+    return t.worker + '\n' + t.task_id + '\n' + std::to_string(t.attempt) + '\n'
+           + sha256_hex(key);
+  }
+
+  std::optional<recorded_answer> refused_before(const std::string& key) {
+    std::lock_guard<std::mutex> g{refusals_mx};
+    auto i = refusals.find(key);
+    if (i == refusals.end() || i->second.until <= clock_type::now())
+      return std::nullopt;
+    return i->second.answer;
+  }
+
+  void keep_refusal(const std::string& key, recorded_answer a) {
+    auto until = clock_type::now() + refusal_kept_for;
+    if (auto end = regain_access_ms(a.body))
+      until = std::min(until, clock_type::now()
+                                + std::chrono::milliseconds(*end - unix_now_ms()));
+    std::lock_guard<std::mutex> g{refusals_mx};
+    auto [i, fresh] = refusals.try_emplace(key);
+    i->second = {std::move(a), until}; // a refusal after one expired: kept anew
+    if (!fresh)
+      return;
+    refusal_order.push_back(key);
+    if (refusal_order.size() > max_refusals_kept) {
+      refusals.erase(refusal_order.front());
+      refusal_order.pop_front();
+    }
+  }
+
+  /// The API's own refusal again, from memory: nothing is held, nothing
+  /// goes upstream.
+  void answer_refused_again(exchange& x, recorded_answer a, httplib::Response& res) {
+    x.note.status = res.status = a.status;
+    x.note.repeated = true;
+    x.note.error = "answered again here, not sent: the API refused this attempt's "
+                   "request with this key already";
+    res.set_content(std::move(a.body), a.content_type);
+    finish(x, true);
+  }
 
   /// The exchanges of tagged tasks still going, for abort_task; expired
   /// ones are pruned as new ones come.
@@ -308,6 +376,11 @@ struct gateway::impl {
       n.task_id = tag->task_id;
       n.attempt = tag->attempt;
       track(x);
+      x->refusal_key = refusal_key_of(*tag, req);
+      if (auto a = refused_before(x->refusal_key)) {
+        answer_refused_again(*x, std::move(*a), res);
+        return;
+      }
     }
     // One account, as the limiter's global buckets are: its keys share
     // one prompt cache (the API's is per organisation).
@@ -438,6 +511,8 @@ struct gateway::impl {
     n.used = usage_of_message(*body);
     if (x->capture)
       x->captured.body = *body;
+    if (x->tag && final_refusal(n.status, *body))
+      keep_refusal(x->refusal_key, {n.status, content_type, *body});
     res.set_content_provider(
       body->size(), content_type,
       [body](size_t offset, size_t length, httplib::DataSink& sink) {

@@ -40,6 +40,9 @@ struct exchange_note {
   /// Answered from the recording (--replay), at no cost; or not found
   /// there, so it went upstream.
   bool replayed = false, replay_missed = false;
+  /// A final refusal (final_refusal) of this attempt's key, answered
+  /// again from memory: it did not go upstream.
+  bool repeated = false;
   /// Kept in the recording (--record).
   bool recorded = false;
   /// 429s with a retry-after that the gateway waited out and sent again,

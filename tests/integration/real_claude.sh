@@ -84,12 +84,33 @@ one_task() { # one_task <name> <worker> [timeout_s]: runs a one-task workflow, e
 for pair in 529:overloaded 500:server_error 401:auth spend-limit:spend_limit spend-limit-400:spend_limit; do
   m=${pair%%:*}; kind=${pair#*:}
   mode "$m"
+  before=$(wc -l <"$mock_dir/requests.jsonl")
   rc=$(one_task "$m" marie)
   check "API $m: run exits 1" [ "$rc" -eq 1 ]
   check "API $m: failed with error.kind $kind" json_is "$WORK/fault-$m/results/marie/t.json" "j['status'] == 'failed' and j['error']['kind'] == '$kind'"
+  case $kind in auth | spend_limit)
+    check "API $m: one request reached the API for the attempt" \
+      [ "$(tail -n +$((before + 1)) "$mock_dir/requests.jsonl" | wc -l)" -eq 1 ]
+  esac
 done
-# A spend limit needs a person: the worker parks (not retried; the CLI
-# itself still sends 6 requests for one 400, which only a gateway can stop).
+# The CLI sends a spend limit's 400 again by itself, five times; the gateway
+# answers the repeats from what the API said, so the API sees one request.
+check "API spend-limit-400: the gateway answered the CLI's repeats itself" \
+  test "$(grep -c "gateway: marie t POST .* -> 400: answered again here, not sent" "$WORK/fault-spend-limit-400/err.log")" -ge 1
+# So does a 401 with the CLI's own retries on (CLAUDE_CODE_MAX_RETRIES,
+# 1 by default): once more each, without the gateway twice per attempt.
+cfg_plain=$cfg
+cfg=$WORK/cfg-cli-retries.json
+jq 'del(.executors.claude.max_retries)' "$cfg_plain" >"$cfg"
+mode 401
+before=$(wc -l <"$mock_dir/requests.jsonl")
+rc=$(one_task 401-retried marie)
+check "API 401, the CLI retrying: failed auth, one request reached the API" bash -c "
+  jq -e '.error.kind == \"auth\"' '$WORK/fault-401-retried/results/marie/t.json' >/dev/null &&
+  [ \"\$(tail -n +$((before + 1)) '$mock_dir/requests.jsonl' | wc -l)\" -eq 1 ] &&
+  grep -q 'gateway: marie t POST .* -> 401: answered again here, not sent' '$WORK/fault-401-retried/err.log'"
+cfg=$cfg_plain
+# A spend limit needs a person: the worker parks (not retried).
 check "API spend-limit-400: the worker parks" grep -q "worker marie parked: spend_limit" "$WORK/fault-spend-limit-400/err.log"
 # --- a spend limit that names its end: the worker waits for it, then runs -------
 # The mock refuses with the 400 of a limit the user set, naming the next

@@ -123,3 +123,17 @@ TEST(retry_after, reads_seconds) {
   EXPECT_FALSE(retry_after_ms("-1"));
   EXPECT_FALSE(retry_after_ms("Wed, 21 Oct 2026 07:28:00 GMT"));
 }
+
+TEST(final_refusal, only_what_a_retry_with_the_same_key_cannot_change) {
+  EXPECT_TRUE(final_refusal(401, R"({"error":{"type":"authentication_error"}})"));
+  EXPECT_TRUE(final_refusal(403, "{}"));
+  EXPECT_TRUE(final_refusal(
+    400, R"({"error":{"message":"You have reached your specified API usage limits."}})"));
+  EXPECT_TRUE(final_refusal(
+    429, R"({"error":{"message":"enforced_spend_limit_reached: ..."}})"));
+  // A rate limit, an overload, a request of the wrong shape: a retry may pass.
+  EXPECT_FALSE(final_refusal(429, R"({"error":{"type":"rate_limit_error"}})"));
+  EXPECT_FALSE(final_refusal(529, "{}"));
+  EXPECT_FALSE(final_refusal(400, R"({"error":{"message":"max_tokens: too large"}})"));
+  EXPECT_FALSE(final_refusal(200, "usage limits"));
+}

@@ -57,12 +57,19 @@ struct upstream {
   int refuse_first = 0;                // 429s to answer before an answer
   int64_t window_reset_s = 0;          // refusals come from a subscription window
   bool streamed_in_time = false;
+  int refuse_all = 0;        // every request answered with this status and body
+  std::string refusal_body;
 
   upstream() {
     svr.Post("/v1/messages", [this](const httplib::Request& req, httplib::Response& res) {
       {
         std::lock_guard<std::mutex> g{mx};
         seen.push_back(req.headers);
+        if (refuse_all) {
+          res.status = refuse_all;
+          res.set_content(refusal_body, "application/json");
+          return;
+        }
         if (refuse_first > 0) {
           --refuse_first;
           res.status = 429;
@@ -288,6 +295,54 @@ TEST_F(fixture, a_429_past_the_gateways_retries_reaches_the_cli) {
   EXPECT_EQ(r.status, 429);
   EXPECT_NE(r.body.find("rate_limit_error"), std::string::npos);
   EXPECT_NE(r.headers.find("retry-after: 0"), std::string::npos);
+}
+
+TEST_F(fixture, a_refused_key_is_refused_again_here_without_the_api) {
+  api.refuse_all = 401;
+  api.refusal_body = R"({"type":"error","error":{"type":"authentication_error","message":"invalid x-api-key"}})";
+  auto send = [&](const char* key, int attempt) {
+    return post(gw->url() + "/v1/messages", stream_request,
+                {std::string{"x-api-key: "} + key,
+                 "x-troupe-task: worker=marie;task=t1;attempt=" + std::to_string(attempt)});
+  };
+  auto first = send("sk-bad", 1);
+  auto again = send("sk-bad", 1); // the CLI's own retry
+  EXPECT_EQ(first.status, 401);
+  EXPECT_EQ(again.status, 401);
+  EXPECT_EQ(again.body, first.body); // the API's words, as it said them
+  {
+    std::lock_guard<std::mutex> g{api.mx};
+    EXPECT_EQ(api.seen.size(), 1u);
+  }
+  // Another key, or the next attempt, is the API's to judge again.
+  EXPECT_EQ(send("sk-other", 1).status, 401);
+  EXPECT_EQ(send("sk-bad", 2).status, 401);
+  gw->stop();
+  EXPECT_EQ(api.seen.size(), 3u);
+  std::lock_guard<std::mutex> g{rec.mx};
+  ASSERT_EQ(rec.notes.size(), 4u);
+  EXPECT_FALSE(rec.notes[0].repeated);
+  EXPECT_TRUE(rec.notes[1].repeated);
+  EXPECT_EQ(rec.asked.size(), 3u); // the repeat was not held either
+}
+
+TEST_F(fixture, a_spend_limit_is_answered_again_but_a_plain_400_is_not) {
+  api.refuse_all = 400;
+  api.refusal_body = R"({"type":"error","error":{"type":"invalid_request_error","message":"You have reached your specified API usage limits. You will regain access on 2027-01-01 at 00:00 UTC."}})";
+  const std::vector<std::string> tag{"x-api-key: sk-k", "x-troupe-task: worker=marie;task=t2;attempt=1"};
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(post(gw->url() + "/v1/messages", stream_request, tag).status, 400);
+  {
+    std::lock_guard<std::mutex> g{api.mx};
+    EXPECT_EQ(api.seen.size(), 1u);
+  }
+  // A 400 about the request itself may not repeat: each goes upstream.
+  api.refusal_body = R"({"type":"error","error":{"type":"invalid_request_error","message":"max_tokens: too large"}})";
+  const std::vector<std::string> other{"x-api-key: sk-k", "x-troupe-task: worker=marie;task=t3;attempt=1"};
+  post(gw->url() + "/v1/messages", stream_request, other);
+  post(gw->url() + "/v1/messages", stream_request, other);
+  gw->stop();
+  EXPECT_EQ(api.seen.size(), 3u);
 }
 
 TEST(gateway, an_unreachable_upstream_is_an_api_shaped_502) {
