@@ -107,18 +107,9 @@ cli-setup: build
 	@echo "start the node with: $(CAF_NODE) serve --root $(ROOT)"
 
 # Each worker's own Claude Code login (its CLAUDE_CONFIG_DIR), and the
-# orchestrator's.
+# orchestrator's: checked with the CLI, logged in on the spot in a terminal.
 cli-auth:
-	@for w in $(WORKERS) orchestrator; do \
-	  mkdir -p $(ROOT)/auth-homes/$$w/.claude && chmod 700 $(ROOT)/auth-homes/$$w; \
-	  if [ -n "$$(ls -A $(ROOT)/auth-homes/$$w/.claude 2>/dev/null)" ]; then state="has files"; else state="empty"; fi; \
-	  if [ $$w = orchestrator ]; then key=orchestrator.api_key_env; else key=workers.$$w.api_key_env; fi; \
-	  var=$$(jq -r ".$$key // empty" $(CONFIG)); \
-	  echo "$$w: $(ROOT)/auth-homes/$$w/.claude ($$state)"; \
-	  echo "    log in:  CLAUDE_CONFIG_DIR=$$(cd $(ROOT) && pwd)/auth-homes/$$w/.claude claude   (then /login)"; \
-	  if [ -n "$$var" ]; then echo "    or set $$var to its API key ($$key)"; \
-	  else echo "    or give it a key: set $$key in $(CONFIG) to a variable holding it"; fi; \
-	done
+	@scripts/cli-auth.sh $(ROOT) $(CONFIG)
 
 cli-status: build
 	$(CAF_NODE) status --root $(ROOT) --config $(CONFIG)

@@ -89,4 +89,45 @@ check "... every task of the workflow has a complete result" bash -c "
   [ \$(jq '.tasks | length' '$SRC/workflows/parallel-demo.json') -eq \$(cat '$mroot'/results/*/*.json | jq -s 'map(select(.status == \"complete\")) | length') ]"
 check "... and cli-setup made the orchestrator's auth home" test -d "$mroot/auth-homes/orchestrator/.claude"
 
+# --- make cli-auth: each auth home checked by the real pinned CLI -----------
+CLI="$SRC/tests/claude-cli/node_modules/.bin/claude"
+aroot=$(fresh_root auth)
+if [ -x "$CLI" ]; then
+  run_rc 2 "make cli-auth with one worker's key set and no logins fails" \
+    env -u ANTHROPIC_API_KEY MARIE_API_KEY=sk-test-marie CI= make -s -C "$SRC" ROOT="$aroot" cli-auth </dev/null
+  check "... marie is ready with the key her api_key_env names" grep -q "^marie: ready, API key from MARIE_API_KEY" "$WORK/out"
+  check "... the others and the orchestrator are named, with how to log them in" bash -c "
+    grep -q '^anga: NOT LOGGED IN' '$WORK/out' && grep -q '^orchestrator: NOT LOGGED IN' '$WORK/out' &&
+    grep -q 'auth-homes/anga/.claude .*claude auth login' '$WORK/out' &&
+    grep -q 'cli-auth: 3 cannot call the API yet: anga fabien orchestrator' '$WORK/err'"
+  check "... each home is private (700)" bash -c "[ \"\$(stat -c %a '$aroot/auth-homes/fabien')\" = 700 ]"
+else
+  fail "the pinned Claude Code CLI is not installed ($CLI)"
+fi
+# In a terminal it offers to log each in. A stand-in CLI keeps the login
+# offline: `auth login` writes a credentials file, `auth status` reads it.
+fake=$WORK/fake-cli
+cat >"$fake" <<'SH'
+#!/bin/sh
+case "$1 $2" in
+  "auth status") if [ -e "$CLAUDE_CONFIG_DIR/.credentials.json" ]; then echo '{"loggedIn": true, "authMethod": "claude.ai"}'; else echo '{"loggedIn": false}'; fi ;;
+  "auth login") echo "key:${ANTHROPIC_API_KEY:-none}" >"$CLAUDE_CONFIG_DIR/.credentials.json" ;;
+esac
+SH
+chmod +x "$fake"
+tcfg=$WORK/auth-cfg.json
+printf '{"workers": {"marie": {"prompt": "%s/prompts/DANCE.md"}, "anga": {"prompt": "%s/prompts/ANGA.md"}}}' "$SRC" "$SRC" >"$tcfg"
+troot=$(fresh_root auth-tty)
+# In the config's order (anga, marie), then the orchestrator: yes, no, yes.
+printf 'y\nn\ny\n' | ANTHROPIC_API_KEY=sk-leak CI= script -qec "'$S/cli-auth.sh' '$troot' '$tcfg' '$fake'" /dev/null \
+  >"$WORK/tty.out" 2>&1 || true
+check "in a terminal cli-auth asks for each one not logged in" bash -c "
+  [ \$(grep -c 'is not logged in: log in now (claude auth login)?' '$WORK/tty.out') -eq 3 ]"
+check "... logs in those it was told to, each in its own home" bash -c "
+  [ -e '$troot/auth-homes/anga/.claude/.credentials.json' ] && [ -e '$troot/auth-homes/orchestrator/.claude/.credentials.json' ] &&
+  [ ! -e '$troot/auth-homes/marie/.claude/.credentials.json' ]"
+check "... without the caller's own API key" grep -qx "key:none" "$troot/auth-homes/anga/.claude/.credentials.json"
+check "... and says who is ready and who is not" bash -c "
+  grep -q 'anga: ready, logged in (claude.ai)' '$WORK/tty.out' && grep -q 'marie: NOT LOGGED IN' '$WORK/tty.out'"
+
 finish
