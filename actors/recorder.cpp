@@ -71,6 +71,17 @@ void append(recorder_state& st, event_log& log, const std::string& line) {
 
 } // namespace
 
+json event_json(const task_event& e) {
+  json j = {{"ts", rfc3339_now()}, {"event", e.kind}};
+  if (!e.task_id.empty())
+    j["task_id"] = e.task_id;
+  if (!e.worker.empty())
+    j["worker"] = e.worker;
+  if (!e.detail.empty())
+    j["detail"] = e.detail;
+  return j;
+}
+
 recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
   self->state.cfg = std::move(cfg);
   return {
@@ -89,14 +100,7 @@ recorder_actor::behavior_type recorder(self_ptr self, recorder_settings cfg) {
         st.run_of.erase(key);
       }
       if (auto log = log_for(st, e.run_id)) {
-        json j = {{"ts", rfc3339_now()}, {"event", e.kind}};
-        if (!e.task_id.empty())
-          j["task_id"] = e.task_id;
-        if (!e.worker.empty())
-          j["worker"] = e.worker;
-        if (!e.detail.empty())
-          j["detail"] = e.detail;
-        append(st, *log, j.dump());
+        append(st, *log, event_json(e).dump());
         // Flushed once the events queued now are written: a long-running
         // node's log is on disk within moments, at one write per burst.
         if (!st.flush_queued) {

@@ -43,6 +43,10 @@ struct recorder_state {
   bool flush_queued = false; // a tick is on its way to flush the logs
 };
 
+/// One line of events.jsonl: {"ts", "event", "task_id"?, "worker"?,
+/// "detail"?}, stamped now. The HTTP event stream sends the same.
+json event_json(const task_event& e);
+
 /// Spawns a RECORDER: writes each result atomically, appends events to the
 /// run's events.jsonl, reports progress. Blocking file I/O: spawn detached.
 recorder_actor::behavior_type

@@ -43,6 +43,13 @@ void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
                   "waiting, claimed or running, no result) fails after this long")
     ->capture_default_str()
     ->check(CLI::PositiveNumber);
+  cmd->add_option("--http", opts.web.listen,
+                  "serve the HTTP API and event stream on ADDR:PORT (port 0: any free one; "
+                  "off by default; beyond loopback it needs --http-token-file)")
+    ->type_name("ADDR:PORT");
+  cmd->add_option("--http-token-file", opts.web.token_file,
+                  "a file whose first line is the bearer token every HTTP request must carry")
+    ->type_name("FILE");
 }
 
 namespace {
@@ -62,15 +69,19 @@ struct bridge_part {
 
 /// What --ready-file says: the orchestrator's endpoints as bound (a port
 /// given as * is known only now), or serve's pid.
-std::string ready_text(const bridge_part* bridge) {
-  if (!bridge)
+/// With --http, its URL too (serve's file is then JSON: {"pid", "http"}).
+std::string ready_text(const bridge_part* bridge, const std::string& http) {
+  if (!bridge && http.empty())
     return std::to_string(::getpid()) + "\n";
-  return json{{"pid", ::getpid()},
-              {"workers", bridge->br->workers_endpoint()},
-              {"producers", bridge->br->producers_endpoint()},
-              {"events", bridge->br->events_endpoint()}}
-           .dump()
-         + "\n";
+  json j{{"pid", ::getpid()}};
+  if (bridge) {
+    j["workers"] = bridge->br->workers_endpoint();
+    j["producers"] = bridge->br->producers_endpoint();
+    j["events"] = bridge->br->events_endpoint();
+  }
+  if (!http.empty())
+    j["http"] = http;
+  return j.dump() + "\n";
 }
 
 } // namespace
@@ -92,6 +103,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
   {
     caf::actor_system sys{sys_cfg};
     gateway_holder gw; // destroyed before the actor system
+    web_holder web;    // stopped before the actors whose state it shows
     progress_printer progress{0, false};
     // The folders must exist before they are watched.
     fs_queue folders{root, workers, opts.max_task_bytes};
@@ -99,6 +111,10 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       std::fprintf(stderr, "error: %s\n", err.c_str());
       return exit_usage;
     }
+    auto http = start_web(opts.web, root, {workers.begin(), workers.end()},
+                          cfg->spend_per_day_usd, web);
+    if (!http)
+      return exit_usage;
     // Built in the one order that works, each piece handed what it needs
     // when it is made: the broker, the team, the file drop over the team's
     // orchestrator, then the broker's loop, which talks to the file drop.
@@ -130,9 +146,10 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     topts.root = root;
     topts.recording.root = root;
     topts.recording.write_results = false; // the file drop owns results/
-    topts.recording.on_event = [&progress, post = bridge ? bridge->poster() : nullptr](
+    topts.recording.on_event = [&progress, &web, post = bridge ? bridge->poster() : nullptr](
                                  const task_event& e) {
       progress.on_event(e);
+      web.publish(e, e.run_id);
       if (post)
         post(broker_note{broker_note::event{e}});
     };
@@ -225,7 +242,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
                    static_cast<int32_t>(fs_watcher::kind::rescan),
                    std::string{}, std::string{});
     if (!opts.ready_file.empty())
-      if (auto err = write_file_atomic(opts.ready_file, ready_text(bridge ? &*bridge : nullptr));
+      if (auto err = write_file_atomic(opts.ready_file, ready_text(bridge ? &*bridge : nullptr, *http));
           !err.empty())
         spdlog::warn("--ready-file: {}", err);
     spdlog::info("serving {} (workers: {}; events in runs/{}/); stop with "

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "node/options.hpp"
+#include "node/web_role.hpp"
 
 namespace CLI {
 class App;
@@ -29,10 +30,11 @@ struct drop_role_options {
   int64_t quiet_ms = 2000;
   double dependency_wait_s = 60;
   std::string ready_file;
+  web_options web; // --http, --http-token-file
 };
 
 /// The options of the file drop: --grace-s, --max-task-bytes, --quiet-ms,
-/// --dependency-wait-s (not the common ones or --ready-file, whose help
+/// --dependency-wait-s, --http, --http-token-file (not the common ones or --ready-file, whose help
 /// differs per command).
 void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
                            const char* max_bytes_help);

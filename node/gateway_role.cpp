@@ -4,7 +4,6 @@
 
 #include <spdlog/spdlog.h>
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -15,6 +14,7 @@
 #include "core/clock.hpp"
 #include "core/pricing.hpp"
 #include "core/process.hpp"
+#include "node/module_loader.hpp"
 
 namespace troupe::node {
 
@@ -38,33 +38,11 @@ std::string upstream_of(const gateway_settings& s) {
   return anthropic_api_url;
 }
 
-/// The module's entry point, from beside the binary or ../lib/troupe/;
-/// loaded once and never unloaded (its threads may outlive a gateway).
+/// The module's entry point (node/module_loader).
 gateway_make_fn load_module(std::string& error) {
-  static gateway_make_fn make = nullptr;
-  static std::string why;
-  static bool tried = false;
-  if (!tried) {
-    tried = true;
-    std::error_code ec;
-    auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
-    auto dir = ec ? std::filesystem::path{"."} : exe.parent_path();
-    for (auto& p : {dir / gateway_module_name, dir / "../lib/troupe" / gateway_module_name}) {
-      if (!std::filesystem::exists(p, ec))
-        continue;
-      if (void* h = ::dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL)) {
-        make = reinterpret_cast<gateway_make_fn>(::dlsym(h, gateway_module_entry));
-        if (!make)
-          why = p.string() + " has no " + gateway_module_entry;
-      } else {
-        why = ::dlerror();
-      }
-      break;
-    }
-    if (!make && why.empty())
-      why = std::string{gateway_module_name} + " is not beside " + exe.string()
-            + " nor in ../lib/troupe/";
-  }
+  std::string why;
+  auto make = reinterpret_cast<gateway_make_fn>(
+    load_module_entry(gateway_module_name, gateway_module_entry, why));
   if (!make)
     error = "cannot load the gateway: " + why
             + " (build it, or turn it off: \"gateway\": {\"enabled\": false})";

@@ -11,6 +11,7 @@
 
 #include "bridge/gateway/recording.hpp"
 #include "bridge/gateway/upstream.hpp"
+#include "bridge/httpd/listen.hpp"
 #include "core/access_reset.hpp"
 #include "core/api_exchange.hpp"
 #include "core/budget_ledger.hpp"
@@ -537,38 +538,15 @@ gateway::~gateway() { stop(); }
 
 bool gateway::start(std::string& error) {
   auto& svr = p_->svr;
-  auto threads = static_cast<size_t>(std::max(1, p_->s.threads));
-  svr.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   svr.set_payload_max_length(max_request_bytes);
-  // Each streamed piece is its own small write: with Nagle's algorithm on,
-  // the delayed ACK of the client would hold each for 40 ms.
-  svr.set_tcp_nodelay(true);
-  // cpp-httplib's default is SO_REUSEPORT: a second gateway on a taken
-  // port would share it silently. SO_REUSEADDR only: a restart still
-  // binds past TIME_WAIT.
-  svr.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-  });
   auto handler = [this](const httplib::Request& req, httplib::Response& res) {
     p_->handle(req, res);
   };
   svr.Post(".*", handler);
   svr.Get(".*", handler);
-  if (p_->s.port == 0)
-    p_->port = svr.bind_to_any_port(p_->s.host);
-  else if (svr.bind_to_port(p_->s.host, p_->s.port))
-    p_->port = p_->s.port;
-  if (p_->port <= 0) {
-    error = "cannot listen on " + p_->s.host + ":" + std::to_string(p_->s.port);
-    return false;
-  }
-  p_->listener = std::thread([this] { p_->svr.listen_after_bind(); });
-  // stop() before the loop runs would be lost (cpp-httplib 0.11 has no
-  // wait_until_ready): it is running when start() returns.
-  while (!p_->svr.is_running())
-    std::this_thread::yield();
-  return true;
+  p_->port = listen_in_background(svr, p_->s.host, p_->s.port,
+                                  static_cast<size_t>(p_->s.threads), p_->listener, error);
+  return p_->port > 0;
 }
 
 std::string gateway::url() const {
