@@ -176,10 +176,11 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     fd.max_task_bytes = opts.max_task_bytes;
     fd.quiet_ms = opts.quiet_ms;
     fd.dependency_wait_ms = static_cast<int64_t>(opts.dependency_wait_s * 1000);
-    if (bridge)
-      fd.on_result = [post = bridge->poster()](const result& r) {
+    fd.on_result = [&web, post = bridge ? bridge->poster() : nullptr](const result& r) {
+      web.observe(r);
+      if (post)
         post(broker_note{broker_note::written{r}});
-      };
+    };
     auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);
     // Workers' "running" events: the file drop keeps the .running markers.
     // And those of tasks awaiting approval: status lists them.

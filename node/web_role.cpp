@@ -33,7 +33,23 @@ void web_holder::publish(const task_event& e, const std::string& run_id) const {
     return;
   auto j = event_json(e);
   j["run_id"] = run_id;
-  web->publish(j.dump());
+  web->publish(j.dump(), e.kind, e.worker);
+}
+
+void web_holder::observe(const result& r) const {
+  if (!web)
+    return;
+  task_observation t;
+  t.worker = r.worker;
+  t.model = r.model;
+  t.status = std::string{to_string(r.state)};
+  t.duration_s = static_cast<double>(r.duration_ms) / 1000.0;
+  t.input_tokens = r.tokens.input_tokens;
+  t.output_tokens = r.tokens.output_tokens;
+  t.cache_creation_tokens = r.tokens.cache_creation_input_tokens;
+  t.cache_read_tokens = r.tokens.cache_read_input_tokens;
+  t.cost_usd = r.cost_usd;
+  web->observe(t);
 }
 
 namespace {

@@ -14,6 +14,7 @@
 namespace troupe {
 class web_api;
 struct task_event;
+struct result;
 }
 
 namespace troupe::node {
@@ -30,6 +31,8 @@ struct web_holder {
   web_holder(web_holder&&) noexcept;
   /// One event for the stream (any thread); nothing when off.
   void publish(const task_event& e, const std::string& run_id) const;
+  /// A result written (any thread), for /metrics.
+  void observe(const result& r) const;
 };
 
 /// The URL it serves, "" when --http is not given; nullopt after printing

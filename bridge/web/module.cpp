@@ -9,7 +9,11 @@ public:
   loaded_web(const web_settings& s, const web_hooks& h) : srv_(s, h) {}
   bool start(std::string& error) override { return srv_.start(error); }
   std::string url() const override { return srv_.url(); }
-  void publish(std::string event_json) override { srv_.publish(std::move(event_json)); }
+  void publish(std::string event_json, const std::string& kind,
+               const std::string& worker) override {
+    srv_.publish(std::move(event_json), kind, worker);
+  }
+  void observe(const task_observation& t) override { srv_.observe(t); }
   void stop() override { srv_.stop(); }
 
 private:

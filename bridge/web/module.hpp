@@ -14,7 +14,9 @@ public:
   virtual ~web_api() = default;
   virtual bool start(std::string& error) = 0;
   virtual std::string url() const = 0;
-  virtual void publish(std::string event_json) = 0;
+  virtual void publish(std::string event_json, const std::string& kind,
+                       const std::string& worker) = 0;
+  virtual void observe(const task_observation& t) = 0;
   virtual void stop() = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "bridge/httpd/listen.hpp"
+#include "bridge/web/metrics.hpp"
 #include "core/event_ring.hpp"
 #include "core/json_codec.hpp"
 
@@ -46,6 +47,7 @@ struct web_server::impl {
   std::thread loop;
   int port = 0;
   event_ring events;
+  web_metrics metrics;
 
   impl(web_settings settings, web_hooks hooks)
       : s(std::move(settings)), h(std::move(hooks)), events(s.events_kept) {}
@@ -131,6 +133,12 @@ struct web_server::impl {
             guard([this](const httplib::Request& req, httplib::Response& res) {
               send(res, h.task(req.matches[1], req.matches[2]));
             }));
+    svr.Get("/metrics", guard([this](const httplib::Request&, httplib::Response& res) {
+              auto st = h.status();
+              auto j = json::parse(st.body, nullptr, false);
+              res.set_content(metrics.scrape(j.is_discarded() ? json{} : j),
+                              "text/plain; version=0.0.4; charset=utf-8");
+            }));
     svr.Get("/api/events", guard([this](const httplib::Request& req, httplib::Response& res) {
               stream(req, res);
             }));
@@ -178,7 +186,13 @@ std::string web_server::url() const {
   return "http://" + host + ":" + std::to_string(p_->port);
 }
 
-void web_server::publish(std::string event_json) { p_->events.publish(std::move(event_json)); }
+void web_server::publish(std::string event_json, const std::string& kind,
+                         const std::string& worker) {
+  p_->metrics.event(kind, worker);
+  p_->events.publish(std::move(event_json));
+}
+
+void web_server::observe(const task_observation& t) { p_->metrics.observe(t); }
 
 void web_server::stop() {
   if (!p_ || !p_->loop.joinable())

@@ -23,6 +23,15 @@ struct web_settings {
   int threads = 16; // each open event stream holds one
 };
 
+/// One task's result, as /metrics counts it (fields of core's result, so
+/// that this header needs none of core's types).
+struct task_observation {
+  std::string worker, model, status;
+  double duration_s = 0;
+  int64_t input_tokens = 0, output_tokens = 0, cache_creation_tokens = 0, cache_read_tokens = 0;
+  double cost_usd = 0;
+};
+
 /// A hook's answer: a JSON body (or a plain text one) and its status.
 struct web_reply {
   int status = 200;
@@ -54,8 +63,11 @@ public:
   bool start(std::string& error);
   /// http://host:port as bound.
   std::string url() const;
-  /// One event (its JSON text) for the stream's readers.
-  void publish(std::string event_json);
+  /// One event (its JSON text) for the stream's readers; `kind` and
+  /// `worker` are counted (api_retry: a 429 waited out).
+  void publish(std::string event_json, const std::string& kind, const std::string& worker);
+  /// A task's result, for /metrics.
+  void observe(const task_observation& t);
   void stop();
 
 private:

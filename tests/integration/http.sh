@@ -112,6 +112,43 @@ check "unpark of a worker that is not parked: 409" [ "$(post /api/workers/marie/
 printf 'auth: test\n' >"$root/tasks/marie/.parked"
 check "POST /api/workers/marie/unpark of a parked worker: 202" [ "$(post /api/workers/marie/unpark)" = 202 ]
 check "... its park marker is gone" [ ! -e "$root/tasks/marie/.parked" ]
+# /metrics, read by Prometheus's own text parser, against the results.
+"$PY" - "$URL" "$root" >"$root/metrics.txt" <<'PY'
+import glob, json, sys, urllib.request
+from prometheus_client.parser import text_string_to_metric_families
+url, root = sys.argv[1], sys.argv[2]
+with urllib.request.urlopen(url + "/metrics") as r:
+    ctype, text = r.headers["Content-Type"], r.read().decode()
+fams = {f.name: f for f in text_string_to_metric_families(text)}
+def val(sample, family=None, **labels):
+    for s in fams[family or sample].samples:
+        if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()):
+            return s.value
+    return 0
+def ok(cond, what):
+    print(("ok " if cond else "FAIL ") + what)
+res = [json.load(open(f)) for f in glob.glob(root + "/results/*/*.json")]
+ok(ctype.startswith("text/plain; version=0.0.4"), "GET /metrics: Prometheus's text format")
+counts = {}
+for r in res:
+    counts[(r["worker"], r["status"])] = counts.get((r["worker"], r["status"]), 0) + 1
+ok(all(val("troupe_tasks_total", "troupe_tasks", worker=w, status=st) == n for (w, st), n in counts.items())
+   and sum(s.value for s in fams["troupe_tasks"].samples if s.name == "troupe_tasks_total") == len(res),
+   "troupe_tasks_total by worker and status is what results/ holds (%s)" % sorted(counts.items()))
+ran = [r for r in res if r.get("model")]
+ok(sum(r["usage"]["input_tokens"] for r in ran) == sum(s.value for s in fams["troupe_tokens"].samples if s.labels["kind"] == "input")
+   and sum(r["usage"]["output_tokens"] for r in ran) == sum(s.value for s in fams["troupe_tokens"].samples if s.labels["kind"] == "output"),
+   "troupe_tokens_total: the results' input and output tokens")
+ok(abs(sum(r["cost_usd"] for r in res) - sum(s.value for s in fams["troupe_cost_usd"].samples)) < 1e-9,
+   "troupe_cost_usd_total: the results' cost")
+ok(val("troupe_task_duration_seconds_count", "troupe_task_duration_seconds", worker="marie") == len([r for r in res if r["worker"] == "marie"])
+   and abs(val("troupe_task_duration_seconds_sum", "troupe_task_duration_seconds", worker="marie")
+           - sum(r["duration_ms"] for r in res if r["worker"] == "marie") / 1000) < 1e-6,
+   "troupe_task_duration_seconds: one observation per result, their durations")
+ok(val("troupe_worker_parked", worker="marie") == 0 and val("troupe_queue_tasks", worker="marie", state="queued") == 0,
+   "gauges from the status: nothing queued, nobody parked")
+PY
+read_checks "$root/metrics.txt"
 # Cancel a running task: on a serve whose runs take 30 s. This one stops
 # with a stream open: the stream ends, serve does not wait for it.
 "$PY" "$SRC/tests/integration/sse_client.py" --url "$URL/api/events" --until-count 100000 \
