@@ -7,6 +7,7 @@
 #include <httplib.h>
 
 #include "bridge/httpd/listen.hpp"
+#include "bridge/web/dashboard_page.hpp"
 #include "bridge/web/metrics.hpp"
 #include "core/event_ring.hpp"
 #include "core/json_codec.hpp"
@@ -54,6 +55,11 @@ struct web_server::impl {
 
   bool allowed(const httplib::Request& req, httplib::Response& res) {
     if (bearer_allows(req.get_header_value("Authorization"), s.token))
+      return true;
+    // EventSource cannot send headers: the page gives the stream its token
+    // as access_token (RFC 6750 §2.3).
+    if (req.has_param("access_token")
+        && bearer_allows("Bearer " + req.get_param_value("access_token"), s.token))
       return true;
     res.status = 401;
     res.set_header("WWW-Authenticate", "Bearer");
@@ -119,6 +125,12 @@ struct web_server::impl {
           fn(req, res);
       };
     };
+    // The page holds no data of its own: it loads without a token and asks
+    // the API with the one in its address (?token=).
+    svr.Get("/", [](const httplib::Request&, httplib::Response& res) {
+      res.set_header("Cache-Control", "no-store");
+      res.set_content(dashboard_page(), "text/html; charset=utf-8");
+    });
     svr.Get("/api/status", guard([this](const httplib::Request&, httplib::Response& res) {
               send(res, h.status());
             }));
