@@ -177,7 +177,8 @@ void on_result(self_ptr self, uint64_t run_no, size_t i, result r) {
     run.history[i].push_back({{"attempt", run.attempts[i]},
                               {"kind", r.error->kind},
                               {"message", r.error->message},
-                              {"at", r.completed_at}});
+                              {"at", r.completed_at},
+                              {"duration_ms", r.duration_ms}});
     if (run.attempts[i] < limit && !st.stopping) {
       std::uniform_real_distribution<double> jitter{0.0, 1.0};
       auto delay = backoff_delay(st.cfg.backoff, run.attempts[i], jitter(st.rng));

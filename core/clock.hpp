@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <optional>
+#include <string_view>
 #include <string>
 
 namespace troupe {
@@ -12,6 +14,10 @@ std::string rfc3339_now();
 
 /// The same for a moment given in unix milliseconds.
 std::string rfc3339_of_ms(int64_t unix_ms);
+
+/// Unix milliseconds of "YYYY-MM-DDTHH:MM:SS[.fff]Z" (UTC only, as troupe
+/// writes them); nullopt for anything else.
+std::optional<int64_t> ms_of_rfc3339(std::string_view text);
 
 /// Milliseconds since the unix epoch, on the system clock.
 inline int64_t unix_now_ms() {

@@ -10,6 +10,7 @@
 #include "core/clock.hpp"
 #include "core/artifacts.hpp"
 #include "core/json_codec.hpp"
+#include "core/timeline_svg.hpp"
 #include "core/permissions.hpp"
 
 namespace troupe {
@@ -206,6 +207,7 @@ std::string report_markdown(const run_summary& s) {
         + std::to_string(all.tokens.output_tokens) + ", cache reads "
         + percent(cache_read_ratio(all.tokens)) + "; cost "
         + money(all.cost) + ".\n\n";
+  md += "![One lane per worker, each attempt a bar coloured by its outcome](timeline.svg)\n\n";
   md += "## Results\n\n";
   for (size_t i = 0; i < s.results.size(); ++i) {
     auto& r = s.results[i];
@@ -293,8 +295,11 @@ std::string write_report(const std::string& dir, const json& js, const std::stri
   if (ec)
     return "cannot create " + dir + ": " + ec.message();
   std::string errors;
+  // The picture report.md links: each attempt on its worker's lane.
+  auto svg = timeline_svg(timeline_bars(js.contains("tasks") ? js["tasks"] : json::array()));
   for (auto& e : write_files_atomic({{dir + "/report.json", js.dump(2) + "\n"},
-                                     {dir + "/report.md", md}}))
+                                     {dir + "/report.md", md},
+                                     {dir + "/timeline.svg", svg}}))
     if (!e.empty())
       errors += (errors.empty() ? "" : "\n") + e;
   return errors;

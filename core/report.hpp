@@ -32,7 +32,8 @@ struct run_summary {
 json report_json(const run_summary& s);
 std::string report_markdown(const run_summary& s);
 
-/// Writes `dir`/report.json and `dir`/report.md (the folder is created),
+/// Writes `dir`/report.json, `dir`/report.md and the timeline.svg it
+/// links (core/timeline_svg; the folder is created),
 /// each atomically, with one durability barrier. `js` and `md` as rendered,
 /// with what the caller added (an answer). The errors, one per line, or "".
 std::string write_report(const std::string& dir, const json& js, const std::string& md);

@@ -232,6 +232,14 @@ std::optional<std::string> start_web(const web_options& opts, const std::string&
       return not_found("no run " + id);
     return reply(200, run_of(dir));
   };
+  h.timeline = [root](const std::string& id) {
+    auto file = fs::path{root} / "runs" / id / "timeline.svg";
+    std::ifstream in{file};
+    if (!plain_name(id) || !in)
+      return not_found("no timeline for run " + id + " (it has no report yet)");
+    std::string svg{std::istreambuf_iterator<char>{in}, {}};
+    return web_reply{200, std::move(svg), "image/svg+xml"};
+  };
   h.task = [root, workers](const std::string& w, const std::string& id) {
     return task_of(root, workers, w, id);
   };

@@ -137,6 +137,10 @@ struct web_server::impl {
     svr.Get("/api/runs", guard([this](const httplib::Request&, httplib::Response& res) {
               send(res, h.runs());
             }));
+    svr.Get(R"(/api/runs/([^/]+)/timeline\.svg)",
+            guard([this](const httplib::Request& req, httplib::Response& res) {
+              send(res, h.timeline(req.matches[1]));
+            }));
     svr.Get(R"(/api/runs/([^/]+))",
             guard([this](const httplib::Request& req, httplib::Response& res) {
               send(res, h.run(req.matches[1]));

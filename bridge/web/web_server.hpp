@@ -43,6 +43,8 @@ struct web_hooks {
   std::function<web_reply()> status;
   std::function<web_reply()> runs;
   std::function<web_reply(const std::string& run_id)> run;
+  /// runs/<id>/timeline.svg, once the run's report is written.
+  std::function<web_reply(const std::string& run_id)> timeline;
   std::function<web_reply(const std::string& worker, const std::string& task_id)> task;
   /// POST /api/tasks/<worker>/<id>/<action> (cancel, approve, reject),
   /// /api/runs/<id>/cancel, /api/workers/<worker>/unpark; `why` from the

@@ -25,6 +25,10 @@ for wf in "$SRC"/workflows/*.json; do
     check "$name/$executor report.json says complete" json_is "$run_dir/report.json" \
       "j['status'] == 'complete' and j['counts']['complete'] == $n"
     check "$name/$executor report.md printed on stdout" cmp -s "$root/out.md" "$run_dir/report.md"
+    bars=$(grep -o 'class="attempt"' "$run_dir/timeline.svg" | wc -l || true)
+    check "$name/$executor timeline.svg has a bar per task ($bars), and report.md links it" bash -c "
+      [ $bars -eq $n ] && grep -q '](timeline.svg)' '$run_dir/report.md' &&
+      [ \$(grep -o '<text' '$run_dir/timeline.svg' | wc -l) -eq \$((1 + \$(ls '$root/results' | wc -l))) ]"
     events=$(grep -c '"event":"complete"' "$run_dir/events.jsonl" || true)
     check "$name/$executor events.jsonl has $n completions" [ "$events" -eq "$n" ]
     check "$name/$executor progress lines on stderr" grep -q "complete " "$root/err.log"
