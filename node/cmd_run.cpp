@@ -23,6 +23,7 @@
 #include "core/resume.hpp"
 #include "core/run_history.hpp"
 #include "core/text.hpp"
+#include "node/trace_export.hpp"
 #include "node/estimates.hpp"
 #include "core/workflow_check.hpp"
 #include "node/commands.hpp"
@@ -242,6 +243,7 @@ int run(const run_options& given) {
   std::atomic<int> interrupted{0}; // the signal that stopped the run
   std::atomic<bool> cancelled{false}; // caf-node cancel --run
   double orchestrator_cost = 0;    // planning and the answer
+  json phases = json::object();    // their times, for the report and the trace
   std::optional<plan_estimate> estimate;
   {
     caf::actor_system sys{sys_cfg};
@@ -307,8 +309,12 @@ int run(const run_options& given) {
     }};
     caf::scoped_actor self{sys};
     if (is_request) {
+      auto plan_from = rfc3339_now();
       auto planned = plan_request(self, *t, *cfg, opts.target, context, opts.budget_usd);
       orchestrator_cost += planned.cost_usd;
+      phases["planning"] = {{"started_at", plan_from}, {"finished_at", rfc3339_now()},
+                            {"cost_usd", planned.cost_usd}, {"attempts", planned.attempts},
+                            {"ok", planned.wf.has_value()}};
       if (!planned.wf) {
         stop_team(*t);
         print_problems(planned.attempts > 0
@@ -429,8 +435,11 @@ int run(const run_options& given) {
         left = std::max(0.0, *wf->budget_usd - spent);
       }
       double cost = 0;
+      auto synth_from = rfc3339_now();
       answer = synthesize(self, *t, request, *summary, root, synthesis_error, cost, left);
       orchestrator_cost += cost;
+      phases["synthesis"] = {{"started_at", synth_from}, {"finished_at", rfc3339_now()},
+                             {"cost_usd", cost}, {"ok", answer.has_value()}};
       if (!answer)
         code = exit_failed;
     }
@@ -465,8 +474,11 @@ int run(const run_options& given) {
     md += line;
     js["orchestrator_cost_usd"] = orchestrator_cost;
   }
+  if (!phases.empty())
+    js["phases"] = phases;
   if (auto err = write_report(run_dir, js, md); !err.empty())
     spdlog::error("the report was not written: {}", err);
+  export_trace(js); // when OTEL_EXPORTER_OTLP_ENDPOINT is set
   std::fputs(opts.json_out ? (js.dump(2) + "\n").c_str() : md.c_str(), stdout);
   std::fflush(stdout);
   spdlog::info("run {}: {} of {} tasks complete; report in {}",
