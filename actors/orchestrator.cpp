@@ -1,4 +1,5 @@
 #include "actors/orchestrator.hpp"
+#include "core/otlp_trace.hpp"
 #include "core/outcome.hpp"
 
 #include <cstdio>
@@ -92,6 +93,12 @@ void dispatch(self_ptr self, uint64_t run_no, size_t i) {
   }
   ++run.in_flight;
   ++run.attempts[i];
+  if (self->state.cfg.trace_context) {
+    if (!t.extra.is_object())
+      t.extra = json::object();
+    t.extra[traceparent_key] =
+      traceparent_of(run.id, t.worker + "/" + t.task_id + "#" + std::to_string(run.attempts[i]));
+  }
   event(self, run, "queued", t,
         run.attempts[i] > 1 ? "attempt " + std::to_string(run.attempts[i])
                             : std::string{});

@@ -37,6 +37,10 @@ struct orchestrator_settings {
   /// What an awaiting task is expected to cost, in words, for the
   /// awaiting_approval event (and so for status); unset: nothing said.
   std::function<std::string(const task&)> describe_estimate;
+  /// Each attempt carries its W3C trace context (task extra
+  /// troupe_traceparent; the span ids of core/otlp_trace), which the
+  /// claude executor passes to the CLI as TRACEPARENT.
+  bool trace_context = false;
 };
 
 struct orchestrator_state {

@@ -121,6 +121,7 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
   os.make_run_id = opts.make_run_id;
   os.least_cost = opts.least_cost;
   os.describe_estimate = opts.describe_estimate;
+  os.trace_context = opts.trace_context;
   for (auto& w : cfg.workers)
     if (w.approve)
       os.approve_workers.insert(w.name);

@@ -29,6 +29,8 @@ struct team_options {
   /// An awaiting task's estimate in words
   /// (orchestrator_settings::describe_estimate).
   std::function<std::string(const task&)> describe_estimate;
+  /// Attempts carry their trace context (orchestrator_settings).
+  bool trace_context = false;
   /// Also spawn the orchestrator's own LLM worker (planning, synthesis).
   bool planner = false;
   /// When set, the workers live elsewhere: this gives the actor that

@@ -9,6 +9,7 @@
 
 #include "core/executor_common.hpp"
 #include "core/json_codec.hpp"
+#include "core/otlp_trace.hpp"
 #include "core/permissions.hpp"
 #include "core/prompt.hpp"
 #include "core/stream_json.hpp"
@@ -216,6 +217,11 @@ std::vector<std::string> claude_executor::env() const {
 std::vector<std::string> claude_executor::env_for(const task& t,
                                                   int attempt) const {
   auto e = env();
+  // The attempt's span (core/otlp_trace), so that the CLI's own telemetry,
+  // when the user turns it on, joins the run's trace.
+  if (t.extra.is_object())
+    if (auto tp = string_member(t.extra, traceparent_key); !tp.empty())
+      e.push_back("TRACEPARENT=" + tp);
   if (settings_.gateway_url.empty())
     return e;
   // Through the gateway: it is the CLI's API, and each request says whose

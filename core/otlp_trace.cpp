@@ -60,6 +60,10 @@ std::string span_id_of(const std::string& run_id, const std::string& key) {
   return sha256_hex("troupe span " + run_id + "\n" + key).substr(0, 16);
 }
 
+std::string traceparent_of(const std::string& run_id, const std::string& key) {
+  return "00-" + trace_id_of(run_id) + "-" + span_id_of(run_id, key) + "-01";
+}
+
 json otlp_trace_of(const json& report, const std::string& service) {
   auto run_id = string_member(report, "run_id");
   auto started = ms_or(report, "started_at", 0), finished = ms_or(report, "finished_at", started);

@@ -19,6 +19,11 @@ std::string trace_id_of(const std::string& run_id);
 /// "synthesis", "<worker>/<task_id>#<attempt>").
 std::string span_id_of(const std::string& run_id, const std::string& key);
 
+/// The W3C trace context of that span: "00-<trace>-<span>-01".
+std::string traceparent_of(const std::string& run_id, const std::string& key);
+/// Where a task attempt carries it (task.extra), for its executor.
+inline constexpr const char* traceparent_key = "troupe_traceparent";
+
 /// {"resourceSpans": [...]} for report.json `report`; service.name
 /// `service`.
 json otlp_trace_of(const json& report, const std::string& service);

@@ -250,6 +250,7 @@ int run(const run_options& given) {
     gateway_holder gw; // destroyed before the actor system
     gw.park_file = account_park_path(root);
     team_options topts;
+    topts.trace_context = trace_export_enabled();
     topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {
       return start_gateway(sys, *cfg, std::move(l), std::move(r), gw, ps);
     };

@@ -20,6 +20,11 @@ std::string env(const char* name) {
 
 } // namespace
 
+bool trace_export_enabled() {
+  return !env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT").empty()
+         || !env("OTEL_EXPORTER_OTLP_ENDPOINT").empty();
+}
+
 void export_trace(const json& report) {
   // As the OpenTelemetry SDKs read them: the signal's own endpoint is the
   // whole URL; the general one gets /v1/traces appended.

@@ -11,4 +11,7 @@ namespace troupe::node {
 
 void export_trace(const json& report);
 
+/// Whether runs are exported: then attempts carry their trace context.
+bool trace_export_enabled();
+
 } // namespace troupe::node

@@ -79,6 +79,18 @@ $AWAIT --timeout 20 "$col/got/2.json" >/dev/null
 checks "$(ls "$req"/runs/*/report.json)" "$col/got/2.json" 1 >"$req/checks.txt" || true
 check "... for the request too" [ "$(wc -l <"$req/checks.txt")" -eq 8 ]
 read_checks "$req/checks.txt"
+check "each agent's CLI got its attempt's span as TRACEPARENT (W3C trace context)" "$PY" -c "
+import glob, json, sys
+spans = json.load(open('$col/got/2.json'))['resourceSpans'][0]['scopeSpans'][0]['spans']
+ids = {}
+for s in spans:
+    a = {x['key']: list(x['value'].values())[0] for x in s['attributes']}
+    if 'troupe.task_id' in a:
+        ids[a['troupe.task_id']] = '00-%s-%s-01' % (s['traceId'], s['spanId'])
+calls = [json.load(open(f)) for f in glob.glob('$req/auth-homes/*/.claude/fake-calls/*.json')]
+tasks = [c for c in calls if not c['env'].get('CLAUDE_CONFIG_DIR', '').endswith('/orchestrator/.claude')]
+got = sorted(c['env'].get('TRACEPARENT', '') for c in tasks)
+sys.exit(0 if tasks and got == sorted(ids.values()) else 1)"
 
 # A collector that is not there: the run is not failed for it.
 gone=$(fresh_root gone)
