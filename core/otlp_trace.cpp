@@ -2,6 +2,7 @@
 
 #include "core/clock.hpp"
 #include "core/sha256.hpp"
+#include "core/timeline_svg.hpp"
 
 namespace troupe {
 
@@ -91,9 +92,8 @@ json otlp_trace_of(const json& report, const std::string& service) {
       if (!r.is_object())
         continue;
       auto worker = string_member(r, "worker"), id = string_member(r, "task_id");
-      auto end = ms_of_rfc3339(string_member(r, "completed_at"));
-      auto d = r.find("duration_ms");
-      if (!end || d == r.end() || !d->is_number())
+      auto ran = last_attempt_of(r);
+      if (!ran)
         continue; // never ran
       auto attempt = r.value("attempt", 1);
       auto st = string_member(r, "status");
@@ -118,11 +118,11 @@ json otlp_trace_of(const json& report, const std::string& service) {
       std::string message;
       if (auto e = r.find("error"); e != r.end() && e->is_object())
         message = string_member(*e, "kind") + ": " + string_member(*e, "message");
-      auto from = *end - std::max<int64_t>(0, d->get<int64_t>());
+      auto [from, to] = *ran;
       started = std::min(started, from);
-      finished = std::max(finished, *end);
+      finished = std::max(finished, to);
       spans.push_back(span(run_id, worker + "/" + id + "#" + std::to_string(attempt), "run",
-                           "invoke_agent " + worker, span_kind_client, from, *end,
+                           "invoke_agent " + worker, span_kind_client, from, to,
                            std::move(attrs), st == "complete", message));
     }
   auto status = string_member(report, "status");

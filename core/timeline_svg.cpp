@@ -41,6 +41,14 @@ std::string num(double x) {
 
 } // namespace
 
+std::optional<std::pair<int64_t, int64_t>> last_attempt_of(const json& r) {
+  auto end = ms_of_rfc3339(string_member(r, "completed_at"));
+  auto d = r.find("duration_ms");
+  if (!end || d == r.end() || !d->is_number())
+    return std::nullopt;
+  return std::pair{*end - std::max<int64_t>(0, d->get<int64_t>()), *end};
+}
+
 std::vector<timeline_bar> timeline_bars(const json& results) {
   std::vector<timeline_bar> out;
   if (!results.is_array())
@@ -49,10 +57,10 @@ std::vector<timeline_bar> timeline_bars(const json& results) {
     if (!r.is_object())
       continue;
     auto worker = string_member(r, "worker"), id = string_member(r, "task_id");
-    auto end = ms_of_rfc3339(string_member(r, "completed_at"));
-    auto d = r.find("duration_ms");
-    if (!end || d == r.end() || !d->is_number())
+    auto ran = last_attempt_of(r);
+    if (!ran)
       continue;
+    auto end = &ran->second;
     // Earlier attempts, as a dead letter carries them (each with its end and
     // its own duration when known).
     if (auto a = r.find("attempts"); a != r.end() && a->is_array())
@@ -66,8 +74,7 @@ std::vector<timeline_bar> timeline_bars(const json& results) {
         out.push_back({worker, id + " #" + std::to_string(x.value("attempt", 0)),
                        *at - xd->get<int64_t>(), *at, string_member(x, "kind", "failed")});
       }
-    auto dur = std::max<int64_t>(0, d->get<int64_t>());
-    out.push_back({worker, id, *end - dur, *end, string_member(r, "status", "failed")});
+    out.push_back({worker, id, ran->first, ran->second, string_member(r, "status", "failed")});
   }
   return out;
 }

@@ -5,7 +5,9 @@
 // report's results (their completed_at and duration_ms, and the earlier
 // attempts a result carries), so it needs no event log.
 
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/json_codec.hpp"
@@ -18,6 +20,10 @@ struct timeline_bar {
   int64_t from_ms = 0, to_ms = 0;
   std::string outcome; // complete, failed, cancelled, rejected, or a failure kind's attempt
 };
+
+/// When a result's last attempt ran, in unix ms: from its completed_at
+/// less its duration_ms to its completed_at; nullopt if it never ran.
+std::optional<std::pair<int64_t, int64_t>> last_attempt_of(const json& result);
 
 /// The bars of report.json's "tasks" (results); results without a time
 /// (never started) have none.

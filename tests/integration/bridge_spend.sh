@@ -25,14 +25,7 @@ cat >"$CFG" <<JSON
  "gateway": {"enabled": false}}
 JSON
 
-"$CAF_NODE" orchestrator --root "$root" --config "$CFG" --workers 'tcp://127.0.0.1:*' \
-  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' "${LIVE[@]}" \
-  --ready-file "$root/orch.ready" >>"$root/orch.log" 2>&1 &
-ORCH=$!
-PIDS+=("$ORCH")
-$AWAIT --timeout 30 "$root/orch.ready" >/dev/null
-W_EP=$(jq -r .workers "$root/orch.ready")
-P_EP=$(jq -r .producers "$root/orch.ready")
+start_orchestrator "$root" "$CFG" "${LIVE[@]}"
 
 start_node() { # the claude executor on the fake CLI; waits until connected
   rm -f "$node/ready"

@@ -80,3 +80,21 @@ jq_true() {
   [ -n "$in" ] && printf '%s' "$in" | jq -e "$1" >/dev/null
 }
 export -f jq_true
+# start_orchestrator <root> <config> [args...]: `caf-node orchestrator` on
+# free loopback ports in the background, logging to <root>/orch.log; waits
+# until it is bound and sets ORCH (its pid, also added to PIDS), W_EP, P_EP
+# and E_EP.
+start_orchestrator() {
+  local root=$1 cfg=$2
+  shift 2
+  rm -f "$root/orch.ready"
+  "$CAF_NODE" orchestrator --root "$root" --config "$cfg" --workers 'tcp://127.0.0.1:*' \
+    --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' \
+    --ready-file "$root/orch.ready" "$@" >>"$root/orch.log" 2>&1 &
+  ORCH=$!
+  PIDS+=("$ORCH")
+  "$PY" "$SRC/tests/integration/await_results.py" --timeout 30 "$root/orch.ready" >/dev/null
+  W_EP=$(jq -r .workers "$root/orch.ready")
+  P_EP=$(jq -r .producers "$root/orch.ready")
+  E_EP=$(jq -r .events "$root/orch.ready")
+}

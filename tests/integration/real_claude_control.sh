@@ -175,13 +175,9 @@ check "... and r2 is complete" json_is "$res/results/marie/r2.json" "j['status']
 nc=$(fresh_root node-cap)
 config "$nc/cfg.json" '{"spend_per_day_usd": 0.000001}'
 sed -i 's/"gateway": {"enabled": false}/"gateway": {"enabled": true}/' "$nc/cfg.json"
-"$CAF_NODE" orchestrator --root "$nc" --config "$nc/cfg.json" --workers 'tcp://127.0.0.1:*' \
-  --producers 'tcp://127.0.0.1:*' --events 'tcp://127.0.0.1:*' --ready-file "$nc/orch.ready" \
-  2>>"$nc/orch.log" &
-NC_ORCH=$!
-PIDS+=("$NC_ORCH")
-$AWAIT --timeout 30 "$nc/orch.ready" >/dev/null
-ANTHROPIC_BASE_URL=$cap_url "$CAF_NODE" worker marie --connect "$(jq -r .workers "$nc/orch.ready")" \
+start_orchestrator "$nc" "$nc/cfg.json"
+NC_ORCH=$ORCH
+ANTHROPIC_BASE_URL=$cap_url "$CAF_NODE" worker marie --connect "$W_EP" \
   --root "$nc/node" --config "$nc/cfg.json" --ready-file "$nc/node.ready" 2>>"$nc/node.log" &
 NC_NODE=$!
 PIDS+=("$NC_NODE")
