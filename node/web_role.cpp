@@ -54,8 +54,9 @@ void web_holder::observe(const result& r) const {
 
 namespace {
 
-// The events of one run that GET /api/runs/<id> returns, the newest.
-constexpr size_t run_events_shown = 5000;
+// The events of one run that GET /api/runs/<id> returns, the newest: enough
+// for a 10,000-task run of the file drop (five events a task).
+constexpr size_t run_events_shown = 200000;
 
 web_reply reply(int status, const json& body) { return {status, body.dump()}; }
 web_reply not_found(const std::string& what) { return reply(404, {{"error", what}}); }

@@ -71,10 +71,13 @@ struct web_server::impl {
   /// GET /api/events: every event as it is published, each with its id;
   /// after a reconnect (Last-Event-ID, or ?after=N) only those after it.
   void stream(const httplib::Request& req, httplib::Response& res) {
+    // A new reader starts from now (it reads the state from the API); one
+    // that says where it was (Last-Event-ID, or ?after=N, 0: all kept)
+    // gets what came after.
     auto last = req.get_header_value("Last-Event-ID");
     if (last.empty() && req.has_param("after"))
       last = req.get_param_value("after");
-    auto after = std::make_shared<uint64_t>(id_of(last));
+    auto after = std::make_shared<uint64_t>(last.empty() ? events.last_id() : id_of(last));
     auto first = std::make_shared<bool>(true);
     res.set_header("Cache-Control", "no-store");
     res.set_chunked_content_provider(

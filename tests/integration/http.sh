@@ -60,6 +60,18 @@ check "resumed with Last-Event-ID, it sends only what came after: m2, not m1" ba
   grep -q ' complete marie/m2$' '$root/sse2.txt' && ! grep -q 'marie/m1$' '$root/sse2.txt' &&
   [ \$(head -1 '$root/sse2.txt' | cut -d' ' -f1) -gt $last ]"
 
+# A new reader starts from now: the state before is the API's.
+"$PY" "$SRC/tests/integration/sse_client.py" --url "$URL/api/events" --until-event complete \
+  --ready-file "$root/sse4.ready" >"$root/sse4.txt" &
+SSE=$!
+PIDS+=("$SSE")
+$AWAIT --timeout 10 "$root/sse4.ready" >/dev/null
+drop "$root" marie m3
+await_exit "$SSE" 20
+check "a new reader gets the events from when it connected: m3's, none of m1's or m2's" bash -c "
+  grep -q ' complete marie/m3$' '$root/sse4.txt' && ! grep -q 'marie/m[12]$' '$root/sse4.txt'"
+$AWAIT --timeout 30 "$root/results/marie/m3.json"
+
 "$PY" - "$URL" "$root" >"$root/api.txt" <<'PY'
 import json, sys, urllib.request, urllib.error
 url, root = sys.argv[1], sys.argv[2]
@@ -72,8 +84,8 @@ def get(path):
 def ok(cond, what):
     print(("ok " if cond else "FAIL ") + what)
 st, s = get("/api/status")
-ok(st == 200 and set(s["workers"]) == {"marie", "anga"} and s["workers"]["marie"]["done"] == 2,
-   "GET /api/status: the workers, with marie's 2 done")
+ok(st == 200 and set(s["workers"]) == {"marie", "anga"} and s["workers"]["marie"]["done"] == 3,
+   "GET /api/status: the workers, with marie's 3 done")
 st, t = get("/api/tasks/marie/m1")
 ok(st == 200 and t["state"] == "complete" and t["result"] == json.load(open(root + "/results/marie/m1.json")),
    "GET /api/tasks/marie/m1: its result, as in results/")
