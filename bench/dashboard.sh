@@ -103,7 +103,7 @@ try:
     loaded = time.time() - t0
     t1 = time.time()
     b.eval("document.querySelector('g.task').dispatchEvent(new MouseEvent('click'))")
-    b.wait("document.querySelector('#task tr[data-field=state]')")
+    b.wait("!!document.querySelector('#task tr[data-field=state]')")
     click = time.time() - t1
     print("%.2f %.3f" % (loaded, click))
 finally:

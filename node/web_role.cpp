@@ -31,6 +31,12 @@ web_holder::web_holder(web_holder&&) noexcept = default;
 void web_holder::publish(const task_event& e, const std::string& run_id) const {
   if (!web)
     return;
+  // While no stream was ever opened the event is only counted: its text
+  // would cost the recorder's thread for nobody.
+  if (!web->watched()) {
+    web->publish({}, e.kind, e.worker);
+    return;
+  }
   auto j = event_json(e);
   j["run_id"] = run_id;
   web->publish(j.dump(), e.kind, e.worker);

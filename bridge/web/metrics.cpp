@@ -1,5 +1,6 @@
 #include "bridge/web/metrics.hpp"
 
+#include <map>
 #include <mutex>
 
 #include <prometheus/counter.h>
@@ -15,6 +16,17 @@ namespace pm = prometheus;
 struct web_metrics::impl {
   std::mutex mx; // gauges are set at a scrape; counters by other threads
   pm::Registry reg;
+  // A family's Add() hashes its labels each time: the children counted on
+  // the hot path are kept by a key of their labels.
+  std::map<std::string, pm::Counter*> counters;
+  std::map<std::string, pm::Histogram*> histograms;
+  pm::Counter& counter(pm::Family<pm::Counter>& f, const std::string& key,
+                       const std::map<std::string, std::string>& labels) {
+    auto [i, fresh] = counters.try_emplace(f.GetName() + '\n' + key, nullptr);
+    if (fresh)
+      i->second = &f.Add(labels);
+    return *i->second;
+  }
   pm::Family<pm::Counter>& tasks = pm::BuildCounter()
                                      .Name("troupe_tasks_total")
                                      .Help("Tasks that ended, by worker and status")
@@ -65,14 +77,20 @@ web_metrics::~web_metrics() = default;
 
 void web_metrics::observe(const task_observation& t) {
   std::lock_guard<std::mutex> g{p_->mx};
-  p_->tasks.Add({{"worker", t.worker}, {"status", t.status}}).Increment();
+  auto& p = *p_;
+  p.counter(p.tasks, t.worker + '\n' + t.status, {{"worker", t.worker}, {"status", t.status}})
+    .Increment();
   // From a second to the deadline's order: agent runs, not requests.
   static const pm::Histogram::BucketBoundaries bounds{0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600, 1800};
-  p_->duration.Add({{"worker", t.worker}}, bounds).Observe(t.duration_s);
+  auto [h, fresh] = p.histograms.try_emplace(t.worker, nullptr);
+  if (fresh)
+    h->second = &p.duration.Add({{"worker", t.worker}}, bounds);
+  h->second->Observe(t.duration_s);
   auto model = t.model.empty() ? std::string{"none"} : t.model;
   auto add = [&](const char* kind, int64_t n) {
     if (n > 0)
-      p_->tokens.Add({{"worker", t.worker}, {"model", model}, {"kind", kind}})
+      p.counter(p.tokens, t.worker + '\n' + model + '\n' + kind,
+                {{"worker", t.worker}, {"model", model}, {"kind", kind}})
         .Increment(static_cast<double>(n));
   };
   add("input", t.input_tokens);
@@ -80,14 +98,15 @@ void web_metrics::observe(const task_observation& t) {
   add("cache_creation", t.cache_creation_tokens);
   add("cache_read", t.cache_read_tokens);
   if (t.cost_usd > 0)
-    p_->cost.Add({{"worker", t.worker}, {"model", model}}).Increment(t.cost_usd);
+    p.counter(p.cost, t.worker + '\n' + model, {{"worker", t.worker}, {"model", model}})
+      .Increment(t.cost_usd);
 }
 
 void web_metrics::event(const std::string& kind, const std::string& worker) {
   std::lock_guard<std::mutex> g{p_->mx};
-  p_->events.Add({{"kind", kind}}).Increment();
+  p_->counter(p_->events, kind, {{"kind", kind}}).Increment();
   if (kind == "api_retry")
-    p_->retries.Add({{"worker", worker}}).Increment();
+    p_->counter(p_->retries, worker, {{"worker", worker}}).Increment();
 }
 
 std::string web_metrics::scrape(const json& status) {

@@ -14,6 +14,7 @@ public:
     srv_.publish(std::move(event_json), kind, worker);
   }
   void observe(const task_observation& t) override { srv_.observe(t); }
+  bool watched() const override { return srv_.watched(); }
   void stop() override { srv_.stop(); }
 
 private:

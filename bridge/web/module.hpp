@@ -17,6 +17,7 @@ public:
   virtual void publish(std::string event_json, const std::string& kind,
                        const std::string& worker) = 0;
   virtual void observe(const task_observation& t) = 0;
+  virtual bool watched() const = 0;
   virtual void stop() = 0;
 };
 

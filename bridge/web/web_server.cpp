@@ -49,6 +49,7 @@ struct web_server::impl {
   int port = 0;
   event_ring events;
   web_metrics metrics;
+  std::atomic<bool> watched{false}; // a stream was opened
 
   impl(web_settings settings, web_hooks hooks)
       : s(std::move(settings)), h(std::move(hooks)), events(s.events_kept) {}
@@ -77,6 +78,7 @@ struct web_server::impl {
     auto last = req.get_header_value("Last-Event-ID");
     if (last.empty() && req.has_param("after"))
       last = req.get_param_value("after");
+    watched = true;
     auto after = std::make_shared<uint64_t>(last.empty() ? events.last_id() : id_of(last));
     auto first = std::make_shared<bool>(true);
     res.set_header("Cache-Control", "no-store");
@@ -208,8 +210,12 @@ std::string web_server::url() const {
 void web_server::publish(std::string event_json, const std::string& kind,
                          const std::string& worker) {
   p_->metrics.event(kind, worker);
-  p_->events.publish(std::move(event_json));
+  // Kept only once someone watches: before, no reader can ask for it.
+  if (p_->watched)
+    p_->events.publish(std::move(event_json));
 }
+
+bool web_server::watched() const { return p_->watched; }
 
 void web_server::observe(const task_observation& t) { p_->metrics.observe(t); }
 

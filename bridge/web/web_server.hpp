@@ -66,8 +66,12 @@ public:
   /// http://host:port as bound.
   std::string url() const;
   /// One event (its JSON text) for the stream's readers; `kind` and
-  /// `worker` are counted (api_retry: a 429 waited out).
+  /// `worker` are counted (api_retry: a 429 waited out). Until a stream
+  /// has been opened the text may be empty: nobody can ask for it.
   void publish(std::string event_json, const std::string& kind, const std::string& worker);
+  /// Whether a stream has been opened since the start (then every event
+  /// is kept for readers that come back).
+  bool watched() const;
   /// A task's result, for /metrics.
   void observe(const task_observation& t);
   void stop();
