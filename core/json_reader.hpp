@@ -21,6 +21,8 @@ public:
   /// `strict`: a key nobody asked for is a problem (a config file); else it
   /// is ignored (a wire body: forward compatibility).
   json_reader(const json& j, std::string path, problems& out, bool strict = true);
+  /// It keeps a reference to `j`: a temporary would be gone at its first get.
+  json_reader(json&&, std::string, problems&, bool = true) = delete;
   ~json_reader();
 
   json_reader(const json_reader&) = delete;

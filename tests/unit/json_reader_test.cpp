@@ -60,7 +60,8 @@ TEST(json_reader, integers_out_of_int64_and_non_objects_are_refused) {
   EXPECT_EQ(ps.size(), 3u);
   EXPECT_EQ(ps[2], "missing: required");
   problems whole;
-  json_reader r{json::array(), "", whole, false};
+  auto array = json::array(); // outlives the reader, which refers to it
+  json_reader r{array, "", whole, false};
   EXPECT_EQ(whole, problems{"body: must be an object"});
   EXPECT_EQ(r.get("a"), nullptr);
 }
