@@ -7,6 +7,7 @@
 #include <cstring>
 #include <memory>
 
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <sys/syscall.h>
@@ -44,13 +45,31 @@ struct kernel_sigaction {
   uint64_t mask = 0;
 };
 
-[[noreturn]] void child_fails(child_plan& c, child_plan::step step) {
+// The child calls no function that a sanitizer intercepts (their
+// interceptors would run in the parent's memory, on the parent thread's
+// state): raw system calls for dup2 and _exit. Under TSan its code is not
+// instrumented either, and clone is libc's own (see libc_clone).
+#if defined(__SANITIZE_THREAD__)
+#define TROUPE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TROUPE_TSAN 1
+#endif
+#endif
+#ifdef TROUPE_TSAN
+#define TROUPE_CHILD_CODE __attribute__((no_sanitize("thread")))
+#else
+#define TROUPE_CHILD_CODE
+#endif
+
+[[noreturn]] TROUPE_CHILD_CODE void child_fails(child_plan& c, child_plan::step step) {
   c.err = errno;
   c.failed = step;
-  ::_exit(127);
+  for (;;)
+    ::syscall(SYS_exit_group, 127);
 }
 
-int child_main(void* arg) {
+TROUPE_CHILD_CODE int child_main(void* arg) {
   auto& c = *static_cast<child_plan*>(arg);
   // Own group: a deadline kills the child and everything it started.
   if (::setpgid(0, 0) != 0)
@@ -58,7 +77,7 @@ int child_main(void* arg) {
   for (int target = 0; target < 3; ++target) {
     int fd = c.fds[target];
     // dup2 onto itself would keep close-on-exec: clear it instead.
-    if (fd == target ? ::fcntl(fd, F_SETFD, 0) != 0 : ::dup2(fd, target) < 0)
+    if (fd == target ? ::fcntl(fd, F_SETFD, 0) != 0 : ::syscall(SYS_dup3, fd, target, 0) < 0)
       child_fails(c, child_plan::step::dup2);
   }
   if (c.cwd != nullptr && ::chdir(c.cwd) != 0)
@@ -128,6 +147,24 @@ std::vector<char*> c_strings(const std::vector<std::string>& xs) {
   return out;
 }
 
+/// glibc's clone. TSan intercepts clone as a fork: in the child it resets
+/// its own state (threads, descriptors), which with CLONE_VM is the
+/// parent's, and every later report is noise. The child is no thread TSan
+/// needs to know of: it runs while the parent thread waits, and execs.
+auto libc_clone() {
+#ifdef TROUPE_TSAN
+  using fn = int (*)(int (*)(void*), void*, int, void*, ...);
+  static const fn real = [] {
+    void* libc = ::dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+    auto f = libc != nullptr ? reinterpret_cast<fn>(::dlsym(libc, "clone")) : nullptr;
+    return f != nullptr ? f : &::clone;
+  }();
+  return real;
+#else
+  return &::clone;
+#endif
+}
+
 // Set once, before any thread that spawns exists; read-only after.
 cpu_set_t children_cpus;
 bool children_cpus_set = false;
@@ -162,8 +199,8 @@ pid_t spawn_in_own_group(const spawn_request& req, std::string& error) {
   // CLONE_VFORK holds this thread until the child has exec'd or exited.
   uint64_t all = ~uint64_t{0}, old = 0;
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &all, &old, sizeof(uint64_t));
-  pid_t pid = ::clone(child_main, stack.get() + child_stack_size,
-                      CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+  pid_t pid = libc_clone()(child_main, stack.get() + child_stack_size,
+                           CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
   int clone_err = errno; // only meaningful if clone failed: the child shares errno
   ::syscall(SYS_rt_sigprocmask, SIG_SETMASK, &old, nullptr, sizeof(uint64_t));
   if (pid < 0) {
