@@ -3,6 +3,8 @@
 # Does nothing when everything is already there (so `make` stays fast).
 set -euo pipefail
 
+# build-essential's gcc-12 brings libasan, libubsan and libtsan (make asan,
+# make tsan); clang-14 and libclang-rt-14-dev build the fuzz targets.
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libcaf-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
