@@ -8,12 +8,6 @@
 source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
 LIVE=(--heartbeat-ms 100 --liveness 3)
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  at_exit
-}
-trap cleanup EXIT
 
 root=$(fresh_root orch)
 node=$root/node-marie

@@ -13,12 +13,6 @@ fi
 OUT=$(dirname "$CAF_NODE")/test-output/dashboard
 rm -rf "$OUT"
 mkdir -p "$OUT"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  at_exit
-}
-trap cleanup EXIT
 
 root=$(fresh_root dash)
 cat >"$root/cfg.json" <<JSON

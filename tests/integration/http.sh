@@ -6,12 +6,6 @@
 # that binding beyond loopback requires.
 source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  at_exit
-}
-trap cleanup EXIT
 
 root=$(fresh_root web)
 cfg=$root/cfg.json

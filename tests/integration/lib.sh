@@ -7,9 +7,13 @@ PY=/usr/bin/python3
 FAILS=0
 PASSES=0
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/troupe-it.XXXXXX")
+# Background processes a script started: killed at its exit (a script
+# appends each pid; one with its own cleanup still ends in at_exit).
+PIDS=()
 # After a failed check the end of every log is printed (CI keeps nothing
 # else); TROUPE_KEEP=1 also keeps the roots.
 at_exit() {
+  for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null || true; done
   if [ "$FAILS" -gt 0 ]; then
     find "$WORK" -name '*.log' -size +0 2>/dev/null | sort | while read -r log; do
       echo "--- last lines of ${log#"$WORK"/}"

@@ -7,12 +7,6 @@
 source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
 CFG="$SRC/config/troupe.json"
-PIDS=()
-cleanup() {
-  for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  at_exit
-}
-trap cleanup EXIT
 col=$WORK/collector
 mkdir -p "$col"
 "$PY" "$SRC/tests/integration/otlp_collector.py" --port-file "$col/port" --out "$col/got" &
