@@ -129,6 +129,13 @@ struct recorded {
   std::vector<std::string> cooled_models;
   std::vector<limits_left> calibrated;
   std::vector<exchange_note> notes;
+  std::condition_variable noted; // a note was added
+  /// An exchange's note comes once its answer is sent, which the client may
+  /// see first: waits for the first n.
+  bool await_notes(size_t n) {
+    std::unique_lock<std::mutex> g{mx};
+    return noted.wait_for(g, 10s, [&] { return notes.size() >= n; });
+  }
 };
 
 gateway_hooks hooks_for(recorded& r) {
@@ -155,6 +162,7 @@ gateway_hooks hooks_for(recorded& r) {
   h.on_exchange = [&r](const exchange_note& n) {
     std::lock_guard<std::mutex> g{r.mx};
     r.notes.push_back(n);
+    r.noted.notify_all();
   };
   return h;
 }
@@ -306,6 +314,7 @@ TEST_F(fixture, a_refused_key_is_refused_again_here_without_the_api) {
                  "x-troupe-task: worker=marie;task=t1;attempt=" + std::to_string(attempt)});
   };
   auto first = send("sk-bad", 1);
+  ASSERT_TRUE(rec.await_notes(1)); // so that the notes come in order
   auto again = send("sk-bad", 1); // the CLI's own retry
   EXPECT_EQ(first.status, 401);
   EXPECT_EQ(again.status, 401);
