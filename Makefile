@@ -8,7 +8,7 @@ DEMO_WF ?= workflows/complex-choreography.json
 DEMO_ROOT ?= $(BUILD)/demo-root
 CAF_NODE = $(BUILD)/caf-node
 
-.PHONY: all deps build demo demo-request test bench spend-accuracy limits-long fuzz fuzz-build fuzz-smoke asan tsan clean claude-cli cli-setup cli-auth cli-status \
+.PHONY: all deps build demo demo-request test bench spend-accuracy limits-long fuzz fuzz-build fuzz-smoke asan tsan soak clean claude-cli cli-setup cli-auth cli-status \
         cli-test-parallel cli-test-sequential batch-evaluate cli-start cli-stop cli-logs \
         orchestration-start orchestration-cli-submit-tasks
 
@@ -122,6 +122,14 @@ asan: deps $(ASAN_BUILD)/CMakeCache.txt
 tsan: deps $(TSAN_BUILD)/CMakeCache.txt
 	cmake --build $(TSAN_BUILD) -j $(JOBS) --target $(TSAN_TESTS)
 	cd $(TSAN_BUILD) && ctest --output-on-failure -j $(JOBS) $(call SAN_LABELS,$(TSAN_TESTS))
+
+# The long soak (bench/soak.sh): mixed load on an orchestrator and six worker
+# nodes for 30 minutes while nodes are killed and the orchestrator restarted;
+# it reports lost and duplicate results and each process's RSS and
+# descriptors over time (SOAK_ARGS="--minutes 60 --out DIR"). The test
+# suite runs it for 50 s (tests/integration/soak.sh).
+soak: build
+	nice -n 10 bash bench/soak.sh $(CAF_NODE) . $(SOAK_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(FUZZ_BUILD) $(ASAN_BUILD) $(TSAN_BUILD)

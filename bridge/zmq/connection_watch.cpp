@@ -9,13 +9,17 @@ namespace troupe::zmqx {
 
 connection_watch::connection_watch(zmq::context_t& ctx, zmq::socket_t& s,
                                    bool curve)
-  : pair_(ctx, zmq::socket_type::pair), curve_(curve) {
+  : watched_(s.handle()), pair_(ctx, zmq::socket_type::pair), curve_(curve) {
   static std::atomic<unsigned> next{0};
   auto addr = "inproc://troupe-connection-watch-" + std::to_string(next++);
   if (zmq_socket_monitor(s.handle(), addr.c_str(), ZMQ_EVENT_ALL) != 0)
     throw zmq::error_t{};
   pair_.set(zmq::sockopt::linger, 0);
   pair_.connect(addr);
+}
+
+connection_watch::~connection_watch() {
+  zmq_socket_monitor(watched_, nullptr, 0);
 }
 
 void connection_watch::drain() {

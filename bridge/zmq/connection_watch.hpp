@@ -19,6 +19,11 @@ public:
   /// Call before s.connect(); `curve`: whether s is a CURVE client (what a
   /// failed handshake most likely means depends on it).
   connection_watch(zmq::context_t& ctx, zmq::socket_t& s, bool curve);
+  /// Stops the monitor: call while the watched socket is still open (libzmq
+  /// 4.3 never frees a socket closed with its monitor on).
+  ~connection_watch();
+  connection_watch(const connection_watch&) = delete;
+  connection_watch& operator=(const connection_watch&) = delete;
   zmq::socket_t& socket() { return pair_; }
   /// Reads the events that arrived.
   void drain();
@@ -32,6 +37,7 @@ public:
   const std::string& problem() const { return problem_; }
 
 private:
+  void* watched_;
   zmq::socket_t pair_;
   bool curve_;
   bool ready_ = false;

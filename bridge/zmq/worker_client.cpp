@@ -67,6 +67,7 @@ struct worker_client::impl {
 
   explicit impl(worker_client_settings s) : cfg(std::move(s)) {}
   ~impl() {
+    watch.reset();
     sock.reset();
     ctx.shutdown();
     zmqx::close_fd(stop_fd);
@@ -313,8 +314,8 @@ struct worker_client::impl {
   }
 
   void reconnect_after(std::chrono::milliseconds d) {
+    watch.reset(); // first: it stops the monitor of the socket
     sock.reset();
-    watch.reset();
     reconnect_at = clock_type::now() + d;
   }
 
@@ -403,6 +404,7 @@ struct worker_client::impl {
       flush_results();
       send(wire::command::disconnect, wire::encode(wire::reason_body{"worker node stopping"}));
     }
+    watch.reset();
     sock.reset();
     unit->release();
   }
