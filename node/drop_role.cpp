@@ -11,6 +11,7 @@
 #include "actors/team.hpp"
 #include "bridge/files/account_park.hpp"
 #include "bridge/files/file_drop.hpp"
+#include "bridge/files/root_lock.hpp"
 #include "bridge/files/fs_watcher.hpp"
 #include "bridge/zmq/broker.hpp"
 #include "bridge/zmq/remote_workers.hpp"
@@ -97,6 +98,14 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
   if (!pin_cpus(opts.common))
     return exit_usage;
   stop_signals stop; // before any thread starts
+  // Before anything in the root is touched (prepare() clears what a
+  // running holder still uses: its parks, its temp files), and held until
+  // the actor system has stopped writing.
+  root_lock lock{root, make_bridge ? "orchestrator" : "serve"};
+  if (!lock.held()) {
+    std::fprintf(stderr, "error: %s\n", lock.error().c_str());
+    return exit_usage;
+  }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
   int handed_back = 0;

@@ -9,6 +9,7 @@
 //   tasks/<worker>/.awaiting/<task_id>.json  it waits for approval (and its estimate)
 //   tasks/<worker>/.rejected/<file>          bad input, moved aside
 //   results/<worker>/<task_id>.json          the one result (tmp + fsync + rename)
+//   .troupe.lock                             its one holder (root_lock.hpp)
 //
 // Order of a task's life: claim (rename), run, write the result, drop the
 // claim. A crash at any point leaves either the task file, the claim, or the

@@ -221,14 +221,29 @@ JSON
 SERVE_PID=$! # stopped by the EXIT trap if the wait below fails
 # Kill it in the middle of the batch: once some results exist.
 $AWAIT --timeout 30 "$root/results/marie" 50 || { tail -20 "$root/serve.log"; exit 1; }
+# A second node on the same root would recover the first one's claims and
+# run them again: it refuses, naming the holder, and touches nothing.
+claims_before=$(ls "$root/tasks/marie/.claimed" | sort)
+rc=0; "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" >"$root/second.out" 2>"$root/second.err" || rc=$?
+check "a second serve on a held root exits 2" [ "$rc" -eq 2 ]
+check "... naming the holder: caf-node serve and its pid" grep -q "in use by caf-node serve (pid $SERVE_PID on host" "$root/second.err"
+rc=0; "$CAF_NODE" orchestrator --root "$root" --config "$root/cfg.json" --workers tcp://127.0.0.1:0 \
+  --producers tcp://127.0.0.1:0 --events tcp://127.0.0.1:0 >/dev/null 2>"$root/third.err" || rc=$?
+check "an orchestrator on it is refused the same way (exit 2)" bash -c "[ $rc -eq 2 ] && grep -q 'pid $SERVE_PID' '$root/third.err'"
+kept=0; for c in $claims_before; do
+  if [ -e "$root/tasks/marie/.claimed/$c" ] || [ -e "$root/results/marie/$c" ]; then kept=$((kept + 1)); fi; done
+check "... and the first one's claims were left alone ($kept of $(echo $claims_before | wc -w) still claimed or done by it)" \
+  [ "$kept" -eq "$(echo $claims_before | wc -w)" ]
 kill -9 "$SERVE_PID"; wait "$SERVE_PID" 2>/dev/null || true
 SERVE_PID=
 partial=$(find "$root/results" -name '*.json' | wc -l)
 check "the batch was interrupted mid-way ($partial of 1000 done)" [ "$partial" -lt 1000 ]
 "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" 2>>"$root/serve.log" &
 SERVE_PID=$!
+restarted=$SERVE_PID
 $AWAIT --timeout 60 "$root/results/marie" 334 && $AWAIT --timeout 60 "$root/results/anga" 333 && $AWAIT --timeout 60 "$root/results/fabien" 333
 stop_serve
+check "after kill -9 the lock is gone with its holder: the restart serves the root" grep -q "\"pid\":$restarted," "$root/.troupe.lock"
 check "after restart: exactly 1,000 result files" [ "$(find "$root/results" -name '*.json' | wc -l)" -eq 1000 ]
 intact=$("$PY" -c '
 import json, glob, sys
