@@ -105,7 +105,7 @@ fuzz-smoke: fuzz-build
 # triples the compile time of a CAF file, and the suites run in seconds.
 ASAN_BUILD ?= build-asan
 TSAN_BUILD ?= build-tsan
-ASAN_TESTS = core_tests bridge_tests gateway_tests actor_tests
+ASAN_TESTS = core_tests bridge_tests gateway_tests actor_tests redis_tests
 TSAN_TESTS = core_tests gateway_tests actor_tests
 SAN_CMAKE = -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_FLAGS_DEBUG=-g1 -DTROUPE_BENCH=OFF
 $(ASAN_BUILD)/CMakeCache.txt:

@@ -10,7 +10,7 @@ PACKAGES=(
   libcaf-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev libspdlog-dev libcli11-dev
   libssl-dev libgtest-dev python3 python3-zmq python3-watchdog jq inotify-tools
   libcpp-httplib-dev libcurl4-openssl-dev openssl prometheus-cpp-dev python3-prometheus-client
-  chromium python3-websocket
+  chromium python3-websocket redis-server libhiredis-dev
   iproute2 docker-compose
   clang-14 libclang-rt-14-dev
 )

@@ -1,0 +1,366 @@
+#include "bridge/redis/redis_queue.hpp"
+
+#include <array>
+
+#include "core/clock.hpp"
+#include "core/json_codec.hpp"
+
+namespace troupe {
+
+namespace {
+
+// Scripts run atomically in Redis: each is one step of a task's life that
+// must not be seen half done by another orchestrator. They touch keys
+// derived from the prefix (ARGV), so the queue is for a single Redis, not
+// a cluster (docs/QUEUE.md).
+
+// Forgets a waiting task's bookkeeping (its wait hash, its missing set and
+// its place among its dependencies' waiters).
+constexpr const char* lua_release_waiting = R"lua(
+local function release_waiting(p, id)
+  for _, m in ipairs(redis.call('SMEMBERS', p .. 'missing:' .. id)) do
+    redis.call('SREM', p .. 'waiters:' .. m, id)
+  end
+  redis.call('DEL', p .. 'missing:' .. id, p .. 'wait:' .. id)
+  redis.call('SREM', p .. 'waiting', id)
+end
+)lua";
+
+// KEYS: results, outcome, known. ARGV: prefix, id, worker, prio, task
+// json, since (unix ms), dependencies...
+constexpr const char* lua_enqueue_body = R"lua(
+local p, id, worker, prio, body = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('HEXISTS', KEYS[1], id) == 1 then return 'done' end
+if redis.call('HSETNX', KEYS[3], id, worker) == 0 then return 'duplicate' end
+local stream = p .. 'tasks:' .. worker .. ':' .. prio
+local missing = {}
+for i = 7, #ARGV do
+  local d = ARGV[i]
+  local ok = redis.call('HGET', KEYS[2], d)
+  if not ok then
+    table.insert(missing, d)
+  elseif ok ~= '1' then
+    redis.call('XADD', stream, '*', 'id', id, 'task', body, 'doomed_by', d)
+    return 'queued'
+  end
+end
+if #missing == 0 then
+  redis.call('XADD', stream, '*', 'id', id, 'task', body)
+  return 'queued'
+end
+redis.call('HSET', p .. 'wait:' .. id, 'worker', worker, 'prio', prio, 'task', body,
+           'since', ARGV[6])
+for _, d in ipairs(missing) do
+  redis.call('SADD', p .. 'waiters:' .. d, id)
+  redis.call('SADD', p .. 'missing:' .. id, d)
+end
+redis.call('SADD', p .. 'waiting', id)
+return 'waiting'
+)lua";
+
+// KEYS: results, outcome, known, stream. ARGV: prefix, id, result json,
+// ok ('1' or '0'), entry ('' for a task that never ran), group, channel.
+// The result is kept only if it is the first; what waited for the task
+// goes to its stream (released, or doomed when this one failed).
+constexpr const char* lua_complete_body = R"lua(
+local p, id = ARGV[1], ARGV[2]
+if ARGV[5] ~= '' then
+  redis.call('XACK', KEYS[4], ARGV[6], ARGV[5])
+  redis.call('XDEL', KEYS[4], ARGV[5])
+end
+if redis.call('HSETNX', KEYS[1], id, ARGV[3]) == 0 then return 0 end
+redis.call('HSET', KEYS[2], id, ARGV[4])
+redis.call('HDEL', KEYS[3], id)
+if redis.call('EXISTS', p .. 'wait:' .. id) == 1 then release_waiting(p, id) end
+local wk = p .. 'waiters:' .. id
+for _, w in ipairs(redis.call('SMEMBERS', wk)) do
+  local info = redis.call('HMGET', p .. 'wait:' .. w, 'worker', 'prio', 'task')
+  if info[1] then
+    local stream = p .. 'tasks:' .. info[1] .. ':' .. info[2]
+    if ARGV[4] ~= '1' then
+      redis.call('XADD', stream, '*', 'id', w, 'task', info[3], 'doomed_by', id)
+      release_waiting(p, w)
+    else
+      redis.call('SREM', p .. 'missing:' .. w, id)
+      if redis.call('SCARD', p .. 'missing:' .. w) == 0 then
+        redis.call('XADD', stream, '*', 'id', w, 'task', info[3])
+        release_waiting(p, w)
+      end
+    end
+  end
+end
+redis.call('DEL', wk)
+redis.call('PUBLISH', ARGV[7], id)
+return 1
+)lua";
+
+// KEYS: stream. ARGV: group, consumer, entries... Renews the entries still
+// ours; returns those that are not.
+constexpr const char* lua_extend = R"lua(
+local lost = {}
+for i = 3, #ARGV do
+  local e = ARGV[i]
+  local pe = redis.call('XPENDING', KEYS[1], ARGV[1], e, e, 1)
+  if pe[1] and pe[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, e, 'JUSTID')
+  else
+    table.insert(lost, e)
+  end
+end
+return lost
+)lua";
+
+// KEYS: stream. ARGV: group, entry, then the entry's fields and values.
+constexpr const char* lua_release = R"lua(
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local fields = {}
+for i = 3, #ARGV do table.insert(fields, ARGV[i]) end
+redis.call('XADD', KEYS[1], '*', unpack(fields))
+return 1
+)lua";
+
+const std::string& enqueue_script() {
+  static const std::string s = std::string{lua_release_waiting} + lua_enqueue_body;
+  return s;
+}
+const std::string& complete_script() {
+  static const std::string s = std::string{lua_release_waiting} + lua_complete_body;
+  return s;
+}
+
+constexpr std::array<priority, 3> by_priority{priority::high, priority::medium, priority::low};
+
+std::string fail(const redis_reply& r, const char* what) {
+  return std::string{what} + ": " + r.str;
+}
+
+const std::string* field(const redis_reply& fields, const char* name) {
+  for (size_t i = 0; i + 1 < fields.elements.size(); i += 2)
+    if (fields.elements[i].str == name)
+      return &fields.elements[i + 1].str;
+  return nullptr;
+}
+
+} // namespace
+
+redis_queue::redis_queue(redis_client& c, redis_queue_settings s) : c_(c), s_(std::move(s)) {}
+
+std::string redis_queue::stream_key(const std::string& worker, priority p) const {
+  return s_.prefix + "tasks:" + worker + ":" + std::string{to_string(p)};
+}
+
+std::string redis_queue::dead_key(const std::string& worker) const {
+  return s_.prefix + "dead:" + worker;
+}
+
+std::string redis_queue::prepare(const std::vector<std::string>& workers) {
+  for (auto& w : workers)
+    for (auto p : by_priority) {
+      auto r = c_.command({"XGROUP", "CREATE", stream_key(w, p), s_.group, "0", "MKSTREAM"});
+      if (r.is_error() && r.str.rfind("BUSYGROUP", 0) != 0)
+        return fail(r, "XGROUP CREATE");
+    }
+  return {};
+}
+
+std::optional<redis_queue::enqueued> redis_queue::enqueue(const task& t, std::string& error) {
+  std::vector<std::string> args{s_.prefix, t.task_id, t.worker, std::string{to_string(t.prio)},
+                                to_json(t).dump(), std::to_string(unix_now_ms())};
+  args.insert(args.end(), t.dependencies.begin(), t.dependencies.end());
+  auto r = c_.eval(enqueue_script(), {key("results"), key("outcome"), key("known")}, args);
+  if (r.is_error()) {
+    error = fail(r, "enqueue");
+    return std::nullopt;
+  }
+  if (r.str == "queued")
+    return enqueued::queued;
+  if (r.str == "waiting")
+    return enqueued::waiting;
+  if (r.str == "duplicate")
+    return enqueued::duplicate;
+  return enqueued::done;
+}
+
+std::vector<claimed_task> redis_queue::decode(const redis_reply& entries,
+                                              const std::string& stream, bool taken_over,
+                                              std::vector<bad_entry>* bad) {
+  std::vector<claimed_task> out;
+  for (auto& e : entries.elements) {
+    // An entry deleted while pending comes back as nil (Redis 6.2) or
+    // without fields: nothing to run.
+    if (e.elements.size() < 2 || e.elements[1].elements.empty())
+      continue;
+    claimed_task c;
+    c.stream = stream;
+    c.entry = e.elements[0].str;
+    c.taken_over = taken_over;
+    auto& fields = e.elements[1];
+    auto* id = field(fields, "id");
+    auto* body = field(fields, "task");
+    problems why;
+    std::optional<task> t;
+    if (body)
+      if (auto j = parse_json_text(*body, why))
+        t = task_from_json(*j, why);
+    if (!t) {
+      if (bad)
+        bad->push_back({stream, c.entry, id ? *id : "",
+                        why.empty() ? "no task field" : why.front()});
+      continue;
+    }
+    c.t = std::move(*t);
+    if (auto* d = field(fields, "doomed_by"))
+      c.doomed_by = *d;
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<claimed_task> redis_queue::claim(const std::string& worker, size_t max,
+                                             std::string& error, std::vector<bad_entry>* bad) {
+  std::vector<claimed_task> out;
+  for (auto p : by_priority) {
+    if (out.size() >= max)
+      break;
+    auto stream = stream_key(worker, p);
+    auto r = c_.command({"XREADGROUP", "GROUP", s_.group, s_.consumer, "COUNT",
+                         std::to_string(max - out.size()), "STREAMS", stream, ">"});
+    if (r.is_error()) {
+      error = fail(r, "XREADGROUP");
+      return out;
+    }
+    if (r.is_nil() || r.elements.empty())
+      continue;
+    // [[stream, [[entry, fields]...]]]
+    for (auto& c : decode(r.elements[0].elements[1], stream, false, bad))
+      out.push_back(std::move(c));
+  }
+  return out;
+}
+
+std::vector<claimed_task> redis_queue::take_over(const std::string& worker, size_t max,
+                                                 std::string& error,
+                                                 std::vector<bad_entry>* bad) {
+  std::vector<claimed_task> out;
+  for (auto p : by_priority) {
+    if (out.size() >= max)
+      break;
+    auto stream = stream_key(worker, p);
+    auto r = c_.command({"XAUTOCLAIM", stream, s_.group, s_.consumer, std::to_string(s_.lease_ms),
+                         "0-0", "COUNT", std::to_string(max - out.size())});
+    if (r.is_error()) {
+      error = fail(r, "XAUTOCLAIM");
+      return out;
+    }
+    if (r.elements.size() < 2)
+      continue;
+    for (auto& c : decode(r.elements[1], stream, true, bad)) {
+      // How often it was delivered: past the limit, it is a dead letter.
+      auto pe = c_.command({"XPENDING", stream, s_.group, c.entry, c.entry, "1"});
+      if (!pe.elements.empty() && pe.elements[0].elements.size() >= 4)
+        c.deliveries = pe.elements[0].elements[3].integer;
+      if (c.deliveries > s_.max_deliveries) {
+        c.dead = "dead letter: delivered " + std::to_string(c.deliveries)
+                 + " times, and each holder stopped before it finished";
+        c_.command({"XADD", dead_key(worker), "*", "id", c.t.task_id, "task", to_json(c.t).dump(),
+                    "reason", c.dead});
+      }
+      out.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> redis_queue::extend(const std::vector<const claimed_task*>& held,
+                                             std::string& error) {
+  std::vector<std::string> lost;
+  // One call per stream.
+  std::vector<std::pair<std::string, std::vector<std::string>>> by_stream;
+  for (auto* c : held) {
+    auto i = std::find_if(by_stream.begin(), by_stream.end(),
+                          [&](auto& x) { return x.first == c->stream; });
+    if (i == by_stream.end())
+      i = by_stream.insert(by_stream.end(), {c->stream, {}});
+    i->second.push_back(c->entry);
+  }
+  for (auto& [stream, entries] : by_stream) {
+    std::vector<std::string> args{s_.group, s_.consumer};
+    args.insert(args.end(), entries.begin(), entries.end());
+    auto r = c_.eval(lua_extend, {stream}, args);
+    if (r.is_error()) {
+      error = fail(r, "extend");
+      continue;
+    }
+    for (auto& e : r.elements)
+      lost.push_back(e.str);
+  }
+  return lost;
+}
+
+std::optional<bool> redis_queue::complete(const claimed_task& c, const result& r,
+                                          std::string& error) {
+  auto stream = c.stream.empty() ? stream_key(c.t.worker, c.t.prio) : c.stream;
+  auto rep = c_.eval(complete_script(), {key("results"), key("outcome"), key("known"), stream},
+                     {s_.prefix, c.t.task_id, to_json(r).dump(), r.ok() ? "1" : "0", c.entry,
+                      s_.group, results_channel()});
+  if (rep.is_error()) {
+    error = fail(rep, "complete");
+    return std::nullopt;
+  }
+  return rep.integer == 1;
+}
+
+std::string redis_queue::release(const claimed_task& c) {
+  std::vector<std::string> args{s_.group, c.entry, "id", c.t.task_id, "task", to_json(c.t).dump()};
+  if (!c.doomed_by.empty()) {
+    args.push_back("doomed_by");
+    args.push_back(c.doomed_by);
+  }
+  auto r = c_.eval(lua_release, {c.stream}, args);
+  return r.is_error() ? fail(r, "release") : "";
+}
+
+std::optional<result> redis_queue::find_result(const std::string& task_id, std::string& error) {
+  auto r = c_.command({"HGET", key("results"), task_id});
+  if (r.is_error()) {
+    error = fail(r, "HGET");
+    return std::nullopt;
+  }
+  if (r.is_nil())
+    return std::nullopt;
+  problems why;
+  if (auto j = parse_json_text(r.str, why))
+    if (auto res = result_from_json(*j, why))
+      return res;
+  error = "result of " + task_id + " does not decode: " + (why.empty() ? "?" : why.front());
+  return std::nullopt;
+}
+
+redis_queue::worker_counts redis_queue::counts(const std::string& worker, std::string& error) {
+  worker_counts n;
+  for (auto p : by_priority) {
+    auto stream = stream_key(worker, p);
+    auto len = c_.command({"XLEN", stream});
+    auto pend = c_.command({"XPENDING", stream, s_.group});
+    if (len.is_error() || pend.is_error()) {
+      error = fail(len.is_error() ? len : pend, "counts");
+      return n;
+    }
+    auto pending = pend.elements.empty() ? 0 : pend.elements[0].integer;
+    n.claimed += pending;
+    n.queued += len.integer - pending;
+  }
+  auto dead = c_.command({"XLEN", dead_key(worker)});
+  n.dead = dead.integer;
+  return n;
+}
+
+int64_t redis_queue::waiting(std::string& error) {
+  auto r = c_.command({"SCARD", key("waiting")});
+  if (r.is_error())
+    error = fail(r, "SCARD");
+  return r.integer;
+}
+
+} // namespace troupe
