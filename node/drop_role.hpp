@@ -31,6 +31,12 @@ struct drop_role_options {
   double dependency_wait_s = 60;
   std::string ready_file;
   web_options web; // --http, --http-token-file
+  /// --queue redis://HOST[:PORT][/DB]: tasks go through a Redis queue
+  /// other orchestrators share (docs/QUEUE.md); empty: the folders alone.
+  std::string queue;
+  std::string queue_password_file;
+  std::string queue_prefix = "troupe:";
+  double lease_s = 30;
 };
 
 /// The options of the file drop: --grace-s, --max-task-bytes, --quiet-ms,

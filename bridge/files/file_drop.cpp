@@ -90,6 +90,18 @@ void consider(self_ptr self, file_drop_state::entry e,
               std::optional<task_graph::time_point> since = {}) {
   auto& st = self->state;
   auto& t = e.t;
+  if (st.cfg.import) {
+    if (auto err = st.cfg.import(t); !err.empty()) {
+      spdlog::error("{}/{}: not put into the queue, kept for another try: {}", e.worker,
+                    t.task_id, err);
+      st.deferred.insert(key(e.worker, e.name));
+      schedule_tick(self);
+      return;
+    }
+    spdlog::debug("{}/{}: put into the queue", e.worker, t.task_id);
+    st.q->discard(e.worker, e.name);
+    return;
+  }
   if (st.q->find_result(t.task_id, e.worker)) {
     spdlog::info("{}/{}: already has a result; the new file is a no-op",
                  e.worker, t.task_id);
@@ -345,6 +357,13 @@ void recover(self_ptr self) {
         // Crashed between writing the result and dropping the claim.
         std::error_code ec;
         std::filesystem::remove(st.q->tasks_dir(w) + "/.claimed/" + name, ec);
+        continue;
+      }
+      if (st.cfg.import) {
+        // Claimed before this root's node used the shared queue: it goes
+        // there like a new file (the claim back into tasks/ first).
+        if (st.q->hand_back(w, name))
+          process(self, w, name);
         continue;
       }
       spdlog::info("{}/{}: recovered a claimed task; running it again", w,

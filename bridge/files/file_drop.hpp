@@ -28,6 +28,11 @@ struct file_drop_settings {
   int64_t dependency_wait_ms = 60'000;
   /// Called (on the file drop's thread) for each result it has written.
   std::function<void(const result&)> on_result;
+  /// When set (a shared queue: --queue), a valid task file is not run
+  /// here: it is handed to this (on the file drop's thread), and its file
+  /// goes once it returns "" (else the error; the file stays and is tried
+  /// again). The queue then owns dependencies, the run and the result.
+  std::function<std::string(const task&)> import;
 };
 
 struct file_drop_state {

@@ -337,6 +337,31 @@ std::optional<result> redis_queue::find_result(const std::string& task_id, std::
   return std::nullopt;
 }
 
+std::string redis_queue::note_imported(const std::string& origin, const std::string& worker,
+                                       const std::string& task_id) {
+  auto r = c_.command({"SADD", s_.prefix + "imported:" + origin, worker + "/" + task_id});
+  return r.is_error() ? fail(r, "SADD") : "";
+}
+
+std::vector<std::pair<std::string, std::string>>
+redis_queue::imported(const std::string& origin, std::string& error) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto r = c_.command({"SMEMBERS", s_.prefix + "imported:" + origin});
+  if (r.is_error()) {
+    error = fail(r, "SMEMBERS");
+    return out;
+  }
+  for (auto& m : r.elements)
+    if (auto slash = m.str.find('/'); slash != std::string::npos)
+      out.emplace_back(m.str.substr(0, slash), m.str.substr(slash + 1));
+  return out;
+}
+
+void redis_queue::forget_imported(const std::string& origin, const std::string& worker,
+                                  const std::string& task_id) {
+  c_.command({"SREM", s_.prefix + "imported:" + origin, worker + "/" + task_id});
+}
+
 redis_queue::worker_counts redis_queue::counts(const std::string& worker, std::string& error) {
   worker_counts n;
   for (auto p : by_priority) {

@@ -95,6 +95,16 @@ public:
   /// The one result of `task_id`, if any.
   std::optional<result> find_result(const std::string& task_id, std::string& error);
 
+  /// Tasks a root imported, whose results go back into that root's
+  /// results/ whoever runs them ("worker/task_id" in a set per origin,
+  /// kept in Redis so that a restarted node still writes them).
+  std::string note_imported(const std::string& origin, const std::string& worker,
+                            const std::string& task_id);
+  std::vector<std::pair<std::string, std::string>> imported(const std::string& origin,
+                                                            std::string& error);
+  void forget_imported(const std::string& origin, const std::string& worker,
+                       const std::string& task_id);
+
   struct worker_counts {
     int64_t queued = 0;  // in the streams, not yet claimed
     int64_t claimed = 0; // in the group's pending lists

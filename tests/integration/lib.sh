@@ -102,3 +102,30 @@ start_orchestrator() {
   P_EP=$(jq -r .producers "$root/orch.ready")
   E_EP=$(jq -r .events "$root/orch.ready")
 }
+# free_port: a loopback TCP port that was free a moment ago.
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# start_redis <dir> [port] [redis options...]: a real redis-server in <dir>
+# on a free loopback port (or <port>: a restart), awaited on its own
+# "Ready to accept connections" line; sets REDIS_PORT and REDIS_PID (also in
+# PIDS). Its log: <dir>/redis.log.
+start_redis() {
+  local dir=$1 port=${2:-}
+  shift; [ $# -gt 0 ] && shift
+  REDIS_PORT=${port:-$(free_port)}
+  local fifo="$dir/redis.fifo.$RANDOM"
+  mkfifo "$fifo"
+  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save "" "$@" >"$fifo" 2>&1 &
+  REDIS_PID=$!
+  PIDS+=("$REDIS_PID")
+  local fd line ready=1
+  exec {fd}<"$fifo"
+  while read -r -u "$fd" line; do
+    echo "$line" >>"$dir/redis.log"
+    if [[ $line == *"Ready to accept connections"* ]]; then ready=0; break; fi
+  done
+  cat <&"$fd" >>"$dir/redis.log" & # drained, so that it never blocks
+  PIDS+=("$!")
+  exec {fd}<&-
+  rm -f "$fifo"
+  return $ready
+}
