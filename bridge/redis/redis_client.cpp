@@ -1,6 +1,7 @@
 #include "bridge/redis/redis_client.hpp"
 
 #include <hiredis/hiredis.h>
+#include <sys/socket.h>
 
 namespace troupe {
 
@@ -103,6 +104,29 @@ redis_reply redis_client::command(const std::vector<std::string>& argv) {
   auto out = copy(raw);
   freeReplyObject(raw);
   return out;
+}
+
+bool redis_client::next_message(std::string& channel, std::string& payload) {
+  for (;;) {
+    if (!ctx_ || ctx_->err)
+      return false;
+    void* raw = nullptr;
+    if (redisGetReply(ctx_, &raw) != REDIS_OK || !raw)
+      return false;
+    auto r = copy(static_cast<redisReply*>(raw));
+    freeReplyObject(raw);
+    // ["message", channel, payload]; subscribe confirmations are skipped.
+    if (r.elements.size() == 3 && r.elements[0].str == "message") {
+      channel = r.elements[1].str;
+      payload = r.elements[2].str;
+      return true;
+    }
+  }
+}
+
+void redis_client::interrupt() {
+  if (ctx_ && ctx_->fd >= 0)
+    ::shutdown(ctx_->fd, SHUT_RDWR);
 }
 
 redis_reply redis_client::eval(const std::string& script, const std::vector<std::string>& keys,

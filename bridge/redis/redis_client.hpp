@@ -47,6 +47,12 @@ public:
   redis_reply eval(const std::string& script, const std::vector<std::string>& keys,
                    const std::vector<std::string>& args);
 
+  /// After SUBSCRIBE: blocks for the next published message; false when
+  /// the connection ends (or interrupt() was called).
+  bool next_message(std::string& channel, std::string& payload);
+  /// Ends a blocking next_message() from another thread (shuts the socket).
+  void interrupt();
+
 private:
   redisContext* ctx_ = nullptr;
   std::string error_;

@@ -27,25 +27,27 @@ end
 )lua";
 
 // KEYS: results, outcome, known. ARGV: prefix, id, worker, prio, task
-// json, since (unix ms), dependencies...
+// json, since (unix ms), ready channel, dependencies...
 constexpr const char* lua_enqueue_body = R"lua(
 local p, id, worker, prio, body = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('HEXISTS', KEYS[1], id) == 1 then return 'done' end
 if redis.call('HSETNX', KEYS[3], id, worker) == 0 then return 'duplicate' end
 local stream = p .. 'tasks:' .. worker .. ':' .. prio
 local missing = {}
-for i = 7, #ARGV do
+for i = 8, #ARGV do
   local d = ARGV[i]
   local ok = redis.call('HGET', KEYS[2], d)
   if not ok then
     table.insert(missing, d)
   elseif ok ~= '1' then
     redis.call('XADD', stream, '*', 'id', id, 'task', body, 'doomed_by', d)
+    redis.call('PUBLISH', ARGV[7], worker)
     return 'queued'
   end
 end
 if #missing == 0 then
   redis.call('XADD', stream, '*', 'id', id, 'task', body)
+  redis.call('PUBLISH', ARGV[7], worker)
   return 'queued'
 end
 redis.call('HSET', p .. 'wait:' .. id, 'worker', worker, 'prio', prio, 'task', body,
@@ -59,7 +61,8 @@ return 'waiting'
 )lua";
 
 // KEYS: results, outcome, known, stream. ARGV: prefix, id, result json,
-// ok ('1' or '0'), entry ('' for a task that never ran), group, channel.
+// ok ('1' or '0'), entry ('' for a task that never ran), group, results
+// channel, ready channel.
 // The result is kept only if it is the first; what waited for the task
 // goes to its stream (released, or doomed when this one failed).
 constexpr const char* lua_complete_body = R"lua(
@@ -80,11 +83,13 @@ for _, w in ipairs(redis.call('SMEMBERS', wk)) do
     if ARGV[4] ~= '1' then
       redis.call('XADD', stream, '*', 'id', w, 'task', info[3], 'doomed_by', id)
       release_waiting(p, w)
+      redis.call('PUBLISH', ARGV[8], info[1])
     else
       redis.call('SREM', p .. 'missing:' .. w, id)
       if redis.call('SCARD', p .. 'missing:' .. w) == 0 then
         redis.call('XADD', stream, '*', 'id', w, 'task', info[3])
         release_waiting(p, w)
+        redis.call('PUBLISH', ARGV[8], info[1])
       end
     end
   end
@@ -110,13 +115,15 @@ end
 return lost
 )lua";
 
-// KEYS: stream. ARGV: group, entry, then the entry's fields and values.
+// KEYS: stream. ARGV: group, entry, ready channel, worker, then the
+// entry's fields and values.
 constexpr const char* lua_release = R"lua(
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 local fields = {}
-for i = 3, #ARGV do table.insert(fields, ARGV[i]) end
+for i = 5, #ARGV do table.insert(fields, ARGV[i]) end
 redis.call('XADD', KEYS[1], '*', unpack(fields))
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 )lua";
 
@@ -166,7 +173,8 @@ std::string redis_queue::prepare(const std::vector<std::string>& workers) {
 
 std::optional<redis_queue::enqueued> redis_queue::enqueue(const task& t, std::string& error) {
   std::vector<std::string> args{s_.prefix, t.task_id, t.worker, std::string{to_string(t.prio)},
-                                to_json(t).dump(), std::to_string(unix_now_ms())};
+                                to_json(t).dump(), std::to_string(unix_now_ms()),
+                                ready_channel()};
   args.insert(args.end(), t.dependencies.begin(), t.dependencies.end());
   auto r = c_.eval(enqueue_script(), {key("results"), key("outcome"), key("known")}, args);
   if (r.is_error()) {
@@ -219,22 +227,27 @@ std::vector<claimed_task> redis_queue::decode(const redis_reply& entries,
 
 std::vector<claimed_task> redis_queue::claim(const std::string& worker, size_t max,
                                              std::string& error, std::vector<bad_entry>* bad) {
+  // One round trip for the three streams; each gives up to `max`, so the
+  // caller may get up to three times that, high priority first.
+  std::vector<std::string> argv{"XREADGROUP", "GROUP", s_.group, s_.consumer, "COUNT",
+                                std::to_string(max), "STREAMS"};
+  for (auto p : by_priority)
+    argv.push_back(stream_key(worker, p));
+  for (size_t i = 0; i < by_priority.size(); ++i)
+    argv.push_back(">");
+  auto r = c_.command(argv);
   std::vector<claimed_task> out;
+  if (r.is_error()) {
+    error = fail(r, "XREADGROUP");
+    return out;
+  }
+  // [[stream, [[entry, fields]...]]...], only the streams that had some.
   for (auto p : by_priority) {
-    if (out.size() >= max)
-      break;
     auto stream = stream_key(worker, p);
-    auto r = c_.command({"XREADGROUP", "GROUP", s_.group, s_.consumer, "COUNT",
-                         std::to_string(max - out.size()), "STREAMS", stream, ">"});
-    if (r.is_error()) {
-      error = fail(r, "XREADGROUP");
-      return out;
-    }
-    if (r.is_nil() || r.elements.empty())
-      continue;
-    // [[stream, [[entry, fields]...]]]
-    for (auto& c : decode(r.elements[0].elements[1], stream, false, bad))
-      out.push_back(std::move(c));
+    for (auto& sr : r.elements)
+      if (sr.elements.size() == 2 && sr.elements[0].str == stream)
+        for (auto& c : decode(sr.elements[1], stream, false, bad))
+          out.push_back(std::move(c));
   }
   return out;
 }
@@ -303,7 +316,7 @@ std::optional<bool> redis_queue::complete(const claimed_task& c, const result& r
   auto stream = c.stream.empty() ? stream_key(c.t.worker, c.t.prio) : c.stream;
   auto rep = c_.eval(complete_script(), {key("results"), key("outcome"), key("known"), stream},
                      {s_.prefix, c.t.task_id, to_json(r).dump(), r.ok() ? "1" : "0", c.entry,
-                      s_.group, results_channel()});
+                      s_.group, results_channel(), ready_channel()});
   if (rep.is_error()) {
     error = fail(rep, "complete");
     return std::nullopt;
@@ -312,7 +325,8 @@ std::optional<bool> redis_queue::complete(const claimed_task& c, const result& r
 }
 
 std::string redis_queue::release(const claimed_task& c) {
-  std::vector<std::string> args{s_.group, c.entry, "id", c.t.task_id, "task", to_json(c.t).dump()};
+  std::vector<std::string> args{s_.group, c.entry, ready_channel(), c.t.worker,
+                                "id", c.t.task_id, "task", to_json(c.t).dump()};
   if (!c.doomed_by.empty()) {
     args.push_back("doomed_by");
     args.push_back(c.doomed_by);

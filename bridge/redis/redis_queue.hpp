@@ -71,7 +71,8 @@ public:
   /// change nothing.
   std::optional<enqueued> enqueue(const task& t, std::string& error);
 
-  /// Up to `max` new tasks of `worker`, high priority first.
+  /// New tasks of `worker`, high priority first: up to `max` from each
+  /// priority's stream (one round trip), so up to 3 x max in all.
   std::vector<claimed_task> claim(const std::string& worker, size_t max, std::string& error,
                                   std::vector<bad_entry>* bad = nullptr);
 
@@ -117,6 +118,10 @@ public:
   std::string dead_key(const std::string& worker) const;
   /// The channel a message "<task_id>" is published on for each result.
   std::string results_channel() const { return s_.prefix + "results"; }
+  /// The channel a message "<worker>" is published on whenever a task of
+  /// that worker becomes ready (enqueued, released, given back): an idle
+  /// orchestrator claims at once instead of at its next poll.
+  std::string ready_channel() const { return s_.prefix + "ready"; }
   const redis_queue_settings& settings() const { return s_; }
 
 private:

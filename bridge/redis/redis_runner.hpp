@@ -32,8 +32,9 @@ struct redis_runner_settings {
   /// recorded under it, so that its results come back here even after a
   /// restart.
   std::string origin;
-  /// How long an idle poll waits before the next.
-  int64_t idle_poll_ms = 10;
+  /// How long an idle runner waits before it looks again: a backstop, since
+  /// the ready channel wakes it when a task can be claimed.
+  int64_t idle_poll_ms = 200;
   /// Called (on the runner's thread) for each result written into root.
   std::function<void(const result&)> on_result;
 };

@@ -42,17 +42,17 @@ results_in() { find "$1/results" -name '*.json' | wc -l; }
 
 # --- bad --queue values: a clear refusal, exit 2 ------------------------------
 root=$(fresh_root refused)
-rc=0; "$CAF_NODE" serve --root "$root/x" --executor sim --queue "redis://u:secret@127.0.0.1:1" \
+rc=0; "$CAF_NODE" serve --root "$root/x" --config "$SRC/config/troupe.json" --executor sim --queue "redis://u:secret@127.0.0.1:1" \
   2>"$root/pw.err" || rc=$?
 check "a password in the queue URL is refused (exit 2)" [ "$rc" -eq 2 ]
 check "... naming where it goes, without repeating it" bash -c \
   "grep -q REDISCLI_AUTH '$root/pw.err' && ! grep -q secret '$root/pw.err'"
 port=$(free_port)
-rc=0; "$CAF_NODE" serve --root "$root/y" --executor sim --queue "redis://127.0.0.1:$port" \
+rc=0; "$CAF_NODE" serve --root "$root/y" --config "$SRC/config/troupe.json" --executor sim --queue "redis://127.0.0.1:$port" \
   2>"$root/down.err" || rc=$?
 check "an unreachable Redis is refused at start (exit 2), naming it" bash -c \
   "[ $rc -eq 2 ] && grep -q '127.0.0.1:$port' '$root/down.err'"
-rc=0; "$CAF_NODE" serve --root "$root/z" --executor sim --queue "rediss://127.0.0.1:$port" \
+rc=0; "$CAF_NODE" serve --root "$root/z" --config "$SRC/config/troupe.json" --executor sim --queue "rediss://127.0.0.1:$port" \
   2>"$root/tls.err" || rc=$?
 check "rediss:// is refused with the reason" bash -c "[ $rc -eq 2 ] && grep -q TLS '$root/tls.err'"
 
@@ -81,7 +81,7 @@ start_node "$dir/a" --sim-latency-ms 100 --lease-s "$LEASE"
 A=$NODE
 $AWAIT --timeout 90 "$dir/a/results/marie" 334 >/dev/null && $AWAIT --timeout 60 "$dir/a/results/anga" 333 >/dev/null \
   && $AWAIT --timeout 60 "$dir/a/results/fabien" 333 >/dev/null
-check "0 lost: the queue holds 1,000 results" [ "$(RCLI HLEN troupe:results)" -eq 1000 ]
+check "0 lost: the queue holds 1,000 results ($(RCLI HLEN troupe:results); pending marie $(RCLI XPENDING troupe:tasks:marie:medium troupe | head -1), waiting $(RCLI SCARD troupe:waiting), known $(RCLI HLEN troupe:known))" [ "$(RCLI HLEN troupe:results)" -eq 1000 ]
 check "... and the restarted root has all 1,000 result files" [ "$(results_in "$dir/a")" -eq 1000 ]
 check "... every one complete, and each dependent was handed its dependency's result" "$PY" - "$dir/a" <<'PYEOF'
 import glob, json, sys
