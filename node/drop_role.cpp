@@ -209,6 +209,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
                                                        : opts.common.executor;
       bs.synthesizes = !cfg->orchestrator.prompt_path.empty() && planner_kind == "claude";
       synthesizes = bs.synthesizes;
+      bs.publish_serving = !opts.queue.empty();
       bridge.emplace();
       bridge->curve = bs.curve != nullptr;
       try {
@@ -266,6 +267,10 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       rs.queue = shared.importer->q.settings();
       for (auto& w : cfg->workers)
         rs.capacity[w.name] = static_cast<size_t>(std::max(1, w.slots)) * 2;
+      if (bridge)
+        // Only what connected nodes can run: a worker no node of ours serves
+        // is left to the orchestrators its nodes are connected to.
+        rs.capacity_of = [br = bridge->br](const std::string& w) { return 2 * br->serving_slots(w); };
       rs.root = root;
       char host[256] = {};
       ::gethostname(host, sizeof host - 1);

@@ -185,7 +185,7 @@ void collect(self_ptr self, const std::string& id) {
 
 size_t room(self_ptr self, const std::string& worker) {
   auto& st = self->state;
-  auto cap = st.cfg.capacity[worker];
+  auto cap = st.cfg.capacity_of ? st.cfg.capacity_of(worker) : st.cfg.capacity[worker];
   auto used = st.held_per_worker[worker];
   return cap > used ? cap - used : 0;
 }

@@ -26,6 +26,10 @@ struct redis_runner_settings {
   /// Tasks held at once per worker: its slots here, with room for the next
   /// ones to be on their way.
   std::map<std::string, size_t> capacity;
+  /// When set (worker nodes serve the workers), the capacity of a worker
+  /// now, asked at each claim: none while no node of it is connected, so
+  /// that another orchestrator's nodes get its tasks.
+  std::function<size_t(const std::string& worker)> capacity_of;
   /// Where results/<worker>/ are written ("": nowhere).
   std::string root;
   /// This root's name in the queue (host:root): what it imported is

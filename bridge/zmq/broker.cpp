@@ -1,5 +1,7 @@
 #include "bridge/zmq/broker.hpp"
 
+#include <mutex>
+
 #include <algorithm>
 #include <atomic>
 #include <map>
@@ -38,6 +40,9 @@ using envelope = producer_desk::envelope;
 
 struct broker::impl {
   broker_settings cfg;
+  /// serving_slots()'s answers, refreshed by the loop after each pass.
+  mutable std::mutex serving_m;
+  std::map<std::string, size_t> serving;
   zmq::context_t ctx{1};
   std::unique_ptr<zmqx::zap_handler> zap;
   zmq::socket_t workers{ctx, zmq::socket_type::router};
@@ -328,6 +333,15 @@ struct broker::impl {
     }
   }
 
+  void publish_serving() {
+    std::map<std::string, size_t> now;
+    for (auto& [id, n] : wdesk.book().nodes())
+      if (!n.draining && n.parked.empty())
+        now[n.worker] += static_cast<size_t>(std::max(0, n.slots));
+    std::lock_guard<std::mutex> g{serving_m};
+    serving.swap(now);
+  }
+
   void loop() {
     unit->bind();
     // Named for top -H, perf and gdb.
@@ -401,6 +415,8 @@ struct broker::impl {
       // After the next tasks: a node woken by an ACK alone would only wake
       // again for the TASK that follows.
       flush_acks();
+      if (cfg.publish_serving)
+        publish_serving();
       auto now = clock_type::now();
       if (now >= next_beat) {
         wdesk.beat(now, timeout);
@@ -450,6 +466,12 @@ std::string broker::workers_endpoint() const {
 
 std::string broker::producers_endpoint() const {
   return p_->producers.get(zmq::sockopt::last_endpoint);
+}
+
+size_t broker::serving_slots(const std::string& worker) const {
+  std::lock_guard<std::mutex> g{p_->serving_m};
+  auto i = p_->serving.find(worker);
+  return i == p_->serving.end() ? 0 : i->second;
 }
 
 std::string broker::events_endpoint() const {

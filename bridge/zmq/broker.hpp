@@ -41,6 +41,8 @@ struct broker_settings {
   std::chrono::milliseconds heartbeat = wire::default_heartbeat;
   int liveness = wire::default_liveness;
   std::shared_ptr<const zmqx::curve_server> curve; // null: no encryption
+  /// Keep serving_slots() up to date (a shared queue claims by it).
+  bool publish_serving = false;
 };
 
 /// What other threads tell the broker.
@@ -94,6 +96,10 @@ public:
   void stop();
 
   void post(broker_note n);
+
+  /// Slots of `worker`'s connected nodes that take tasks (not draining,
+  /// not parked), from any thread; with settings.publish_serving only.
+  size_t serving_slots(const std::string& worker) const;
 
   /// The endpoints actually bound (a port 0 / "*" becomes its number).
   std::string workers_endpoint() const;

@@ -128,6 +128,19 @@ check "submit --wait to an orchestrator on the queue, run by a worker node: the 
   bash -c "[ $rc -eq 0 ] && jq -e '.status == \"complete\" and .task_id == \"via-wire\"' '$dir/o/answer.json' >/dev/null"
 check "... and it is the queue's one result" bash -c \
   "redis-cli -p $REDIS_PORT HGET troupe:results via-wire | jq -e '.task_id == \"via-wire\"' >/dev/null"
+# A second orchestrator with no worker node claims nothing: what is dropped
+# into its root runs on the first one's node, and comes back to its root.
+O1=$ORCH
+mkdir -p "$dir/o2"
+start_orchestrator "$dir/o2" "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT"
+for i in $(seq 1 20); do
+  printf '{"task_id": "nodeless-%d", "worker": "marie", "description": "x"}' "$i" >"$dir/o2/tasks/marie/n$i.tmp"
+  mv "$dir/o2/tasks/marie/n$i.tmp" "$dir/o2/tasks/marie/nodeless-$i.json"
+done
+$AWAIT --timeout 30 "$dir/o2/results/marie" 20 >/dev/null
+check "an orchestrator without nodes: its 20 dropped tasks come back to its root" [ "$(results_in "$dir/o2")" -eq 20 ]
+check "... all run by the node of the other orchestrator (it wrote them too)" \
+  [ "$(ls "$dir/o/results/marie" | grep -c '^nodeless-')" -eq 20 ]
 kill -9 "$REDIS_PID"
 
 # --- kill -9 and restart of redis-server with appendfsync always -------------
