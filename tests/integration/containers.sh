@@ -61,4 +61,44 @@ read_checks "$WORK/checks.txt"
 check "the Dockerfile builds from Debian packages and pins the CLI the tests prove" bash -c "
   grep -q '^FROM debian:12' docker/Dockerfile &&
   grep -q \"CLAUDE_CODE_VERSION=\$(jq -r '.dependencies[\"@anthropic-ai/claude-code\"]' tests/claude-cli/package.json)\" docker/Dockerfile"
+check "the image's build stage has every library the build needs (install-deps.sh's -dev packages but the tests')" bash -c "
+  for p in \$(grep -o '[a-z0-9.+-]*-dev' scripts/install-deps.sh | grep -v -e gtest -e clang-rt); do
+    sed -n '/AS build/,/^FROM/p' docker/Dockerfile | grep -qw -- \"\$p\" || { echo \"missing \$p\"; exit 1; }
+  done"
+
+# --- the shared queue on top: docker-compose.redis.yml --------------------------
+check "docker-compose config validates the file with docker-compose.redis.yml" \
+  docker-compose -f docker-compose.yml -f docker-compose.redis.yml config -q
+docker-compose -f docker-compose.yml -f docker-compose.redis.yml config >"$WORK/redis.yml"
+"$PY" - "$WORK/redis.yml" >"$WORK/redis-checks.txt" <<'PYEOF'
+import sys, yaml
+s = yaml.safe_load(open(sys.argv[1]))["services"]
+def ok(c, what): print(("ok " if c else "FAIL ") + what)
+ok({"redis", "orchestrator", "orchestrator-b"} <= set(s), "redis and a second orchestrator join the services")
+for o in ("orchestrator", "orchestrator-b"):
+    cmd = s[o]["command"]
+    ok("--queue" in cmd and cmd[cmd.index("--queue") + 1] == "redis://redis:6379",
+       f"{o} takes its tasks from the shared queue, redis://redis:6379")
+    ok("redis" in (s[o].get("depends_on") or {}), f"{o} starts after redis")
+r = s["redis"]
+ok(r.get("entrypoint") == ["redis-server"] and r["command"][0] == "/troupe/config/redis.conf",
+   "redis runs the shipped config/redis.conf (AOF on)")
+ok(not r.get("ports"), "redis publishes no port on the host")
+def vol(v):  # (source, target) from "source:target[:mode]" or the long form
+    if isinstance(v, str):
+        parts = v.split(":")
+        return parts[0], parts[1]
+    return v["source"], v["target"]
+roots = lambda o: sorted(src for src, t in map(vol, s[o]["volumes"]) if t in ("/troupe/tasks", "/troupe/results", "/troupe/runs"))
+ok(len(roots("orchestrator-b")) == 3 and not set(roots("orchestrator")) & set(roots("orchestrator-b")),
+   "each orchestrator keeps its own root (tasks/, results/, runs/)")
+def port(p):
+    if isinstance(p, str):  # host_ip:published:target[/proto]
+        ip, pub, _ = p.split("/")[0].split(":")
+        return ip, pub
+    return p.get("host_ip"), str(p["published"])
+ok(sorted(map(port, s["orchestrator-b"].get("ports", []))) == [("127.0.0.1", "5566"), ("127.0.0.1", "5567")],
+   "orchestrator-b's producers and events on the host's loopback, on ports of its own")
+PYEOF
+read_checks "$WORK/redis-checks.txt"
 finish
