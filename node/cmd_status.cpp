@@ -15,6 +15,7 @@
 #include "core/text.hpp"
 #include "node/commands.hpp"
 #include "node/options.hpp"
+#include "node/queue_link.hpp"
 
 namespace troupe::node {
 
@@ -28,7 +29,48 @@ struct status_options {
   bool json_out = false;
   std::string connect; // ask a running orchestrator instead
   curve_options curve;
+  queue_options queue; // also show the shared queue
 };
+
+/// An orchestrator (consumer) counts as active if it read or renewed
+/// within this long (a running one does several times a second); others
+/// are gone, or left from earlier runs.
+constexpr int64_t active_consumer_ms = 10'000;
+
+/// The shared queue, for the cluster view: per worker what is queued, held
+/// and dead, and which orchestrators hold what.
+bool queue_section(const queue_options& qo, const std::set<std::string>& workers, json& out,
+                   std::string& error) {
+  std::vector<std::string> ws(workers.begin(), workers.end());
+  // A reader only: a consumer name never used to claim.
+  auto link = open_queue_link(qo, ws, "status", 0, error);
+  if (!link)
+    return false;
+  json q = {{"url", qo.url}, {"prefix", qo.prefix}};
+  std::map<std::string, json> orchs;
+  for (auto& w : ws) {
+    auto n = link->q.counts(w, error);
+    q["workers"][w] = {{"queued", n.queued}, {"held", n.claimed}, {"dead", n.dead}};
+    for (auto& c : link->q.consumers(w, error)) {
+      if (c.name == "status")
+        continue;
+      auto& o = orchs[c.name];
+      o["name"] = c.name;
+      o["held"] = o.value("held", int64_t{0}) + c.pending;
+      auto idle = o.contains("idle_ms") ? std::min(o["idle_ms"].get<int64_t>(), c.idle_ms) : c.idle_ms;
+      o["idle_ms"] = idle;
+    }
+  }
+  q["waiting"] = link->q.waiting(error);
+  q["results"] = link->q.results(error);
+  q["orchestrators"] = json::array();
+  for (auto& [name, o] : orchs) {
+    o["active"] = o["idle_ms"].get<int64_t>() < active_consumer_ms;
+    q["orchestrators"].push_back(o);
+  }
+  out["queue"] = q;
+  return error.empty();
+}
 
 int print_status(const json& out, bool json_out);
 
@@ -43,7 +85,19 @@ int remote_status(const status_options& opts) {
     std::fprintf(stderr, "error: %s\n", link.silence("status").c_str());
     return exit_failed;
   }
-  return print_status(m->body, opts.json_out);
+  auto out = m->body;
+  if (!opts.queue.url.empty()) {
+    std::set<std::string> workers;
+    if (auto w = out.find("workers"); w != out.end() && w->is_object())
+      for (auto& [name, _] : w->items())
+        workers.insert(name);
+    std::string err;
+    if (!queue_section(opts.queue, workers, out, err)) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      return exit_failed;
+    }
+  }
+  return print_status(out, opts.json_out);
 }
 
 int status_cmd(const status_options& opts) {
@@ -69,7 +123,15 @@ int status_cmd(const status_options& opts) {
     for (auto& e : fs::directory_iterator(root + sub, ec))
       if (e.is_directory(ec) && e.path().filename().string()[0] != '.')
         workers.insert(e.path().filename().string());
-  return print_status(queue_status(root, workers, cap), opts.json_out);
+  auto out = queue_status(root, workers, cap);
+  if (!opts.queue.url.empty()) {
+    std::string err;
+    if (!queue_section(opts.queue, workers, out, err)) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      return exit_failed;
+    }
+  }
+  return print_status(out, opts.json_out);
 }
 
 int print_status(const json& out, bool json_out) {
@@ -141,6 +203,22 @@ int print_status(const json& out, bool json_out) {
                   state.c_str());
     }
   }
+  if (auto q = out.find("queue"); q != out.end()) {
+    std::printf("shared queue %s (prefix %s): %lld result(s), %lld task(s) waiting for dependencies\n",
+                q->value("url", "").c_str(), q->value("prefix", "").c_str(),
+                static_cast<long long>(q->value("results", int64_t{0})),
+                static_cast<long long>(q->value("waiting", int64_t{0})));
+    for (auto& [w, n] : (*q)["workers"].items())
+      std::printf("  %-12s %7lld queued %7lld held %5lld dead\n", w.c_str(),
+                  static_cast<long long>(n.value("queued", int64_t{0})),
+                  static_cast<long long>(n.value("held", int64_t{0})),
+                  static_cast<long long>(n.value("dead", int64_t{0})));
+    for (auto& o : (*q)["orchestrators"])
+      std::printf("  orchestrator %-40s holds %4lld, last seen %.1f s ago%s\n",
+                  o.value("name", "").c_str(), static_cast<long long>(o.value("held", int64_t{0})),
+                  static_cast<double>(o.value("idle_ms", int64_t{0})) / 1000,
+                  o.value("active", false) ? "" : " (gone)");
+  }
   return exit_ok;
 }
 
@@ -160,6 +238,8 @@ command add_status(CLI::App& app) {
                   "ask a running orchestrator (its producer endpoint, e.g. "
                   "tcp://orchestrator:5556) instead: also lists worker nodes");
   add_curve_client_options(cmd, opts->curve);
+  add_queue_options(cmd, opts->queue,
+                    "also show the shared queue: per worker, and which orchestrators hold what");
   return [opts] { return status_cmd(*opts); };
 }
 

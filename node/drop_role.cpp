@@ -52,17 +52,9 @@ void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
   cmd->add_option("--http-token-file", opts.web.token_file,
                   "a file whose first line is the bearer token every HTTP request must carry")
     ->type_name("FILE");
-  cmd->add_option("--queue", opts.queue,
-                  "share the task queue with other orchestrators in Redis "
-                  "(redis://HOST[:PORT][/DB]; the password from --queue-password-file or "
-                  "REDISCLI_AUTH, never the URL); files dropped here go into it")
-    ->type_name("URL");
-  cmd->add_option("--queue-password-file", opts.queue_password_file,
-                  "a file whose first line is the Redis password")
-    ->type_name("FILE");
-  cmd->add_option("--queue-prefix", opts.queue_prefix,
-                  "the prefix of the queue's keys: one prefix, one queue")
-    ->capture_default_str();
+  add_queue_options(cmd, opts.queue,
+                    "share the task queue with other orchestrators in Redis; files dropped "
+                    "here go into it");
   cmd->add_option("--lease-s", opts.lease_s,
                   "a task this orchestrator holds without renewing for this long is taken "
                   "over by another")
@@ -71,53 +63,6 @@ void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
 }
 
 namespace {
-
-/// --queue: the connection the file drop imports through (checked at
-/// start, so that a wrong URL or password is a clean exit 2).
-struct shared_queue {
-  struct importer_part {
-    redis_client client;
-    redis_queue q;
-    importer_part(const redis_url& u, redis_queue_settings s)
-      : client(u, std::chrono::milliseconds(2000)), q(client, std::move(s)) {}
-  };
-  redis_url url;
-  std::shared_ptr<importer_part> importer; // null without --queue
-  std::string error;
-};
-
-shared_queue open_shared_queue(const drop_role_options& opts,
-                               const std::vector<std::string>& workers) {
-  shared_queue out;
-  if (opts.queue.empty())
-    return out;
-  auto u = parse_redis_url(opts.queue, out.error);
-  if (!u)
-    return out;
-  out.error = load_redis_password(*u, opts.queue_password_file, std::getenv(redis_password_env));
-  if (!out.error.empty())
-    return out;
-  out.url = *u;
-  redis_queue_settings qs;
-  qs.prefix = opts.queue_prefix;
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
-  // Unique per process: a restarted orchestrator is a new consumer, and
-  // what the old one held is taken over when its lease runs out.
-  qs.consumer = std::string{host} + ":" + std::to_string(::getpid()) + ":" + compact_utc_now();
-  qs.lease_ms = static_cast<int64_t>(opts.lease_s * 1000);
-  out.importer = std::make_shared<shared_queue::importer_part>(*u, qs);
-  if (!out.importer->client.connected()) {
-    out.error = "--queue: " + out.importer->client.error();
-    out.importer.reset();
-    return out;
-  }
-  if (auto err = out.importer->q.prepare(workers); !err.empty()) {
-    out.error = "--queue: " + err;
-    out.importer.reset();
-  }
-  return out;
-}
 
 /// The orchestrator's half: the broker (bound before anything runs, so a
 /// taken port is a clean exit 2) and the actors that stand in for the nodes.
@@ -170,10 +115,17 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     std::fprintf(stderr, "error: %s\n", lock.error().c_str());
     return exit_usage;
   }
-  auto shared = open_shared_queue(opts, workers);
-  if (!shared.error.empty()) {
-    std::fprintf(stderr, "error: %s\n", shared.error.c_str());
-    return exit_usage;
+  // --queue: the connection the file drop imports through, checked now so
+  // that a wrong URL or password is a clean exit 2.
+  std::shared_ptr<queue_link> shared;
+  if (!opts.queue.url.empty()) {
+    std::string err;
+    shared = open_queue_link(opts.queue, workers, this_consumer_name(),
+                             static_cast<int64_t>(opts.lease_s * 1000), err);
+    if (!shared) {
+      std::fprintf(stderr, "error: %s\n", err.c_str());
+      return exit_usage;
+    }
   }
   caf::actor_system_config sys_cfg;
   configure_actor_system(sys_cfg);
@@ -209,7 +161,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
                                                        : opts.common.executor;
       bs.synthesizes = !cfg->orchestrator.prompt_path.empty() && planner_kind == "claude";
       synthesizes = bs.synthesizes;
-      bs.publish_serving = !opts.queue.empty();
+      bs.publish_serving = shared != nullptr;
       bridge.emplace();
       bridge->curve = bs.curve != nullptr;
       try {
@@ -261,10 +213,10 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
         post(broker_note{broker_note::written{r}});
     };
     caf::actor runner;
-    if (shared.importer) {
+    if (shared) {
       redis_runner_settings rs;
-      rs.url = shared.url;
-      rs.queue = shared.importer->q.settings();
+      rs.url = shared->url;
+      rs.queue = shared->q.settings();
       for (auto& w : cfg->workers)
         rs.capacity[w.name] = static_cast<size_t>(std::max(1, w.slots)) * 2;
       if (bridge)
@@ -277,7 +229,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       rs.origin = std::string{host} + ":" + root;
       rs.on_result = fd.on_result;
       runner = spawn_redis_runner(sys, rs, t->orchestrator);
-      fd.import = [imp = shared.importer, runner, origin = rs.origin](const task& t) {
+      fd.import = [imp = shared, runner, origin = rs.origin](const task& t) {
         std::string err;
         if (!imp->q.enqueue(t, err))
           return err;
@@ -289,7 +241,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
         caf::anon_send(runner, subscribe_atom_v, t.worker, t.task_id);
         return std::string{};
       };
-      spdlog::info("queue: {} (prefix {}), as {}", opts.queue, rs.queue.prefix,
+      spdlog::info("queue: {} (prefix {}), as {}", opts.queue.url, rs.queue.prefix,
                    rs.queue.consumer);
     }
     auto drop = sys.spawn<caf::detached>(file_drop, fd, t->orchestrator);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "node/options.hpp"
+#include "node/queue_link.hpp"
 #include "node/web_role.hpp"
 
 namespace CLI {
@@ -31,11 +32,9 @@ struct drop_role_options {
   double dependency_wait_s = 60;
   std::string ready_file;
   web_options web; // --http, --http-token-file
-  /// --queue redis://HOST[:PORT][/DB]: tasks go through a Redis queue
-  /// other orchestrators share (docs/QUEUE.md); empty: the folders alone.
-  std::string queue;
-  std::string queue_password_file;
-  std::string queue_prefix = "troupe:";
+  /// --queue: tasks go through a Redis queue other orchestrators share
+  /// (docs/QUEUE.md).
+  queue_options queue;
   double lease_s = 30;
 };
 

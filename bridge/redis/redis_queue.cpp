@@ -1,6 +1,8 @@
 #include "bridge/redis/redis_queue.hpp"
 
+#include <algorithm>
 #include <array>
+#include <map>
 
 #include "core/clock.hpp"
 #include "core/json_codec.hpp"
@@ -393,6 +395,48 @@ redis_queue::worker_counts redis_queue::counts(const std::string& worker, std::s
   auto dead = c_.command({"XLEN", dead_key(worker)});
   n.dead = dead.integer;
   return n;
+}
+
+int64_t redis_queue::results(std::string& error) {
+  auto r = c_.command({"HLEN", key("results")});
+  if (r.is_error())
+    error = fail(r, "HLEN");
+  return r.integer;
+}
+
+std::vector<redis_queue::consumer_info> redis_queue::consumers(const std::string& worker,
+                                                               std::string& error) {
+  std::map<std::string, consumer_info> by_name;
+  for (auto p : by_priority) {
+    auto r = c_.command({"XINFO", "CONSUMERS", stream_key(worker, p), s_.group});
+    if (r.is_error()) {
+      if (r.str.find("no such key") == std::string::npos)
+        error = fail(r, "XINFO CONSUMERS");
+      continue;
+    }
+    for (auto& c : r.elements) {
+      consumer_info info;
+      for (size_t i = 0; i + 1 < c.elements.size(); i += 2) {
+        auto& k = c.elements[i].str;
+        auto& v = c.elements[i + 1];
+        if (k == "name")
+          info.name = v.str;
+        else if (k == "pending")
+          info.pending = v.integer;
+        else if (k == "idle")
+          info.idle_ms = v.integer;
+      }
+      auto [it, fresh] = by_name.emplace(info.name, info);
+      if (!fresh) {
+        it->second.pending += info.pending;
+        it->second.idle_ms = std::min(it->second.idle_ms, info.idle_ms);
+      }
+    }
+  }
+  std::vector<consumer_info> out;
+  for (auto& [n, c] : by_name)
+    out.push_back(c);
+  return out;
 }
 
 int64_t redis_queue::waiting(std::string& error) {

@@ -113,6 +113,16 @@ public:
   };
   worker_counts counts(const std::string& worker, std::string& error);
   int64_t waiting(std::string& error);
+  int64_t results(std::string& error);
+
+  /// The orchestrators (consumers) in `worker`'s group: what each holds
+  /// and how long since it last read or renewed.
+  struct consumer_info {
+    std::string name;
+    int64_t pending = 0;
+    int64_t idle_ms = 0;
+  };
+  std::vector<consumer_info> consumers(const std::string& worker, std::string& error);
 
   std::string stream_key(const std::string& worker, priority p) const;
   std::string dead_key(const std::string& worker) const;

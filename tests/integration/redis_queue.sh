@@ -68,6 +68,7 @@ drop_batch "$dir/a" 1000 k
 # Once some results exist, in the middle of the batch.
 $AWAIT --timeout 60 "$dir/a/results/marie" 40 >/dev/null
 kill -9 "$A"
+KILLED=$A
 killed_at=$(date +%s.%N)
 held=$(RCLI XPENDING troupe:tasks:marie:medium troupe | head -1)
 check "the batch was cut mid-way ($(RCLI HLEN troupe:results) of 1000 done, $held marie tasks held)" \
@@ -113,6 +114,22 @@ check "0 duplicate: each result file is the one result the queue kept ($same of 
 check "... and both orchestrators ran tasks (b: $(results_in "$dir/b"))" [ "$(results_in "$dir/b")" -gt 0 ]
 check "nothing left in the streams or waiting" bash -c \
   "[ \"\$(redis-cli -p $REDIS_PORT SCARD troupe:waiting)\" -eq 0 ] && [ \"\$(redis-cli -p $REDIS_PORT XLEN troupe:tasks:marie:medium)\" -eq 0 ]"
+"$CAF_NODE" status --root "$dir/a" --config "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" \
+  --json >"$dir/status.json"
+check "status --queue shows the cluster: the live orchestrators, the killed one holding nothing, per worker" \
+  "$PY" - "$dir/status.json" "$KILLED" "$A" "$B" <<'PYEOF'
+import json, sys
+q = json.load(open(sys.argv[1]))["queue"]
+by_pid = {o["name"].split(":")[1]: o for o in q["orchestrators"]}
+killed, a, b = sys.argv[2:5]
+ok = (q["results"] == 1000 and set(by_pid) == {killed, a, b} and by_pid[killed]["held"] == 0
+      and by_pid[a]["active"] and by_pid[b]["active"]
+      and set(q["workers"]) == {"marie", "anga", "fabien"} and q["workers"]["marie"]["queued"] == 0)
+sys.exit(0 if ok else 1)
+PYEOF
+"$CAF_NODE" status --root "$dir/a" --config "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" >"$dir/status.txt"
+check "... and in words" \
+  grep -q "shared queue redis://127.0.0.1:$REDIS_PORT (prefix troupe:): 1000 result(s)" "$dir/status.txt"
 kill -TERM "$A" "$B"
 await_exit "$A"; check "serve on the shared queue exits 0 on SIGTERM" [ "$rc" -eq 0 ]
 await_exit "$B"

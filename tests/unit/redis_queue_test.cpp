@@ -309,3 +309,20 @@ TEST(redis_queue, the_shipped_config_persists_every_write_and_never_evicts) {
   EXPECT_EQ(get("appendfsync"), "everysec");
   EXPECT_EQ(get("maxmemory-policy"), "noeviction");
 }
+
+TEST(redis_queue, it_tells_who_holds_what_for_status) {
+  redis_server s;
+  node a{s, "orch-a"}, b{s, "orch-b"};
+  std::string err;
+  for (int i = 0; i < 3; ++i)
+    a.q.enqueue(make_task("t" + std::to_string(i)), err);
+  a.q.claim("marie", 2, err);
+  b.q.claim("marie", 2, err);
+  auto cs = a.q.consumers("marie", err);
+  ASSERT_EQ(cs.size(), 2u) << err;
+  EXPECT_EQ(cs[0].name, "orch-a");
+  EXPECT_EQ(cs[0].pending, 2);
+  EXPECT_EQ(cs[1].pending, 1);
+  EXPECT_EQ(a.q.counts("marie", err).claimed, 3);
+  EXPECT_EQ(a.q.results(err), 0);
+}
