@@ -159,7 +159,9 @@ command add_worker(CLI::App& app) {
     ->required();
   cmd->add_option("--connect", opts->connect,
                   "the orchestrator's workers endpoint, e.g. "
-                  "tcp://orchestrator:5555")
+                  "tcp://orchestrator:5555; several, comma-separated, for orchestrators "
+                  "sharing a --queue: served by one, it moves to the next when that one "
+                  "goes silent or stops")
     ->required();
   add_common_options(cmd, opts->common);
   cmd->add_option("--node", opts->node, "this node's name in logs and status");

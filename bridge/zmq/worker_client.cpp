@@ -65,7 +65,25 @@ struct worker_client::impl {
   std::chrono::milliseconds backoff{wire::reconnect_first};
   std::mt19937 rng{std::random_device{}()};
 
-  explicit impl(worker_client_settings s) : cfg(std::move(s)) {}
+  explicit impl(worker_client_settings s) : cfg(std::move(s)) {
+    // "a,b,c": orchestrators sharing one queue; the node is served by one
+    // at a time and moves to the next whenever it reconnects.
+    size_t at = 0;
+    for (;;) {
+      auto comma = cfg.endpoint.find(',', at);
+      auto one = cfg.endpoint.substr(at, comma == std::string::npos ? comma : comma - at);
+      if (!one.empty())
+        endpoints.push_back(one);
+      if (comma == std::string::npos)
+        break;
+      at = comma + 1;
+    }
+    if (endpoints.empty())
+      endpoints.push_back(cfg.endpoint);
+  }
+  std::vector<std::string> endpoints;
+  size_t current = 0;
+  const std::string& endpoint() const { return endpoints[current]; }
   ~impl() {
     watch.reset();
     sock.reset();
@@ -97,7 +115,7 @@ struct worker_client::impl {
     if (cfg.curve)
       zmqx::make_client(*sock, *cfg.curve);
     watch = std::make_unique<zmqx::connection_watch>(ctx, *sock, cfg.curve != nullptr);
-    sock->connect(cfg.endpoint);
+    sock->connect(endpoint());
     heard = false;
     wire::ready_body ready;
     ready.worker = cfg.worker;
@@ -185,7 +203,7 @@ struct worker_client::impl {
   void on_message(const wire::message& m) {
     auto& b = m.body;
     if (!heard) {
-      spdlog::info("connected to the orchestrator at {}", cfg.endpoint);
+      spdlog::info("connected to the orchestrator at {}", endpoint());
       heard = true;
       backoff = wire::reconnect_first;
       if (cfg.on_connected)
@@ -308,7 +326,7 @@ struct worker_client::impl {
     }
     auto& why = watch->problem();
     if (!why.empty() && why != said)
-      spdlog::warn("cannot reach the orchestrator at {}: {}; retrying", cfg.endpoint,
+      spdlog::warn("cannot reach the orchestrator at {}: {}; retrying", endpoint(),
                    why);
     said = why;
   }
@@ -316,6 +334,10 @@ struct worker_client::impl {
   void reconnect_after(std::chrono::milliseconds d) {
     watch.reset(); // first: it stops the monitor of the socket
     sock.reset();
+    if (endpoints.size() > 1) {
+      current = (current + 1) % endpoints.size();
+      spdlog::info("next: the orchestrator at {}", endpoint());
+    }
     reconnect_at = clock_type::now() + d;
   }
 

@@ -24,7 +24,9 @@ struct curve_client;
 }
 
 struct worker_client_settings {
-  std::string endpoint; // the orchestrator's workers endpoint
+  /// The orchestrator's workers endpoint; several, comma-separated, for
+  /// orchestrators sharing a queue: one at a time, the next on reconnection.
+  std::string endpoint;
   std::string worker;
   int slots = 1;
   std::string node;     // a name for logs and status

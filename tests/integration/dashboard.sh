@@ -22,7 +22,7 @@ JSON
 "$CAF_NODE" serve --root "$root" --config "$root/cfg.json" --executor sim --sim-latency-ms 3000 \
   --http 127.0.0.1:0 --ready-file "$root/ready" 2>>"$root/serve.log" &
 PIDS+=("$!")
-$AWAIT --timeout 30 "$root/ready" >/dev/null
+$AWAIT --timeout 30 "$root/ready" >/dev/null || { fail "serve --http did not start in 30 s"; tail -30 "$root/serve.log"; finish; }
 URL=$(jq -r .http "$root/ready")
 
 # The browser runs the checks; each prints "ok …" or "FAIL …".

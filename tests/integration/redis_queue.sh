@@ -158,6 +158,27 @@ $AWAIT --timeout 30 "$dir/o2/results/marie" 20 >/dev/null
 check "an orchestrator without nodes: its 20 dropped tasks come back to its root" [ "$(results_in "$dir/o2")" -eq 20 ]
 check "... all run by the node of the other orchestrator (it wrote them too)" \
   [ "$(ls "$dir/o/results/marie" | grep -c '^nodeless-')" -eq 20 ]
+# --- a worker node that fails over between orchestrators ----------------------
+mkdir -p "$dir/p1" "$dir/p2"
+start_orchestrator "$dir/p1" "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" --queue-prefix fo:
+P1=$ORCH; P1_W=$W_EP
+start_orchestrator "$dir/p2" "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" --queue-prefix fo:
+P2_W=$W_EP
+"$CAF_NODE" worker marie --connect "$P1_W,$P2_W" --executor sim --config "$SRC/config/troupe.json" \
+  2>>"$dir/p2/failover-node.log" &
+PIDS+=("$!")
+printf '{"task_id": "before", "worker": "marie", "description": "x"}' >"$dir/p1/tasks/marie/before.json"
+$AWAIT --timeout 20 "$dir/p1/results/marie/before.json" >/dev/null
+check "a node given two orchestrators is served by the first" [ -f "$dir/p1/results/marie/before.json" ]
+kill -9 "$P1"
+for i in 1 2 3; do
+  printf '{"task_id": "after-%d", "worker": "marie", "description": "x"}' "$i" >"$dir/p2/tasks/marie/a$i.tmp"
+  mv "$dir/p2/tasks/marie/a$i.tmp" "$dir/p2/tasks/marie/after-$i.json"
+done
+$AWAIT --timeout 30 "$dir/p2/results/marie" 3 >/dev/null
+check "the first killed (kill -9), the node moves to the second and runs what is dropped there" \
+  [ "$(ls "$dir/p2/results/marie" | grep -c '^after-')" -eq 3 ]
+check "... as its log says" grep -q "connected to the orchestrator at $P2_W" "$dir/p2/failover-node.log"
 kill -9 "$REDIS_PID"
 
 # --- kill -9 and restart of redis-server with appendfsync always -------------
