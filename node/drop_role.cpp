@@ -55,6 +55,11 @@ void add_drop_role_options(CLI::App* cmd, drop_role_options& opts,
   add_queue_options(cmd, opts.queue,
                     "share the task queue with other orchestrators in Redis; files dropped "
                     "here go into it");
+  cmd->add_option("--queue-results", opts.queue_results,
+                  "which results of the shared queue are written into this root's results/: "
+                  "mine (of the tasks it imported or ran) or all (a mirror)")
+    ->capture_default_str()
+    ->check(CLI::IsMember({"mine", "all"}));
   cmd->add_option("--lease-s", opts.lease_s,
                   "a task this orchestrator holds without renewing for this long is taken "
                   "over by another")
@@ -224,6 +229,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
         // is left to the orchestrators its nodes are connected to.
         rs.capacity_of = [br = bridge->br](const std::string& w) { return 2 * br->serving_slots(w); };
       rs.root = root;
+      rs.all_results = opts.queue_results == "all";
       char host[256] = {};
       ::gethostname(host, sizeof host - 1);
       rs.origin = std::string{host} + ":" + root;

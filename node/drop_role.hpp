@@ -36,6 +36,8 @@ struct drop_role_options {
   /// (docs/QUEUE.md).
   queue_options queue;
   double lease_s = 30;
+  /// --queue-results: "mine" (what this root imported or ran) or "all".
+  std::string queue_results = "mine";
 };
 
 /// The options of the file drop: --grace-s, --max-task-bytes, --quiet-ms,

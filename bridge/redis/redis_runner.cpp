@@ -172,13 +172,17 @@ void finish(self_ptr self, const claimed_task& c, const result& r) {
 void collect(self_ptr self, const std::string& id) {
   auto& st = self->state;
   auto w = st.watched.find(id);
-  if (w == st.watched.end() || st.held.count(id))
-    return; // not ours to write, or ours: written when it ends
+  if (st.held.count(id))
+    return; // ours: written when it ends
+  if (w == st.watched.end() && !st.cfg.all_results)
+    return; // another root's
   std::string err;
   if (auto r = st.q->find_result(id, err)) {
     export_result(self, *r);
-    st.q->forget_imported(st.cfg.origin, w->second, id);
-    st.watched.erase(w);
+    if (w != st.watched.end()) {
+      st.q->forget_imported(st.cfg.origin, w->second, id);
+      st.watched.erase(w);
+    }
   }
   note_error(self, err);
 }

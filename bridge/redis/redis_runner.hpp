@@ -32,6 +32,9 @@ struct redis_runner_settings {
   std::function<size_t(const std::string& worker)> capacity_of;
   /// Where results/<worker>/ are written ("": nowhere).
   std::string root;
+  /// Write every result of the queue there (a mirror), not only those of
+  /// tasks this root imported or ran.
+  bool all_results = false;
   /// This root's name in the queue (host:root): what it imported is
   /// recorded under it, so that its results come back here even after a
   /// restart.

@@ -158,6 +158,19 @@ $AWAIT --timeout 30 "$dir/o2/results/marie" 20 >/dev/null
 check "an orchestrator without nodes: its 20 dropped tasks come back to its root" [ "$(results_in "$dir/o2")" -eq 20 ]
 check "... all run by the node of the other orchestrator (it wrote them too)" \
   [ "$(ls "$dir/o/results/marie" | grep -c '^nodeless-')" -eq 20 ]
+# --- a mirror: --queue-results all writes every result of the queue ----------
+mkdir -p "$dir/m"
+start_orchestrator "$dir/m" "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" --queue-results all
+printf '{"task_id": "mirrored", "worker": "marie", "description": "x"}' >"$dir/o/tasks/marie/m.tmp"
+mv "$dir/o/tasks/marie/m.tmp" "$dir/o/tasks/marie/mirrored.json"
+$AWAIT --timeout 20 "$dir/m/results/marie/mirrored.json" >/dev/null
+check "--queue-results all: a root mirrors a result of a task dropped into another root" \
+  [ -f "$dir/m/results/marie/mirrored.json" ]
+check "... without it, a root writes only its own (o2 has no copy)" [ ! -e "$dir/o2/results/marie/mirrored.json" ]
+rc=0; "$CAF_NODE" serve --root "$dir/bad" --config "$SRC/config/troupe.json" --executor sim \
+  --queue "redis://127.0.0.1:$REDIS_PORT" --queue-results some 2>"$dir/bad.err" || rc=$?
+check "--queue-results some is refused (exit 2), naming the choices" bash -c "[ $rc -eq 2 ] && grep -q mine '$dir/bad.err'"
+
 # --- a worker node that fails over between orchestrators ----------------------
 mkdir -p "$dir/p1" "$dir/p2"
 start_orchestrator "$dir/p1" "$SRC/config/troupe.json" --queue "redis://127.0.0.1:$REDIS_PORT" --queue-prefix fo:
