@@ -438,4 +438,11 @@ process_outcome run_process(const process_spec& spec) {
   return res;
 }
 
+std::string host_name(const std::string& fallback) {
+  char h[256] = {};
+  if (::gethostname(h, sizeof h - 1) != 0 || h[0] == '\0')
+    return fallback;
+  return h;
+}
+
 } // namespace troupe

@@ -83,4 +83,7 @@ void on_cancel_child(std::function<void(const std::string& key)> listener);
 /// set) plus the given extra ones.
 std::vector<std::string> inherit_env(const std::vector<std::string>& names);
 
+/// This machine's name (gethostname), or `fallback` if it has none.
+std::string host_name(const std::string& fallback = "?");
+
 } // namespace troupe

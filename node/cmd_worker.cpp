@@ -60,9 +60,7 @@ int worker_cmd(const worker_options& opts) {
   cs.slots = wc.slots;
   cs.root = normalize_root(opts.common.root);
   cs.handoff_max_bytes = static_cast<size_t>(cfg->handoff_max_kb) * 1024;
-  char host[256] = "node";
-  ::gethostname(host, sizeof(host) - 1);
-  cs.node = opts.node.empty() ? wc.name + "@" + host + ":" + std::to_string(::getpid())
+  cs.node = opts.node.empty() ? wc.name + "@" + host_name("node") + ":" + std::to_string(::getpid())
                               : opts.node;
   cs.heartbeat = std::chrono::milliseconds(opts.live.heartbeat_ms);
   cs.liveness = opts.live.liveness;

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "core/clock.hpp"
+#include "core/process.hpp"
 
 namespace troupe::node {
 
@@ -24,11 +25,9 @@ void add_queue_options(CLI::App* cmd, queue_options& opts, const char* what) {
 }
 
 std::string this_consumer_name() {
-  char host[256] = {};
-  ::gethostname(host, sizeof host - 1);
   // A restarted process is a new consumer: what the old one held is taken
   // over when its lease runs out.
-  return std::string{host} + ":" + std::to_string(::getpid()) + ":" + compact_utc_now();
+  return host_name() + ":" + std::to_string(::getpid()) + ":" + compact_utc_now();
 }
 
 std::shared_ptr<queue_link> open_queue_link(const queue_options& opts,

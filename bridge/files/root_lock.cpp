@@ -10,6 +10,7 @@
 
 #include "core/clock.hpp"
 #include "core/json_codec.hpp"
+#include "core/process.hpp"
 
 namespace troupe {
 
@@ -30,12 +31,6 @@ std::string read_all(int fd) {
   return text;
 }
 
-std::string host_name() {
-  char h[256] = {};
-  if (::gethostname(h, sizeof h - 1) != 0)
-    return "?";
-  return h;
-}
 
 } // namespace
 

@@ -146,6 +146,17 @@ void export_result(self_ptr self, const result& r) {
     st.cfg.on_result(r);
 }
 
+/// The result of a task that ends without running: `state`, kind and why.
+result unrun_result(const task& t, status state, const char* why_kind, const std::string& why) {
+  result r;
+  r.task_id = t.task_id;
+  r.worker = t.worker;
+  r.state = state;
+  r.completed_at = rfc3339_now();
+  r.error = error_info{why_kind, why};
+  return r;
+}
+
 /// Writes the one result of a held task (or learns that another won).
 void finish(self_ptr self, const claimed_task& c, const result& r) {
   auto& st = self->state;
@@ -206,14 +217,8 @@ void run(self_ptr self, claimed_task c) {
     return;
   std::string err;
   if (!c.dead.empty()) {
-    result r;
-    r.task_id = c.t.task_id;
-    r.worker = c.t.worker;
-    r.state = status::failed;
-    r.completed_at = rfc3339_now();
-    r.error = error_info{kind::crashed, c.dead};
     spdlog::warn("{}/{}: {}", c.t.worker, c.t.task_id, c.dead);
-    finish(self, c, r);
+    finish(self, c, unrun_result(c.t, status::failed, kind::crashed, c.dead));
     return;
   }
   if (!c.doomed_by.empty()) {
@@ -363,13 +368,7 @@ void tick(self_ptr self, bool full) {
       c.t.task_id = b.task_id;
       c.t.worker = worker;
       if (valid_task_id(b.task_id)) {
-        result r;
-        r.task_id = b.task_id;
-        r.worker = worker;
-        r.state = status::rejected;
-        r.completed_at = rfc3339_now();
-        r.error = error_info{kind::bad_input, b.reason};
-        finish(self, c, r);
+        finish(self, c, unrun_result(c.t, status::rejected, kind::bad_input, b.reason));
       } else {
         st.client->command({"XACK", b.stream, st.cfg.queue.group, b.entry});
       }
