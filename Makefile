@@ -70,11 +70,13 @@ bench: build
 spend-accuracy: build claude-cli
 	bash bench/spend_accuracy.sh $(BUILD) 3
 
-# The long limiter run: 3 workers x 30 two-request tasks through the gateway
-# under a binding 60,000 input tokens a minute (the test runs 3 x 8).
+# The long limiter runs: 3 workers x 30 two-request tasks through the
+# gateway under a binding 60,000 input tokens a minute (the tests run 3 x 8),
+# on one orchestrator, then on two sharing a Redis queue.
 # GATEWAY=false: per-run permits instead.
 limits-long: build claude-cli
 	TASKS=30 bash tests/integration/real_claude_limits.sh $(CAF_NODE) .
+	TASKS=30 bash tests/integration/real_claude_shared_limits.sh $(CAF_NODE) .
 
 # libFuzzer targets (fuzz/), built apart with clang-14 and ASan + UBSan.
 # `make fuzz` runs each for FUZZ_RUNS executions (10 M); `make test` runs

@@ -81,11 +81,12 @@ void book_spend(self_ptr self, double usd) {
 rate_limiter_actor::behavior_type
 rate_limiter(self_ptr self, rate_limits global,
              std::map<std::string, rate_limits> per_worker,
-             caf::timespan default_cooldown, day_cap_settings cap) {
+             caf::timespan default_cooldown, day_cap_settings cap,
+             std::shared_ptr<meter_store> store) {
   self->state.default_cooldown = default_cooldown;
   self->state.cap = std::move(cap);
   self->state.core = std::make_unique<limiter_core>(global, std::move(per_worker),
-                                                    self->clock().now());
+                                                    self->clock().now(), std::move(store));
   return {
     [=](permit_atom, permit_ask ask) -> caf::result<permit_ask> {
       auto& st = self->state;

@@ -8,6 +8,7 @@
 #include "caf/typed_response_promise.hpp"
 #include "core/clock.hpp"
 #include "core/day_spend.hpp"
+#include "core/meter_store.hpp"
 
 namespace troupe {
 
@@ -36,9 +37,12 @@ struct rate_limiter_state {
 
 /// Spawns a RATE LIMITER: grants permits within the global and per-worker
 /// buckets, waking itself when the next waiting permit can be granted.
+/// `store`: where the buckets live (null: in this actor; a shared store
+/// blocks on its I/O, so spawn the limiter detached then).
 rate_limiter_actor::behavior_type
 rate_limiter(rate_limiter_actor::stateful_pointer<rate_limiter_state> self,
              rate_limits global, std::map<std::string, rate_limits> per_worker,
-             caf::timespan default_cooldown, day_cap_settings cap);
+             caf::timespan default_cooldown, day_cap_settings cap,
+             std::shared_ptr<meter_store> store);
 
 } // namespace troupe

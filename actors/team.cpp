@@ -69,11 +69,13 @@ std::optional<team> spawn_team(caf::actor_system& sys, const config& file_cfg,
   if (opts.record) // where results are kept, so is the day's spend
     cap.root = std::filesystem::absolute(opts.root).lexically_normal().string();
   cap.usd_per_day = file_cfg.spend_per_day_usd;
-  t.limiter = sys.spawn(
-    rate_limiter, file_cfg.limits, per_worker,
-    caf::timespan{std::chrono::milliseconds(
-      static_cast<int64_t>(file_cfg.cooldown_s * 1000))},
-    std::move(cap));
+  auto cooldown = caf::timespan{
+    std::chrono::milliseconds(static_cast<int64_t>(file_cfg.cooldown_s * 1000))};
+  // A shared store waits on Redis: off the scheduler's threads.
+  t.limiter = opts.meters ? sys.spawn<caf::detached>(rate_limiter, file_cfg.limits, per_worker,
+                                                     cooldown, cap, opts.meters)
+                          : sys.spawn(rate_limiter, file_cfg.limits, per_worker, cooldown,
+                                      std::move(cap), opts.meters);
   if (opts.record) {
     auto rs = opts.recording;
     rs.log_max_bytes = file_cfg.events_max_mb << 20;

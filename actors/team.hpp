@@ -13,6 +13,7 @@
 #include "actors/recorder.hpp"
 #include "core/config.hpp"
 #include "core/executor.hpp"
+#include "core/meter_store.hpp"
 
 namespace troupe {
 
@@ -29,6 +30,9 @@ struct team_options {
   /// An awaiting task's estimate in words
   /// (orchestrator_settings::describe_estimate).
   std::function<std::string(const task&)> describe_estimate;
+  /// Where the rate limiter's buckets live: null, in the limiter; else a
+  /// store shared with other orchestrators (bridge/redis/redis_meters).
+  std::shared_ptr<meter_store> meters;
   /// Attempts carry their trace context (orchestrator_settings).
   bool trace_context = false;
   /// Also spawn the orchestrator's own LLM worker (planning, synthesis).

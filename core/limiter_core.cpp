@@ -19,62 +19,29 @@ std::string model_class(const std::string& model) {
   return model;
 }
 
-void limiter_core::meters::refill(steady_time now) {
-  requests.refill(now);
-  input.refill(now);
-  output.refill(now);
+namespace {
+
+meter_amounts amounts_of(const permit_ask& a) {
+  return {a.requests, a.input_tokens, a.output_tokens};
 }
 
-bool limiter_core::meters::can_take(const permit_ask& a) const {
-  return requests.can_take(a.requests) && input.can_take(a.input_tokens)
-         && output.can_take(a.output_tokens);
-}
-
-void limiter_core::meters::reserve(const permit_ask& a) {
-  requests.reserve(a.requests);
-  input.reserve(a.input_tokens);
-  output.reserve(a.output_tokens);
-}
-
-void limiter_core::meters::settle(const permit_ask& a, double r, double i,
-                                  double o) {
-  requests.settle(a.requests, r);
-  input.settle(a.input_tokens, i);
-  output.settle(a.output_tokens, o);
-}
-
-steady_duration limiter_core::meters::time_until(const permit_ask& a) const {
-  return std::max({requests.time_until(a.requests),
-                   input.time_until(a.input_tokens),
-                   output.time_until(a.output_tokens)});
-}
+} // namespace
 
 limiter_core::limiter_core(rate_limits global,
                            std::map<std::string, rate_limits> per_worker,
-                           steady_time)
-  : global_limits_(global), worker_limits_(std::move(per_worker)) {
+                           steady_time, std::shared_ptr<meter_store> store)
+  : store_(store ? std::move(store) : std::make_shared<local_meter_store>()),
+    global_limits_(global),
+    worker_limits_(std::move(per_worker)) {
 }
 
-limiter_core::meters& limiter_core::global_for(const std::string& model,
-                                               steady_time now) {
-  auto cls = model_class(model);
-  auto i = global_.find(cls);
-  if (i == global_.end())
-    i = global_.emplace(cls, meters{global_limits_, now}).first;
-  i->second.refill(now);
-  return i->second;
+meter_ref limiter_core::global_ref(const std::string& model) const {
+  return {"global:" + model_class(model), global_limits_};
 }
 
-limiter_core::meters& limiter_core::worker_for(const std::string& worker,
-                                               steady_time now) {
-  auto i = workers_.find(worker);
-  if (i == workers_.end()) {
-    auto l = worker_limits_.count(worker) ? worker_limits_[worker]
-                                          : rate_limits{};
-    i = workers_.emplace(worker, meters{l, now}).first;
-  }
-  i->second.refill(now);
-  return i->second;
+meter_ref limiter_core::worker_ref(const std::string& worker) const {
+  auto i = worker_limits_.find(worker);
+  return {"worker:" + worker, i == worker_limits_.end() ? rate_limits{} : i->second};
 }
 
 void limiter_core::enqueue(permit_ask a) {
@@ -97,20 +64,18 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
         ++i;
         continue;
       }
-      auto& g = global_for(i->model, now);
-      auto& w = worker_for(i->worker, now);
-      if (!g.can_take(*i)) {
+      auto got = store_->reserve(global_ref(i->model), worker_ref(i->worker),
+                                 amounts_of(*i), now);
+      if (got == reserve_outcome::global_blocked) {
         blocked_classes.insert(cls);
         ++i;
         continue;
       }
-      if (!w.can_take(*i)) {
+      if (got == reserve_outcome::worker_blocked) {
         blocked_workers.insert(i->worker);
         ++i;
         continue;
       }
-      g.reserve(*i);
-      w.reserve(*i);
       auto& b = book(*i, now);
       b.granted = true;
       b.epoch = epochs_[cls];
@@ -126,9 +91,8 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
   std::optional<steady_duration> best;
   for (auto& q : queue_)
     for (auto& a : q) {
-      auto& g = global_for(a.model, now);
-      auto& w = worker_for(a.worker, now);
-      auto d = std::max(g.time_until(a), w.time_until(a));
+      auto d = store_->time_until(global_ref(a.model), worker_ref(a.worker),
+                                  amounts_of(a), now);
       if (auto p = paused_until(a.model); p > now)
         d = std::max<steady_duration>(d, p - now);
       if (!best || d < *best)
@@ -189,9 +153,9 @@ void limiter_core::settle(const permit_ask& granted, double requests,
     else
       --c->second.runs;
   }
-  global_for(granted.model, now).settle(granted, r, in, out);
-  worker_for(granted.worker, now).settle(granted, requests, input_tokens,
-                                         output_tokens);
+  store_->settle(global_ref(granted.model), amounts_of(granted), {r, in, out}, now);
+  store_->settle(worker_ref(granted.worker), amounts_of(granted),
+                 {requests, input_tokens, output_tokens}, now);
   if (granted.exact || (input_tokens <= 0 && output_tokens <= 0))
     return; // one request, or a run that never reached the API
   auto& w = runs_[granted.worker];
@@ -212,32 +176,19 @@ void limiter_core::cool_down(const std::string& model, steady_time now,
   // Emptied now, as the API's own buckets are: what accrues during the
   // wait is what the API will also have when the wait is over. What the
   // emptying takes is what runs out now used beyond their estimates.
-  auto& g = global_for(model, now);
   auto& c = credit_[cls];
   c.runs = outstanding_[cls];
-  auto empty = [](token_bucket& b, double& credit) {
-    if (b.level() <= 0)
-      return;
-    credit += b.level();
-    b.take(b.level());
-  };
-  empty(g.requests, c.requests);
-  empty(g.input, c.input);
-  empty(g.output, c.output);
+  auto taken = store_->empty(global_ref(model), now);
+  c.requests += taken.requests;
+  c.input += taken.input;
+  c.output += taken.output;
   if (c.runs == 0)
     credit_.erase(cls); // nothing of ours out: another client's traffic
 }
 
 void limiter_core::calibrate(const std::string& model, double requests,
                              double input, double output, steady_time now) {
-  auto& g = global_for(model, now);
-  g.refill(now);
-  if (requests >= 0)
-    g.requests.cap(requests);
-  if (input >= 0)
-    g.input.cap(input);
-  if (output >= 0)
-    g.output.cap(output);
+  store_->cap(global_ref(model), {requests, input, output}, now);
 }
 
 steady_time limiter_core::paused_until(const std::string& model) const {

@@ -9,13 +9,14 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "core/config.hpp"
+#include "core/meter_store.hpp"
 #include "core/prompt_cache.hpp"
-#include "core/token_bucket.hpp"
 
 namespace troupe {
 
@@ -68,8 +69,10 @@ std::string model_class(const std::string& model);
 
 class limiter_core {
 public:
+  /// `store`: where the buckets live (null: in this process).
   limiter_core(rate_limits global,
-               std::map<std::string, rate_limits> per_worker, steady_time now);
+               std::map<std::string, rate_limits> per_worker, steady_time now,
+               std::shared_ptr<meter_store> store = nullptr);
 
   void enqueue(permit_ask a);
 
@@ -129,27 +132,12 @@ public:
   double avg_output(const std::string& worker) const;
 
 private:
-  struct meters {
-    token_bucket requests, input, output;
-    meters(const rate_limits& l, steady_time now)
-      : requests(l.requests_per_min, now),
-        input(l.input_tokens_per_min, now),
-        output(l.output_tokens_per_min, now) {
-    }
-    void refill(steady_time now);
-    bool can_take(const permit_ask& a) const;
-    void reserve(const permit_ask& a);
-    void settle(const permit_ask& a, double r, double i, double o);
-    steady_duration time_until(const permit_ask& a) const;
-  };
+  meter_ref global_ref(const std::string& model) const;
+  meter_ref worker_ref(const std::string& worker) const;
 
-  meters& global_for(const std::string& model, steady_time now);
-  meters& worker_for(const std::string& worker, steady_time now);
-
+  std::shared_ptr<meter_store> store_;
   rate_limits global_limits_;
   std::map<std::string, rate_limits> worker_limits_;
-  std::map<std::string, meters> global_;
-  std::map<std::string, meters> workers_;
   std::deque<permit_ask> queue_[3]; // by priority
   struct averages {
     double input = 0, output = 0, requests = 0;

@@ -15,6 +15,9 @@ public:
   /// `per_min` tokens per minute, capacity one minute's worth; 0: unlimited.
   token_bucket(double per_min, steady_time now);
   token_bucket() = default;
+  /// One whose level is known (as another process last reported it).
+  token_bucket(double per_min, double level, steady_time now)
+    : per_min_(per_min), level_(level), last_(now) {}
 
   bool unlimited() const { return per_min_ <= 0; }
   double capacity() const { return per_min_; }

@@ -12,6 +12,7 @@
 #include "bridge/files/account_park.hpp"
 #include "bridge/files/file_drop.hpp"
 #include "bridge/files/root_lock.hpp"
+#include "bridge/redis/redis_meters.hpp"
 #include "bridge/redis/redis_runner.hpp"
 #include "bridge/files/fs_watcher.hpp"
 #include "bridge/zmq/broker.hpp"
@@ -196,6 +197,16 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     auto session = (bridge ? "orchestrator-" : "serve-") + compact_utc_now();
     topts.make_run_id = [session] { return session; };
     use_estimates(topts, *cfg, std::make_shared<const run_history>(load_history(root)));
+    if (shared) {
+      // Every orchestrator on the queue meters one account: the buckets are
+      // shared in Redis, with its own connection (the limiter's thread).
+      redis_meters_settings ms;
+      ms.url = shared->url;
+      ms.prefix = shared->q.settings().prefix;
+      ms.consumer = shared->q.settings().consumer;
+      ms.warn = [](const std::string& m) { spdlog::warn("limits: {}", m); };
+      topts.meters = std::make_shared<redis_meters>(std::move(ms));
+    }
     problems ps;
     gw.park_file = account_park_path(root);
     topts.gateway = [&](rate_limiter_actor l, recorder_actor r, problems& ps) {

@@ -26,7 +26,8 @@ struct fixture : test_coordinator_fixture<test_config> {
   explicit fixture(backoff_policy backoff,
                    std::function<double(const task&)> least_cost = {}) {
     auto limiter = sys.spawn(rate_limiter, rate_limits{}, std::map<std::string, rate_limits>{},
-                             caf::timespan{std::chrono::seconds(10)}, day_cap_settings{});
+                             caf::timespan{std::chrono::seconds(10)}, day_cap_settings{},
+                             std::shared_ptr<meter_store>{});
     std::map<std::string, worker_actor> workers;
     for (auto name : {"marie", "anga"}) {
       worker_settings ws;

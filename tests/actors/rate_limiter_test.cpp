@@ -16,7 +16,8 @@ struct fixture : test_coordinator_fixture<test_config> {
 
   void start(rate_limits global, std::map<std::string, rate_limits> workers = {}) {
     limiter = sys.spawn(rate_limiter, global, workers,
-                        caf::timespan{std::chrono::seconds(10)}, day_cap_settings{});
+                        caf::timespan{std::chrono::seconds(10)}, day_cap_settings{},
+                             std::shared_ptr<meter_store>{});
     run();
   }
 

@@ -32,7 +32,8 @@ struct fixture : test_coordinator_fixture<test_config> {
              bool gated = false) {
     exec->is_blocking = blocking;
     limiter = sys.spawn(rate_limiter, limits, std::map<std::string, rate_limits>{},
-                             caf::timespan{std::chrono::seconds(10)}, cap);
+                             caf::timespan{std::chrono::seconds(10)}, cap,
+                             std::shared_ptr<meter_store>{});
     worker_settings ws;
     ws.name = "marie";
     ws.slots = slots;
