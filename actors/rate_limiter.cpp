@@ -12,7 +12,17 @@ namespace {
 
 using self_ptr = rate_limiter_actor::stateful_pointer<rate_limiter_state>;
 
-/// Delivers what can be granted now and sets one timer for the rest.
+/// Wakes the limiter in `d`, unless a wake-up is due by then already.
+void wake_in(self_ptr self, caf::timespan d) {
+  auto& st = self->state;
+  auto at = self->clock().now() + d;
+  if (!st.ticks.empty() && *st.ticks.begin() <= at)
+    return;
+  st.ticks.insert(at);
+  self->delayed_send(self, d, tick_atom_v);
+}
+
+/// Delivers what can be granted now and sets a wake-up for the rest.
 void serve(self_ptr self) {
   auto& st = self->state;
   auto now = self->clock().now();
@@ -28,14 +38,14 @@ void serve(self_ptr self) {
       st.waiting.erase(i);
     }
   }
-  if (st.tick_scheduled)
-    return;
-  if (auto wait = st.core->next_try(now)) {
-    st.tick_scheduled = true;
-    // At least 1 ms: avoids spinning on rounding at the bucket's edge.
-    auto d = std::max<caf::timespan>(*wait, std::chrono::milliseconds(1));
-    self->delayed_send(self, d, tick_atom_v);
+  auto wait = st.core->next_try(now);
+  if (!st.gates.empty()) { // they wait for the account's pause to end
+    caf::timespan g = st.core->account_paused_until() - now;
+    wait = wait ? std::min(*wait, g) : g;
   }
+  if (wait)
+    // At least 1 ms: avoids spinning on rounding at the bucket's edge.
+    wake_in(self, std::max<caf::timespan>(*wait, std::chrono::milliseconds(1)));
 }
 
 /// The day's spend as of `now_ms`: read again once the day has turned.
@@ -106,7 +116,7 @@ rate_limiter(self_ptr self, rate_limits global,
         auto rp = self->make_response_promise<permit_ask>();
         st.gates.emplace_back(std::move(ask), rp);
         // Its own wake-up: a bucket's tick may be set for later.
-        self->delayed_send(self, until - now, tick_atom_v);
+        wake_in(self, until - now);
         return rp;
       }
       // Estimates: the prompt's size is the floor; what this worker's runs
@@ -136,20 +146,19 @@ rate_limiter(self_ptr self, rate_limits global,
       auto wait = wait_ms > 0 ? caf::timespan{std::chrono::milliseconds(wait_ms)}
                               : st.default_cooldown;
       st.core->cool_down(model, self->clock().now(), wait);
-      if (!self->state.waiting.empty())
-        serve(self);
       // Gates already waiting wait for the longer pause too.
-      if (!st.gates.empty() && model == every_model)
-        self->delayed_send(self, wait, tick_atom_v);
+      if (!st.waiting.empty() || !st.gates.empty())
+        serve(self);
     },
     [=](calibrate_atom, const std::string& model, const run_usage& left) {
       self->state.core->calibrate(model, left.requests, left.input_tokens,
                                   left.output_tokens, self->clock().now());
     },
     [=](tick_atom) {
-      // A gate's wake-up may come while a bucket's tick is still set: then
-      // one more is set, and the extra wake-up finds nothing to do.
-      self->state.tick_scheduled = false;
+      // Wake-ups arrive in the order they are due: this is the earliest.
+      auto& st = self->state;
+      if (!st.ticks.empty())
+        st.ticks.erase(st.ticks.begin());
       serve(self);
     },
   };

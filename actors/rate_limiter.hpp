@@ -1,10 +1,12 @@
 #pragma once
 
 #include <map>
+#include <set>
 #include <memory>
 #include <vector>
 
 #include "actors/messages.hpp"
+#include "caf/actor_clock.hpp"
 #include "caf/typed_response_promise.hpp"
 #include "core/clock.hpp"
 #include "core/day_spend.hpp"
@@ -28,7 +30,9 @@ struct rate_limiter_state {
   /// Gate asks (gate_ask) waiting for the account's pause to end.
   std::vector<std::pair<permit_ask, caf::typed_response_promise<permit_ask>>> gates;
   uint64_t next_id = 1;
-  bool tick_scheduled = false;
+  /// When the wake-ups already set are due: one is set only if none is
+  /// due by then, so that wake-ups never pile up (each would set another).
+  std::multiset<caf::actor_clock::time_point> ticks;
   caf::timespan default_cooldown{std::chrono::seconds(10)};
   day_cap_settings cap;
   day_spend today; // as last read or booked

@@ -52,10 +52,12 @@ std::vector<permit_ask> limiter_core::grant(steady_time now) {
   std::vector<permit_ask> granted;
   std::set<std::string> blocked_workers;
   std::set<std::string> blocked_classes;
+  behind_.clear();
   for (auto& q : queue_) {
     for (auto i = q.begin(); i != q.end();) {
       auto cls = model_class(i->model);
       if (blocked_classes.count(cls) || blocked_workers.count(i->worker)) {
+        behind_.insert(&*i);
         ++i;
         continue;
       }
@@ -91,6 +93,11 @@ std::optional<steady_duration> limiter_core::next_try(steady_time now) {
   std::optional<steady_duration> best;
   for (auto& q : queue_)
     for (auto& a : q) {
+      // Behind another ask of its class or worker: its turn comes when
+      // that one is granted (and grant() goes on to it in the same pass),
+      // whatever its own size; counting it would wake us for nothing.
+      if (behind_.count(&a))
+        continue;
       auto d = store_->time_until(global_ref(a.model), worker_ref(a.worker),
                                   amounts_of(a), now);
       if (auto p = paused_until(a.model); p > now)

@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,10 @@ private:
   rate_limits global_limits_;
   std::map<std::string, rate_limits> worker_limits_;
   std::deque<permit_ask> queue_[3]; // by priority
+  /// The asks the last grant() passed over because one ahead of them
+  /// blocked their class or worker (a deque's elements stay put when
+  /// others are added at its end; grant() alone removes any).
+  std::set<const permit_ask*> behind_;
   struct averages {
     double input = 0, output = 0, requests = 0;
     bool known = false;

@@ -111,6 +111,7 @@ struct runner_state {
   std::map<std::string, int64_t> paused;
   int64_t next_extend_ms = 0;
   int64_t next_take_over_ms = 0;
+  int64_t next_watch_ms = 0;
   /// At most one immediate tick in the mailbox; a delayed one counts only
   /// if it is the latest scheduled (poll_gen).
   bool immediate_pending = false;
@@ -246,9 +247,14 @@ void run(self_ptr self, claimed_task c) {
   self->send(st.orch, run_atom_v, std::move(wf));
 }
 
-/// Runs from the worker's backlog while it has room.
+/// Runs from the worker's backlog while it has room, and while Redis can
+/// be reached: cut off, this orchestrator cannot renew the backlog's
+/// leases, which another takes over; after a reconnection, the extend in
+/// the next tick tells which are still ours.
 void run_backlog(self_ptr self, const std::string& worker) {
   auto& st = self->state;
+  if (!st.client->connected())
+    return;
   auto& b = st.backlog[worker];
   while (!b.empty() && room(self, worker) > 0) {
     auto c = std::move(b.front());
@@ -379,8 +385,10 @@ void tick(self_ptr self, bool full) {
   note_error(self, err);
   if (err.empty())
     st.last_error.clear();
-  if (full)
+  if (full && now >= st.next_watch_ms) {
     poll_watched(self);
+    st.next_watch_ms = now + st.cfg.watched_poll_ms;
+  }
   if (more)
     schedule(self, 0);
   // Idle or not: often enough to renew leases and take over in time.

@@ -42,6 +42,10 @@ struct redis_runner_settings {
   /// How long an idle runner waits before it looks again: a backstop, since
   /// the ready channel wakes it when a task can be claimed.
   int64_t idle_poll_ms = 200;
+  /// How often it looks for results of what this root imported, another
+  /// backstop (the results channel announces each one): one look per
+  /// watched task, so not at every idle poll.
+  int64_t watched_poll_ms = 2000;
   /// Called (on the runner's thread) for each result written into root.
   std::function<void(const result&)> on_result;
 };

@@ -107,14 +107,16 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # start_redis <dir> [port] [redis options...]: a real redis-server in <dir>
 # on a free loopback port (or <port>: a restart), awaited on its own
 # "Ready to accept connections" line; sets REDIS_PORT and REDIS_PID (also in
-# PIDS). Its log: <dir>/redis.log.
+# PIDS). Its log: <dir>/redis.log. REDIS_BIND: its addresses (loopback by
+# default); REDIS_WRAP: an array the command runs under (ip netns exec NS).
 start_redis() {
   local dir=$1 port=${2:-}
   shift; [ $# -gt 0 ] && shift
   REDIS_PORT=${port:-$(free_port)}
   local fifo="$dir/redis.fifo.$RANDOM"
   mkfifo "$fifo"
-  redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$dir" --save "" "$@" >"$fifo" 2>&1 &
+  ${REDIS_WRAP[@]+"${REDIS_WRAP[@]}"} redis-server --port "$REDIS_PORT" --bind "${REDIS_BIND:-127.0.0.1}" --dir "$dir" \
+    --save "" "$@" >"$fifo" 2>&1 &
   REDIS_PID=$!
   PIDS+=("$REDIS_PID")
   local fd line ready=1

@@ -266,3 +266,21 @@ TEST(limiter_core, an_account_wide_pause_holds_every_class_and_empties_nothing) 
   l.cool_down(every_model, t0 + 41s, 1s);
   EXPECT_EQ(l.account_paused_until(), t0 + 100s);
 }
+
+TEST(limiter_core, a_small_ask_behind_a_blocked_one_does_not_wake_the_limiter_early) {
+  steady_time t0{};
+  limiter_core l{rate_limits{0, 600, 0}, {}, t0}; // 10 a second
+  l.enqueue(ask(1, "marie", 500));
+  auto first = l.grant(t0);
+  ASSERT_EQ(first.size(), 1u);
+  l.settle(first[0], 1, 500, 0, t0); // it used what it reserved
+  l.enqueue(ask(2, "anga", 300)); // 100 left: 20 s
+  l.enqueue(ask(3, "fabien", 50)); // fits now, but waits behind anga
+  EXPECT_TRUE(l.grant(t0).empty());
+  // Its own size says "now"; its turn comes with anga's, in 20 s. Counting
+  // it woke the limiter every millisecond until then (against Redis, a
+  // round trip each time).
+  EXPECT_EQ(*l.next_try(t0), 20s);
+  EXPECT_EQ(ids(l.grant(t0 + 20s)), (std::vector<uint64_t>{2}));
+  EXPECT_EQ(*l.next_try(t0 + 20s), 5s); // fabien's own turn: 50 at 10 a second
+}
