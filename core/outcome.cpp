@@ -63,4 +63,16 @@ result dependency_failed_result(const task& t, const std::string& dep,
                       "dependency \"" + dep + "\" failed (" + why + ")");
 }
 
+result dependent_result(const task& t, const std::string& dep, const result& r) {
+  bool inherited = r.error
+                   && (r.error->kind == kind::dependency_failed
+                       || r.error->message.rfind("not run: dependency ", 0) == 0);
+  auto out = r.state == status::cancelled
+               ? dependency_cancelled_result(t, dep, failure_reason(r))
+               : dependency_failed_result(t, dep, failure_reason(r));
+  if (inherited)
+    out.error = r.error;
+  return out;
+}
+
 } // namespace troupe

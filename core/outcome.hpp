@@ -91,4 +91,11 @@ std::string failure_reason(const result& dependency);
 result dependency_failed_result(const task& t, const std::string& dep,
                                 const std::string& why);
 
+/// What a task ends as when its dependency `dep` ended with `r` without
+/// completing: failed or cancelled in turn, naming the reason. A `dep`
+/// that itself failed or was cancelled for one of its own dependencies
+/// passes its answer on as it is, so that the end of a chain names its
+/// root, as the dependency engine names it for a whole workflow.
+result dependent_result(const task& t, const std::string& dep, const result& r);
+
 } // namespace troupe

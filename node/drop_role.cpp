@@ -241,6 +241,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
         rs.capacity_of = [br = bridge->br](const std::string& w) { return 2 * br->serving_slots(w); };
       rs.root = root;
       rs.all_results = opts.queue_results == "all";
+      rs.dependency_wait_ms = fd.dependency_wait_ms;
       rs.origin = host_name() + ":" + root;
       rs.on_result = fd.on_result;
       runner = spawn_redis_runner(sys, rs, t->orchestrator);

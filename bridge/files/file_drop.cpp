@@ -117,7 +117,7 @@ void consider(self_ptr self, file_drop_state::entry e,
     }
     if (!r->ok()) {
       // A failed dependency fails the task, with the reason, at once.
-      fail_unrun(self, e, dependency_failed_result(t, d, failure_reason(*r)));
+      fail_unrun(self, e, dependent_result(t, d, *r));
       return;
     }
   }
@@ -159,13 +159,10 @@ void settle(self_ptr self, const std::string& id, const result& r) {
     }
     return;
   }
-  auto why = failure_reason(r);
-  bool not_run = r.state == status::cancelled;
   for (auto n : st.deps.settle(id, false)) {
     auto e = take(self, n);
     if (!st.stopping) // else its file stays for the next start
-      end_unrun(self, e, not_run ? dependency_cancelled_result(e.t, id, why)
-                                 : dependency_failed_result(e.t, id, why));
+      end_unrun(self, e, dependent_result(e.t, id, r));
   }
 }
 

@@ -1,6 +1,7 @@
 #include "bridge/redis/redis_queue.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <array>
 #include <map>
 
@@ -335,6 +336,55 @@ std::string redis_queue::release(const claimed_task& c) {
   }
   auto r = c_.eval(lua_release, {c.stream}, args);
   return r.is_error() ? fail(r, "release") : "";
+}
+
+// KEYS: waiting, known. ARGV: prefix, max. Per waiting task: id, task
+// json, since, its missing dependencies, those of them nobody has.
+constexpr const char* lua_waiting = R"lua(
+local out = {}
+for _, id in ipairs(redis.call('SRANDMEMBER', KEYS[1], tonumber(ARGV[2]))) do
+  local w = redis.call('HMGET', ARGV[1] .. 'wait:' .. id, 'task', 'since')
+  local missing = redis.call('SMEMBERS', ARGV[1] .. 'missing:' .. id)
+  local unknown = {}
+  for _, m in ipairs(missing) do
+    if redis.call('HEXISTS', KEYS[2], m) == 0 then table.insert(unknown, m) end
+  end
+  table.insert(out, {id, w[1] or '', w[2] or '0', missing, unknown})
+end
+return out
+)lua";
+
+std::vector<waiting_entry> redis_queue::waiting_tasks(size_t max, std::string& error) {
+  std::vector<waiting_entry> out;
+  auto r = c_.eval(lua_waiting, {key("waiting"), key("known")},
+                   {s_.prefix, std::to_string(max)});
+  if (r.is_error()) {
+    error = fail(r, "waiting");
+    return out;
+  }
+  auto strings = [](const redis_reply& xs) {
+    std::vector<std::string> v;
+    for (auto& x : xs.elements)
+      v.push_back(x.str);
+    return v;
+  };
+  for (auto& e : r.elements) {
+    if (e.elements.size() < 5)
+      continue;
+    problems why;
+    std::optional<task> t;
+    if (auto j = parse_json_text(e.elements[1].str, why))
+      t = task_from_json(*j, why);
+    if (!t)
+      continue;
+    waiting_entry w;
+    w.t = std::move(*t);
+    w.since_ms = std::strtoll(e.elements[2].str.c_str(), nullptr, 10);
+    w.missing = strings(e.elements[3]);
+    w.unknown = strings(e.elements[4]);
+    out.push_back(std::move(w));
+  }
+  return out;
 }
 
 std::optional<result> redis_queue::find_result(const std::string& task_id, std::string& error) {

@@ -56,6 +56,16 @@ struct bad_entry {
   std::string stream, entry, task_id, reason;
 };
 
+/// A task waiting in Redis for dependencies, as waiting_tasks() reads it.
+struct waiting_entry {
+  task t;
+  int64_t since_ms = 0; // when it began to wait (unix ms)
+  /// Its dependencies without a result yet.
+  std::vector<std::string> missing;
+  /// Of those, the ones no orchestrator has queued, waiting or running.
+  std::vector<std::string> unknown;
+};
+
 class redis_queue {
 public:
   enum class enqueued { queued, waiting, duplicate, done };
@@ -89,6 +99,11 @@ public:
   /// (c.entry empty) and acknowledges it. True if it is the task's one
   /// result; false if another was there first (then it is kept).
   std::optional<bool> complete(const claimed_task& c, const result& r, std::string& error);
+
+  /// Up to `max` of the tasks waiting for dependencies (all of them when
+  /// fewer wait), in one round trip; entries that do not decode are left
+  /// out.
+  std::vector<waiting_entry> waiting_tasks(size_t max, std::string& error);
 
   /// Gives a held task back, unrun, at the end of its stream.
   std::string release(const claimed_task& c);

@@ -1,4 +1,5 @@
 #include "bridge/redis/redis_runner.hpp"
+#include "bridge/redis/waiting_sweep.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -112,6 +113,7 @@ struct runner_state {
   int64_t next_extend_ms = 0;
   int64_t next_take_over_ms = 0;
   int64_t next_watch_ms = 0;
+  int64_t next_sweep_ms = 0;
   /// At most one immediate tick in the mailbox; a delayed one counts only
   /// if it is the latest scheduled (poll_gen).
   bool immediate_pending = false;
@@ -224,10 +226,8 @@ void run(self_ptr self, claimed_task c) {
   }
   if (!c.doomed_by.empty()) {
     auto dep = st.q->find_result(c.doomed_by, err);
-    auto why = dep ? failure_reason(*dep) : "failed";
-    finish(self, c, dep && dep->state == status::cancelled
-                      ? dependency_cancelled_result(c.t, c.doomed_by, why)
-                      : dependency_failed_result(c.t, c.doomed_by, why));
+    finish(self, c, dep ? dependent_result(c.t, c.doomed_by, *dep)
+                        : dependency_failed_result(c.t, c.doomed_by, "failed"));
     return;
   }
   auto& t = c.t;
@@ -303,6 +303,21 @@ void extend(self_ptr self) {
   for (auto& [w, b] : st.backlog)
     b.erase(std::remove_if(b.begin(), b.end(), [&](auto& c) { return gone.count(c.entry) > 0; }),
             b.end());
+}
+
+/// Ends what waits for ever: a cycle, a dependency nobody provides
+/// (waiting_sweep). Every orchestrator sweeps; the one result is kept once.
+void sweep(self_ptr self, int64_t now) {
+  auto& st = self->state;
+  std::string err;
+  auto waiting = st.q->waiting_tasks(1000, err);
+  note_error(self, err);
+  for (auto& d : sweep_waiting(waiting, now, st.cfg.dependency_wait_ms)) {
+    claimed_task c; // never claimed: no entry to acknowledge
+    c.t = waiting[d.entry].t;
+    spdlog::warn("{}/{}: fails: dependency {}", c.t.worker, c.t.task_id, d.why);
+    finish(self, c, dependency_failed_result(c.t, d.dep, d.why));
+  }
 }
 
 /// The backstop for missed messages: results of tasks imported here.
@@ -385,6 +400,11 @@ void tick(self_ptr self, bool full) {
   note_error(self, err);
   if (err.empty())
     st.last_error.clear();
+  if (now >= st.next_sweep_ms) {
+    sweep(self, now);
+    st.next_sweep_ms =
+      now + std::clamp<int64_t>(st.cfg.dependency_wait_ms / 4, 1000, 30'000);
+  }
   if (full && now >= st.next_watch_ms) {
     poll_watched(self);
     st.next_watch_ms = now + st.cfg.watched_poll_ms;

@@ -46,6 +46,9 @@ struct redis_runner_settings {
   /// backstop (the results channel announces each one): one look per
   /// watched task, so not at every idle poll.
   int64_t watched_poll_ms = 2000;
+  /// How long a task may wait for a dependency nobody has queued, waiting
+  /// or running before it fails (serve's --dependency-wait-s).
+  int64_t dependency_wait_ms = 60'000;
   /// Called (on the runner's thread) for each result written into root.
   std::function<void(const result&)> on_result;
 };

@@ -131,3 +131,12 @@ start_redis() {
   rm -f "$fifo"
   return $ready
 }
+# QUEUE=redis: the same suite on the shared queue. A redis-server of the
+# script's own, and every serve and orchestrator on it (on_redis.sh).
+if [ "${QUEUE:-folders}" = redis ]; then
+  mkdir -p "$WORK/redis"
+  start_redis "$WORK/redis"
+  export TROUPE_REAL_NODE=$CAF_NODE TROUPE_TEST_QUEUE="redis://127.0.0.1:$REDIS_PORT"
+  CAF_NODE="$SRC/tests/integration/on_redis.sh"
+  echo "# on the shared queue: $TROUPE_TEST_QUEUE"
+fi
