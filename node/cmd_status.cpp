@@ -49,9 +49,9 @@ bool queue_section(const queue_options& qo, const std::set<std::string>& workers
   json q = {{"url", qo.url}, {"prefix", qo.prefix}};
   std::map<std::string, json> orchs;
   for (auto& w : ws) {
-    auto n = link->q.counts(w, error);
+    auto n = link->q->counts(w, error);
     q["workers"][w] = {{"queued", n.queued}, {"held", n.claimed}, {"dead", n.dead}};
-    for (auto& c : link->q.consumers(w, error)) {
+    for (auto& c : link->q->consumers(w, error)) {
       if (c.name == "status")
         continue;
       auto& o = orchs[c.name];
@@ -61,8 +61,8 @@ bool queue_section(const queue_options& qo, const std::set<std::string>& workers
       o["idle_ms"] = idle;
     }
   }
-  q["waiting"] = link->q.waiting(error);
-  q["results"] = link->q.results(error);
+  q["waiting"] = link->q->waiting(error);
+  q["results"] = link->q->results(error);
   q["orchestrators"] = json::array();
   for (auto& [name, o] : orchs) {
     o["active"] = o["idle_ms"].get<int64_t>() < active_consumer_ms;

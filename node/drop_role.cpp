@@ -202,8 +202,8 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       // shared in Redis, with its own connection (the limiter's thread).
       redis_meters_settings ms;
       ms.url = shared->url;
-      ms.prefix = shared->q.settings().prefix;
-      ms.consumer = shared->q.settings().consumer;
+      ms.prefix = shared->q->settings().prefix;
+      ms.consumer = shared->q->settings().consumer;
       ms.warn = [](const std::string& m) { spdlog::warn("limits: {}", m); };
       topts.meters = std::make_shared<redis_meters>(std::move(ms));
     }
@@ -232,7 +232,7 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
     if (shared) {
       redis_runner_settings rs;
       rs.url = shared->url;
-      rs.queue = shared->q.settings();
+      rs.queue = shared->q->settings();
       for (auto& w : cfg->workers)
         rs.capacity[w.name] = static_cast<size_t>(std::max(1, w.slots)) * 2;
       if (bridge)
@@ -247,11 +247,15 @@ int run_drop_role(const drop_role_options& opts, const bridge_factory& make_brid
       runner = spawn_redis_runner(sys, rs, t->orchestrator);
       fd.import = [imp = shared, runner, origin = rs.origin](const task& t) {
         std::string err;
-        if (!imp->q.enqueue(t, err))
+        // Redis restarted or went away since: the file stays for another
+        // try until it is back.
+        if (!imp->reconnect_if_broken())
+          return "the queue cannot be reached: " + imp->client->error();
+        if (!imp->q->enqueue(t, err))
           return err;
         // Before the file goes: a crash in between imports it again (a
         // duplicate, no change) and records it then.
-        if (auto e = imp->q.note_imported(origin, t.worker, t.task_id); !e.empty())
+        if (auto e = imp->q->note_imported(origin, t.worker, t.task_id); !e.empty())
           return e;
         // Its result comes back here, whoever runs it.
         caf::anon_send(runner, subscribe_atom_v, t.worker, t.task_id);

@@ -24,6 +24,32 @@ void add_queue_options(CLI::App* cmd, queue_options& opts, const char* what) {
     ->capture_default_str();
 }
 
+namespace {
+
+constexpr auto redis_timeout = std::chrono::milliseconds(2000);
+
+} // namespace
+
+queue_link::queue_link(const redis_url& u, redis_queue_settings s)
+  : url(u),
+    client(std::make_unique<redis_client>(u, redis_timeout)),
+    q(std::make_unique<redis_queue>(*client, std::move(s))) {
+}
+
+bool queue_link::reconnect_if_broken() {
+  if (client->connected())
+    return true;
+  auto now = std::chrono::steady_clock::now();
+  if (now < next_try_)
+    return false;
+  next_try_ = now + std::chrono::seconds(1);
+  auto settings = q->settings();
+  q.reset();
+  client = std::make_unique<redis_client>(url, redis_timeout);
+  q = std::make_unique<redis_queue>(*client, std::move(settings));
+  return client->connected();
+}
+
 std::string this_consumer_name() {
   // A restarted process is a new consumer: what the old one held is taken
   // over when its lease runs out.
@@ -45,11 +71,11 @@ std::shared_ptr<queue_link> open_queue_link(const queue_options& opts,
   qs.consumer = consumer;
   qs.lease_ms = lease_ms;
   auto link = std::make_shared<queue_link>(*u, qs);
-  if (!link->client.connected()) {
-    error = "--queue: " + link->client.error();
+  if (!link->client->connected()) {
+    error = "--queue: " + link->client->error();
     return nullptr;
   }
-  if (auto err = link->q.prepare(workers); !err.empty()) {
+  if (auto err = link->q->prepare(workers); !err.empty()) {
     error = "--queue: " + err;
     return nullptr;
   }

@@ -3,6 +3,7 @@
 // The Redis queue as the commands reach it: --queue, --queue-password-file,
 // --queue-prefix (serve, orchestrator, status), and one checked connection.
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,10 +29,17 @@ void add_queue_options(CLI::App* cmd, queue_options& opts, const char* what);
 /// A connection and the queue over it.
 struct queue_link {
   redis_url url;
-  redis_client client;
-  redis_queue q;
-  queue_link(const redis_url& u, redis_queue_settings s)
-    : url(u), client(u, std::chrono::milliseconds(2000)), q(client, std::move(s)) {}
+  std::unique_ptr<redis_client> client;
+  std::unique_ptr<redis_queue> q;
+  queue_link(const redis_url& u, redis_queue_settings s);
+
+  /// When the connection broke (Redis restarted, or cannot be reached):
+  /// connects again, at most once a second, so that a caller trying many
+  /// files in a row is not held for each. True when connected.
+  bool reconnect_if_broken();
+
+private:
+  std::chrono::steady_clock::time_point next_try_{};
 };
 
 /// Parses the URL, reads the password, connects and (for `workers`)

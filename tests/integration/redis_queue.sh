@@ -203,12 +203,15 @@ drop_batch "$dir/a" 300 d
 $AWAIT --timeout 60 "$dir/a/results/marie" 20 >/dev/null
 kill -9 "$REDIS_PID"
 before=$(results_in "$dir/a")
+# Dropped while Redis is down: kept in tasks/ until the node's import
+# connection is back.
+drop_batch "$dir/a" 30 late
 start_redis "$dir" "$REDIS_PORT" --appendonly yes --appendfsync always
-$AWAIT --timeout 90 "$dir/a/results/marie" 100 >/dev/null && $AWAIT --timeout 60 "$dir/a/results/anga" 100 >/dev/null \
-  && $AWAIT --timeout 60 "$dir/a/results/fabien" 100 >/dev/null
-check "Redis killed (kill -9) with $before of 300 done, and started again: 0 lost (300 results in the queue)" \
-  [ "$(RCLI HLEN troupe:results)" -eq 300 ]
-check "... 300 result files in the root, none left in tasks/" bash -c \
-  "[ $(results_in "$dir/a") -eq 300 ] && [ -z \"\$(find '$dir/a/tasks' -name '*.json')\" ]"
+$AWAIT --timeout 90 "$dir/a/results/marie" 110 >/dev/null && $AWAIT --timeout 60 "$dir/a/results/anga" 110 >/dev/null \
+  && $AWAIT --timeout 60 "$dir/a/results/fabien" 110 >/dev/null
+check "Redis killed (kill -9) with $before of 300 done, and started again: 0 lost (300 + 30 dropped while it was down, in the queue)" \
+  [ "$(RCLI HLEN troupe:results)" -eq 330 ]
+check "... 330 result files in the root, none left in tasks/" bash -c \
+  "[ $(results_in "$dir/a") -eq 330 ] && [ -z \"\$(find '$dir/a/tasks' -name '*.json')\" ]"
 check "... and the node said it reconnected" grep -q "connected again" "$dir/a/serve.log"
 finish
