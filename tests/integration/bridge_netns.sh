@@ -11,9 +11,6 @@ TAG="tr$$"
 NS_O="$TAG-orch"
 NODES=(marie anga fabien producer)
 PIDS=()
-# Namespaces need root: sudo (without a password) when we are not.
-IP=(ip)
-[ "$(id -u)" -eq 0 ] || IP=(sudo -n ip)
 cleanup() {
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
@@ -31,13 +28,7 @@ for i in "${!NODES[@]}"; do
   ns="$TAG-${NODES[$i]}"; n=$((i + 1))
   "${IP[@]}" netns add "$ns"
   "${IP[@]}" -n "$ns" link set lo up
-  "${IP[@]}" link add "${TAG}o$n" type veth peer name "${TAG}n$n"
-  "${IP[@]}" link set "${TAG}o$n" netns "$NS_O"
-  "${IP[@]}" link set "${TAG}n$n" netns "$ns"
-  "${IP[@]}" -n "$NS_O" addr add "10.231.$n.1/30" dev "${TAG}o$n"
-  "${IP[@]}" -n "$ns" addr add "10.231.$n.2/30" dev "${TAG}n$n"
-  "${IP[@]}" -n "$NS_O" link set "${TAG}o$n" up
-  "${IP[@]}" -n "$ns" link set "${TAG}n$n" up
+  veth_pair "$NS_O" "${TAG}o$n" "10.231.$n.1/30" "$ns" "${TAG}n$n" "10.231.$n.2/30"
 done
 pass "namespaces: orchestrator, marie, anga, fabien, producer; one veth pair each"
 check "a worker namespace cannot reach the orchestrator over loopback (separate stacks)" \

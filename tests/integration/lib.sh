@@ -102,6 +102,21 @@ start_orchestrator() {
   P_EP=$(jq -r .producers "$root/orch.ready")
   E_EP=$(jq -r .events "$root/orch.ready")
 }
+# Network namespaces need root: sudo (without a password) when we are not.
+IP=(ip)
+[ "$(id -u)" -eq 0 ] || IP=(sudo -n ip)
+# veth_pair <ns-a> <if-a> <addr-a/len> <ns-b> <if-b> <addr-b/len>: joins two
+# network namespaces with a veth pair, addressed and up ("${IP[@]}": ip, or
+# sudo -n ip).
+veth_pair() {
+  "${IP[@]}" link add "$2" type veth peer name "$5"
+  "${IP[@]}" link set "$2" netns "$1"
+  "${IP[@]}" link set "$5" netns "$4"
+  "${IP[@]}" -n "$1" addr add "$3" dev "$2"
+  "${IP[@]}" -n "$4" addr add "$6" dev "$5"
+  "${IP[@]}" -n "$1" link set "$2" up
+  "${IP[@]}" -n "$4" link set "$5" up
+}
 # free_port: a loopback TCP port that was free a moment ago.
 free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # start_redis <dir> [port] [redis options...]: a real redis-server in <dir>

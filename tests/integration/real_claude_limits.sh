@@ -58,20 +58,7 @@ if [ "$GATEWAY" = true ]; then
   check "every request went through the gateway" \
     [ "$(grep -c 'gateway: .* POST /v1/messages' "$root/err.log")" -eq $((6 * TASKS)) ]
 fi
-"$PY" - "$mock_dir/requests.jsonl" "$ITPM" <<'PYEOF' >"$root/verdict.txt"
-import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
-itpm = float(sys.argv[2])
-ok = [r for r in reqs if r.get("status") == 200]
-n429 = sum(1 for r in reqs if r.get("status") == 429)
-used = sum(r["input_tokens"] for r in ok)
-span = max(r["t"] for r in ok) - min(r["t"] for r in ok)
-# A bucket that starts full allows at most its capacity plus the refill.
-allowed = itpm + itpm / 60.0 * span
-# Cold: no prefix read from the cache (a worker's first runs).
-cold = sum(1 for r in ok if r.get("cache_read_input_tokens", 0) == 0)
-print(f"{len(ok)} {n429} {used} {span:.1f} {used / allowed:.3f} {cold}")
-PYEOF
+"$PY" "$SRC/tests/integration/limit_verdict.py" "$mock_dir/requests.jsonl" "$ITPM" >"$root/verdict.txt"
 [ -n "${KEEP_LOG:-}" ] && cp "$mock_dir/requests.jsonl" "$KEEP_LOG"
 read -r n_ok n429 used span util cold <"$root/verdict.txt"
 echo "# $n_ok requests ($cold cold), $n429 answered 429, $used input tokens in ${span}s: utilisation $util of the binding limit"

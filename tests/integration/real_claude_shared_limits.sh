@@ -70,19 +70,8 @@ check "no key is in the nodes' logs or results" \
   bash -c "! grep -rl 'sk-test-' '$dir/a' '$dir/b'"
 check "the buckets live in Redis, under the queue's prefix" \
   bash -c "redis-cli -p $REDIS_PORT --scan --pattern 'troupe:meter:*' | grep -q 'troupe:meter:global:'"
-"$PY" - "$dir/requests.jsonl" "$ITPM" <<'PYEOF' >"$dir/verdict.txt"
-import json, sys
-reqs = [json.loads(l) for l in open(sys.argv[1]) if '"POST"' in l]
-itpm = float(sys.argv[2])
-ok = [r for r in reqs if r.get("status") == 200]
-n429 = sum(1 for r in reqs if r.get("status") == 429)
-used = sum(r["input_tokens"] for r in ok)
-span = max(r["t"] for r in ok) - min(r["t"] for r in ok)
-# A bucket that starts full allows at most its capacity plus the refill.
-allowed = itpm + itpm / 60.0 * span
-print(f"{len(ok)} {n429} {used} {span:.1f} {used / allowed:.3f}")
-PYEOF
-read -r n_ok n429 used span util <"$dir/verdict.txt"
+"$PY" "$SRC/tests/integration/limit_verdict.py" "$dir/requests.jsonl" "$ITPM" >"$dir/verdict.txt"
+read -r n_ok n429 used span util _ <"$dir/verdict.txt"
 echo "# $n_ok requests from two orchestrators, $n429 answered 429, $used input tokens in ${span}s: utilisation $util of the binding limit"
 check "every task reached the API twice" [ "$n_ok" -eq $((6 * TASKS)) ]
 check "no request was answered 429" [ "$n429" -eq 0 ]

@@ -10,8 +10,6 @@ source "$(dirname "$0")/lib.sh"
 AWAIT="$PY $SRC/tests/integration/await_results.py"
 TAG="rq$$"
 NS_R="$TAG-redis"
-IP=(ip)
-[ "$(id -u)" -eq 0 ] || IP=(sudo -n ip)
 cleanup() {
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do kill -9 "$p" 2>/dev/null || true; done
   for p in "${PIDS[@]+"${PIDS[@]}"}"; do wait "$p" 2>/dev/null || true; done
@@ -30,13 +28,7 @@ for o in a b; do
   n=$((n + 1)); ns="$TAG-$o"
   "${IP[@]}" netns add "$ns"
   "${IP[@]}" -n "$ns" link set lo up
-  "${IP[@]}" link add "${TAG}r$n" type veth peer name "${TAG}$o"
-  "${IP[@]}" link set "${TAG}r$n" netns "$NS_R"
-  "${IP[@]}" link set "${TAG}$o" netns "$ns"
-  "${IP[@]}" -n "$NS_R" addr add "10.232.$n.1/30" dev "${TAG}r$n"
-  "${IP[@]}" -n "$ns" addr add "10.232.$n.2/30" dev "${TAG}$o"
-  "${IP[@]}" -n "$NS_R" link set "${TAG}r$n" up
-  "${IP[@]}" -n "$ns" link set "${TAG}$o" up
+  veth_pair "$NS_R" "${TAG}r$n" "10.232.$n.1/30" "$ns" "${TAG}$o" "10.232.$n.2/30"
 done
 pass "namespaces: redis, orchestrators a and b; one veth pair each"
 

@@ -13,15 +13,9 @@
 using namespace troupe;
 using namespace std::chrono_literals;
 using troupe::testing::redis_server;
+using troupe::testing::url_of;
 
 namespace {
-
-redis_url url_of(const redis_server& s) {
-  std::string err;
-  auto u = parse_redis_url(s.url(), err);
-  EXPECT_TRUE(u) << err;
-  return *u;
-}
 
 std::shared_ptr<redis_meters> meters_on(const redis_server& s, const std::string& name,
                                         std::chrono::milliseconds stale = 120s) {

@@ -10,15 +10,9 @@
 
 using namespace troupe;
 using troupe::testing::redis_server;
+using troupe::testing::url_of;
 
 namespace {
-
-redis_url url_of(const redis_server& s) {
-  std::string err;
-  auto u = parse_redis_url(s.url(), err);
-  EXPECT_TRUE(u) << err;
-  return *u;
-}
 
 task make_task(const std::string& id, const std::string& worker = "marie",
                std::vector<std::string> deps = {}, priority p = priority::medium) {

@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
+
+#include "bridge/redis/redis_url.hpp"
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -150,5 +153,13 @@ private:
   pid_t pid_ = -1;
   std::thread drain_;
 };
+
+/// The server's URL, parsed (a test fails if it does not parse).
+inline troupe::redis_url url_of(const redis_server& s) {
+  std::string err;
+  auto u = troupe::parse_redis_url(s.url(), err);
+  EXPECT_TRUE(u) << err;
+  return u ? *u : troupe::redis_url{};
+}
 
 } // namespace troupe::testing

@@ -55,9 +55,7 @@ TEST(waiting_sweep, a_dependency_nobody_has_fails_after_the_patience) {
 TEST(waiting_sweep, a_cycle_in_redis_ends_its_other_members_doomed) {
   redis_server redis;
   std::string err;
-  auto u = parse_redis_url(redis.url(), err);
-  ASSERT_TRUE(u) << err;
-  redis_client c{*u, std::chrono::milliseconds(2000)};
+  redis_client c{troupe::testing::url_of(redis), std::chrono::milliseconds(2000)};
   redis_queue_settings s;
   s.consumer = "a";
   redis_queue q{c, s};
